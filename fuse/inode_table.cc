@@ -1,0 +1,207 @@
+#include "fuse/inode_table.h"
+
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace replfs {
+namespace {
+// Paths deeper than this are treated as unreachable (a corrupted link chain
+// must not loop forever). PATH_MAX allows at most 2048 components.
+constexpr int kMaxDepth = 4096;
+}  // namespace
+
+InodeTable::InodeTable(UniqueFd root_fd) {
+  struct stat st;
+  if (::fstatat(root_fd.get(), "", &st, AT_EMPTY_PATH) != 0) {
+    st.st_dev = 0;
+    st.st_ino = 0;
+  }
+  root_ = std::make_unique<Inode>(std::move(root_fd), st.st_dev, st.st_ino, S_IFDIR);
+  root_->nlookup_ = 1;  // The kernel's reference, never forgotten.
+}
+
+Inode* InodeTable::LookedUp(Inode* parent, const std::string& name, UniqueFd fd,
+                            const struct stat& st) {
+  std::lock_guard lock(mu_);
+  if (st.st_dev == root_->dev_ && st.st_ino == root_->ino_) {
+    ++root_->nlookup_;
+    return root_.get();
+  }
+  auto [it, inserted] = inodes_.try_emplace(Key{st.st_dev, st.st_ino});
+  if (inserted || it->second == nullptr) {
+    it->second = std::make_unique<Inode>(std::move(fd), st.st_dev, st.st_ino,
+                                         st.st_mode & S_IFMT);
+  }
+  Inode* inode = it->second.get();
+  ++inode->nlookup_;
+  AddLinkLocked(inode, parent, name);
+  return inode;
+}
+
+Inode* InodeTable::LookedUpExisting(Inode* parent, const std::string& name,
+                                    const struct stat& st) {
+  std::lock_guard lock(mu_);
+  if (st.st_dev == root_->dev_ && st.st_ino == root_->ino_) {
+    ++root_->nlookup_;
+    return root_.get();
+  }
+  auto it = inodes_.find(Key{st.st_dev, st.st_ino});
+  if (it == inodes_.end()) return nullptr;
+  Inode* inode = it->second.get();
+  ++inode->nlookup_;
+  AddLinkLocked(inode, parent, name);
+  return inode;
+}
+
+bool InodeTable::AddLinkLocked(Inode* inode, Inode* parent, const std::string& name) {
+  for (const Link& link : inode->links_) {
+    if (link.parent == parent && link.name == name) return false;
+  }
+  // A directory has exactly one name: a new one replaces the old (the
+  // directory was renamed behind our back).
+  if (inode->is_dir()) {
+    for (const Link& link : inode->links_) {
+      --link.parent->child_links_;
+      MaybeEraseLocked(link.parent);
+    }
+    inode->links_.clear();
+  }
+  inode->links_.push_back(Link{parent, name});
+  ++parent->child_links_;
+  return true;
+}
+
+void InodeTable::RemoveLinkLocked(Inode* inode, Inode* parent, const std::string& name) {
+  for (auto it = inode->links_.begin(); it != inode->links_.end(); ++it) {
+    if (it->parent == parent && it->name == name) {
+      inode->links_.erase(it);
+      --parent->child_links_;
+      MaybeEraseLocked(parent);
+      return;
+    }
+  }
+}
+
+void InodeTable::MaybeEraseLocked(Inode* inode) {
+  // Erasing an inode drops its links, which may free its parents in turn;
+  // iterate rather than recurse so deep trees cannot overflow the stack.
+  std::vector<Inode*> pending{inode};
+  while (!pending.empty()) {
+    Inode* current = pending.back();
+    pending.pop_back();
+    if (current == root_.get() || current->nlookup_ != 0 || current->child_links_ != 0) continue;
+    for (const Link& link : current->links_) {
+      --link.parent->child_links_;
+      pending.push_back(link.parent);
+    }
+    inodes_.erase(Key{current->dev_, current->ino_});
+  }
+}
+
+void InodeTable::Forget(Inode* inode, uint64_t n) {
+  std::lock_guard lock(mu_);
+  if (inode == root_.get()) return;
+  if (n > inode->nlookup_) {
+    std::fprintf(stderr, "replfs: forget underflow on inode %lu\n",
+                 static_cast<unsigned long>(inode->ino_));
+    std::abort();
+  }
+  inode->nlookup_ -= n;
+  MaybeEraseLocked(inode);
+}
+
+Inode* InodeTable::Find(dev_t dev, ino_t ino) {
+  std::lock_guard lock(mu_);
+  if (dev == root_->dev_ && ino == root_->ino_) return root_.get();
+  auto it = inodes_.find(Key{dev, ino});
+  return it == inodes_.end() ? nullptr : it->second.get();
+}
+
+void InodeTable::MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
+                          Inode* new_parent, const std::string& new_name) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(Key{dev, ino});
+  if (it == inodes_.end()) return;
+  Inode* inode = it->second.get();
+  // Add first so that removing the old link cannot free the inode's parent
+  // chain while it is still needed.
+  ++new_parent->child_links_;
+  RemoveLinkLocked(inode, parent, name);
+  bool present = false;
+  for (const Link& link : inode->links_) {
+    present |= link.parent == new_parent && link.name == new_name;
+  }
+  if (!present) {
+    inode->links_.push_back(Link{new_parent, new_name});
+  } else {
+    --new_parent->child_links_;
+  }
+}
+
+void InodeTable::RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(Key{dev, ino});
+  if (it == inodes_.end()) return;
+  RemoveLinkLocked(it->second.get(), parent, name);
+}
+
+bool InodeTable::PathOfLocked(Inode* inode, std::string* out, int depth) {
+  if (inode == root_.get()) {
+    out->clear();
+    return true;
+  }
+  if (depth > kMaxDepth || inode->links_.empty()) return false;
+  const Link& link = inode->links_.front();
+  std::string parent_path;
+  if (!PathOfLocked(link.parent, &parent_path, depth + 1)) return false;
+  *out = parent_path.empty() ? link.name : absl::StrCat(parent_path, "/", link.name);
+  return true;
+}
+
+std::vector<std::string> InodeTable::PathsOf(Inode* inode) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> paths;
+  if (inode == root_.get()) return {""};
+  for (const Link& link : inode->links_) {
+    std::string parent_path;
+    if (!PathOfLocked(link.parent, &parent_path, 1)) continue;
+    paths.push_back(parent_path.empty() ? link.name : absl::StrCat(parent_path, "/", link.name));
+  }
+  return paths;
+}
+
+std::optional<std::string> InodeTable::PathOf(Inode* inode) {
+  std::lock_guard lock(mu_);
+  std::string path;
+  if (!PathOfLocked(inode, &path, 0)) return std::nullopt;
+  return path;
+}
+
+size_t InodeTable::size() {
+  std::lock_guard lock(mu_);
+  return inodes_.size() + 1;
+}
+
+bool InodeTable::HasOpenWriters(dev_t dev, ino_t ino) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(Key{dev, ino});
+  if (it == inodes_.end()) return false;
+  std::lock_guard inode_lock(it->second->mu);
+  return it->second->open_writers > 0;
+}
+
+uint64_t InodeTable::CountUncommitted() {
+  std::lock_guard lock(mu_);
+  uint64_t dirty = 0;
+  for (const auto& [key, inode] : inodes_) {
+    std::lock_guard inode_lock(inode->mu);
+    if (inode->content_dirty) ++dirty;
+  }
+  return dirty;
+}
+
+}  // namespace replfs

@@ -1,0 +1,145 @@
+#ifndef REPLFS_FUSE_INODE_TABLE_H_
+#define REPLFS_FUSE_INODE_TABLE_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "storage/dirty_blocks.h"
+#include "storage/unique_fd.h"
+
+namespace replfs {
+
+class Inode;
+
+// One name of an inode: the directory it is in and its name there. An inode
+// has one link per hard link the kernel has seen; a directory has one.
+struct Link {
+  Inode* parent;  // Kept alive by Inode::child_links_ (see InodeTable).
+  std::string name;
+};
+
+// The daemon's view of one backing object. The kernel addresses it by
+// fuse_ino_t, which is this object's address (like passthrough_hp).
+class Inode {
+ public:
+  Inode(UniqueFd fd, dev_t dev, ino_t ino, mode_t type)
+      : fd_(std::move(fd)), dev_(dev), ino_(ino), type_(type) {}
+
+  int fd() const { return fd_.get(); }   // O_PATH fd of the backing object.
+  dev_t dev() const { return dev_; }
+  ino_t ino() const { return ino_; }
+  mode_t type() const { return type_; }  // S_IFMT bits only.
+  bool is_dir() const { return S_ISDIR(type_); }
+
+  // Guards the write-tracking state below. Lock order: table mutex first,
+  // then an inode's mutex; never two inode mutexes at once.
+  std::mutex mu;
+  DirtyBlocks dirty;            // Blocks written since the last commit.
+  bool content_dirty = false;   // Something changed that needs a commit.
+  int open_writers = 0;         // Writable handles open right now.
+  // A read-only backing fd that plain read-only opens dup (a web server
+  // opens the same files over and over). Safe to share: reads carry their
+  // own offsets, and a remote version arrives as a new inode by rename.
+  UniqueFd read_fd;
+  // While a commit reads the backing file to hash it (which moves its
+  // atime until the commit puts it back), the atime to report instead.
+  bool commit_reading = false;
+  struct timespec atime_before_commit {};
+
+  // Serializes commits of this inode with explicit time changes (utimens),
+  // so that a commit putting atime back never undoes a user's utimens.
+  // Lock order: times_mu before mu.
+  std::mutex times_mu;
+
+ private:
+  friend class InodeTable;
+  UniqueFd fd_;
+  dev_t dev_;
+  ino_t ino_;
+  mode_t type_;
+  uint64_t nlookup_ = 0;        // Kernel references (lookup/forget).
+  uint64_t child_links_ = 0;    // Links of other inodes naming this as parent.
+  std::vector<Link> links_;
+};
+
+// All inodes the kernel holds, keyed by backing (dev, ino), with the names
+// they are known by, so that a change can be recorded under its paths.
+// Thread-safe: one mutex guards the map, lookup counts and links.
+class InodeTable {
+ public:
+  // Takes the backing root directory (O_PATH fd).
+  explicit InodeTable(UniqueFd root_fd);
+  InodeTable(const InodeTable&) = delete;
+  InodeTable& operator=(const InodeTable&) = delete;
+
+  Inode* root() { return root_.get(); }
+
+  // Finds or creates the inode for the object `name` in `parent` (stat'ed as
+  // `st`, opened as `fd`, which is adopted only when the inode is new),
+  // records the link, and counts one kernel lookup.
+  Inode* LookedUp(Inode* parent, const std::string& name, UniqueFd fd, const struct stat& st);
+
+  // Like LookedUp, for an object already in the table; returns nullptr
+  // (counting nothing) when (st_dev, st_ino) is not there.
+  Inode* LookedUpExisting(Inode* parent, const std::string& name, const struct stat& st);
+
+  // Drops `n` kernel lookups; frees the inode when nothing references it.
+  void Forget(Inode* inode, uint64_t n);
+
+  // Renames: the object named `name` in `parent` is now `new_name` in
+  // `new_parent`. Unknown objects are ignored (the kernel never saw them).
+  void MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
+                Inode* new_parent, const std::string& new_name);
+  // Removes the link `parent/name` from the object (dev, ino), if known.
+  void RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name);
+
+  // Every path (relative to the root, "" for the root) the inode is known
+  // by. Empty when all its names were removed.
+  std::vector<std::string> PathsOf(Inode* inode);
+  // One path of a directory inode (or nullopt if it was removed).
+  std::optional<std::string> PathOf(Inode* inode);
+
+  // The inode for (dev, ino) if the kernel holds it.
+  Inode* Find(dev_t dev, ino_t ino);
+
+  size_t size();
+
+  // Whether the object (dev, ino) has a writable handle open, or a
+  // committed-but-not-yet-counted writer (see OpRelease).
+  bool HasOpenWriters(dev_t dev, ino_t ino);
+
+  // Inodes whose content changed since their last commit (status only:
+  // walks the table).
+  uint64_t CountUncommitted();
+
+ private:
+  struct Key {
+    dev_t dev;
+    ino_t ino;
+    bool operator==(const Key&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.dev, k.ino);
+    }
+  };
+  bool AddLinkLocked(Inode* inode, Inode* parent, const std::string& name);
+  void RemoveLinkLocked(Inode* inode, Inode* parent, const std::string& name);
+  void MaybeEraseLocked(Inode* inode);
+  bool PathOfLocked(Inode* inode, std::string* out, int depth);
+
+  std::mutex mu_;
+  std::unique_ptr<Inode> root_;
+  absl::flat_hash_map<Key, std::unique_ptr<Inode>> inodes_;
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_FUSE_INODE_TABLE_H_

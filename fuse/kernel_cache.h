@@ -1,0 +1,28 @@
+#ifndef REPLFS_FUSE_KERNEL_CACHE_H_
+#define REPLFS_FUSE_KERNEL_CACHE_H_
+
+#include <string>
+
+#include "fuse/replica_fs.h"
+#include "replication/filesystem_hooks.h"
+
+namespace replfs {
+
+// Keeps the kernel's caches honest when replication changes the backing
+// directory behind its back: names (dentries, also negative ones), attributes,
+// directory listings and page cache are invalidated with libfuse's notify
+// calls. Only objects the kernel holds (present in the inode table) can be
+// cached, so paths are resolved through the table, never by a new lookup.
+class KernelCache final : public FilesystemHooks {
+ public:
+  explicit KernelCache(ReplicaFs* fs) : fs_(fs) {}
+  void InvalidatePath(const std::string& path) override;
+  bool IsOpenForWriting(const std::string& path) override;
+
+ private:
+  ReplicaFs* fs_;
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_FUSE_KERNEL_CACHE_H_

@@ -1,0 +1,165 @@
+// lookup, forget, getattr, setattr, readlink, statfs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "fuse/operations.h"
+#include "fuse/replica_fs.h"
+#include "storage/proc_path.h"
+#include "storage/content_hasher.h"
+
+namespace replfs {
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplicaFs* fs = FsOf(req);
+  fuse_entry_param e;
+  const int err = LookupChild(fs, fs->InodeOf(parent), name, &e);
+  if (err == ENOENT) {
+    // A negative entry the kernel may cache; remote creates invalidate it.
+    e.ino = 0;
+    fuse_reply_entry(req, &e);
+  } else if (err != 0) {
+    fuse_reply_err(req, err);
+  } else {
+    fuse_reply_entry(req, &e);
+  }
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  ReplicaFs* fs = FsOf(req);
+  fs->inodes.Forget(fs->InodeOf(ino), nlookup);
+  fuse_reply_none(req);
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  ReplicaFs* fs = FsOf(req);
+  for (size_t i = 0; i < count; ++i) {
+    fs->inodes.Forget(fs->InodeOf(forgets[i].ino), forgets[i].nlookup);
+  }
+  fuse_reply_none(req);
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  struct stat st;
+  if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  HideCommitRead(inode, &st);
+  fuse_reply_attr(req, &st, fs->cache_timeout);
+}
+
+namespace {
+
+// Applies the requested attribute changes; returns 0 or an errno. Uses the
+// open handle's fd where the kernel gave one (ftruncate, futimens).
+int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_info* fi) {
+  const int handle_fd = fi != nullptr ? FileHandleFd(fi) : -1;
+  const std::string proc = ProcPath(inode->fd());
+  if (valid & FUSE_SET_ATTR_MODE) {
+    const int r = handle_fd >= 0 ? ::fchmod(handle_fd, attr.st_mode)
+                                 : ::fchmodat(AT_FDCWD, proc.c_str(), attr.st_mode, 0);
+    if (r != 0) return errno;
+  }
+  if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    const uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
+    const gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
+    if (::fchownat(inode->fd(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+      return errno;
+    }
+  }
+  if (valid & FUSE_SET_ATTR_SIZE) {
+    struct stat before;
+    if (::fstatat(inode->fd(), "", &before, AT_EMPTY_PATH) != 0) return errno;
+    const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
+                                 : ::truncate(proc.c_str(), attr.st_size);
+    if (r != 0) return errno;
+    // The blocks between the old and new size changed (zeros now, or gone):
+    // a shrink and regrow in one commit window must not reuse their hashes.
+    std::lock_guard lock(inode->mu);
+    inode->dirty.MarkResized(static_cast<uint64_t>(before.st_size),
+                             static_cast<uint64_t>(attr.st_size), kBlockSize);
+    inode->content_dirty = true;
+  }
+  if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+    // A commit in progress would put its old atime back over ours.
+    std::lock_guard times_lock(inode->times_mu);
+    struct timespec times[2];
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_nsec = UTIME_OMIT;
+    if (valid & FUSE_SET_ATTR_ATIME_NOW) {
+      times[0].tv_nsec = UTIME_NOW;
+    } else if (valid & FUSE_SET_ATTR_ATIME) {
+      times[0] = attr.st_atim;
+    }
+    if (valid & FUSE_SET_ATTR_MTIME_NOW) {
+      times[1].tv_nsec = UTIME_NOW;
+    } else if (valid & FUSE_SET_ATTR_MTIME) {
+      times[1] = attr.st_mtim;
+    }
+    int r;
+    if (handle_fd >= 0) {
+      r = ::futimens(handle_fd, times);
+    } else if (S_ISLNK(inode->type())) {
+      r = ::utimensat(inode->fd(), "", times, AT_EMPTY_PATH);
+    } else {
+      r = ::utimensat(AT_FDCWD, proc.c_str(), times, 0);
+    }
+    if (r != 0) return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_file_info* fi) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  const int err = ApplySetattr(inode, *attr, valid, fi);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  // A file open for writing commits at its last close; everything else now.
+  bool defer = false;
+  {
+    std::lock_guard lock(inode->mu);
+    if (inode->open_writers > 0 && S_ISREG(inode->type())) {
+      inode->content_dirty = true;
+      defer = true;
+    }
+  }
+  if (!defer) fs->CommitInode(inode);
+  OpGetattr(req, ino, fi);
+}
+
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  ReplicaFs* fs = FsOf(req);
+  char target[PATH_MAX + 1];
+  const ssize_t n = ::readlinkat(fs->InodeOf(ino)->fd(), "", target, sizeof(target) - 1);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  target[n] = '\0';
+  fuse_reply_readlink(req, target);
+}
+
+void OpStatfs(fuse_req_t req, fuse_ino_t ino) {
+  ReplicaFs* fs = FsOf(req);
+  struct statvfs st;
+  if (::fstatvfs(fs->InodeOf(ino)->fd(), &st) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_reply_statfs(req, &st);
+}
+
+}  // namespace replfs

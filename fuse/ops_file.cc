@@ -1,0 +1,269 @@
+// create, open, read, write, release, fsync, fallocate, lseek,
+// copy_file_range. Content is committed when the last writable handle of a
+// written file closes, or on fsync.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "fuse/operations.h"
+#include "fuse/replica_fs.h"
+#include "storage/proc_path.h"
+#include "storage/content_hasher.h"
+
+namespace replfs {
+namespace {
+
+bool IsWritable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+// Flags for the backing open. The kernel's writeback cache handles O_APPEND
+// itself and may read from write-only files to fill pages, so backing fds
+// are opened read-write and without O_APPEND (as passthrough_hp does).
+int BackingFlags(int flags) {
+  flags &= ~(O_APPEND | O_DIRECT | O_NOFOLLOW | O_CREAT | O_EXCL);
+  if ((flags & O_ACCMODE) == O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+  return flags | O_CLOEXEC;
+}
+
+void AttachHandle(ReplicaFs* fs, Inode* inode, UniqueFd fd, int flags, bool truncated,
+                  fuse_file_info* fi) {
+  const bool writable = IsWritable(flags);
+  if (writable) {
+    std::lock_guard lock(inode->mu);
+    ++inode->open_writers;
+    if (truncated) {
+      inode->content_dirty = true;
+      inode->dirty.MarkAll();
+    }
+  }
+  fi->fh = reinterpret_cast<uint64_t>(new FileHandle{std::move(fd), inode, writable});
+  // The page cache stays valid across opens: nothing changes the backing
+  // file without going through us or invalidating it.
+  fi->keep_cache = 1;
+  (void)fs;
+}
+
+void MarkWritten(Inode* inode, uint64_t offset, uint64_t length) {
+  std::lock_guard lock(inode->mu);
+  inode->content_dirty = true;
+  inode->dirty.MarkRange(offset, length, kBlockSize);
+}
+
+}  // namespace
+
+void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (fs->IsHidden(parent, name)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  UniqueFd fd(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
+                       mode));
+  if (!fd.valid()) {
+    // O_CREAT without O_EXCL on an existing file: open it instead.
+    if (errno == EEXIST && !(fi->flags & O_EXCL)) {
+      fd.Reset(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_NOFOLLOW));
+    }
+    if (!fd.valid()) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+  } else if (const int err = GiveToCaller(req, parent, name, S_IFREG | (mode & 07777)); err != 0) {
+    ::unlinkat(parent->fd(), name, 0);
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_entry_param e;
+  if (const int err = LookupChild(fs, parent, name, &e); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  Inode* inode = fs->InodeOf(e.ino);
+  AttachHandle(fs, inode, std::move(fd), fi->flags, /*truncated=*/true, fi);
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+    // The caller went away: drop our handle; the kernel never saw it.
+    OpRelease(nullptr, e.ino, fi);
+  }
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  const std::string proc = ProcPath(inode->fd());
+  UniqueFd fd;
+  const int plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
+  if (plain_read_only && S_ISREG(inode->type())) {
+    std::lock_guard lock(inode->mu);
+    if (!inode->read_fd.valid()) inode->read_fd.Reset(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
+    if (inode->read_fd.valid()) fd.Reset(::fcntl(inode->read_fd.get(), F_DUPFD_CLOEXEC, 0));
+  }
+  if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
+  if (!fd.valid()) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  AttachHandle(fs, inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
+  if (fuse_reply_open(req, fi) == -ENOENT) OpRelease(nullptr, ino, fi);
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  // Zero-copy: libfuse splices from the backing fd into the reply.
+  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  buf.buf[0].fd = FileHandleFd(fi);
+  buf.buf[0].pos = off;
+  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  FileHandle* handle = HandleOf(fi);
+  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  out.buf[0].fd = handle->fd.get();
+  out.buf[0].pos = off;
+  const ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  if (written < 0) {
+    fuse_reply_err(req, static_cast<int>(-written));
+    return;
+  }
+  MarkWritten(handle->inode, static_cast<uint64_t>(off), static_cast<uint64_t>(written));
+  fuse_reply_write(req, static_cast<size_t>(written));
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  FileHandle* handle = HandleOf(fi);
+  Inode* inode = handle->inode;
+  const bool writable = handle->writable;
+  delete handle;
+  if (!writable) {
+    if (req != nullptr) fuse_reply_err(req, 0);
+    return;
+  }
+  bool commit;
+  {
+    std::lock_guard lock(inode->mu);
+    commit = inode->content_dirty;
+  }
+  // Commit before this writer stops counting: until the commit is in, a
+  // remote version must still wait (see FilesystemHooks::IsOpenForWriting).
+  if (commit && req != nullptr) FsOf(req)->CommitInode(inode);
+  bool last_writer;
+  bool changed_meanwhile;
+  {
+    std::lock_guard lock(inode->mu);
+    last_writer = --inode->open_writers == 0;
+    // A setattr that ran during the commit above deferred its own commit
+    // to the last writer's close, which is now: record it.
+    changed_meanwhile = last_writer && inode->content_dirty;
+  }
+  if (req == nullptr) return;
+  ReplicaFs* fs = FsOf(req);
+  if (changed_meanwhile) fs->CommitInode(inode);
+  if (last_writer && fs->on_write_closed) {
+    for (const std::string& path : fs->inodes.PathsOf(inode)) fs->on_write_closed(path);
+  }
+  fuse_reply_err(req, 0);
+}
+
+void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  // Nothing to do: the kernel wrote its dirty pages back before sending
+  // this. Implementing it at all makes the kernel keep asking, so that a
+  // close() after the replica died reports an error instead of 0 (with no
+  // flush op the kernel stops sending FLUSH and close cannot see the loss).
+  fuse_reply_err(req, 0);
+}
+
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  ReplicaFs* fs = FsOf(req);
+  const int fd = FileHandleFd(fi);
+  const int r = fd >= 0 ? (datasync ? ::fdatasync(fd) : ::fsync(fd)) : 0;
+  if (r != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  Inode* inode = fs->InodeOf(ino);
+  bool commit;
+  {
+    std::lock_guard lock(inode->mu);
+    commit = inode->content_dirty;
+  }
+  if (commit) fs->CommitInode(inode);
+  fuse_reply_err(req, 0);
+}
+
+void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi) {
+  FileHandle* handle = HandleOf(fi);
+  if (::fallocate(handle->fd.get(), mode, offset, length) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  MarkWritten(handle->inode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+  fuse_reply_err(req, 0);
+}
+
+namespace {
+
+void ReplyLseek(fuse_req_t req, int fd, off_t off, int whence) {
+  const off_t result = ::lseek(fd, off, whence);
+  if (result < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_reply_lseek(req, result);
+}
+
+}  // namespace
+
+void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+  ReplicaFs* fs = FsOf(req);
+  const int fd = FileHandleFd(fi);
+  bool may_be_dirty = false;
+  if ((whence == SEEK_DATA || whence == SEEK_HOLE) && fs->session != nullptr) {
+    // Only a file with a writable handle open can have dirty pages.
+    Inode* inode = fs->InodeOf(ino);
+    std::lock_guard lock(inode->mu);
+    may_be_dirty = inode->open_writers > 0;
+  }
+  if (!may_be_dirty) {
+    ReplyLseek(req, fd, off, whence);
+    return;
+  }
+  // The kernel sends FUSE_LSEEK without writing back its dirty pages first
+  // (fs/fuse/file.c, fuse_lseek), so with the writeback cache the backing
+  // file may not hold yet what the caller just wrote: SEEK_DATA would call
+  // fresh data a hole (and cp --sparse would drop it). Invalidating the
+  // inode's page cache makes the kernel write dirty pages back before the
+  // notification returns. Those writes are requests this daemon must
+  // serve, so wait for them off the session loop (in single-threaded mode
+  // it is the only thread). The fd stays valid: the caller's file is open
+  // until this request is answered.
+  fuse_session* session = fs->session;
+  std::thread([session, req, ino, fd, off, whence] {
+    fuse_lowlevel_notify_inval_inode(session, ino, 0, 0);
+    ReplyLseek(req, fd, off, whence);
+  }).detach();
+}
+
+void OpCopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t,
+                     off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+  FileHandle* out = HandleOf(fi_out);
+  loff_t in_pos = off_in;
+  loff_t out_pos = off_out;
+  const ssize_t n = ::copy_file_range(FileHandleFd(fi_in), &in_pos, out->fd.get(), &out_pos, len,
+                                      static_cast<unsigned int>(flags));
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  MarkWritten(out->inode, static_cast<uint64_t>(off_out), static_cast<uint64_t>(n));
+  fuse_reply_write(req, static_cast<size_t>(n));
+}
+
+}  // namespace replfs

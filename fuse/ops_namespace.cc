@@ -1,0 +1,225 @@
+// mknod, mkdir, symlink, link, unlink, rmdir, rename: operations that change
+// names. Each creates as the daemon, then hands the object to the caller
+// (uid, and gid unless a setgid parent decides it), then records the change.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "fuse/operations.h"
+#include "fuse/replica_fs.h"
+#include "storage/proc_path.h"
+#include "storage/log.h"
+#include "storage/object_observer.h"
+
+namespace replfs {
+
+Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Caller{ctx->uid, ctx->gid};
+}
+
+int GiveToCaller(fuse_req_t req, Inode* parent, const char* name, mode_t mode) {
+  const Caller caller = CallerOf(req);
+  struct stat parent_st;
+  if (::fstatat(parent->fd(), "", &parent_st, AT_EMPTY_PATH) != 0) return errno;
+  const gid_t gid = (parent_st.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : caller.gid;
+  if (caller.uid == 0 && gid == static_cast<gid_t>(-1)) return 0;
+  if (::fchownat(parent->fd(), name, caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  // chown(2) drops S_ISUID/S_ISGID of a non-directory, even for root, but
+  // natively a creator keeps the set-id bits it asked for (the kernel
+  // already removed S_ISGID where the caller may not have it). Put back
+  // the requested mode.
+  if ((mode & (S_ISUID | S_ISGID)) != 0 && !S_ISDIR(mode) && !S_ISLNK(mode)) {
+    if (::fchmodat(parent->fd(), name, mode & 07777, 0) != 0) return errno;
+  }
+  return 0;
+}
+
+namespace {
+
+// Common tail of every create-like op: ownership, lookup, reply, record.
+void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name,
+                  mode_t mode) {
+  if (const int err = GiveToCaller(req, parent, name, mode); err != 0) {
+    // Do not leave an object owned by root behind a failed request.
+    struct stat st;
+    if (::fstatat(parent->fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      ::unlinkat(parent->fd(), name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+    }
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_entry_param e;
+  if (const int err = LookupChild(fs, parent, name, &e); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fs->CommitInode(fs->InodeOf(e.ino));
+  fuse_reply_entry(req, &e);
+}
+
+bool RefuseHidden(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name) {
+  if (!fs->IsHidden(parent, name)) return false;
+  fuse_reply_err(req, EPERM);
+  return true;
+}
+
+}  // namespace
+
+void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode, dev_t rdev) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (RefuseHidden(req, fs, parent, name)) return;
+  // Device and socket nodes cannot replicate meaningfully; fifos and
+  // regular files can.
+  if (!S_ISFIFO(mode) && !S_ISREG(mode)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (::mknodat(parent->fd(), name, mode, rdev) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  FinishCreate(req, fs, parent, name, mode);
+}
+
+void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (RefuseHidden(req, fs, parent, name)) return;
+  if (::mkdirat(parent->fd(), name, mode) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  FinishCreate(req, fs, parent, name, S_IFDIR | mode);
+}
+
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const char* name) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (RefuseHidden(req, fs, parent, name)) return;
+  if (::symlinkat(target, parent->fd(), name) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  FinishCreate(req, fs, parent, name, S_IFLNK);
+}
+
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* name) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (RefuseHidden(req, fs, parent, name)) return;
+  const std::string proc = ProcPath(inode->fd());
+  if (::linkat(AT_FDCWD, proc.c_str(), parent->fd(), name, AT_SYMLINK_FOLLOW) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_entry_param e;
+  if (const int err = LookupChild(fs, parent, name, &e); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fs->CommitInode(inode);  // Records the new name (and refreshes the others).
+  fuse_reply_entry(req, &e);
+}
+
+namespace {
+
+void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flags) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  if (fs->IsHidden(parent, name)) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  struct stat st;
+  const bool known = ::fstatat(parent->fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (::unlinkat(parent->fd(), name, flags) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  std::optional<std::string> path = fs->ChildPath(parent, name);
+  if (known) fs->inodes.RemoveLink(st.st_dev, st.st_ino, parent, name);
+  if (path) fs->CommitDelete(*path);
+  // Other names of a hard-linked file saw their ctime and link count move;
+  // their content is unchanged, so nothing else is recorded.
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace
+
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) { RemoveName(req, parent, name, 0); }
+
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  RemoveName(req, parent, name, AT_REMOVEDIR);
+}
+
+void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t new_parent_id,
+              const char* new_name, unsigned int flags) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* parent = fs->InodeOf(parent_id);
+  Inode* new_parent = fs->InodeOf(new_parent_id);
+  if (fs->IsHidden(parent, name) || fs->IsHidden(new_parent, new_name)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (flags & ~static_cast<unsigned int>(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  // Paths before the move; the table is updated after it succeeds.
+  std::optional<std::string> from = fs->ChildPath(parent, name);
+  std::optional<std::string> to = fs->ChildPath(new_parent, new_name);
+  struct stat moved, replaced;
+  const bool have_moved = ::fstatat(parent->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have_replaced =
+      ::fstatat(new_parent->fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+  if (::renameat2(parent->fd(), name, new_parent->fd(), new_name, flags) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  const bool exchange = (flags & RENAME_EXCHANGE) != 0;
+  if (have_moved && have_replaced && moved.st_dev == replaced.st_dev &&
+      moved.st_ino == replaced.st_ino) {
+    // Two names of one file: rename(2) leaves both in place.
+    fuse_reply_err(req, 0);
+    return;
+  }
+  if (have_replaced) {
+    if (exchange) {
+      fs->inodes.MoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name, parent, name);
+    } else {
+      fs->inodes.RemoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name);
+    }
+  }
+  if (have_moved) {
+    fs->inodes.MoveLink(moved.st_dev, moved.st_ino, parent, name, new_parent, new_name);
+  }
+  if (from && to && *from != *to) {
+    // Renaming changed the moved objects' ctime; record their new stats.
+    struct stat now_at_to, now_at_from;
+    LocalStat moved_stat, exchanged_stat;
+    if (::fstatat(new_parent->fd(), new_name, &now_at_to, AT_SYMLINK_NOFOLLOW) == 0) {
+      moved_stat = LocalStatOf(now_at_to);
+    }
+    if (exchange && ::fstatat(parent->fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
+      exchanged_stat = LocalStatOf(now_at_from);
+    }
+    absl::Status s = fs->recorder->RecordRename(*from, *to, exchange, moved_stat,
+                                                exchange ? &exchanged_stat : nullptr);
+    if (s.ok() && !exchange) s = fs->recorder->RecordUncoveredAncestors(fs->inodes.root()->fd(), *from);
+    if (!s.ok()) {
+      ++fs->commit_failures;
+      LogError(absl::StrCat("commit rename ", *from, " -> ", *to, ": ", s.ToString()));
+    }
+  }
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace replfs

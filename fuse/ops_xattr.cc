@@ -1,0 +1,108 @@
+// setxattr, getxattr, listxattr, removexattr, through the /proc magic link
+// of the inode's O_PATH fd (xattr calls do not take O_PATH fds).
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "fuse/operations.h"
+#include "fuse/replica_fs.h"
+#include "storage/proc_path.h"
+
+namespace replfs {
+namespace {
+
+// Symlinks cannot carry user xattrs and their magic link would follow the
+// target; answer as Linux does for user.* on a symlink.
+bool IsSymlink(Inode* inode) { return S_ISLNK(inode->type()); }
+
+}  // namespace
+
+void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  if (IsSymlink(inode)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (::setxattr(ProcPath(inode->fd()).c_str(), name, value, size, flags) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fs->CommitInode(inode);
+  fuse_reply_err(req, 0);
+}
+
+void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  if (IsSymlink(inode)) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  if (size == 0) {
+    const ssize_t n = ::getxattr(ProcPath(inode->fd()).c_str(), name, nullptr, 0);
+    if (n < 0) {
+      fuse_reply_err(req, errno);
+    } else {
+      fuse_reply_xattr(req, static_cast<size_t>(n));
+    }
+    return;
+  }
+  std::vector<char> value(size);
+  const ssize_t n = ::getxattr(ProcPath(inode->fd()).c_str(), name, value.data(), size);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+  } else {
+    fuse_reply_buf(req, value.data(), static_cast<size_t>(n));
+  }
+}
+
+void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  if (IsSymlink(inode)) {
+    if (size == 0) {
+      fuse_reply_xattr(req, 0);
+    } else {
+      fuse_reply_buf(req, nullptr, 0);
+    }
+    return;
+  }
+  if (size == 0) {
+    const ssize_t n = ::listxattr(ProcPath(inode->fd()).c_str(), nullptr, 0);
+    if (n < 0) {
+      fuse_reply_err(req, errno);
+    } else {
+      fuse_reply_xattr(req, static_cast<size_t>(n));
+    }
+    return;
+  }
+  std::vector<char> names(size);
+  const ssize_t n = ::listxattr(ProcPath(inode->fd()).c_str(), names.data(), size);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+  } else {
+    fuse_reply_buf(req, names.data(), static_cast<size_t>(n));
+  }
+}
+
+void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  ReplicaFs* fs = FsOf(req);
+  Inode* inode = fs->InodeOf(ino);
+  if (IsSymlink(inode)) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  if (::removexattr(ProcPath(inode->fd()).c_str(), name) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fs->CommitInode(inode);
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace replfs

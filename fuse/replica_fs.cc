@@ -1,0 +1,135 @@
+#include "fuse/replica_fs.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "storage/log.h"
+#include "storage/object_observer.h"
+
+namespace replfs {
+
+ReplicaFs* FsOf(fuse_req_t req) { return static_cast<ReplicaFs*>(fuse_req_userdata(req)); }
+
+namespace {
+
+// Observing a file reads it to hash its content (a symlink: its target),
+// and on a relatime backing filesystem that read moves the atime (the
+// observer opens without O_NOATIME). No user read the object: natively a
+// write, chmod or utimens leaves atime alone, and an atime set by utimens
+// must stay as set. So put back the atime seen before the observation. The
+// restore moves ctime, so the recorded local stat takes the new ctime (the
+// start-up scan compares it). While the commit reads, HideCommitRead
+// reports the old atime, and utimens waits for the commit
+// (Inode::times_mu). A reader racing with the commit may lose its own
+// atime update.
+void RestoreAtime(int fd, const struct stat& before, ObservedObject* observed) {
+  if (!S_ISREG(before.st_mode) && !S_ISLNK(before.st_mode)) return;
+  struct stat after;
+  if (::fstatat(fd, "", &after, AT_EMPTY_PATH) != 0) return;
+  if (after.st_atim.tv_sec == before.st_atim.tv_sec &&
+      after.st_atim.tv_nsec == before.st_atim.tv_nsec) {
+    return;
+  }
+  const struct timespec times[2] = {before.st_atim, {0, UTIME_OMIT}};
+  // On the O_PATH fd itself: never follows a symlink.
+  if (::utimensat(fd, "", times, AT_EMPTY_PATH) != 0) return;
+  if (::fstatat(fd, "", &after, AT_EMPTY_PATH) != 0) return;
+  observed->local_stat.set_ctime_ns(LocalStatOf(after).ctime_ns());
+}
+
+}  // namespace
+
+std::optional<std::string> ReplicaFs::ChildPath(Inode* parent, const char* name) {
+  std::optional<std::string> parent_path = inodes.PathOf(parent);
+  if (!parent_path) return std::nullopt;
+  return parent_path->empty() ? std::string(name) : absl::StrCat(*parent_path, "/", name);
+}
+
+void HideCommitRead(Inode* inode, struct stat* st) {
+  std::lock_guard lock(inode->mu);
+  if (inode->commit_reading) st->st_atim = inode->atime_before_commit;
+}
+
+void ReplicaFs::CommitInode(Inode* inode) {
+  if (inode == inodes.root()) return;  // The root has no entry of its own.
+  const std::vector<std::string> paths = inodes.PathsOf(inode);
+  if (paths.empty()) return;  // Every name was removed; nothing to record.
+  std::lock_guard times_lock(inode->times_mu);
+  DirtyBlocks dirty;
+  {
+    std::lock_guard lock(inode->mu);
+    dirty = std::move(inode->dirty);
+    inode->dirty.Clear();
+    inode->content_dirty = false;
+  }
+  struct stat st;
+  if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    ++commit_failures;
+    LogError(absl::StrCat("commit: stat ", paths.front(), ": ", std::strerror(errno)));
+    return;
+  }
+  {
+    std::lock_guard lock(inode->mu);
+    inode->commit_reading = true;
+    inode->atime_before_commit = st.st_atim;
+  }
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
+    const Content* previous_content =
+        previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
+    absl::StatusOr<ObservedObject> observed =
+        ObserveObject(inode->fd(), st, previous_content, &dirty);
+    // The file changed size under the hasher (a truncating open racing this
+    // commit): observe it again as it is now, all blocks.
+    for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
+      if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
+      observed = ObserveObject(inode->fd(), st, nullptr, nullptr);
+    }
+    absl::Status status = observed.status();
+    if (observed.ok()) {
+      RestoreAtime(inode->fd(), st, &*observed);
+      status = recorder->RecordObject(path, *observed).status();
+    }
+    if (!status.ok()) {
+      ++commit_failures;
+      LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+      // Hash everything next time rather than trust partial state.
+      std::lock_guard lock(inode->mu);
+      inode->dirty.MarkAll();
+      inode->content_dirty = true;
+    }
+  }
+  std::lock_guard lock(inode->mu);
+  inode->commit_reading = false;
+}
+
+void ReplicaFs::CommitDelete(const std::string& path) {
+  absl::Status s = recorder->RecordDelete(path);
+  if (s.ok()) s = recorder->RecordUncoveredAncestors(inodes.root()->fd(), path);
+  if (!s.ok()) {
+    ++commit_failures;
+    LogError(absl::StrCat("commit delete ", path, ": ", s.ToString()));
+  }
+}
+
+int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e) {
+  *e = fuse_entry_param{};
+  e->attr_timeout = fs->cache_timeout;
+  e->entry_timeout = fs->cache_timeout;
+  if (fs->IsHidden(parent, name)) return ENOENT;
+  // Objects the table already holds need no new O_PATH fd: one fstatat.
+  if (::fstatat(parent->fd(), name, &e->attr, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  Inode* inode = fs->inodes.LookedUpExisting(parent, name, e->attr);
+  if (inode == nullptr) {
+    UniqueFd fd(::openat(parent->fd(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return errno;
+    if (::fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+    inode = fs->inodes.LookedUp(parent, name, std::move(fd), e->attr);
+  }
+  HideCommitRead(inode, &e->attr);
+  e->ino = fs->IdOf(inode);
+  return 0;
+}
+
+}  // namespace replfs

@@ -1,0 +1,83 @@
+#ifndef REPLFS_FUSE_REPLICA_FS_H_
+#define REPLFS_FUSE_REPLICA_FS_H_
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fuse/inode_table.h"
+#include "storage/change_recorder.h"
+#include "storage/metadata_store.h"
+
+namespace replfs {
+
+// Everything the FUSE operations share. One per mount; passed to libfuse as
+// userdata. Operations never rebuild and re-resolve paths for I/O: every
+// syscall is relative to an inode's O_PATH fd. Paths are computed only to
+// name the entries the change recorder commits.
+struct ReplicaFs {
+  ReplicaFs(UniqueFd root_fd, std::string hidden, MetadataStore* metadata,
+            ChangeRecorder* change_recorder, double timeout_seconds)
+      : inodes(std::move(root_fd)), hidden_name(std::move(hidden)), store(metadata),
+        recorder(change_recorder), cache_timeout(timeout_seconds) {}
+
+  InodeTable inodes;
+  // Name of the state folder at the root, hidden from the mount ("" if the
+  // state folder lives outside the backing directory).
+  std::string hidden_name;
+  MetadataStore* store;
+  ChangeRecorder* recorder;
+  double cache_timeout;  // Seconds the kernel may cache entries and attrs.
+  fuse_session* session = nullptr;
+  std::atomic<uint64_t> commit_failures{0};
+  // Called with each path of a file whose last writable handle closed
+  // (replication applies remote versions that waited for it).
+  std::function<void(const std::string&)> on_write_closed;
+
+  Inode* InodeOf(fuse_ino_t ino) {
+    return ino == FUSE_ROOT_ID ? inodes.root() : reinterpret_cast<Inode*>(ino);
+  }
+  static fuse_ino_t IdOf(Inode* inode, Inode* root) {
+    return inode == root ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(inode);
+  }
+  fuse_ino_t IdOf(Inode* inode) { return IdOf(inode, inodes.root()); }
+
+  // True when `name` in `parent` is the hidden state folder.
+  bool IsHidden(Inode* parent, const char* name) const {
+    return !hidden_name.empty() && parent == const_cast<InodeTable&>(inodes).root() &&
+           hidden_name == name;
+  }
+
+  // Records the current state of `inode` under all its paths. For files,
+  // uses and clears the inode's dirty blocks. Failures are logged and
+  // counted; the start-up scan will pick the change up.
+  void CommitInode(Inode* inode);
+  // Records `path` as deleted.
+  void CommitDelete(const std::string& path);
+
+  // Joins a parent's path and a child name ("" parent = root).
+  std::optional<std::string> ChildPath(Inode* parent, const char* name);
+};
+
+ReplicaFs* FsOf(fuse_req_t req);
+
+// Replaces the atime in `st` (a fresh stat of `inode`) by the one from
+// before a commit that is reading the file right now: the daemon's own read
+// is not an access (see RestoreAtime in replica_fs.cc).
+void HideCommitRead(Inode* inode, struct stat* st);
+
+// Fills `e` for the object `name` in `parent` and counts a lookup.
+// Returns 0 or an errno.
+int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e);
+
+// The table of operations handed to fuse_session_new.
+fuse_lowlevel_ops MakeOperations();
+
+}  // namespace replfs
+
+#endif  // REPLFS_FUSE_REPLICA_FS_H_

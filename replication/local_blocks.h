@@ -1,0 +1,24 @@
+#ifndef REPLFS_REPLICATION_LOCAL_BLOCKS_H_
+#define REPLFS_REPLICATION_LOCAL_BLOCKS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/metadata_store.h"
+
+namespace replfs {
+
+// Reads a block by its SHA-256 from whichever local file the store's block
+// index says holds it, verifying the hash (the file may have changed since
+// it was committed). nullopt when no local copy matches.
+// Block `index` of the open file `fd`, if its SHA-256 is `hash`.
+std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t index, const std::string& hash);
+
+absl::StatusOr<std::optional<std::string>> ReadLocalBlock(const MetadataStore& store, int root_fd,
+                                                          const std::string& hash);
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_LOCAL_BLOCKS_H_

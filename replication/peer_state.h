@@ -1,0 +1,91 @@
+#ifndef REPLFS_REPLICATION_PEER_STATE_H_
+#define REPLFS_REPLICATION_PEER_STATE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "replfs.pb.h"
+
+namespace replfs {
+
+inline int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What one puller knows about its peer, for replfs-status. Thread-safe.
+class PeerState {
+ public:
+  explicit PeerState(std::string address) { status_.set_address(std::move(address)); }
+
+  void SetConnecting() {
+    absl::MutexLock lock(&mu_);
+    status_.set_state("connecting");
+  }
+  void SetConnected(uint64_t node, int64_t skew_ms) {
+    absl::MutexLock lock(&mu_);
+    status_.set_state("connected");
+    status_.set_node(node);
+    status_.set_clock_skew_ms(skew_ms);
+    status_.set_last_error("");
+    status_.set_last_contact_unix_ms(UnixMillisNow());
+  }
+  void SetRetrying(const std::string& error, int64_t next_attempt_unix_ms) {
+    absl::MutexLock lock(&mu_);
+    status_.set_state("retrying");
+    status_.set_last_error(error);
+    status_.set_next_attempt_unix_ms(next_attempt_unix_ms);
+  }
+  void SetRejected(const std::string& error) {
+    absl::MutexLock lock(&mu_);
+    status_.set_rejected_entries(status_.rejected_entries() + 1);
+    status_.set_last_error(error);
+  }
+  // A batch arrived: `applied_seq` is how far their log is applied here.
+  void RecordBatch(uint64_t applied_seq, uint64_t head_seq, uint64_t bytes, uint64_t entries,
+                   uint64_t applied, uint64_t block_bytes, uint64_t blocks_reused) {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = UnixMillisNow();
+    status_.set_last_contact_unix_ms(now);
+    if (applied_seq > status_.applied_seq()) status_.set_applied_seq(applied_seq);
+    status_.set_head_seq(head_seq);
+    const uint64_t lag = head_seq > status_.applied_seq() ? head_seq - status_.applied_seq() : 0;
+    status_.set_lag_entries(lag);
+    if (lag == 0) caught_up_at_ms_ = now;
+    status_.set_lag_seconds(lag == 0 ? 0.0 : static_cast<double>(now - caught_up_at_ms_) / 1000.0);
+    status_.set_bytes_received(status_.bytes_received() + bytes);
+    status_.set_entries_received(status_.entries_received() + entries);
+    status_.set_entries_applied(status_.entries_applied() + applied);
+    status_.set_block_bytes_fetched(status_.block_bytes_fetched() + block_bytes);
+    status_.set_blocks_reused_locally(status_.blocks_reused_locally() + blocks_reused);
+  }
+  void AddBytes(uint64_t bytes) {
+    absl::MutexLock lock(&mu_);
+    status_.set_bytes_received(status_.bytes_received() + bytes);
+  }
+  PeerStatus Snapshot() const {
+    absl::MutexLock lock(&mu_);
+    PeerStatus copy = status_;
+    if (copy.state() == "connected" && copy.lag_entries() > 0) {
+      copy.set_lag_seconds(static_cast<double>(UnixMillisNow() - caught_up_at_ms_) / 1000.0);
+    }
+    return copy;
+  }
+  uint64_t node() const {
+    absl::MutexLock lock(&mu_);
+    return status_.node();
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  PeerStatus status_ ABSL_GUARDED_BY(mu_);
+  int64_t caught_up_at_ms_ ABSL_GUARDED_BY(mu_) = UnixMillisNow();
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_PEER_STATE_H_

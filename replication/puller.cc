@@ -1,0 +1,258 @@
+#include "replication/puller.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "storage/hlc.h"
+#include "storage/log.h"
+
+namespace replfs {
+
+grpc::ChannelArguments ReplicationChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // We run our own backoff; keep gRPC's reconnect short for loopback peers.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return args;
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::Fetch(
+    const std::vector<std::string>& hashes) {
+  FetchBlocksRequest request;
+  for (const std::string& h : hashes) request.add_hashes(h);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(&context, request);
+  std::vector<std::string> blocks;
+  Block block;
+  while (reader->Read(&block)) {
+    if (blocks.size() >= hashes.size()) return absl::DataLossError("peer sent extra blocks");
+    if (block.hash() != hashes[blocks.size()] || !block.found()) {
+      return absl::NotFoundError("peer no longer holds a block (it changed since): will retry");
+    }
+    bytes_ += block.ByteSizeLong();
+    blocks.push_back(std::move(*block.mutable_data()));
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return absl::UnavailableError(absl::StrCat("fetch blocks: ", status.error_message()));
+  if (blocks.size() != hashes.size()) return absl::DataLossError("peer sent too few blocks");
+  return blocks;
+}
+
+namespace {
+
+// Changes, read as raw messages that we parse ourselves. A typed reader
+// would do the parsing inside gRPC, and on a message that does not parse it
+// only stops reading: the call stays open and Finish() then waits for the
+// peer's status forever, so a hostile peer could send one garbage message
+// and hold this puller (found by tests/malicious_peer_test,
+// TruncatedBatchIsDropped). This is what the generated stub does, with
+// ByteBuffer as the message type.
+std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> OpenRawChanges(
+    grpc::ChannelInterface* channel, grpc::ClientContext* context, const ChangesRequest& request) {
+  static const std::string name = absl::StrCat("/", Replication::service_full_name(), "/Changes");
+  const grpc::internal::RpcMethod method(name.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING);
+  return std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>>(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel, method, context,
+                                                                    request));
+}
+
+}  // namespace
+
+Puller::Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier)
+    : config_(std::move(config)), store_(store), applier_(applier), state_(config_.peer_address) {}
+
+Puller::~Puller() { Stop(); }
+
+void Puller::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Puller::Stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable()) thread_.join();
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (active_context_ != nullptr) active_context_->TryCancel();
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<Replication::Stub> Puller::stub() {
+  absl::MutexLock lock(&mu_);
+  return stub_;
+}
+
+void Puller::Run() {
+  absl::Duration backoff = config_.min_backoff;
+  while (!stopping_) {
+    state_.SetConnecting();
+    const absl::Time started = absl::Now();
+    absl::Status result = Session();
+    if (stopping_) break;
+    // A session that lasted a while was healthy: start the backoff over.
+    if (absl::Now() - started > absl::Seconds(10)) backoff = config_.min_backoff;
+    const absl::Time next = absl::Now() + backoff;
+    state_.SetRetrying(std::string(result.message()), absl::ToUnixMillis(next));
+    LogInfo(absl::StrCat("peer ", config_.peer_address, ": ", result.message(), "; retrying in ",
+                         absl::FormatDuration(backoff)));
+    absl::MutexLock lock(&mu_);
+    stub_.reset();
+    while (!stopping_ && absl::Now() < next) wake_.WaitWithDeadline(&mu_, next);
+    backoff = std::min(backoff * 2, config_.max_backoff);
+  }
+}
+
+void Puller::Reject(absl::string_view why) {
+  state_.SetRejected(std::string(why));
+  LogError(absl::StrCat("peer ", config_.peer_address, ": rejected: ", why));
+}
+
+absl::Status Puller::Session() {
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      config_.peer_address, config_.credentials, ReplicationChannelArguments());
+  auto stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(channel));
+  HelloRequest hello;
+  hello.set_protocol_version(PROTOCOL_VERSION_CURRENT);
+  hello.set_cluster(config_.cluster);
+  hello.set_node(config_.node_id);
+  hello.set_listen(config_.listen);
+  HelloReply reply;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status status = stub->Hello(&context, hello, &reply);
+    if (!status.ok()) {
+      std::string message = absl::StrCat("hello failed: ", status.error_message());
+      // In TLS 1.3 the server checks our certificate after our side of the
+      // handshake is done, so a refused certificate reaches us only as a
+      // closed socket. Say what that usually means (tests/tls_test).
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+          absl::StrContains(status.error_message(), "Socket closed")) {
+        absl::StrAppend(&message,
+                        " (the peer closed the connection in or right after the TLS handshake: "
+                        "it may refuse our certificate - expired, or not signed by its CA - "
+                        "or expect TLS where we speak plaintext)");
+      }
+      return absl::UnavailableError(message);
+    }
+  }
+  // The server checks our Hello; check its reply the same way. Its node id
+  // keys our checkpoint for it: a peer answering with ours (or none) would
+  // make us skip or replay our own log.
+  if (reply.protocol_version() != PROTOCOL_VERSION_CURRENT || reply.cluster() != config_.cluster ||
+      reply.node() == 0 || reply.node() == config_.node_id) {
+    const std::string why = absl::StrFormat(
+        "peer answered hello with protocol %d, cluster '%s', node %016x: not a peer of ours",
+        reply.protocol_version(), reply.cluster(), reply.node());
+    Reject(why);
+    return absl::FailedPreconditionError(why);
+  }
+  const int64_t skew_ms = static_cast<int64_t>(HybridLogicalClock::WallMs(reply.hlc())) -
+                          UnixMillisNow();
+  if (std::abs(skew_ms) > 5000) {
+    LogWarning(absl::StrFormat("peer %s: its clock is %d ms %s ours", config_.peer_address,
+                               std::abs(skew_ms), skew_ms > 0 ? "ahead of" : "behind"));
+  }
+  absl::StatusOr<uint64_t> checkpoint = store_->GetCheckpoint(reply.node());
+  if (!checkpoint.ok()) return checkpoint.status();
+  state_.SetConnected(reply.node(), skew_ms);
+  LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
+                          config_.peer_address, reply.node(), *checkpoint, reply.head_seq()));
+
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    active_context_ = &context;
+    stub_ = stub;
+  }
+  ChangesRequest request;
+  request.set_since(*checkpoint);
+  request.set_node(config_.node_id);
+  request.set_listen(config_.listen);
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
+      OpenRawChanges(channel.get(), &context, request);
+  grpc::ByteBuffer raw;
+  ChangeBatch batch;
+  GrpcBlockFetcher fetcher(stub);
+  absl::Status result;
+  uint64_t applied_seq = *checkpoint;
+  absl::Time last_ack = absl::InfinitePast();
+  uint64_t acked_seq = 0;
+  while (reader->Read(&raw)) {
+    batch.Clear();
+    if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
+      result = absl::InvalidArgumentError(
+          "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
+      Reject(result.message());
+      context.TryCancel();
+      break;
+    }
+    const uint64_t fetched_before = fetcher.bytes();
+    ApplyStats stats;
+    std::vector<Entry> entries(batch.entries().begin(), batch.entries().end());
+    absl::Status applied = applier_->ApplyBatch(entries, &fetcher, &stats);
+    if (!applied.ok()) {
+      // Nothing past the last good checkpoint is trusted: drop the stream;
+      // the next session resumes from the checkpoint.
+      if (absl::IsInvalidArgument(applied) || absl::IsOutOfRange(applied) ||
+          absl::IsDataLoss(applied)) {
+        Reject(applied.message());
+      }
+      result = applied;
+      context.TryCancel();
+      break;
+    }
+    const uint64_t covered = std::max(batch.through_seq(),
+                                      entries.empty() ? uint64_t{0} : entries.back().seq());
+    if (covered > applied_seq) {
+      applied_seq = covered;
+      if (absl::Status s = store_->PutCheckpoint(reply.node(), applied_seq); !s.ok()) {
+        result = s;
+        context.TryCancel();
+        break;
+      }
+    }
+    // Tell the peer how far we have applied (for its tombstone purging),
+    // at most every few seconds.
+    if (applied_seq > acked_seq && absl::Now() - last_ack > absl::Seconds(2)) {
+      AckRequest ack;
+      ack.set_node(config_.node_id);
+      ack.set_applied_seq(applied_seq);
+      AckReply ack_reply;
+      grpc::ClientContext ack_context;
+      ack_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      if (stub->Ack(&ack_context, ack, &ack_reply).ok()) {
+        last_ack = absl::Now();
+        acked_seq = applied_seq;
+      }
+    }
+    state_.RecordBatch(applied_seq, batch.head_seq(), batch.ByteSizeLong() + fetcher.bytes() - fetched_before,
+                       entries.size(), stats.applied, stats.block_bytes_fetched, stats.blocks_reused);
+  }
+  grpc::Status status = reader->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    active_context_ = nullptr;
+  }
+  if (!result.ok()) return result;
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // Our channel refused a message above kMaxMessageBytes: the peer sent
+    // something no honest replica sends (batches are cut at a few MiB).
+    Reject(status.error_message());
+  }
+  if (!status.ok()) return absl::UnavailableError(absl::StrCat("stream ended: ", status.error_message()));
+  return absl::UnavailableError("stream ended");
+}
+
+}  // namespace replfs

@@ -1,0 +1,85 @@
+#ifndef REPLFS_REPLICATION_PULLER_H_
+#define REPLFS_REPLICATION_PULLER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/grpcpp.h"
+#include "replfs.grpc.pb.h"
+#include "replication/peer_state.h"
+#include "replication/remote_applier.h"
+
+namespace replfs {
+
+struct PullerConfig {
+  std::string peer_address;
+  std::string cluster;
+  uint64_t node_id = 0;
+  std::string listen;  // Our own address, for the peer's status.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  absl::Duration min_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(10);
+};
+
+// Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
+// Hello, then one long-lived Changes stream from our checkpoint for that
+// peer; each batch is applied (blocks fetched from the same peer), and only
+// then is the checkpoint advanced. Reconnects with exponential backoff; a
+// peer that is down costs a timer.
+class Puller {
+ public:
+  Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier);
+  ~Puller();
+  Puller(const Puller&) = delete;
+  Puller& operator=(const Puller&) = delete;
+
+  void Start();
+  void Stop();  // Cancels the stream and joins the thread.
+
+  PeerState& state() { return state_; }
+  // A stub to fetch blocks from this peer while connected (nullptr if not).
+  std::shared_ptr<Replication::Stub> stub();
+
+ private:
+  void Run();
+  // One connection's life: returns why it ended.
+  absl::Status Session();
+  // Counts and logs something the peer sent that no honest replica sends.
+  void Reject(absl::string_view why);
+
+  PullerConfig config_;
+  MetadataStore* store_;
+  RemoteApplier* applier_;
+  PeerState state_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  grpc::ClientContext* active_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::shared_ptr<Replication::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar wake_;
+};
+
+// Fetches blocks from one peer over FetchBlocks.
+class GrpcBlockFetcher final : public BlockFetcher {
+ public:
+  explicit GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub) : stub_(std::move(stub)) {}
+  absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::shared_ptr<Replication::Stub> stub_;
+  uint64_t bytes_ = 0;
+};
+
+// gRPC channel arguments shared by every replica connection (message size
+// bounds, keepalive so a hung peer is noticed).
+grpc::ChannelArguments ReplicationChannelArguments();
+constexpr int kMaxMessageBytes = 64 << 20;
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_PULLER_H_

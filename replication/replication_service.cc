@@ -1,0 +1,173 @@
+#include "replication/replication_service.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "replication/local_blocks.h"
+#include "storage/content_hasher.h"
+#include "storage/log.h"
+
+namespace replfs {
+
+ReplicationService::ReplicationService(Config config, MetadataStore* store,
+                                       HybridLogicalClock* clock, int root_fd)
+    : config_(std::move(config)), store_(store), clock_(clock), root_fd_(root_fd) {}
+
+grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest* request,
+                                       HelloReply* reply) {
+  reply->set_protocol_version(PROTOCOL_VERSION_CURRENT);
+  reply->set_cluster(config_.cluster);
+  reply->set_node(config_.node_id);
+  reply->set_head_seq(store_->LastSeq());
+  reply->set_hlc(clock_->Now());
+  if (request->protocol_version() != PROTOCOL_VERSION_CURRENT) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("protocol version ", request->protocol_version(),
+                                     " is not supported (this replica speaks ",
+                                     static_cast<int>(PROTOCOL_VERSION_CURRENT), ")"));
+  }
+  if (request->cluster() != config_.cluster) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("cluster '", request->cluster(), "' is not this replica's cluster '",
+                                     config_.cluster, "'"));
+  }
+  if (request->node() == config_.node_id) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "a replica cannot peer with itself (same node id)");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::Ack(grpc::ServerContext*, const AckRequest* request,
+                                     AckReply*) {
+  if (request->node() == 0 || request->node() == config_.node_id) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id");
+  }
+  // A peer cannot have applied more than we have logged.
+  const uint64_t applied = std::min(request->applied_seq(), store_->LastSeq());
+  const std::string key = absl::StrFormat("P/%016x", request->node());
+  absl::StatusOr<std::optional<std::string>> old = store_->GetRaw(key);
+  uint64_t previous = 0;
+  if (old.ok() && old->has_value()) (void)absl::SimpleAtoi(**old, &previous);
+  if (applied <= previous) return grpc::Status::OK;
+  absl::Status s = store_->Transact([&](StoreTransaction& txn) {
+    txn.PutRaw(key, absl::StrCat(applied));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+  return grpc::Status::OK;
+}
+
+absl::flat_hash_map<uint64_t, uint64_t> ReplicationService::AckedBy(const MetadataStore& store) {
+  absl::flat_hash_map<uint64_t, uint64_t> acked;
+  (void)store.ScanRaw("P/", [&](absl::string_view key, absl::string_view value) {
+    uint64_t node = 0, seq = 0;
+    if (absl::SimpleHexAtoi(key.substr(2), &node) && absl::SimpleAtoi(value, &seq)) {
+      acked[node] = seq;
+    }
+    return true;
+  });
+  return acked;
+}
+
+grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
+                                         const ChangesRequest* request,
+                                         grpc::ServerWriter<ChangeBatch>* writer) {
+  // ScanChanges starts at since + 1: a since of 2^64-1 would wrap to 0 and
+  // replay the whole log. No seq follows 2^64-2 either: this only stops the
+  // wrap.
+  uint64_t since = std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1);
+  {
+    absl::MutexLock lock(&mu_);
+    pulled_by_[request->node()] = since;
+  }
+  auto last_heartbeat = absl::Now();
+  while (!context->IsCancelled() && !shutting_down_) {
+    ChangeBatch batch;
+    size_t bytes = 0;
+    uint64_t next_since = since;
+    Version group_version;  // Entries of one commit share a version.
+    absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
+      // Keep one commit (e.g. a rename's tombstones and new names) in one
+      // batch when possible, so the receiver builds the new names from the
+      // old ones before removing them.
+      const bool same_group = batch.entries_size() > 0 &&
+                              entry.content().version().hlc() == group_version.hlc() &&
+                              entry.content().version().node() == group_version.node();
+      if ((bytes >= config_.max_batch_bytes ||
+           static_cast<size_t>(batch.entries_size()) >= config_.max_batch_entries) &&
+          (!same_group || bytes >= 4 * config_.max_batch_bytes)) {
+        return false;
+      }
+      // Its own changes coming back would be ignored by the caller anyway
+      // (equal versions); skip them, but let the caller checkpoint past.
+      if (entry.content().version().node() == request->node() &&
+          (entry.content().kind() == KIND_TOMBSTONE ||
+           entry.attributes().version().node() == request->node())) {
+        next_since = entry.seq();
+        return true;
+      }
+      Entry* out = batch.add_entries();
+      *out = entry;
+      out->clear_local_stat();
+      bytes += out->ByteSizeLong();
+      group_version = entry.content().version();
+      next_since = entry.seq();
+      return true;
+    });
+    if (!s.ok()) {
+      LogError(absl::StrCat("change feed: ", s.ToString()));
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+    }
+    if (batch.entries_size() > 0 || next_since > since ||
+        absl::Now() - last_heartbeat > absl::Seconds(1)) {
+      batch.set_through_seq(next_since);
+      // Empty batches are heartbeats: they carry our head for lag figures.
+      batch.set_head_seq(store_->LastSeq());
+      batch.set_hlc(clock_->Now());
+      bytes_served_ += batch.ByteSizeLong();
+      if (!writer->Write(batch)) break;
+      last_heartbeat = absl::Now();
+      since = next_since;
+      absl::MutexLock lock(&mu_);
+      pulled_by_[request->node()] = since;
+      continue;
+    }
+    store_->WaitForChanges(since, absl::Milliseconds(500));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::FetchBlocks(grpc::ServerContext* context,
+                                             const FetchBlocksRequest* request,
+                                             grpc::ServerWriter<Block>* writer) {
+  if (request->hashes_size() > 16) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "at most 16 blocks per request");
+  }
+  for (const std::string& hash : request->hashes()) {
+    if (context->IsCancelled()) break;
+    Block block;
+    block.set_hash(hash);
+    if (hash.size() == kSha256Size) {
+      absl::StatusOr<std::optional<std::string>> data = ReadLocalBlock(*store_, root_fd_, hash);
+      if (data.ok() && data->has_value()) {
+        block.set_found(true);
+        block.set_data(std::move(**data));
+      }
+    }
+    bytes_served_ += block.ByteSizeLong();
+    if (!writer->Write(block)) break;
+  }
+  return grpc::Status::OK;
+}
+
+absl::flat_hash_map<uint64_t, uint64_t> ReplicationService::PulledBy() const {
+  absl::MutexLock lock(&mu_);
+  return pulled_by_;
+}
+
+}  // namespace replfs

@@ -1,0 +1,64 @@
+#ifndef REPLFS_REPLICATION_REPLICATION_SERVICE_H_
+#define REPLFS_REPLICATION_REPLICATION_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "replfs.grpc.pb.h"
+#include "storage/hlc.h"
+#include "storage/metadata_store.h"
+
+namespace replfs {
+
+// Serves this replica's change log and blocks to peers (DESIGN.md,
+// Replication). Changes is one long-lived stream per peer: it replays the
+// log from the peer's checkpoint, then tails it; one write in flight per
+// stream, so a slow peer slows only its own stream.
+class ReplicationService final : public Replication::Service {
+ public:
+  struct Config {
+    std::string cluster;
+    uint64_t node_id = 0;
+    std::string listen;
+    size_t max_batch_bytes = 4 << 20;
+    size_t max_batch_entries = 2000;
+  };
+
+  ReplicationService(Config config, MetadataStore* store, HybridLogicalClock* clock, int root_fd);
+
+  grpc::Status Hello(grpc::ServerContext* context, const HelloRequest* request,
+                     HelloReply* reply) override;
+  grpc::Status Ack(grpc::ServerContext* context, const AckRequest* request,
+                   AckReply* reply) override;
+  grpc::Status Changes(grpc::ServerContext* context, const ChangesRequest* request,
+                       grpc::ServerWriter<ChangeBatch>* writer) override;
+  grpc::Status FetchBlocks(grpc::ServerContext* context, const FetchBlocksRequest* request,
+                           grpc::ServerWriter<Block>* writer) override;
+
+  // Ends every open stream (for shutdown).
+  void Shutdown() { shutting_down_ = true; }
+
+  uint64_t bytes_served() const { return bytes_served_; }
+  // How far each peer (by node id) has applied our log, as it last told us
+  // (persisted in the store under P/<node>).
+  static absl::flat_hash_map<uint64_t, uint64_t> AckedBy(const MetadataStore& store);
+  // How far each peer (by node id) has pulled our log.
+  absl::flat_hash_map<uint64_t, uint64_t> PulledBy() const;
+
+ private:
+  Config config_;
+  MetadataStore* store_;
+  HybridLogicalClock* clock_;
+  int root_fd_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<uint64_t> bytes_served_{0};
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, uint64_t> pulled_by_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_REPLICATION_SERVICE_H_

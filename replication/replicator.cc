@@ -1,0 +1,212 @@
+#include "replication/replicator.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "replication/admin_service.h"
+#include "replication/tombstone_purger.h"
+#include "storage/log.h"
+
+namespace replfs {
+namespace {
+
+// Fetches from whichever connected peer has the blocks (for deferred
+// entries, whose origin stream may be gone).
+class AnyPeerFetcher final : public BlockFetcher {
+ public:
+  explicit AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers) : pullers_(pullers) {}
+  absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override {
+    absl::Status last = absl::UnavailableError("no connected peer");
+    for (const auto& puller : pullers_) {
+      std::shared_ptr<Replication::Stub> stub = puller->stub();
+      if (stub == nullptr) continue;
+      GrpcBlockFetcher fetcher(stub);
+      absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
+      if (blocks.ok()) return blocks;
+      last = blocks.status();
+    }
+    return last;
+  }
+
+ private:
+  const std::vector<std::unique_ptr<Puller>>& pullers_;
+};
+
+}  // namespace
+
+Replicator::Replicator(ReplicatorConfig config, int root_fd, MetadataStore* store,
+                       HybridLogicalClock* clock, FilesystemHooks* hooks)
+    : config_(std::move(config)), root_fd_(root_fd), store_(store), clock_(clock),
+      applier_(root_fd, store, clock, hooks, config_.applier) {}
+
+Replicator::~Replicator() { Stop(); }
+
+absl::Status Replicator::Start() {
+  started_unix_ms_ = UnixMillisNow();
+  if (!config_.listen.empty()) {
+    service_ = std::make_unique<ReplicationService>(
+        ReplicationService::Config{config_.cluster, config_.node_id, config_.listen}, store_, clock_,
+        root_fd_);
+    grpc::ServerBuilder builder;
+    int bound_port = 0;
+    builder.AddListeningPort(config_.listen, config_.server_credentials, &bound_port);
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || bound_port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
+                                                 " (address in use or not local?)"));
+    }
+  }
+  if (!config_.admin_socket.empty()) {
+    ::unlink(config_.admin_socket.c_str());
+    admin_service_ = std::make_unique<AdminService>(this);
+    grpc::ServerBuilder builder;
+    int bound = 0;
+    builder.AddListeningPort(absl::StrCat("unix:", config_.admin_socket),
+                             grpc::InsecureServerCredentials(), &bound);
+    builder.RegisterService(admin_service_.get());
+    admin_server_ = builder.BuildAndStart();
+    if (admin_server_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot open admin socket ", config_.admin_socket));
+    }
+    ::chmod(config_.admin_socket.c_str(), 0600);
+  }
+  for (const std::string& peer : config_.peers) {
+    PullerConfig pc;
+    pc.peer_address = peer;
+    pc.cluster = config_.cluster;
+    pc.node_id = config_.node_id;
+    pc.listen = config_.listen;
+    pc.credentials = config_.channel_credentials;
+    pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
+  }
+  for (auto& puller : pullers_) puller->Start();
+  deferred_worker_ = std::thread([this] { RunDeferredWorker(); });
+  // Entries deferred before a restart: their files are closed now.
+  OnWriteClosed("");
+  return absl::OkStatus();
+}
+
+void Replicator::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (service_ != nullptr) service_->Shutdown();
+  for (auto& puller : pullers_) puller->Stop();
+  if (deferred_worker_.joinable()) deferred_worker_.join();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  if (server_ != nullptr) server_->Shutdown(deadline);
+  if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
+  if (!config_.admin_socket.empty()) ::unlink(config_.admin_socket.c_str());
+}
+
+void Replicator::OnWriteClosed(const std::string& path) {
+  if (!path.empty()) {
+    absl::StatusOr<std::optional<std::string>> waiting = store_->GetRaw(DeferredKey(path));
+    if (!waiting.ok() || !waiting->has_value()) return;
+  }
+  absl::MutexLock lock(&mu_);
+  // Bounded: a path queued twice is applied once; an empty path means all.
+  if (closed_queue_.size() < 10000) closed_queue_.push_back(path);
+}
+
+void Replicator::RunDeferredWorker() {
+  for (;;) {
+    std::string path;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !closed_queue_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));
+      if (stopping_) return;
+      if (closed_queue_.empty()) {
+        path = "";  // Periodic sweep: retry everything deferred.
+      } else {
+        path = closed_queue_.front();
+        closed_queue_.pop_front();
+      }
+    }
+    if (absl::Now() - last_purge_ >= config_.purge_interval) {
+      last_purge_ = absl::Now();
+      PurgeTombstones();
+    }
+    AnyPeerFetcher fetcher(pullers_);
+    ApplyStats stats;
+    if (absl::Status s = applier_.RetryDeferred(path, &fetcher, &stats); !s.ok()) {
+      LogWarning(absl::StrCat("deferred apply of ", path.empty() ? "(all)" : path, ": ", s.message()));
+    }
+  }
+}
+
+void Replicator::PurgeTombstones() {
+  // Every configured peer must have told us how far it applied our log.
+  const absl::flat_hash_map<uint64_t, uint64_t> acked = ReplicationService::AckedBy(*store_);
+  std::vector<std::optional<uint64_t>> peers;
+  for (const auto& puller : pullers_) {
+    const uint64_t node = puller->state().node();
+    auto it = acked.find(node);
+    peers.push_back(node != 0 && it != acked.end() ? std::optional<uint64_t>(it->second)
+                                                   : std::nullopt);
+  }
+  TombstonePurger purger(store_, config_.tombstone_grace);
+  absl::StatusOr<uint64_t> purged = purger.PurgeOnce(peers, absl::Now());
+  if (!purged.ok()) {
+    LogWarning(absl::StrCat("tombstone purge: ", purged.status().message()));
+  } else if (*purged > 0) {
+    LogInfo(absl::StrCat("purged ", *purged, " tombstones every peer has applied"));
+  }
+}
+
+ReplicaStatus Replicator::Status() const {
+  ReplicaStatus status;
+  status.set_node(config_.node_id);
+  status.set_listen(config_.listen);
+  status.set_cluster(config_.cluster);
+  status.set_backing(config_.backing);
+  status.set_mountpoint(config_.mountpoint);
+  status.set_started_unix_ms(started_unix_ms_);
+  status.set_entries(store_->LiveEntries());
+  status.set_tombstones(store_->Tombstones());
+  status.set_head_seq(store_->LastSeq());
+  if (commit_failures_) status.set_commit_failures(commit_failures_());
+  if (pending_commits_) status.set_pending_commits(pending_commits_());
+  uint64_t deferred = 0;
+  (void)store_->ScanRaw("D/", [&](absl::string_view, absl::string_view) {
+    ++deferred;
+    return true;
+  });
+  status.set_deferred(deferred);
+  uint64_t conflicts = 0;
+  (void)store_->ScanRaw("X/", [&](absl::string_view, absl::string_view) {
+    ++conflicts;
+    return true;
+  });
+  status.set_conflicts(conflicts);
+  if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
+  absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
+  if (service_ != nullptr) pulled_by = service_->PulledBy();
+  for (const auto& puller : pullers_) {
+    PeerStatus peer = puller->state().Snapshot();
+    if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
+      peer.set_their_applied_seq(it->second);
+    }
+    if (std::abs(peer.clock_skew_ms()) > 5000) {
+      status.add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
+                                       peer.clock_skew_ms(), " ms"));
+    }
+    *status.add_peers() = std::move(peer);
+  }
+  return status;
+}
+
+}  // namespace replfs

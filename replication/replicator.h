@@ -1,0 +1,96 @@
+#ifndef REPLFS_REPLICATION_REPLICATOR_H_
+#define REPLFS_REPLICATION_REPLICATOR_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "replication/puller.h"
+#include "replication/remote_applier.h"
+#include "replication/replication_service.h"
+
+namespace replfs {
+
+struct ReplicatorConfig {
+  std::string cluster = "replfs";
+  uint64_t node_id = 0;
+  std::string listen;                 // HOST:PORT; empty: do not serve.
+  std::vector<std::string> peers;     // HOST:PORT each.
+  std::string admin_socket;           // Unix socket path for replfs-status.
+  std::string backing;
+  std::string mountpoint;
+  ApplierOptions applier;
+  std::shared_ptr<grpc::ServerCredentials> server_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
+  // Tombstones older than this, applied by every known peer, are purged.
+  absl::Duration tombstone_grace = absl::Hours(24);
+  absl::Duration purge_interval = absl::Minutes(1);
+};
+
+// Everything replication runs in one replica: the server for peers, one
+// puller per peer, the remote applier, the local admin endpoint, and the
+// worker that applies entries deferred while a file was open for writing.
+class Replicator {
+ public:
+  Replicator(ReplicatorConfig config, int root_fd, MetadataStore* store, HybridLogicalClock* clock,
+             FilesystemHooks* hooks);
+  ~Replicator();
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Binds the listen address and admin socket and starts the pullers.
+  absl::Status Start();
+  // Stops pullers and servers; the store is consistent afterwards (every
+  // applied batch was committed with its checkpoint advanced after it).
+  void Stop();
+
+  // Called (from a FUSE thread) when the last writer of `path` closed:
+  // entries that waited for it are applied soon, off that thread.
+  void OnWriteClosed(const std::string& path);
+
+  ReplicaStatus Status() const;
+  RemoteApplier& applier() { return applier_; }
+  void set_commit_failures_source(std::function<uint64_t()> source) {
+    commit_failures_ = std::move(source);
+  }
+  // How many local changes wait for their commit (files written and still
+  // open), for status.
+  void set_pending_commits_source(std::function<uint64_t()> source) {
+    pending_commits_ = std::move(source);
+  }
+
+ private:
+  void RunDeferredWorker();
+  void PurgeTombstones();
+
+  ReplicatorConfig config_;
+  int root_fd_;
+  MetadataStore* store_;
+  HybridLogicalClock* clock_;
+  RemoteApplier applier_;
+  std::unique_ptr<ReplicationService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Service> admin_service_;
+  std::unique_ptr<grpc::Server> admin_server_;
+  std::vector<std::unique_ptr<Puller>> pullers_;
+  int64_t started_unix_ms_ = 0;
+  std::function<uint64_t()> commit_failures_;
+  std::function<uint64_t()> pending_commits_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> deferred_paths_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> closed_queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread deferred_worker_;
+  absl::Time last_purge_ = absl::Now();
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_REPLICATOR_H_

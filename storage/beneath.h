@@ -1,0 +1,33 @@
+#ifndef REPLFS_STORAGE_BENEATH_H_
+#define REPLFS_STORAGE_BENEATH_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/unique_fd.h"
+
+namespace replfs {
+
+// Opens `relative` beneath `root_fd` with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): no component may be a
+// symlink, so nothing a peer sent can make the open land outside the root.
+absl::StatusOr<UniqueFd> OpenBeneath(int root_fd, absl::string_view relative, int flags,
+                                     mode_t mode = 0);
+
+// Opens the directory that holds `relative` (its parent), creating missing
+// ancestors as directories (mode 0755) when `create` is set. Returns the
+// parent fd; `name` receives the last component. An ancestor that exists
+// but is not a directory fails with FailedPrecondition, naming it in
+// `blocking_ancestor` (so the caller can decide what wins).
+absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relative, bool create,
+                                           std::string* name,
+                                           std::string* blocking_ancestor = nullptr);
+
+// Removes everything inside the directory `dir_fd` (not the directory
+// itself), without following symlinks. Bounded by tree depth in memory.
+absl::Status RemoveContents(int dir_fd);
+
+}  // namespace replfs
+
+#endif  // REPLFS_STORAGE_BENEATH_H_

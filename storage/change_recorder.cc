@@ -1,0 +1,209 @@
+#include "storage/change_recorder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <optional>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "storage/beneath.h"
+#include "storage/version.h"
+
+namespace replfs {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+Content ContentWithoutVersion(const Content& c) {
+  Content copy = c;
+  copy.clear_version();
+  copy.clear_vector();
+  return copy;
+}
+
+Attributes AttributesWithoutVersion(const Attributes& a) {
+  Attributes copy = a;
+  copy.clear_version();
+  return copy;
+}
+
+bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
+
+// Descendant paths of `path` in the store, in key order ("a/" prefix).
+absl::Status CollectSubtree(const MetadataStore& store, absl::string_view path,
+                            std::vector<Entry>* out) {
+  return store.ScanEntries(absl::StrCat(path, "/"), [&](const Entry& e) {
+    if (IsLive(e)) out->push_back(e);
+    return true;
+  });
+}
+
+// A tombstone that supersedes `old` (keeps its vector so descent is known).
+Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
+  Entry dead;
+  dead.set_path(old.path());
+  Content* content = dead.mutable_content();
+  content->set_kind(KIND_TOMBSTONE);
+  *content->mutable_version() = version;
+  *content->mutable_vector() = old.content().vector();
+  BumpVector(content->mutable_vector(), node);
+  *dead.mutable_attributes()->mutable_version() = version;
+  return dead;
+}
+
+}  // namespace
+
+bool SameContent(const Content& a, const Content& b) {
+  return MessageDifferencer::Equals(ContentWithoutVersion(a), ContentWithoutVersion(b));
+}
+
+bool SameAttributes(const Attributes& a, const Attributes& b) {
+  return MessageDifferencer::Equals(AttributesWithoutVersion(a), AttributesWithoutVersion(b));
+}
+
+absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
+                                                  const ObservedObject& observed,
+                                                  std::optional<uint64_t> hlc) {
+  bool committed = false;
+  bool unchanged = false;
+  absl::Status status = store_->Transact([&](StoreTransaction& txn) -> absl::Status {
+    absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
+    if (!old.ok()) return old.status();
+    const bool existed = old->has_value() && IsLive(**old);
+    const bool content_changed = !existed || !SameContent((*old)->content(), observed.content);
+    const bool attributes_changed =
+        !existed || !SameAttributes((*old)->attributes(), observed.attributes);
+    if (!content_changed && !attributes_changed) {
+      unchanged = true;
+      return absl::OkStatus();
+    }
+    Entry entry;
+    entry.set_path(std::string(path));
+    const Version version = MakeVersion(hlc ? *hlc : clock_->Now(), node_id_);
+    *entry.mutable_content() = observed.content;
+    if (content_changed) {
+      *entry.mutable_content()->mutable_version() = version;
+      if (old->has_value()) *entry.mutable_content()->mutable_vector() = (*old)->content().vector();
+      BumpVector(entry.mutable_content()->mutable_vector(), node_id_);
+    } else {
+      *entry.mutable_content()->mutable_version() = (*old)->content().version();
+      *entry.mutable_content()->mutable_vector() = (*old)->content().vector();
+    }
+    *entry.mutable_attributes() = observed.attributes;
+    *entry.mutable_attributes()->mutable_version() =
+        attributes_changed ? version : (*old)->attributes().version();
+    *entry.mutable_local_stat() = observed.local_stat;
+    txn.Put(std::move(entry));
+    committed = true;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (unchanged) {
+    if (absl::Status s = store_->UpdateLocalStat(path, observed.local_stat); !s.ok()) return s;
+  }
+  return committed;
+}
+
+absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
+  return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
+    std::vector<Entry> doomed;
+    absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
+    if (!old.ok()) return old.status();
+    if (old->has_value() && IsLive(**old)) doomed.push_back(**old);
+    // Only a directory (or a path whose entry is not live: it may still be
+    // kept for descendants) can have entries beneath it.
+    const bool may_have_subtree = doomed.empty() || doomed.front().content().kind() == KIND_DIR;
+    if (may_have_subtree) {
+      if (absl::Status s = CollectSubtree(*store_, path, &doomed); !s.ok()) return s;
+    }
+    if (doomed.empty()) return absl::OkStatus();
+    const Version version = MakeVersion(clock_->Now(), node_id_);
+    for (const Entry& e : doomed) txn.Put(Tombstone(e, version, node_id_));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ChangeRecorder::RecordUncoveredAncestors(int root_fd, absl::string_view path) {
+  std::string ancestor(path);
+  for (size_t slash = ancestor.rfind('/'); slash != std::string::npos;
+       slash = ancestor.rfind('/')) {
+    ancestor.resize(slash);
+    absl::StatusOr<std::optional<Entry>> entry = store_->Get(ancestor);
+    if (!entry.ok()) return entry.status();
+    if (entry->has_value() && (*entry)->content().kind() == KIND_DIR) return absl::OkStatus();
+    bool covered = false;
+    absl::Status s = store_->ScanEntries(absl::StrCat(ancestor, "/"), [&](const Entry& e) {
+      covered = IsLive(e);
+      return !covered;
+    });
+    if (!s.ok()) return s;
+    if (covered) return absl::OkStatus();
+    std::string name;
+    absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd, ancestor, false, &name);
+    struct stat st;
+    if (!parent.ok() || ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    absl::StatusOr<ObservedObject> observed = ObserveAt(parent->get(), name.c_str(), nullptr, nullptr);
+    if (!observed.ok()) return observed.status();
+    // Now a live directory: its own ancestors are covered by it.
+    return RecordObject(ancestor, *observed).status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_view to,
+                                          bool exchange, const LocalStat& moved_stat,
+                                          const LocalStat* exchanged_stat) {
+  return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
+    // Everything live at and below each side, before the move.
+    std::vector<Entry> from_side, to_side;
+    for (auto [side, out] : {std::pair{from, &from_side}, std::pair{to, &to_side}}) {
+      absl::StatusOr<std::optional<Entry>> top = txn.Get(side);
+      if (!top.ok()) return top.status();
+      if (top->has_value() && IsLive(**top)) out->push_back(**top);
+      if (absl::Status s = CollectSubtree(*store_, side, out); !s.ok()) return s;
+    }
+    const Version version = MakeVersion(clock_->Now(), node_id_);
+    // Result keyed by path so each path is written once in the batch.
+    absl::btree_map<std::string, Entry> result;
+    auto move_side = [&](const std::vector<Entry>& moved, absl::string_view src,
+                         absl::string_view dst, const LocalStat* top_stat) {
+      for (const Entry& e : moved) {
+        Entry copy = e;
+        copy.set_path(absl::StrCat(dst, absl::string_view(e.path()).substr(src.size())));
+        // The moved content is a new change at its new path; its vector
+        // carries its history so receivers see what it descends from.
+        *copy.mutable_content()->mutable_version() = version;
+        BumpVector(copy.mutable_content()->mutable_vector(), node_id_);
+        *copy.mutable_attributes()->mutable_version() = version;
+        if (e.path() == src && top_stat != nullptr) *copy.mutable_local_stat() = *top_stat;
+        result[copy.path()] = std::move(copy);
+      }
+    };
+    // First: whatever was replaced at `to` (rename over a target) or vacated
+    // at `from` dies; then the moved entries overwrite the paths they land on.
+    for (const Entry& e : from_side) result[e.path()] = Tombstone(e, version, node_id_);
+    for (const Entry& e : to_side) result[e.path()] = Tombstone(e, version, node_id_);
+    move_side(from_side, from, to, &moved_stat);
+    if (exchange) move_side(to_side, to, from, exchanged_stat);
+    // Landing on a path that held something: keep its history in the vector,
+    // so the new entry is known to descend from what it replaced.
+    for (auto& [path, entry] : result) {
+      if (entry.content().kind() == KIND_TOMBSTONE) continue;
+      absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
+      if (!old.ok()) return old.status();
+      if (old->has_value()) {
+        MergeVectors(entry.mutable_content()->mutable_vector(), (*old)->content().vector());
+      }
+    }
+    for (auto& [path, entry] : result) txn.Put(std::move(entry));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace replfs

@@ -1,0 +1,427 @@
+#include "storage/metadata_store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/container/btree_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "leveldb/write_batch.h"
+
+namespace replfs {
+namespace {
+
+constexpr absl::string_view kEntryPrefix = "E/";
+constexpr absl::string_view kSeqPrefix = "S/";
+constexpr absl::string_view kCheckpointPrefix = "C/";
+constexpr absl::string_view kBlockPrefix = "H/";
+constexpr absl::string_view kFormatKey = "M/format";
+constexpr absl::string_view kMaxHlcKey = "M/max_hlc";
+// The last seq ever assigned. The S/ keys alone cannot say it once the
+// newest ones were purged, and a seq must never be reused: peers'
+// checkpoints have passed it.
+constexpr absl::string_view kLastSeqKey = "M/last_seq";
+
+absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": ", s.ToString()));
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+uint64_t DecodeBigEndian(absl::string_view bytes) {
+  uint64_t value = 0;
+  for (char c : bytes.substr(0, 8)) value = (value << 8) | static_cast<unsigned char>(c);
+  return value;
+}
+
+leveldb::Slice AsSlice(absl::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+std::string EntryKey(absl::string_view path) { return absl::StrCat(kEntryPrefix, path); }
+
+std::string BlockKey(absl::string_view hash, absl::string_view path) {
+  return absl::StrCat(kBlockPrefix, hash, path);
+}
+
+std::string SeqKey(uint64_t seq) {
+  std::string key(kSeqPrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((seq >> shift) & 0xff));
+  }
+  return key;
+}
+
+MetadataStore::MetadataStore(std::unique_ptr<leveldb::DB> db,
+                             std::unique_ptr<SpaceReserve> reserve)
+    : db_(std::move(db)), reserve_(std::move(reserve)) {}
+MetadataStore::~MetadataStore() = default;
+
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.max_open_files = 200;  // Leaves the fd budget to the inode table.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("create metadata store ", dir));
+  }
+  auto reserve = std::make_unique<SpaceReserve>(dir);
+  // A memtable flush must fit in the space the reserve keeps back.
+  options.write_buffer_size = static_cast<size_t>(reserve->write_buffer_bytes());
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return FromLevelDb(s, absl::StrCat("open metadata store ", dir));
+  std::unique_ptr<MetadataStore> store(
+      new MetadataStore(std::unique_ptr<leveldb::DB>(raw), std::move(reserve)));
+
+  std::string format;
+  s = store->db_->Get(leveldb::ReadOptions(), AsSlice(kFormatKey), &format);
+  if (s.IsNotFound()) {
+    store->created_fresh_ = true;
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    s = store->db_->Put(sync, AsSlice(kFormatKey), absl::StrCat(kFormatVersion));
+    if (!s.ok()) return FromLevelDb(s, "write format version");
+  } else if (!s.ok()) {
+    return FromLevelDb(s, "read format version");
+  } else if (format != absl::StrCat(kFormatVersion)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "metadata store %s has format version %s; this replfs reads version %d",
+        dir, format, kFormatVersion));
+  }
+  if (absl::Status st = store->LoadCounters(); !st.ok()) return st;
+  int64_t live = 0, dead = 0;
+  if (absl::Status st = store->ScanEntries("", [&](const Entry& e) {
+        ++(e.content().kind() == KIND_TOMBSTONE ? dead : live);
+        return true;
+      });
+      !st.ok()) {
+    return st;
+  }
+  {
+    absl::MutexLock lock(&store->seq_mu_);
+    store->live_entries_ = live;
+    store->tombstones_ = dead;
+  }
+  return store;
+}
+
+absl::Status MetadataStore::LoadCounters() {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  // The last S/ key is the highest seq: seek past the prefix and step back.
+  it->Seek(AsSlice(SeqKey(~uint64_t{0})));
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();
+  }
+  for (; it->Valid(); it->Prev()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (absl::StartsWith(key, kSeqPrefix)) {
+      absl::MutexLock lock(&seq_mu_);
+      last_seq_ = DecodeBigEndian(key.substr(kSeqPrefix.size()));
+      break;
+    }
+    if (key < kSeqPrefix) break;
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "scan change log");
+  std::string last_seq;
+  leveldb::Status last_seq_status = db_->Get(leveldb::ReadOptions(), AsSlice(kLastSeqKey), &last_seq);
+  if (last_seq_status.ok()) {
+    uint64_t persisted = 0;
+    if (!absl::SimpleAtoi(last_seq, &persisted)) return absl::DataLossError("bad M/last_seq");
+    absl::MutexLock lock(&seq_mu_);
+    last_seq_ = std::max(last_seq_, persisted);
+  } else if (!last_seq_status.IsNotFound()) {
+    return FromLevelDb(last_seq_status, "read last seq");
+  }
+  std::string hlc;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), AsSlice(kMaxHlcKey), &hlc);
+  if (s.ok()) {
+    absl::MutexLock lock(&seq_mu_);
+    if (!absl::SimpleAtoi(hlc, &max_hlc_)) return absl::DataLossError("bad M/max_hlc");
+  } else if (!s.IsNotFound()) {
+    return FromLevelDb(s, "read clock floor");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Entry>> MetadataStore::Get(absl::string_view path) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), EntryKey(path), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromLevelDb(s, "get entry");
+  Entry entry;
+  if (!entry.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("corrupt entry for ", path));
+  }
+  return entry;
+}
+
+absl::Status MetadataStore::Commit(std::vector<Entry>* entries) {
+  if (entries->empty()) return absl::OkStatus();
+  absl::MutexLock commit_lock(&commit_mu_);
+  StoreTransaction txn(this);
+  for (Entry& entry : *entries) txn.Put(std::move(entry));
+  absl::Status s = CommitLocked(&txn);
+  *entries = std::move(txn.puts_);
+  return s;
+}
+
+absl::Status MetadataStore::Transact(
+    const std::function<absl::Status(StoreTransaction&)>& body) {
+  absl::MutexLock commit_lock(&commit_mu_);
+  StoreTransaction txn(this);
+  if (absl::Status s = body(txn); !s.ok()) return s;
+  return CommitLocked(&txn);
+}
+
+absl::StatusOr<std::optional<Entry>> StoreTransaction::Get(absl::string_view path) {
+  for (auto it = puts_.rbegin(); it != puts_.rend(); ++it) {
+    if (it->path() == path) return *it;
+  }
+  return store_->Get(path);
+}
+
+void StoreTransaction::Put(Entry entry) {
+  // A path written twice in one transaction keeps its last value only, so
+  // the change log still holds it once.
+  for (Entry& queued : puts_) {
+    if (queued.path() == entry.path()) {
+      queued = std::move(entry);
+      return;
+    }
+  }
+  puts_.push_back(std::move(entry));
+}
+
+void StoreTransaction::PutRaw(std::string key, std::string value) {
+  raw_.emplace_back(std::move(key), std::move(value));
+}
+
+void StoreTransaction::DeleteRaw(std::string key) { raw_.emplace_back(std::move(key), std::nullopt); }
+
+namespace {
+
+// Adds or removes the H/ keys of a file entry's blocks.
+void IndexBlocks(const Entry& entry, bool add, leveldb::WriteBatch* batch) {
+  if (entry.content().kind() != KIND_FILE || entry.content().is_inline()) return;
+  for (int i = 0; i < entry.content().block_hashes_size(); ++i) {
+    const std::string key = BlockKey(entry.content().block_hashes(i), entry.path());
+    if (add) {
+      batch->Put(key, absl::StrCat(i));
+    } else {
+      batch->Delete(key);
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status MetadataStore::CommitLocked(StoreTransaction* txn) {
+  if (txn->puts_.empty() && txn->raw_.empty()) return absl::OkStatus();
+  uint64_t seq;
+  uint64_t max_hlc;
+  {
+    absl::MutexLock lock(&seq_mu_);
+    seq = last_seq_;
+    max_hlc = max_hlc_;
+  }
+  leveldb::WriteBatch batch;
+  int64_t live_delta = 0, dead_delta = 0;
+  for (Entry& entry : txn->puts_) {
+    absl::StatusOr<std::optional<Entry>> old = Get(entry.path());
+    if (!old.ok()) return old.status();
+    if (old->has_value()) {
+      if ((*old)->seq() != 0) batch.Delete(SeqKey((*old)->seq()));
+      --((*old)->content().kind() == KIND_TOMBSTONE ? dead_delta : live_delta);
+      IndexBlocks(**old, /*add=*/false, &batch);
+    }
+    ++(entry.content().kind() == KIND_TOMBSTONE ? dead_delta : live_delta);
+    entry.set_seq(++seq);
+    max_hlc = std::max({max_hlc, entry.content().version().hlc(),
+                        entry.attributes().version().hlc()});
+    IndexBlocks(entry, /*add=*/true, &batch);
+    batch.Put(EntryKey(entry.path()), entry.SerializeAsString());
+    batch.Put(SeqKey(entry.seq()), entry.path());
+  }
+  for (const auto& [key, value] : txn->raw_) {
+    if (value) {
+      batch.Put(key, *value);
+    } else {
+      batch.Delete(key);
+    }
+  }
+  batch.Put(AsSlice(kMaxHlcKey), absl::StrCat(max_hlc));
+  batch.Put(AsSlice(kLastSeqKey), absl::StrCat(seq));
+  if (absl::Status room = reserve_->BeforeWrite(batch.ApproximateSize()); !room.ok()) return room;
+  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return FromLevelDb(s, "commit");
+  absl::MutexLock lock(&seq_mu_);
+  last_seq_ = seq;
+  max_hlc_ = max_hlc;
+  live_entries_ += live_delta;
+  tombstones_ += dead_delta;
+  return absl::OkStatus();
+}
+
+uint64_t MetadataStore::LiveEntries() const {
+  absl::MutexLock lock(&seq_mu_);
+  return static_cast<uint64_t>(std::max<int64_t>(0, live_entries_));
+}
+
+uint64_t MetadataStore::Tombstones() const {
+  absl::MutexLock lock(&seq_mu_);
+  return static_cast<uint64_t>(std::max<int64_t>(0, tombstones_));
+}
+
+absl::Status MetadataStore::UpdateLocalStat(absl::string_view path, const LocalStat& stat) {
+  absl::MutexLock commit_lock(&commit_mu_);
+  absl::StatusOr<std::optional<Entry>> old = Get(path);
+  if (!old.ok()) return old.status();
+  if (!old->has_value()) return absl::NotFoundError(absl::StrCat("no entry for ", path));
+  Entry entry = std::move(**old);
+  *entry.mutable_local_stat() = stat;
+  if (absl::Status room = reserve_->BeforeWrite(entry.ByteSizeLong()); !room.ok()) return room;
+  return FromLevelDb(db_->Put(leveldb::WriteOptions(), EntryKey(path), entry.SerializeAsString()),
+                     "update local stat");
+}
+
+absl::Status MetadataStore::ScanChanges(uint64_t after,
+                                        const std::function<bool(const Entry&)>& visit) const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(AsSlice(SeqKey(after + 1))); it->Valid(); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (!absl::StartsWith(key, kSeqPrefix)) break;
+    const absl::string_view path(it->value().data(), it->value().size());
+    absl::StatusOr<std::optional<Entry>> entry = Get(path);
+    if (!entry.ok()) return entry.status();
+    // A path committed again after this iterator was created shows up later
+    // in the log; its stale S/ key is skipped here.
+    if (!entry->has_value() || (*entry)->seq() != DecodeBigEndian(key.substr(kSeqPrefix.size()))) {
+      continue;
+    }
+    if (!visit(**entry)) break;
+  }
+  return FromLevelDb(it->status(), "scan change log");
+}
+
+absl::Status MetadataStore::ScanEntries(absl::string_view prefix,
+                                        const std::function<bool(const Entry&)>& visit,
+                                        absl::string_view start_after) const {
+  const std::string start = EntryKey(prefix);
+  const std::string resume = EntryKey(start_after);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  // A `start_after` that sorts before the prefix must not skip the prefix
+  // (seeking there would stop at the first key outside it).
+  const bool resume_inside = !start_after.empty() && resume > start;
+  for (it->Seek(resume_inside ? resume : start); it->Valid(); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (!start_after.empty() && key == resume) continue;
+    if (!absl::StartsWith(key, start)) break;
+    Entry entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("corrupt entry ", key));
+    }
+    if (!visit(entry)) break;
+  }
+  return FromLevelDb(it->status(), "scan entries");
+}
+
+uint64_t MetadataStore::LastSeq() const {
+  absl::MutexLock lock(&seq_mu_);
+  return last_seq_;
+}
+
+uint64_t MetadataStore::MaxHlc() const {
+  absl::MutexLock lock(&seq_mu_);
+  return max_hlc_;
+}
+
+uint64_t MetadataStore::WaitForChanges(uint64_t after, absl::Duration timeout) const {
+  absl::MutexLock lock(&seq_mu_);
+  auto has_more = [this, after]() ABSL_SHARED_LOCKS_REQUIRED(seq_mu_) {
+    return last_seq_ > after;
+  };
+  seq_mu_.AwaitWithTimeout(absl::Condition(&has_more), timeout);
+  return last_seq_;
+}
+
+absl::StatusOr<uint64_t> MetadataStore::GetCheckpoint(uint64_t peer_node) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(),
+                               absl::StrFormat("%s%016x", kCheckpointPrefix, peer_node), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromLevelDb(s, "get checkpoint");
+  uint64_t seq = 0;
+  if (!absl::SimpleAtoi(value, &seq)) return absl::DataLossError("corrupt checkpoint");
+  return seq;
+}
+
+absl::Status MetadataStore::PutCheckpoint(uint64_t peer_node, uint64_t seq) {
+  return FromLevelDb(db_->Put(leveldb::WriteOptions(),
+                              absl::StrFormat("%s%016x", kCheckpointPrefix, peer_node),
+                              absl::StrCat(seq)),
+                     "put checkpoint");
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> MetadataStore::FindBlock(
+    absl::string_view hash, size_t limit) const {
+  std::vector<std::pair<std::string, uint64_t>> found;
+  const std::string prefix = absl::StrCat(kBlockPrefix, hash);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && found.size() < limit; it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (!absl::StartsWith(key, prefix)) break;
+    uint64_t index = 0;
+    if (!absl::SimpleAtoi(absl::string_view(it->value().data(), it->value().size()), &index)) {
+      continue;
+    }
+    found.emplace_back(std::string(key.substr(prefix.size())), index);
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "find block");
+  return found;
+}
+
+absl::StatusOr<std::optional<std::string>> MetadataStore::GetRaw(absl::string_view key) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), AsSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromLevelDb(s, "get");
+  return value;
+}
+
+absl::Status MetadataStore::ScanRaw(
+    absl::string_view prefix,
+    const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(AsSlice(prefix)); it->Valid(); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (!absl::StartsWith(key, prefix)) break;
+    if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromLevelDb(it->status(), "scan");
+}
+
+absl::StatusOr<bool> MetadataStore::PurgeTombstone(absl::string_view path, uint64_t seq) {
+  absl::MutexLock commit_lock(&commit_mu_);
+  absl::StatusOr<std::optional<Entry>> current = Get(path);
+  if (!current.ok()) return current.status();
+  if (!current->has_value() || (*current)->seq() != seq ||
+      (*current)->content().kind() != KIND_TOMBSTONE) {
+    return false;
+  }
+  leveldb::WriteBatch batch;
+  batch.Delete(EntryKey(path));
+  batch.Delete(SeqKey(seq));
+  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return FromLevelDb(s, "purge tombstone");
+  absl::MutexLock lock(&seq_mu_);
+  --tombstones_;
+  return true;
+}
+
+}  // namespace replfs

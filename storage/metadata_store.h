@@ -1,0 +1,158 @@
+#ifndef REPLFS_STORAGE_METADATA_STORE_H_
+#define REPLFS_STORAGE_METADATA_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "entry.pb.h"
+#include "leveldb/db.h"
+#include "storage/space_reserve.h"
+
+namespace replfs {
+
+// The replica's metadata on LevelDB (layout: docs/store-format.md).
+//
+//   E/<path>            -> Entry (with the seq it was committed at)
+//   S/<seq, 8 bytes BE> -> path; each path appears once, at its last change
+//   C/<peer node, hex>  -> the peer's last applied seq (pull checkpoint)
+//   M/<name>            -> store metadata (format version, clock floor)
+//
+// Thread-safe. Commits are serialized; reads are not blocked by them.
+class MetadataStore;
+
+// A read-modify-write of the store, holding its commit lock: what Get
+// returns cannot change before Commit. Created only by
+// MetadataStore::Transact.
+class StoreTransaction {
+ public:
+  // The entry as this transaction sees it (its own puts included).
+  absl::StatusOr<std::optional<Entry>> Get(absl::string_view path);
+  // Queues `entry` for commit with a fresh seq (replacing its old S/ key).
+  void Put(Entry entry);
+  // Queues a raw key write/delete in the same atomic batch (deferred
+  // entries, conflict records).
+  void PutRaw(std::string key, std::string value);
+  void DeleteRaw(std::string key);
+  // The seqs the queued entries got, valid after the commit.
+  const std::vector<Entry>& committed() const { return puts_; }
+
+ private:
+  friend class MetadataStore;
+  explicit StoreTransaction(MetadataStore* store) : store_(store) {}
+  MetadataStore* store_;
+  std::vector<Entry> puts_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> raw_;
+};
+
+class MetadataStore {
+ public:
+  static constexpr int kFormatVersion = 1;
+
+  // Opens or creates the store in `dir`. Fails on a store written by an
+  // incompatible format version.
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(
+      const std::string& dir);
+
+  MetadataStore(const MetadataStore&) = delete;
+  MetadataStore& operator=(const MetadataStore&) = delete;
+  ~MetadataStore();
+
+  absl::StatusOr<std::optional<Entry>> Get(absl::string_view path) const;
+
+  // Commits `entries` as one atomic batch: each gets a fresh seq, its old
+  // S/ key is deleted and a new one written, so the change log holds every
+  // path once. Wakes change-log waiters. Entries' `seq` fields are set.
+  absl::Status Commit(std::vector<Entry>* entries);
+
+  // Runs `body` under the commit lock and commits what it queued as one
+  // atomic batch, unless it returns an error (then nothing is written).
+  absl::Status Transact(const std::function<absl::Status(StoreTransaction&)>& body);
+
+  // Where a block with this SHA-256 can be read locally: (path, block index)
+  // pairs from the H/ index, at most `limit`. The data may have changed
+  // since; readers verify the hash.
+  absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> FindBlock(
+      absl::string_view hash, size_t limit) const;
+
+  // Raw access to auxiliary key spaces (D/ deferred, X/ conflicts).
+  absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
+  absl::Status ScanRaw(absl::string_view prefix,
+                       const std::function<bool(absl::string_view key, absl::string_view value)>&
+                           visit) const;
+
+  // Rewrites an entry's local stat without changing its seq or versions: the
+  // object was touched locally in a way that does not replicate.
+  absl::Status UpdateLocalStat(absl::string_view path, const LocalStat& stat);
+
+  // Visits change-log entries with seq > `after` in seq order until `visit`
+  // returns false.
+  absl::Status ScanChanges(uint64_t after,
+                           const std::function<bool(const Entry&)>& visit) const;
+
+  // Visits entries whose path starts with `prefix` (in path order) until
+  // `visit` returns false. Prefix "" visits all. A non-empty `start_after`
+  // resumes after that path.
+  absl::Status ScanEntries(absl::string_view prefix,
+                           const std::function<bool(const Entry&)>& visit,
+                           absl::string_view start_after = "") const;
+
+  uint64_t LastSeq() const;
+
+  // Whether Open created this store (no state existed before).
+  bool created_fresh() const { return created_fresh_; }
+
+  // Removes the tombstone at `path` (entry and change-log key) if it is
+  // still the tombstone committed at `seq`. Returns whether it did.
+  absl::StatusOr<bool> PurgeTombstone(absl::string_view path, uint64_t seq);
+
+  // Blocks until the log has a seq > `after` or `timeout` passes. Returns
+  // the last seq.
+  uint64_t WaitForChanges(uint64_t after, absl::Duration timeout) const;
+
+  // Highest HLC ever committed, to restore the clock floor after restart.
+  uint64_t MaxHlc() const;
+
+  // How many entries are live and how many are tombstones (kept exact by
+  // every commit; counted once at open).
+  uint64_t LiveEntries() const;
+  uint64_t Tombstones() const;
+
+  absl::StatusOr<uint64_t> GetCheckpoint(uint64_t peer_node) const;
+  absl::Status PutCheckpoint(uint64_t peer_node, uint64_t seq);
+
+ private:
+  friend class StoreTransaction;
+  MetadataStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<SpaceReserve> reserve);
+  absl::Status LoadCounters();
+  // Writes a transaction's queued changes. REQUIRES: commit_mu_ held.
+  absl::Status CommitLocked(StoreTransaction* txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+
+  std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<SpaceReserve> reserve_;
+  bool created_fresh_ = false;
+  absl::Mutex commit_mu_;  // Serializes Commit/Transact/UpdateLocalStat.
+  mutable absl::Mutex seq_mu_;
+  uint64_t last_seq_ ABSL_GUARDED_BY(seq_mu_) = 0;
+  int64_t live_entries_ ABSL_GUARDED_BY(seq_mu_) = 0;
+  int64_t tombstones_ ABSL_GUARDED_BY(seq_mu_) = 0;
+  uint64_t max_hlc_ ABSL_GUARDED_BY(seq_mu_) = 0;
+};
+
+// Key helpers, exposed for tests and the inspection tool.
+std::string EntryKey(absl::string_view path);
+std::string SeqKey(uint64_t seq);
+// H/<32-byte hash><path> -> block index: where a block can be found locally.
+std::string BlockKey(absl::string_view hash, absl::string_view path);
+
+}  // namespace replfs
+
+#endif  // REPLFS_STORAGE_METADATA_STORE_H_

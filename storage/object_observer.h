@@ -1,0 +1,41 @@
+#ifndef REPLFS_STORAGE_OBJECT_OBSERVER_H_
+#define REPLFS_STORAGE_OBJECT_OBSERVER_H_
+
+#include <sys/stat.h>
+
+#include "absl/status/statusor.h"
+#include "entry.pb.h"
+#include "storage/dirty_blocks.h"
+
+namespace replfs {
+
+// What one backing object looks like now, expressed as the register contents
+// of an Entry (no versions yet) plus the local stat the scan compares.
+struct ObservedObject {
+  Content content;        // kind, size, hashes/inline, symlink target, mtime
+  Attributes attributes;  // mode, uid, gid, replicated xattrs
+  LocalStat local_stat;
+};
+
+// Xattr namespaces that replicate. security.* and trusted.* stay local:
+// they belong to the machine's security policy, not to the tree.
+bool IsReplicatedXattr(const char* name);
+
+// Observes the object `fd` refers to (an O_PATH or regular fd; `st` is its
+// fstat). For regular files `previous`/`dirty` let the hasher reuse hashes of
+// unwritten blocks; pass nullptr to hash everything.
+absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
+                                             const Content* previous,
+                                             const DirtyBlocks* dirty);
+
+// Convenience for walkers: observes `name` inside directory `dirfd` without
+// following a final symlink.
+absl::StatusOr<ObservedObject> ObserveAt(int dirfd, const char* name,
+                                         const Content* previous,
+                                         const DirtyBlocks* dirty);
+
+LocalStat LocalStatOf(const struct stat& st);
+
+}  // namespace replfs
+
+#endif  // REPLFS_STORAGE_OBJECT_OBSERVER_H_

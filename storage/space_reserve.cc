@@ -1,0 +1,72 @@
+#include "storage/space_reserve.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "storage/log.h"
+#include "storage/unique_fd.h"
+
+namespace replfs {
+namespace {
+constexpr uint64_t kMinReserve = 256 << 10;
+constexpr uint64_t kMaxReserve = 16 << 20;
+constexpr uint64_t kMinWriteBuffer = 64 << 10;
+constexpr uint64_t kMaxWriteBuffer = 4 << 20;
+constexpr uint64_t kGranule = 64 << 10;
+}  // namespace
+
+SpaceReserve::SpaceReserve(std::string dir) : path_(dir + "/replfs-space-reserve") {
+  struct statvfs st;
+  uint64_t size = 0;
+  if (::statvfs(dir.c_str(), &st) == 0) size = uint64_t{st.f_blocks} * st.f_frsize;
+  reserve_bytes_ = std::clamp<uint64_t>(size / 16, kMinReserve, kMaxReserve);
+  write_buffer_bytes_ = std::clamp<uint64_t>(reserve_bytes_ / 16, kMinWriteBuffer, kMaxWriteBuffer);
+  absl::MutexLock lock(&mu_);
+  Regrow();
+}
+
+uint64_t SpaceReserve::AvailableBytes() const {
+  struct statvfs st;
+  if (::statvfs(path_.substr(0, path_.rfind('/')).c_str(), &st) != 0) return UINT64_MAX;
+  return uint64_t{st.f_bavail} * st.f_frsize;
+}
+
+void SpaceReserve::Regrow() {
+  UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return;
+  // fallocate, not a sparse file: the blocks must really be held.
+  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(reserve_bytes_)) == 0) held_ = reserve_bytes_;
+}
+
+absl::Status SpaceReserve::BeforeWrite(uint64_t bytes) {
+  // The store must be able to append the batch and flush a write buffer.
+  const uint64_t needed = bytes + write_buffer_bytes_;
+  uint64_t available = AvailableBytes();
+  absl::MutexLock lock(&mu_);
+  if (available >= needed) {
+    // Space came back (files deleted): hold the whole reserve again.
+    if (held_ < reserve_bytes_ && available >= needed + 2 * reserve_bytes_) Regrow();
+    return absl::OkStatus();
+  }
+  if (held_ > 0) {
+    // Give the store only what it lacks (in small steps), so that user
+    // writes on the full disk cannot take the rest of the reserve.
+    const uint64_t lacking = ((needed - available + kGranule - 1) / kGranule) * kGranule;
+    const uint64_t keep = held_ > lacking ? held_ - lacking : 0;
+    if (::truncate(path_.c_str(), static_cast<off_t>(keep)) == 0) {
+      if (held_ == reserve_bytes_) LogWarning("disk nearly full: the metadata store uses its space reserve");
+      held_ = keep;
+      available = AvailableBytes();
+    }
+  }
+  if (available >= needed) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("no space left for the metadata store (", available, " bytes free)"));
+}
+
+}  // namespace replfs

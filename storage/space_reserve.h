@@ -1,0 +1,47 @@
+#ifndef REPLFS_STORAGE_SPACE_RESERVE_H_
+#define REPLFS_STORAGE_SPACE_RESERVE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace replfs {
+
+// Keeps the metadata store writable when user data fills the disk.
+//
+// LevelDB does not survive a failed log append: later writes report success
+// and are lost on reopen, and a failed memtable flush makes the database
+// read-only. So the store never writes into a full disk: a reserve file
+// (about 1/16 of the filesystem, 256 KiB to 16 MiB) holds space that is
+// handed to the store in small steps, only as much as a commit lacks, when
+// free space runs low; a commit is refused with ResourceExhausted (before
+// LevelDB sees it) when even that is gone.
+// The reserve is rebuilt once space is free again. Thread-safe.
+class SpaceReserve {
+ public:
+  // `dir`: a directory on the store's filesystem (the reserve lives there).
+  explicit SpaceReserve(std::string dir);
+
+  // Call before every store write of about `bytes`.
+  absl::Status BeforeWrite(uint64_t bytes);
+
+  // LevelDB's write buffer size: a memtable flush must fit in the reserve.
+  uint64_t write_buffer_bytes() const { return write_buffer_bytes_; }
+
+ private:
+  uint64_t AvailableBytes() const;
+  void Regrow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::string path_;
+  uint64_t reserve_bytes_ = 0;
+  uint64_t write_buffer_bytes_ = 0;
+  absl::Mutex mu_;
+  uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes the reserve file holds now.
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_STORAGE_SPACE_RESERVE_H_

@@ -1,0 +1,39 @@
+#ifndef REPLFS_STORAGE_VERSION_H_
+#define REPLFS_STORAGE_VERSION_H_
+
+#include <cstdint>
+#include <string>
+
+#include "entry.pb.h"
+
+namespace replfs {
+
+// Total order on versions: (hlc, node) lexicographically. Returns <0, 0, >0.
+int CompareVersions(const Version& a, const Version& b);
+
+inline bool VersionLess(const Version& a, const Version& b) {
+  return CompareVersions(a, b) < 0;
+}
+
+Version MakeVersion(uint64_t hlc, uint64_t node);
+
+// Increments `node`'s counter in a sorted version vector.
+void BumpVector(google::protobuf::RepeatedPtrField<VersionVectorItem>* vector,
+                uint64_t node);
+
+// Element-wise maximum of two vectors, written into `into`.
+void MergeVectors(
+    google::protobuf::RepeatedPtrField<VersionVectorItem>* into,
+    const google::protobuf::RepeatedPtrField<VersionVectorItem>& other);
+
+// True when every counter of `b` is <= the same node's counter in `a`:
+// the change `a` was made after seeing `b`.
+bool VectorDominates(
+    const google::protobuf::RepeatedPtrField<VersionVectorItem>& a,
+    const google::protobuf::RepeatedPtrField<VersionVectorItem>& b);
+
+std::string VersionToString(const Version& v);
+
+}  // namespace replfs
+
+#endif  // REPLFS_STORAGE_VERSION_H_

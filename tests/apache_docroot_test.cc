@@ -1,0 +1,679 @@
+// Apache (Debian's apache2, its enabled modules, the default event MPM)
+// serving a DocumentRoot on replica A's mount while the tree changes through
+// replica B. Every expectation is first checked against the same Apache
+// serving a native directory that receives the same operations, so the test
+// asserts native semantics, not what replfs happens to do; then A must give
+// the same answer within a bounded time: no stale bytes from the kernel's
+// page cache or Apache's mmap, no stale names or permissions, never a
+// half-written file.
+//
+// Apache runs privately: its own config, pid file, runtime dir and error log
+// in the test's temp dir, on loopback ports, as www-data; it is stopped by
+// PID whatever happens. The system's apache2 service is never used.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/unique_fd.h"
+#include "tests/http_client.h"
+#include "tests/replica_process.h"
+
+namespace replfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// How long a change made on B may take to show on A.
+constexpr seconds kPropagation{20};
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// The last `bytes` of `text`, for failure messages.
+std::string Tail(const std::string& text, size_t bytes = 3000) {
+  return text.size() <= bytes ? text : text.substr(text.size() - bytes);
+}
+
+absl::StatusOr<int> FreeLoopbackPort() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    return absl::ErrnoToStatus(errno, "bind");
+  }
+  socklen_t length = sizeof(address);
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return absl::ErrnoToStatus(errno, "getsockname");
+  }
+  return static_cast<int>(ntohs(address.sin_port));
+}
+
+// Runs `command` through the shell; returns its exit status (-1 if it did
+// not exit normally).
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The apache2 binary, installed with apt-get if missing. The package's
+// postinst would start the system service; a policy-rc.d that denies it is
+// put in place for the install when the system has none (and removed after).
+absl::StatusOr<std::string> EnsureApacheInstalled() {
+  constexpr const char* kBinary = "/usr/sbin/apache2";
+  if (::access(kBinary, X_OK) == 0) return std::string(kBinary);
+  if (Shell("command -v apache2 >/dev/null 2>&1") != 0) {
+    const bool own_policy = ::access("/usr/sbin/policy-rc.d", F_OK) != 0;
+    if (own_policy) {
+      std::ofstream policy("/usr/sbin/policy-rc.d");
+      policy << "#!/bin/sh\n# Temporary, by replfs apache_docroot_test.\nexit 101\n";
+      policy.close();
+      ::chmod("/usr/sbin/policy-rc.d", 0755);
+    }
+    const int r = Shell("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null 2>&1");
+    if (own_policy) ::unlink("/usr/sbin/policy-rc.d");
+    if (r != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "apache2 is not installed and `apt-get install -y apache2` failed (exit ", r,
+          "); install it (tools/install-deps.sh) and run the test again"));
+    }
+  }
+  if (::access(kBinary, X_OK) == 0) return std::string(kBinary);
+  return absl::FailedPreconditionError("apache2 installed but /usr/sbin/apache2 is missing");
+}
+
+// One Apache site: a loopback port and its DocumentRoot.
+struct Site {
+  int port = 0;
+  std::string document_root;
+};
+
+struct ApacheSettings {
+  bool sendfile = false;  // Debian's apache2.conf leaves the compiled default, Off.
+  bool mmap = true;       // The compiled default, On.
+};
+
+void PrintTo(const ApacheSettings& settings, std::ostream* out) {
+  *out << "EnableSendfile " << (settings.sendfile ? "On" : "Off") << ", EnableMMAP "
+       << (settings.mmap ? "On" : "Off");
+}
+
+// A private Apache: Debian's modules (mods-enabled, as the package ships
+// them) under a config of our own. Runs `apache2 -k start -DFOREGROUND` as
+// our child, so its PID is known from the start; Stop() asks it with
+// `-k stop`, then SIGTERM/SIGKILL by PID. The destructor always stops it.
+class ApacheServer {
+ public:
+  ApacheServer(std::string binary, std::string dir, std::vector<Site> sites, ApacheSettings settings)
+      : binary_(std::move(binary)), dir_(std::move(dir)), sites_(std::move(sites)),
+        settings_(settings) {}
+  ~ApacheServer() { Stop(); }
+  ApacheServer(const ApacheServer&) = delete;
+  ApacheServer& operator=(const ApacheServer&) = delete;
+
+  std::string ConfigPath() const { return dir_ + "/apache2.conf"; }
+  std::string ErrorLog() const { return ReadWholeFile(dir_ + "/error.log"); }
+
+  absl::Status Start() {
+    if (absl::Status s = WriteConfig(); !s.ok()) return s;
+    const pid_t pid = ::fork();
+    if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+    if (pid == 0) {
+      const int log_fd = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log_fd >= 0) {
+        ::dup2(log_fd, STDOUT_FILENO);
+        ::dup2(log_fd, STDERR_FILENO);
+      }
+      const std::string config = ConfigPath();
+      ::execl(binary_.c_str(), "apache2", "-f", config.c_str(), "-k", "start", "-DFOREGROUND",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    pid_ = pid;
+    // Ready when every port answers HTTP.
+    const Clock::time_point deadline = Clock::now() + seconds(20);
+    for (const Site& site : sites_) {
+      for (;;) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return absl::InternalError(absl::StrCat("apache2 exited during start-up: ",
+                                                  ReadWholeFile(dir_ + "/stderr.log"), ErrorLog()));
+        }
+        if (HttpGet(site.port, "/", milliseconds(1000)).ok()) break;
+        if (Clock::now() > deadline) {
+          return absl::DeadlineExceededError(
+              absl::StrCat("apache2 did not answer on port ", site.port, " within 20 s: ",
+                           ReadWholeFile(dir_ + "/stderr.log"), ErrorLog()));
+        }
+        std::this_thread::sleep_for(milliseconds(50));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Stops Apache and its workers; waits (bounded) until the parent is gone.
+  void Stop() {
+    if (pid_ <= 0) return;
+    const std::vector<pid_t> workers = Workers();
+    Shell(absl::StrCat(binary_, " -f ", ConfigPath(), " -k stop >/dev/null 2>&1"));
+    if (!WaitForExit(seconds(10))) {
+      ::kill(pid_, SIGTERM);
+      if (!WaitForExit(seconds(5))) {
+        ::kill(pid_, SIGKILL);
+        WaitForExit(seconds(5));
+      }
+    }
+    // The parent reaps its workers on a clean stop; after a forced one they
+    // must not outlive the test (they would keep the mount busy).
+    for (const pid_t worker : workers) {
+      if (ProcessParent(worker) == pid_) ::kill(worker, SIGKILL);
+    }
+    pid_ = -1;
+  }
+
+ private:
+  absl::Status WriteConfig() const {
+    std::ofstream out(ConfigPath());
+    out << "# Private test instance; modules as Debian enables them.\n"
+        << "ServerRoot \"/etc/apache2\"\n"
+        << "ServerName 127.0.0.1\n"
+        << "DefaultRuntimeDir \"" << dir_ << "/run\"\n"
+        << "PidFile \"" << dir_ << "/run/apache2.pid\"\n"
+        << "ErrorLog \"" << dir_ << "/error.log\"\n"
+        << "LogLevel warn\n"
+        << "User www-data\nGroup www-data\n"
+        // Debian's apache2.conf values for these.
+        << "Timeout 300\nKeepAlive On\nMaxKeepAliveRequests 100\nKeepAliveTimeout 5\n"
+        << "HostnameLookups Off\nAccessFileName .htaccess\n"
+        << "IncludeOptional mods-enabled/*.load\n"
+        << "IncludeOptional mods-enabled/*.conf\n"
+        << "EnableSendfile " << (settings_.sendfile ? "On" : "Off") << "\n"
+        << "EnableMMAP " << (settings_.mmap ? "On" : "Off") << "\n"
+        << "<Directory />\n  Options FollowSymLinks\n  AllowOverride None\n"
+        << "  Require all denied\n</Directory>\n"
+        << "<FilesMatch \"^\\.ht\">\n  Require all denied\n</FilesMatch>\n";
+    for (const Site& site : sites_) {
+      out << "Listen 127.0.0.1:" << site.port << "\n"
+          << "<VirtualHost 127.0.0.1:" << site.port << ">\n"
+          << "  DocumentRoot \"" << site.document_root << "\"\n"
+          // Debian's <Directory /var/www/> block.
+          << "  <Directory \"" << site.document_root << "\">\n"
+          << "    Options Indexes FollowSymLinks\n    AllowOverride None\n"
+          << "    Require all granted\n  </Directory>\n"
+          << "</VirtualHost>\n";
+    }
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", ConfigPath()));
+    if (::mkdir((dir_ + "/run").c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, "mkdir run dir");
+    }
+    return absl::OkStatus();
+  }
+
+  bool WaitForExit(seconds timeout) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || r < 0) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  }
+
+  static pid_t ProcessParent(pid_t pid) {
+    const std::string stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) return -1;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string state;
+    pid_t parent = -1;
+    fields >> state >> parent;
+    return parent;
+  }
+
+  // The worker processes Apache forked (children of its parent process).
+  std::vector<pid_t> Workers() const {
+    std::vector<pid_t> workers;
+    const std::string children =
+        ReadWholeFile(absl::StrCat("/proc/", pid_, "/task/", pid_, "/children"));
+    std::istringstream in(children);
+    pid_t child;
+    while (in >> child) workers.push_back(child);
+    return workers;
+  }
+
+  std::string binary_;
+  std::string dir_;
+  std::vector<Site> sites_;
+  ApacheSettings settings_;
+  pid_t pid_ = -1;
+};
+
+// Applies the same file operation under two roots: replica B's mount and a
+// native directory. Each returns the first failure.
+class MirroredTree {
+ public:
+  MirroredTree(std::string replica_root, std::string native_root)
+      : roots_{std::move(replica_root), std::move(native_root)} {}
+
+  // Creates or truncates and writes the whole file (mode 0644 for a new one).
+  absl::Status Write(const std::string& rel, const std::string& content) {
+    return ForEach(rel, [&](const std::string& path) {
+      return WriteAt(path, content, O_WRONLY | O_CREAT | O_TRUNC);
+    });
+  }
+  // Overwrites the bytes in place: no truncate, same inode on B.
+  absl::Status Overwrite(const std::string& rel, const std::string& content) {
+    return ForEach(rel, [&](const std::string& path) { return WriteAt(path, content, O_WRONLY); });
+  }
+  absl::Status Mkdir(const std::string& rel) {
+    return ForEach(rel, [](const std::string& path) {
+      return ::mkdir(path.c_str(), 0755) == 0 ? absl::OkStatus()
+                                              : absl::ErrnoToStatus(errno, "mkdir " + path);
+    });
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) {
+    for (const std::string& root : roots_) {
+      const std::string a = root + "/" + from, b = root + "/" + to;
+      if (::rename(a.c_str(), b.c_str()) != 0) return absl::ErrnoToStatus(errno, "rename " + a);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Unlink(const std::string& rel) {
+    return ForEach(rel, [](const std::string& path) {
+      return ::unlink(path.c_str()) == 0 ? absl::OkStatus()
+                                         : absl::ErrnoToStatus(errno, "unlink " + path);
+    });
+  }
+  absl::Status Rmdir(const std::string& rel) {
+    return ForEach(rel, [](const std::string& path) {
+      return ::rmdir(path.c_str()) == 0 ? absl::OkStatus()
+                                        : absl::ErrnoToStatus(errno, "rmdir " + path);
+    });
+  }
+  absl::Status Chmod(const std::string& rel, mode_t mode) {
+    return ForEach(rel, [mode](const std::string& path) {
+      return ::chmod(path.c_str(), mode) == 0 ? absl::OkStatus()
+                                              : absl::ErrnoToStatus(errno, "chmod " + path);
+    });
+  }
+
+  static absl::Status WriteAt(const std::string& path, const std::string& content, int flags) {
+    UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0644));
+    if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + path);
+    size_t done = 0;
+    while (done < content.size()) {
+      const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
+      done += static_cast<size_t>(n);
+    }
+    if (::close(fd.Release()) != 0) return absl::ErrnoToStatus(errno, "close " + path);
+    return absl::OkStatus();
+  }
+
+ private:
+  template <typename Op>
+  absl::Status ForEach(const std::string& rel, Op op) {
+    for (const std::string& root : roots_) {
+      if (absl::Status s = op(root + "/" + rel); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string> roots_;
+};
+
+// `size` bytes that differ at every position for different `seed`s (so a
+// mix of two versions never equals either).
+std::string Pattern(size_t size, int seed) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    s[i] = static_cast<char>('a' + static_cast<int>((i * 7 + static_cast<size_t>(seed) * 5 + i / 4096) % 26));
+  }
+  for (size_t i = 0; i + 1 < size; i += 64) s[i] = static_cast<char>('0' + seed % 10);
+  return s;
+}
+
+std::string Describe(const absl::StatusOr<HttpResponse>& r) {
+  if (!r.ok()) return r.status().ToString();
+  const std::string preview = r->body.substr(0, 60);
+  return absl::StrCat("status ", r->status, ", ", r->body.size(), " body bytes starting '", preview,
+                      "'");
+}
+
+bool Matches(const absl::StatusOr<HttpResponse>& r, int status, const std::string& body) {
+  // Error pages name the port, so only a 200's body is compared.
+  return r.ok() && r->status == status && (status != 200 || r->body == body);
+}
+
+class ApacheDocrootTest : public ::testing::TestWithParam<ApacheSettings> {
+ protected:
+  static void SetUpTestSuite() {
+    // Files and directories the test makes: 0644 / 0755, like a deploy.
+    ::umask(022);
+  }
+
+  void SetUp() override {
+    absl::StatusOr<std::string> binary = EnsureApacheInstalled();
+    ASSERT_TRUE(binary.ok()) << binary.status();
+    dir_ = std::make_unique<TempDir>("replfs-apache");
+    // www-data must be able to walk from / to both document roots.
+    ASSERT_EQ(::chmod(dir_->path().c_str(), 0755), 0);
+    const std::string backing_a = dir_->Sub("a-backing"), backing_b = dir_->Sub("b-backing");
+    native_ = dir_->Sub("native");
+    for (const std::string& d : {backing_a, backing_b, native_}) ASSERT_EQ(::chmod(d.c_str(), 0755), 0);
+    std::vector<int> ports;
+    for (int i = 0; i < 4; ++i) {
+      absl::StatusOr<int> port = FreeLoopbackPort();
+      ASSERT_TRUE(port.ok()) << port.status();
+      ports.push_back(*port);
+    }
+    replica_a_ = std::make_unique<ReplicaProcess>(
+        backing_a, dir_->Sub("a-mnt"),
+        std::vector<std::string>{"-o", absl::StrCat("listen=127.0.0.1:", ports[0],
+                                                    ",peers=127.0.0.1:", ports[1])});
+    replica_b_ = std::make_unique<ReplicaProcess>(
+        backing_b, dir_->Sub("b-mnt"),
+        std::vector<std::string>{"-o", absl::StrCat("listen=127.0.0.1:", ports[1],
+                                                    ",peers=127.0.0.1:", ports[0])});
+    const absl::Status started_a = replica_a_->Start();
+    ASSERT_TRUE(started_a.ok()) << started_a;
+    const absl::Status started_b = replica_b_->Start();
+    ASSERT_TRUE(started_b.ok()) << started_b;
+    mount_port_ = ports[2];
+    native_port_ = ports[3];
+    apache_ = std::make_unique<ApacheServer>(
+        *binary, dir_->Sub("apache"),
+        std::vector<Site>{{mount_port_, replica_a_->mountpoint()}, {native_port_, native_}},
+        GetParam());
+    const absl::Status started = apache_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    tree_ = std::make_unique<MirroredTree>(replica_b_->mountpoint(), native_);
+  }
+
+  void TearDown() override {
+    // Apache first: its workers must not hold anything on the mount.
+    apache_.reset();
+    replica_b_.reset();
+    replica_a_.reset();
+    dir_.reset();
+  }
+
+  // Asserts that natively `target` gives `status` (and `body` for a 200),
+  // then waits until Apache on A's mount gives the same.
+  ::testing::AssertionResult ServedOnA(const std::string& target, int status,
+                                       const std::string& body = "") {
+    const absl::StatusOr<HttpResponse> native = HttpGet(native_port_, target);
+    if (!Matches(native, status, body)) {
+      return ::testing::AssertionFailure()
+             << "the native docroot does not give " << status << " for " << target
+             << " (the test's expectation is wrong): " << Describe(native);
+    }
+    const Clock::time_point deadline = Clock::now() + kPropagation;
+    absl::StatusOr<HttpResponse> last = absl::UnknownError("never asked");
+    int polls = 0;
+    while (Clock::now() < deadline) {
+      last = HttpGet(mount_port_, target);
+      ++polls;
+      if (Matches(last, status, body)) return ::testing::AssertionSuccess();
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return ::testing::AssertionFailure()
+           << target << " on A's mount: want status " << status << " (" << body.size()
+           << " body bytes), still " << Describe(last) << " after " << polls << " requests in "
+           << kPropagation.count() << " s\n"
+           << Diagnostics();
+  }
+
+  std::string Diagnostics() const {
+    return absl::StrCat("--- apache error.log:\n", Tail(apache_->ErrorLog()),
+                        "\n--- replica A log:\n", Tail(replica_a_->Log()),
+                        "\n--- replica B log:\n", Tail(replica_b_->Log()));
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<ReplicaProcess> replica_a_;
+  std::unique_ptr<ReplicaProcess> replica_b_;
+  std::unique_ptr<ApacheServer> apache_;
+  std::unique_ptr<MirroredTree> tree_;
+  std::string native_;
+  int mount_port_ = 0;
+  int native_port_ = 0;
+};
+
+TEST_P(ApacheDocrootTest, NewFilesAndDirectoriesAppear) {
+  // Asked before they exist: A's kernel caches the negative lookups and
+  // Apache answers 404; the remote create must clear those.
+  ASSERT_TRUE(ServedOnA("/new.html", 404));
+  ASSERT_TRUE(ServedOnA("/site/page.html", 404));
+  const std::string page = "<html><body>new page</body></html>\n";
+  ASSERT_TRUE(tree_->Write("new.html", page).ok());
+  EXPECT_TRUE(ServedOnA("/new.html", 200, page));
+
+  ASSERT_TRUE(tree_->Mkdir("site").ok());
+  ASSERT_TRUE(tree_->Mkdir("site/deep").ok());
+  const std::string inner = Pattern(100 * 1024, 1);
+  const std::string index = "<html>index of site</html>\n";
+  ASSERT_TRUE(tree_->Write("site/page.html", inner).ok());
+  ASSERT_TRUE(tree_->Write("site/deep/index.html", index).ok());
+  EXPECT_TRUE(ServedOnA("/site/page.html", 200, inner));
+  // DirectoryIndex (mod_dir) resolves the index file inside the new dir.
+  EXPECT_TRUE(ServedOnA("/site/deep/", 200, index));
+}
+
+TEST_P(ApacheDocrootTest, OverwritesOfServedFilesAreNeverStale) {
+  // Sizes on both sides of Apache's mmap use (files up to 4 MiB are mmapped
+  // when sendfile is off) and of replfs's inline limit (4 KiB).
+  struct Case {
+    std::string name;
+    size_t size;
+  };
+  const std::vector<Case> cases = {{"small.txt", 2048}, {"medium.bin", 100 * 1024},
+                                   {"large.bin", 5 * 1024 * 1024}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string target = "/" + c.name;
+    const std::string v1 = Pattern(c.size, 1);
+    ASSERT_TRUE(tree_->Write(c.name, v1).ok());
+    ASSERT_TRUE(ServedOnA(target, 200, v1));
+    // Served twice: now in A's page cache and attribute cache.
+    ASSERT_TRUE(ServedOnA(target, 200, v1));
+
+    // Same size, bytes changed in place on B (same inode there).
+    const std::string v2 = Pattern(c.size, 2);
+    ASSERT_TRUE(tree_->Overwrite(c.name, v2).ok());
+    EXPECT_TRUE(ServedOnA(target, 200, v2));
+
+    // Same size again, by truncate and rewrite.
+    const std::string v3 = Pattern(c.size, 3);
+    ASSERT_TRUE(tree_->Write(c.name, v3).ok());
+    EXPECT_TRUE(ServedOnA(target, 200, v3));
+
+    // Larger, then smaller than what A has cached.
+    const std::string v4 = Pattern(c.size * 2 + 123, 4);
+    ASSERT_TRUE(tree_->Write(c.name, v4).ok());
+    EXPECT_TRUE(ServedOnA(target, 200, v4));
+    const std::string v5 = Pattern(c.size / 3, 5);
+    ASSERT_TRUE(tree_->Write(c.name, v5).ok());
+    EXPECT_TRUE(ServedOnA(target, 200, v5));
+  }
+}
+
+TEST_P(ApacheDocrootTest, RenamedFilesAndDirectoriesMove) {
+  const std::string a = Pattern(3000, 1), b = Pattern(40000, 2), inside = Pattern(5000, 3);
+  ASSERT_TRUE(tree_->Write("a.html", a).ok());
+  ASSERT_TRUE(tree_->Write("b.html", b).ok());
+  ASSERT_TRUE(tree_->Mkdir("dir").ok());
+  ASSERT_TRUE(tree_->Write("dir/inside.html", inside).ok());
+  ASSERT_TRUE(ServedOnA("/a.html", 200, a));
+  ASSERT_TRUE(ServedOnA("/b.html", 200, b));
+  ASSERT_TRUE(ServedOnA("/dir/inside.html", 200, inside));
+  ASSERT_TRUE(ServedOnA("/moved/inside.html", 404));
+  ASSERT_TRUE(ServedOnA("/renamed.html", 404));
+
+  // A plain rename to a new name.
+  ASSERT_TRUE(tree_->Rename("a.html", "renamed.html").ok());
+  EXPECT_TRUE(ServedOnA("/renamed.html", 200, a));
+  EXPECT_TRUE(ServedOnA("/a.html", 404));
+
+  // A rename over a file A has served: the name now has the other content.
+  ASSERT_TRUE(tree_->Rename("renamed.html", "b.html").ok());
+  EXPECT_TRUE(ServedOnA("/b.html", 200, a));
+  EXPECT_TRUE(ServedOnA("/renamed.html", 404));
+
+  // A directory with a served file in it.
+  ASSERT_TRUE(tree_->Rename("dir", "moved").ok());
+  EXPECT_TRUE(ServedOnA("/moved/inside.html", 200, inside));
+  EXPECT_TRUE(ServedOnA("/dir/inside.html", 404));
+}
+
+TEST_P(ApacheDocrootTest, DeletedFilesAndDirectoriesAreGone) {
+  const std::string page = Pattern(2048, 1), nested = Pattern(100 * 1024, 2);
+  ASSERT_TRUE(tree_->Write("gone.html", page).ok());
+  ASSERT_TRUE(tree_->Mkdir("old").ok());
+  ASSERT_TRUE(tree_->Write("old/nested.bin", nested).ok());
+  ASSERT_TRUE(ServedOnA("/gone.html", 200, page));
+  ASSERT_TRUE(ServedOnA("/old/nested.bin", 200, nested));
+
+  ASSERT_TRUE(tree_->Unlink("gone.html").ok());
+  EXPECT_TRUE(ServedOnA("/gone.html", 404));
+  ASSERT_TRUE(tree_->Unlink("old/nested.bin").ok());
+  ASSERT_TRUE(tree_->Rmdir("old").ok());
+  EXPECT_TRUE(ServedOnA("/old/nested.bin", 404));
+  EXPECT_TRUE(ServedOnA("/old/", 404));
+
+  // The name comes back with new content: no stale negative entry either.
+  const std::string again = Pattern(4000, 3);
+  ASSERT_TRUE(tree_->Write("gone.html", again).ok());
+  EXPECT_TRUE(ServedOnA("/gone.html", 200, again));
+}
+
+TEST_P(ApacheDocrootTest, PermissionsFollowChmod) {
+  // Files are root's; Apache's workers run as www-data, so only the
+  // "other" bits let them read (default_permissions: the kernel checks).
+  const std::string secret = Pattern(2048, 1), inside = Pattern(100 * 1024, 2);
+  ASSERT_TRUE(tree_->Write("secret.html", secret).ok());
+  ASSERT_TRUE(tree_->Mkdir("private").ok());
+  ASSERT_TRUE(tree_->Write("private/inside.html", inside).ok());
+  ASSERT_TRUE(ServedOnA("/secret.html", 200, secret));
+  ASSERT_TRUE(ServedOnA("/private/inside.html", 200, inside));
+
+  ASSERT_TRUE(tree_->Chmod("secret.html", 0600).ok());
+  EXPECT_TRUE(ServedOnA("/secret.html", 403));
+  ASSERT_TRUE(tree_->Chmod("secret.html", 0644).ok());
+  EXPECT_TRUE(ServedOnA("/secret.html", 200, secret));
+
+  // A directory www-data may not search hides what is inside.
+  ASSERT_TRUE(tree_->Chmod("private", 0700).ok());
+  EXPECT_TRUE(ServedOnA("/private/inside.html", 403));
+  ASSERT_TRUE(tree_->Chmod("private", 0755).ok());
+  EXPECT_TRUE(ServedOnA("/private/inside.html", 200, inside));
+
+  // A new file created unreadable is refused from the start.
+  ASSERT_TRUE(tree_->Write("born-private.html", secret).ok());
+  ASSERT_TRUE(tree_->Chmod("born-private.html", 0640).ok());
+  EXPECT_TRUE(ServedOnA("/born-private.html", 403));
+}
+
+TEST_P(ApacheDocrootTest, NeverServesAHalfWrittenFile) {
+  // B rewrites a 4 MiB file in 1 MiB chunks with pauses while A is polled
+  // without a break. Every answer must be the complete old or the complete
+  // new file. Old and new have the same size: Apache takes the length from
+  // its stat and then opens the file, so a replacement landing between the
+  // two would (natively as well) send a length that belongs to the other
+  // version; equal sizes keep that Apache-side race out of the verdict.
+  constexpr size_t kSize = 4 * 1024 * 1024;
+  constexpr size_t kChunk = 1024 * 1024;
+  const std::string old_body = Pattern(kSize, 1), new_body = Pattern(kSize, 2);
+  ASSERT_TRUE(tree_->Write("big.bin", old_body).ok());
+  ASSERT_TRUE(ServedOnA("/big.bin", 200, old_body));
+
+  std::atomic<bool> writer_done{false};
+  absl::Status writer_status;
+  std::thread writer([&] {
+    const std::string path = replica_b_->MountPath("big.bin");
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd.valid()) {
+      writer_status = absl::ErrnoToStatus(errno, "open big.bin on B");
+    } else {
+      for (size_t at = 0; at < kSize && writer_status.ok(); at += kChunk) {
+        if (::write(fd.get(), new_body.data() + at, kChunk) != static_cast<ssize_t>(kChunk)) {
+          writer_status = absl::ErrnoToStatus(errno, "write big.bin on B");
+        }
+        std::this_thread::sleep_for(milliseconds(150));
+      }
+      if (::close(fd.Release()) != 0) writer_status = absl::ErrnoToStatus(errno, "close");
+    }
+    writer_done = true;
+  });
+
+  int old_seen = 0, new_seen = 0, bad = 0;
+  std::string first_bad;
+  const Clock::time_point deadline = Clock::now() + kPropagation;
+  while (Clock::now() < deadline && !(writer_done && new_seen > 0)) {
+    const absl::StatusOr<HttpResponse> r = HttpGet(mount_port_, "/big.bin");
+    if (Matches(r, 200, old_body)) {
+      ++old_seen;
+    } else if (Matches(r, 200, new_body)) {
+      ++new_seen;
+    } else {
+      if (bad++ == 0) first_bad = Describe(r);
+    }
+  }
+  writer.join();
+  ASSERT_TRUE(writer_status.ok()) << writer_status;
+  EXPECT_EQ(bad, 0) << "responses that were neither the old nor the new file; first: " << first_bad
+                    << "\n" << Diagnostics();
+  EXPECT_GT(old_seen, 0) << "the old version was never served while B was writing";
+  EXPECT_GT(new_seen, 0) << "the new version did not reach A within " << kPropagation.count()
+                         << " s\n" << Diagnostics();
+  // And natively the final state is the new file.
+  ASSERT_TRUE(MirroredTree::WriteAt(native_ + "/big.bin", new_body, O_WRONLY | O_CREAT | O_TRUNC).ok());
+  EXPECT_TRUE(ServedOnA("/big.bin", 200, new_body));
+}
+
+std::string SettingsName(const ::testing::TestParamInfo<ApacheSettings>& info) {
+  return info.param.sendfile ? "SendfileOn" : "DebianDefaults";
+}
+
+// Debian ships EnableSendfile Off (the compiled default; its apache2.conf
+// does not set it) and EnableMMAP On; many sites turn sendfile on.
+INSTANTIATE_TEST_SUITE_P(Apache, ApacheDocrootTest,
+                         ::testing::Values(ApacheSettings{false, true}, ApacheSettings{true, true}),
+                         SettingsName);
+
+}  // namespace
+}  // namespace replfs::testing

@@ -1,0 +1,226 @@
+#include "tests/replica_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace replfs::testing {
+namespace fs = std::filesystem;
+
+namespace {
+
+int RunCommand(const std::vector<std::string>& argv) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+      ::dup2(null_fd, STDOUT_FILENO);
+      ::dup2(null_fd, STDERR_FILENO);
+    }
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Waits up to `timeout` for `pid` to exit; returns whether it did.
+bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t r = ::waitpid(pid, status, WNOHANG);
+    if (r == pid || r < 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string templ = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (::mkdtemp(templ.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  // Never recurse into a live mount: unmount anything below us first.
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  std::vector<std::string> below;
+  while (std::getline(mountinfo, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4].starts_with(path_ + "/")) below.push_back(fields[4]);
+  }
+  for (auto it = below.rbegin(); it != below.rend(); ++it) Unmount(*it);
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+std::string TempDir::Sub(const std::string& name) const {
+  const std::string p = path_ + "/" + name;
+  fs::create_directories(p);
+  return p;
+}
+
+std::string ReplfsBinary() {
+  if (const char* env = std::getenv("REPLFS_BINARY"); env != nullptr && *env != '\0') return env;
+  return REPLFS_BINARY_PATH;
+}
+
+bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout,
+               absl::Duration poll) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    if (predicate()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(poll);
+  }
+}
+
+absl::StatusOr<int> FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  struct sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  absl::Status error;
+  if (::bind(fd, reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
+    error = absl::ErrnoToStatus(errno, "bind 127.0.0.1:0");
+  } else if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&address), &length) != 0) {
+    error = absl::ErrnoToStatus(errno, "getsockname");
+  }
+  ::close(fd);
+  if (!error.ok()) return error;
+  return static_cast<int>(ntohs(address.sin_port));
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool IsMounted(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4] == path) return true;
+  }
+  return false;
+}
+
+void Unmount(const std::string& path) {
+  for (int attempt = 0; attempt < 20 && IsMounted(path); ++attempt) {
+    if (RunCommand({"fusermount3", "-u", path}) == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (IsMounted(path)) RunCommand({"fusermount3", "-uz", path});
+  if (IsMounted(path)) RunCommand({"umount", "-l", path});
+}
+
+ReplicaProcess::ReplicaProcess(std::string backing, std::string mountpoint,
+                               std::vector<std::string> extra_args)
+    : backing_(std::move(backing)), mountpoint_(std::move(mountpoint)),
+      extra_args_(std::move(extra_args)) {
+  log_path_ = backing_ + ".log";
+}
+
+ReplicaProcess::~ReplicaProcess() {
+  if (pid_ > 0) {
+    if (!Stop().ok()) Kill();
+  }
+  if (IsMounted(mountpoint_)) Unmount(mountpoint_);
+}
+
+absl::Status ReplicaProcess::Start() {
+  if (pid_ > 0) return absl::FailedPreconditionError("already running");
+  std::vector<std::string> argv = {ReplfsBinary(), backing_, mountpoint_, "-f"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  const pid_t pid = ::fork();
+  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid == 0) {
+    const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, STDERR_FILENO);
+      ::dup2(log_fd, STDOUT_FILENO);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (IsMounted(mountpoint_)) return absl::OkStatus();
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(absl::StrCat("replfs exited during start-up: ", Log()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Kill();
+  return absl::DeadlineExceededError(absl::StrCat("replfs did not mount within 30 s: ", Log()));
+}
+
+absl::Status ReplicaProcess::Stop() {
+  if (pid_ <= 0) return absl::OkStatus();
+  Unmount(mountpoint_);
+  int status = 0;
+  if (!WaitForExit(pid_, std::chrono::seconds(20), &status)) {
+    ::kill(pid_, SIGTERM);
+    if (!WaitForExit(pid_, std::chrono::seconds(5), &status)) {
+      Kill();
+      return absl::DeadlineExceededError("replfs did not exit after unmount");
+    }
+  }
+  pid_ = -1;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("replfs exited with status ", status, ": ", Log()));
+  }
+  return absl::OkStatus();
+}
+
+void ReplicaProcess::Kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  Unmount(mountpoint_);
+}
+
+std::string ReplicaProcess::Log() const { return ReadWholeFile(log_path_); }
+
+}  // namespace replfs::testing

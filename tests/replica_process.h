@@ -1,0 +1,93 @@
+#ifndef REPLFS_TESTS_REPLICA_PROCESS_H_
+#define REPLFS_TESTS_REPLICA_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace replfs::testing {
+
+// A temporary directory removed (recursively, after unmounting anything
+// left inside it) when the object dies, also when a test fails.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "replfs-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const;  // Creates path/name.
+
+ private:
+  std::string path_;
+};
+
+// Path of the built `replfs` binary (REPLFS_BINARY env var overrides).
+std::string ReplfsBinary();
+
+// One real `replfs` process with a real FUSE mount. The destructor
+// unmounts (lazily if it must) and stops the process by its PID, whatever
+// state the test left it in.
+class ReplicaProcess {
+ public:
+  ReplicaProcess(std::string backing, std::string mountpoint,
+                 std::vector<std::string> extra_args = {});
+  ~ReplicaProcess();
+  ReplicaProcess(const ReplicaProcess&) = delete;
+  ReplicaProcess& operator=(const ReplicaProcess&) = delete;
+
+  // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded) until
+  // the mount is up.
+  absl::Status Start();
+  // Unmounts and waits for the process to exit cleanly.
+  absl::Status Stop();
+  // SIGKILLs the process, then lazily unmounts the dead mount.
+  void Kill();
+
+  pid_t pid() const { return pid_; }
+  const std::string& backing() const { return backing_; }
+  const std::string& mountpoint() const { return mountpoint_; }
+  std::string MountPath(const std::string& relative) const { return mountpoint_ + "/" + relative; }
+  std::string BackingPath(const std::string& relative) const { return backing_ + "/" + relative; }
+  std::string StateDir() const { return backing_ + "/.replfs"; }
+  // Everything the process wrote to stderr so far.
+  std::string Log() const;
+
+ private:
+  std::string backing_;
+  std::string mountpoint_;
+  std::vector<std::string> extra_args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// Polls `predicate` every `poll` until it holds or `timeout` passes;
+// returns whether it held. Bounded in time whatever the predicate does (as
+// long as one call returns).
+bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout,
+               absl::Duration poll = absl::Milliseconds(50));
+
+// A free TCP port on 127.0.0.1, found by binding port 0 and closing the
+// socket again (the kernel does not hand the same ephemeral port out again
+// soon, and SO_REUSEADDR on the server side lets the replica take it).
+absl::StatusOr<int> FreeLoopbackPort();
+
+// The whole content of a file ("" if it cannot be read).
+std::string ReadWholeFile(const std::string& path);
+
+// Whether `path` is currently a mountpoint (per /proc/self/mountinfo).
+bool IsMounted(const std::string& path);
+
+// Unmounts `path`: fusermount3 -u, then -uz if busy. Bounded in time.
+void Unmount(const std::string& path);
+
+}  // namespace replfs::testing
+
+#endif  // REPLFS_TESTS_REPLICA_PROCESS_H_

@@ -1,0 +1,382 @@
+#include "storage/change_recorder.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "storage/unique_fd.h"
+#include "storage/version.h"
+#include "tests/storage/scratch_dir.h"
+
+namespace replfs {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uint64_t kNode = 0x1111;
+constexpr uint64_t kOtherNode = 0x2222;
+
+class ChangeRecorderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(Backing());
+    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root_.valid());
+    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(dir_.Path("store"));
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kNode);
+  }
+
+  std::string Backing() const { return dir_.Path("backing"); }
+  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
+
+  void WriteFile(const std::string& rel, const std::string& data) {
+    std::ofstream out(B(rel), std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+
+  ObservedObject Observe(const std::string& rel) {
+    absl::StatusOr<ObservedObject> o = ObserveAt(root_.get(), rel.c_str(), nullptr, nullptr);
+    EXPECT_TRUE(o.ok()) << rel << ": " << o.status();
+    return o.ok() ? *o : ObservedObject{};
+  }
+
+  LocalStat StatOf(const std::string& rel) {
+    struct stat st;
+    EXPECT_EQ(::lstat(B(rel).c_str(), &st), 0) << rel;
+    return LocalStatOf(st);
+  }
+
+  // Records the object at `rel` and returns whether a version was made.
+  bool Record(const std::string& rel) {
+    absl::StatusOr<bool> r = recorder_->RecordObject(rel, Observe(rel));
+    EXPECT_TRUE(r.ok()) << rel << ": " << r.status();
+    return r.ok() && *r;
+  }
+
+  Entry Get(const std::string& rel) {
+    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
+    EXPECT_TRUE(e.ok() && e->has_value()) << "no entry for " << rel;
+    return e.ok() && e->has_value() ? **e : Entry{};
+  }
+
+  bool Has(const std::string& rel) {
+    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
+    return e.ok() && e->has_value();
+  }
+
+  static bool IsTombstone(const Entry& e) { return e.content().kind() == KIND_TOMBSTONE; }
+
+  static uint64_t CounterOf(const Entry& e, uint64_t node) {
+    for (const auto& item : e.content().vector()) {
+      if (item.node() == node) return item.counter();
+    }
+    return 0;
+  }
+
+  testing::ScratchDir dir_{"recorder-test"};
+  UniqueFd root_;
+  HybridLogicalClock clock_{[] { return uint64_t{1'700'000'000'000}; }};  // Frozen wall clock.
+  std::unique_ptr<MetadataStore> store_;
+  std::unique_ptr<ChangeRecorder> recorder_;
+};
+
+TEST_F(ChangeRecorderTest, NewObjectGetsBothRegistersVersioned) {
+  WriteFile("f", "hello");
+  ASSERT_TRUE(Record("f"));
+  const Entry e = Get("f");
+  EXPECT_EQ(e.seq(), 1u);
+  EXPECT_EQ(e.content().kind(), KIND_FILE);
+  EXPECT_TRUE(e.content().is_inline());
+  EXPECT_EQ(e.content().inline_data(), "hello");
+  EXPECT_EQ(e.content().size(), 5u);
+  EXPECT_EQ(e.content().version().node(), kNode);
+  EXPECT_GT(e.content().version().hlc(), 0u);
+  EXPECT_EQ(CompareVersions(e.content().version(), e.attributes().version()), 0);
+  ASSERT_EQ(e.content().vector_size(), 1);
+  EXPECT_EQ(CounterOf(e, kNode), 1u);
+  EXPECT_EQ(e.local_stat().ino(), StatOf("f").ino());
+  EXPECT_EQ(store_->MaxHlc(), e.content().version().hlc());
+
+  fs::create_directory(B("d"));
+  ::symlink("f", B("link").c_str());
+  ASSERT_TRUE(Record("d"));
+  ASSERT_TRUE(Record("link"));
+  EXPECT_EQ(Get("d").content().kind(), KIND_DIR);
+  EXPECT_EQ(Get("link").content().kind(), KIND_SYMLINK);
+  EXPECT_EQ(Get("link").content().symlink_target(), "f");
+  EXPECT_GT(Get("link").content().version().hlc(), e.content().version().hlc());
+  EXPECT_EQ(store_->LastSeq(), 3u);
+}
+
+TEST_F(ChangeRecorderTest, UnchangedObjectOnlyRefreshesLocalStat) {
+  WriteFile("f", "hello");
+  ASSERT_TRUE(Record("f"));
+  const Entry before = Get("f");
+  ObservedObject again = Observe("f");
+  again.local_stat.set_ctime_ns(again.local_stat.ctime_ns() + 12345);  // Touched, not changed.
+  absl::StatusOr<bool> r = recorder_->RecordObject("f", again);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(store_->LastSeq(), 1u);
+  const Entry after = Get("f");
+  EXPECT_EQ(after.seq(), before.seq());
+  EXPECT_EQ(after.local_stat().ctime_ns(), again.local_stat.ctime_ns());
+  EXPECT_EQ(after.content().SerializeAsString(), before.content().SerializeAsString());
+  EXPECT_EQ(after.attributes().SerializeAsString(), before.attributes().SerializeAsString());
+}
+
+TEST_F(ChangeRecorderTest, ChmodBumpsOnlyTheAttributeRegister) {
+  WriteFile("f", "hello");
+  ASSERT_EQ(::chmod(B("f").c_str(), 0644), 0);
+  ASSERT_TRUE(Record("f"));
+  const Entry before = Get("f");
+  ASSERT_EQ(::chmod(B("f").c_str(), 0600), 0);
+  ASSERT_TRUE(Record("f"));
+  const Entry after = Get("f");
+  EXPECT_EQ(after.attributes().mode(), 0600u);
+  EXPECT_GT(CompareVersions(after.attributes().version(), before.attributes().version()), 0);
+  EXPECT_EQ(CompareVersions(after.content().version(), before.content().version()), 0);
+  EXPECT_EQ(CounterOf(after, kNode), 1u);  // Content vector untouched.
+  EXPECT_GT(after.seq(), before.seq());
+
+  // A user xattr is an attribute change too.
+  ASSERT_EQ(::setxattr(B("f").c_str(), "user.color", "blue", 4, 0), 0);
+  ASSERT_TRUE(Record("f"));
+  const Entry tagged = Get("f");
+  ASSERT_EQ(tagged.attributes().xattrs_size(), 1);
+  EXPECT_EQ(tagged.attributes().xattrs(0).name(), "user.color");
+  EXPECT_EQ(tagged.attributes().xattrs(0).value(), "blue");
+  EXPECT_GT(CompareVersions(tagged.attributes().version(), after.attributes().version()), 0);
+  EXPECT_EQ(CompareVersions(tagged.content().version(), before.content().version()), 0);
+}
+
+TEST_F(ChangeRecorderTest, ContentChangeBumpsContentVersionAndVector) {
+  WriteFile("f", "hello");
+  ASSERT_TRUE(Record("f"));
+  const Entry before = Get("f");
+  WriteFile("f", "hello, world");
+  ASSERT_TRUE(Record("f"));
+  const Entry after = Get("f");
+  EXPECT_EQ(after.content().inline_data(), "hello, world");
+  EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
+  EXPECT_EQ(CompareVersions(after.attributes().version(), before.attributes().version()), 0);
+  EXPECT_EQ(CounterOf(after, kNode), 2u);
+  EXPECT_TRUE(VectorDominates(after.content().vector(), before.content().vector()));
+  EXPECT_FALSE(VectorDominates(before.content().vector(), after.content().vector()));
+}
+
+TEST_F(ChangeRecorderTest, DeleteOfDirectoryTombstonesItsRecordedSubtree) {
+  fs::create_directories(B("d/sub"));
+  fs::create_directories(B("dx"));
+  WriteFile("d/a", "a");
+  WriteFile("d/sub/b", "b");
+  WriteFile("d.txt", "sibling that sorts before d/");
+  for (const char* p : {"d", "d/a", "d/sub", "d/sub/b", "dx", "d.txt"}) ASSERT_TRUE(Record(p));
+  const uint64_t seq_before = store_->LastSeq();
+  const Entry dx_before = Get("dx");
+  fs::remove_all(B("d"));
+  ASSERT_TRUE(recorder_->RecordDelete("d").ok());
+  EXPECT_EQ(store_->LastSeq(), seq_before + 4);  // One batch, four tombstones.
+  std::optional<Version> batch_version;
+  std::set<uint64_t> seqs;
+  for (const char* p : {"d", "d/a", "d/sub", "d/sub/b"}) {
+    const Entry e = Get(p);
+    EXPECT_TRUE(IsTombstone(e)) << p;
+    EXPECT_GT(e.seq(), seq_before) << p;
+    seqs.insert(e.seq());
+    EXPECT_EQ(CounterOf(e, kNode), 2u) << p << ": tombstone descends from the live entry";
+    if (!batch_version) batch_version = e.content().version();
+    EXPECT_EQ(CompareVersions(e.content().version(), *batch_version), 0) << p;
+  }
+  EXPECT_EQ(seqs.size(), 4u);
+  EXPECT_EQ(Get("dx").SerializeAsString(), dx_before.SerializeAsString());
+  EXPECT_FALSE(IsTombstone(Get("d.txt")));
+
+  // Deleting again, or deleting what was never recorded, commits nothing.
+  ASSERT_TRUE(recorder_->RecordDelete("d").ok());
+  ASSERT_TRUE(recorder_->RecordDelete("never-there").ok());
+  EXPECT_EQ(store_->LastSeq(), seq_before + 4);
+  EXPECT_FALSE(Has("never-there"));
+}
+
+TEST_F(ChangeRecorderTest, RecreateAfterDeleteDescendsFromTombstone) {
+  WriteFile("f", "one");
+  ASSERT_TRUE(Record("f"));
+  fs::remove(B("f"));
+  ASSERT_TRUE(recorder_->RecordDelete("f").ok());
+  const Entry tombstone = Get("f");
+  WriteFile("f", "two");
+  ASSERT_TRUE(Record("f"));
+  const Entry reborn = Get("f");
+  EXPECT_EQ(reborn.content().kind(), KIND_FILE);
+  EXPECT_GT(CompareVersions(reborn.content().version(), tombstone.content().version()), 0);
+  EXPECT_GT(CompareVersions(reborn.attributes().version(), tombstone.attributes().version()), 0);
+  EXPECT_TRUE(VectorDominates(reborn.content().vector(), tombstone.content().vector()));
+  EXPECT_EQ(CounterOf(reborn, kNode), 3u);
+}
+
+TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
+  WriteFile("a", "content of a");
+  WriteFile("b", "content of b");
+  ASSERT_EQ(::chmod(B("a").c_str(), 0640), 0);
+  ASSERT_TRUE(Record("a"));
+  ASSERT_TRUE(Record("b"));
+  // Pretend b had history from another node.
+  {
+    Entry b = Get("b");
+    VersionVectorItem* item = b.mutable_content()->add_vector();
+    item->set_node(kOtherNode);
+    item->set_counter(3);
+    std::vector<Entry> batch{b};
+    ASSERT_TRUE(store_->Commit(&batch).ok());
+  }
+  const Entry old_a = Get("a");
+  const Entry old_b = Get("b");
+  const uint64_t seq_before = store_->LastSeq();
+  ASSERT_EQ(::rename(B("a").c_str(), B("b").c_str()), 0);
+  ASSERT_TRUE(recorder_->RecordRename("a", "b", false, StatOf("b"), nullptr).ok());
+  EXPECT_EQ(store_->LastSeq(), seq_before + 2);
+  const Entry a = Get("a");
+  const Entry b = Get("b");
+  EXPECT_TRUE(IsTombstone(a));
+  EXPECT_TRUE(SameContent(b.content(), old_a.content()));
+  EXPECT_TRUE(SameAttributes(b.attributes(), old_a.attributes()));
+  EXPECT_EQ(b.content().inline_data(), "content of a");
+  // One version for the whole batch.
+  EXPECT_EQ(CompareVersions(a.content().version(), b.content().version()), 0);
+  EXPECT_EQ(CompareVersions(b.attributes().version(), b.content().version()), 0);
+  EXPECT_GT(CompareVersions(b.content().version(), old_b.content().version()), 0);
+  // b's vector: a's history, this change, and what was at b.
+  EXPECT_TRUE(VectorDominates(b.content().vector(), old_a.content().vector()));
+  EXPECT_TRUE(VectorDominates(b.content().vector(), old_b.content().vector()));
+  EXPECT_EQ(CounterOf(b, kOtherNode), 3u);
+  EXPECT_TRUE(VectorDominates(a.content().vector(), old_a.content().vector()));
+  EXPECT_EQ(b.local_stat().ino(), StatOf("b").ino());
+  // The store now matches the disk: recording b again changes nothing.
+  EXPECT_FALSE(Record("b"));
+  EXPECT_EQ(store_->LastSeq(), seq_before + 2);
+}
+
+TEST_F(ChangeRecorderTest, RenameDirectoryMovesRecordedSubtree) {
+  fs::create_directories(B("d/y"));
+  WriteFile("d/x", "x");
+  WriteFile("d/y/z", "z");
+  for (const char* p : {"d", "d/x", "d/y", "d/y/z"}) ASSERT_TRUE(Record(p));
+  std::vector<Entry> old;
+  for (const char* p : {"d", "d/x", "d/y", "d/y/z"}) old.push_back(Get(p));
+  const uint64_t seq_before = store_->LastSeq();
+  ASSERT_EQ(::rename(B("d").c_str(), B("e").c_str()), 0);
+  ASSERT_TRUE(recorder_->RecordRename("d", "e", false, StatOf("e"), nullptr).ok());
+  EXPECT_EQ(store_->LastSeq(), seq_before + 8);
+  const Version version = Get("e").content().version();
+  for (const Entry& o : old) {
+    const std::string moved = "e" + o.path().substr(1);
+    const Entry dead = Get(o.path());
+    const Entry live = Get(moved);
+    EXPECT_TRUE(IsTombstone(dead)) << o.path();
+    EXPECT_TRUE(SameContent(live.content(), o.content())) << moved;
+    EXPECT_TRUE(SameAttributes(live.attributes(), o.attributes())) << moved;
+    EXPECT_EQ(CompareVersions(dead.content().version(), version), 0) << o.path();
+    EXPECT_EQ(CompareVersions(live.content().version(), version), 0) << moved;
+    EXPECT_EQ(CompareVersions(live.attributes().version(), version), 0) << moved;
+    EXPECT_TRUE(VectorDominates(live.content().vector(), o.content().vector())) << moved;
+    EXPECT_GT(live.seq(), seq_before);
+    EXPECT_GT(dead.seq(), seq_before);
+  }
+  for (const char* p : {"e", "e/x", "e/y", "e/y/z"}) EXPECT_FALSE(Record(p)) << p;
+  EXPECT_EQ(store_->LastSeq(), seq_before + 8);
+}
+
+TEST_F(ChangeRecorderTest, RenameDirectoryOverEmptyDirectoryMergesVectors) {
+  fs::create_directories(B("d"));
+  fs::create_directories(B("e"));
+  WriteFile("d/x", "x");
+  for (const char* p : {"d", "d/x", "e"}) ASSERT_TRUE(Record(p));
+  fs::remove(B("e"));  // Recreate e so it has two changes of history.
+  ASSERT_TRUE(recorder_->RecordDelete("e").ok());
+  fs::create_directories(B("e"));
+  ASSERT_TRUE(Record("e"));
+  const Entry old_e = Get("e");
+  ASSERT_EQ(CounterOf(old_e, kNode), 3u);
+  ASSERT_EQ(::rename(B("d").c_str(), B("e").c_str()), 0);
+  ASSERT_TRUE(recorder_->RecordRename("d", "e", false, StatOf("e"), nullptr).ok());
+  const Entry e = Get("e");
+  EXPECT_EQ(e.content().kind(), KIND_DIR);
+  EXPECT_TRUE(VectorDominates(e.content().vector(), old_e.content().vector()));
+  EXPECT_EQ(Get("e/x").content().inline_data(), "x");
+  EXPECT_TRUE(IsTombstone(Get("d")));
+  EXPECT_TRUE(IsTombstone(Get("d/x")));
+}
+
+TEST_F(ChangeRecorderTest, ExchangeSwapsBothSides) {
+  WriteFile("a", "AAA");
+  fs::create_directories(B("d"));
+  WriteFile("d/x", "inside d");
+  for (const char* p : {"a", "d", "d/x"}) ASSERT_TRUE(Record(p));
+  const Entry old_a = Get("a");
+  const Entry old_d = Get("d");
+  const Entry old_dx = Get("d/x");
+  const uint64_t seq_before = store_->LastSeq();
+  ASSERT_EQ(::renameat2(AT_FDCWD, B("a").c_str(), AT_FDCWD, B("d").c_str(), RENAME_EXCHANGE), 0);
+  const LocalStat stat_d = StatOf("d");
+  const LocalStat stat_a = StatOf("a");
+  ASSERT_TRUE(recorder_->RecordRename("a", "d", true, stat_d, &stat_a).ok());
+  // a is now the directory (with a/x), d the file; d/x is gone.
+  const Entry a = Get("a");
+  const Entry d = Get("d");
+  EXPECT_EQ(a.content().kind(), KIND_DIR);
+  EXPECT_EQ(d.content().kind(), KIND_FILE);
+  EXPECT_EQ(d.content().inline_data(), "AAA");
+  EXPECT_EQ(Get("a/x").content().inline_data(), "inside d");
+  EXPECT_TRUE(IsTombstone(Get("d/x")));
+  const Version version = a.content().version();
+  for (const char* p : {"a", "d", "a/x", "d/x"}) {
+    EXPECT_EQ(CompareVersions(Get(p).content().version(), version), 0) << p;
+    EXPECT_GT(Get(p).seq(), seq_before) << p;
+  }
+  EXPECT_EQ(store_->LastSeq(), seq_before + 4);
+  // Each side descends from both what it was and what landed on it.
+  EXPECT_TRUE(VectorDominates(a.content().vector(), old_a.content().vector()));
+  EXPECT_TRUE(VectorDominates(a.content().vector(), old_d.content().vector()));
+  EXPECT_TRUE(VectorDominates(d.content().vector(), old_d.content().vector()));
+  EXPECT_TRUE(VectorDominates(Get("d/x").content().vector(), old_dx.content().vector()));
+  EXPECT_EQ(a.local_stat().ino(), stat_a.ino());
+  EXPECT_EQ(d.local_stat().ino(), stat_d.ino());
+  for (const char* p : {"a", "d", "a/x"}) EXPECT_FALSE(Record(p)) << p;
+  EXPECT_EQ(store_->LastSeq(), seq_before + 4);
+}
+
+TEST_F(ChangeRecorderTest, SameContentIgnoresVersions) {
+  Content a;
+  a.set_kind(KIND_FILE);
+  a.set_inline_data("x");
+  Content b = a;
+  b.mutable_version()->set_hlc(99);
+  b.add_vector()->set_node(3);
+  EXPECT_TRUE(SameContent(a, b));
+  b.set_inline_data("y");
+  EXPECT_FALSE(SameContent(a, b));
+  Attributes x;
+  x.set_mode(0644);
+  Attributes y = x;
+  y.mutable_version()->set_hlc(5);
+  EXPECT_TRUE(SameAttributes(x, y));
+  y.set_uid(1);
+  EXPECT_FALSE(SameAttributes(x, y));
+}
+
+}  // namespace
+}  // namespace replfs

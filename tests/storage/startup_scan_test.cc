@@ -1,0 +1,232 @@
+#include "storage/startup_scan.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "storage/content_hasher.h"
+#include "storage/unique_fd.h"
+#include "storage/version.h"
+#include "tests/storage/scratch_dir.h"
+
+namespace replfs {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uint64_t kNode = 0x5ca9;
+
+class StartupScanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(B(".replfs"));
+    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root_.valid());
+    // The store lives inside the hidden folder, as in a real replica.
+    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(B(".replfs/store"));
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kNode);
+  }
+
+  std::string Backing() const { return dir_.Path("backing"); }
+  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
+
+  void WriteFile(const std::string& rel, const std::string& data) {
+    std::ofstream out(B(rel), std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+
+  ScanReport Scan() {
+    absl::StatusOr<ScanReport> r =
+        ScanBackingDirectory(root_.get(), ".replfs", store_.get(), recorder_.get());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ScanReport{};
+  }
+
+  std::optional<Entry> Get(const std::string& rel) {
+    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : std::nullopt;
+  }
+
+  bool IsLive(const std::string& rel) {
+    std::optional<Entry> e = Get(rel);
+    return e.has_value() && e->content().kind() != KIND_TOMBSTONE;
+  }
+  bool IsTombstone(const std::string& rel) {
+    std::optional<Entry> e = Get(rel);
+    return e.has_value() && e->content().kind() == KIND_TOMBSTONE;
+  }
+
+  void MakeTree() {
+    fs::create_directories(B("docs/deep/er"));
+    WriteFile("top.txt", "top");
+    WriteFile("docs/a.txt", "aaa");
+    WriteFile("docs/deep/er/b.bin", std::string(6000, 'b'));  // Not inline.
+    ASSERT_EQ(::symlink("docs/a.txt", B("link").c_str()), 0);
+    ASSERT_EQ(::mkfifo(B("docs/pipe").c_str(), 0600), 0);
+  }
+
+  testing::ScratchDir dir_{"scan-test"};
+  UniqueFd root_;
+  HybridLogicalClock clock_;
+  std::unique_ptr<MetadataStore> store_;
+  std::unique_ptr<ChangeRecorder> recorder_;
+};
+
+TEST_F(StartupScanTest, CommitsNewObjects) {
+  MakeTree();
+  const ScanReport report = Scan();
+  const char* paths[] = {"top.txt", "docs", "docs/a.txt", "docs/deep", "docs/deep/er",
+                         "docs/deep/er/b.bin", "link", "docs/pipe"};
+  for (const char* p : paths) EXPECT_TRUE(IsLive(p)) << p;
+  EXPECT_EQ(report.committed, std::size(paths));
+  EXPECT_EQ(store_->LastSeq(), std::size(paths));
+  EXPECT_EQ(report.deleted, 0u);
+  EXPECT_EQ(Get("docs/a.txt")->content().inline_data(), "aaa");
+  EXPECT_EQ(Get("docs/deep/er/b.bin")->content().size(), 6000u);
+  EXPECT_EQ(Get("docs/deep/er/b.bin")->content().block_hashes(0), Sha256(std::string(6000, 'b')));
+  EXPECT_EQ(Get("link")->content().symlink_target(), "docs/a.txt");
+  EXPECT_EQ(Get("docs/pipe")->content().kind(), KIND_FIFO);
+  EXPECT_EQ(Get("docs")->content().kind(), KIND_DIR);
+}
+
+TEST_F(StartupScanTest, RescanOfUnchangedTreeIsIdempotent) {
+  MakeTree();
+  Scan();
+  const uint64_t last = store_->LastSeq();
+  const uint64_t max_hlc = store_->MaxHlc();
+  for (int i = 0; i < 3; ++i) {
+    const ScanReport again = Scan();
+    EXPECT_EQ(again.committed, 0u);
+    EXPECT_EQ(again.deleted, 0u);
+    EXPECT_EQ(again.rehashed, 0u) << "unchanged local stat must not be re-read";
+    EXPECT_EQ(store_->LastSeq(), last);
+    EXPECT_EQ(store_->MaxHlc(), max_hlc);
+  }
+}
+
+TEST_F(StartupScanTest, PicksUpEditMadeInBackingDirectory) {
+  MakeTree();
+  Scan();
+  const Entry before = *Get("docs/a.txt");
+  const Entry other = *Get("top.txt");
+  const uint64_t last = store_->LastSeq();
+  WriteFile("docs/a.txt", "edited behind replfs's back");
+  const ScanReport report = Scan();
+  EXPECT_EQ(report.committed, 1u);
+  EXPECT_EQ(store_->LastSeq(), last + 1);
+  const Entry after = *Get("docs/a.txt");
+  EXPECT_EQ(after.content().inline_data(), "edited behind replfs's back");
+  EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
+  EXPECT_TRUE(VectorDominates(after.content().vector(), before.content().vector()));
+  EXPECT_EQ(Get("top.txt")->SerializeAsString(), other.SerializeAsString());
+
+  // A chmod behind our back is an attribute change only.
+  ASSERT_EQ(::chmod(B("top.txt").c_str(), 0600), 0);
+  Scan();
+  const Entry chmodded = *Get("top.txt");
+  EXPECT_EQ(chmodded.attributes().mode(), 0600u);
+  EXPECT_GT(CompareVersions(chmodded.attributes().version(), other.attributes().version()), 0);
+  EXPECT_EQ(CompareVersions(chmodded.content().version(), other.content().version()), 0);
+}
+
+TEST_F(StartupScanTest, TombstonesVanishedObjects) {
+  MakeTree();
+  Scan();
+  const uint64_t last = store_->LastSeq();
+  fs::remove(B("top.txt"));
+  fs::remove_all(B("docs/deep"));
+  const ScanReport report = Scan();
+  EXPECT_TRUE(IsTombstone("top.txt"));
+  EXPECT_TRUE(IsTombstone("docs/deep"));
+  EXPECT_TRUE(IsTombstone("docs/deep/er"));
+  EXPECT_TRUE(IsTombstone("docs/deep/er/b.bin"));
+  EXPECT_TRUE(IsLive("docs/a.txt"));
+  EXPECT_EQ(store_->LastSeq(), last + 4);
+  EXPECT_GE(report.deleted, 2u);
+  // Tombstones stay tombstones on a rescan.
+  Scan();
+  EXPECT_EQ(store_->LastSeq(), last + 4);
+}
+
+TEST_F(StartupScanTest, DirectoryReplacedByFileTombstonesOldChildren) {
+  MakeTree();
+  Scan();
+  fs::remove_all(B("docs"));
+  WriteFile("docs", "now a file");
+  Scan();
+  EXPECT_EQ(Get("docs")->content().kind(), KIND_FILE);
+  for (const char* p : {"docs/a.txt", "docs/pipe", "docs/deep", "docs/deep/er/b.bin"}) {
+    EXPECT_TRUE(IsTombstone(p)) << p << " still live under what is now a file";
+  }
+}
+
+TEST_F(StartupScanTest, DirectoryReplacedBySymlinkTombstonesOldChildren) {
+  MakeTree();
+  Scan();
+  // docs becomes a symlink to a directory that has an a.txt too: the old
+  // docs/a.txt is still gone (paths never resolve through symlinks).
+  fs::rename(B("docs"), B("elsewhere"));
+  ASSERT_EQ(::symlink("elsewhere", B("docs").c_str()), 0);
+  Scan();
+  EXPECT_EQ(Get("docs")->content().kind(), KIND_SYMLINK);
+  EXPECT_TRUE(IsTombstone("docs/a.txt"));
+  EXPECT_TRUE(IsLive("elsewhere/a.txt"));
+}
+
+TEST_F(StartupScanTest, IgnoresHiddenStateFolderOnlyAtRoot) {
+  MakeTree();
+  WriteFile(".replfs/node_id", "abc");
+  fs::create_directories(B("docs/.replfs"));
+  WriteFile("docs/.replfs/kept", "a nested folder of that name is ordinary");
+  Scan();
+  int hidden = 0;
+  ASSERT_TRUE(store_
+                  ->ScanEntries(".replfs",
+                                [&](const Entry&) {
+                                  ++hidden;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(hidden, 0);
+  EXPECT_TRUE(IsLive("docs/.replfs/kept"));
+}
+
+TEST_F(StartupScanTest, SkipsSockets) {
+  MakeTree();
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(sock.valid());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = B("docs/sock");
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const ScanReport report = Scan();
+  EXPECT_EQ(report.skipped, 1u);
+  EXPECT_FALSE(Get("docs/sock").has_value());
+  EXPECT_TRUE(IsLive("docs/a.txt"));
+  // A recorded file replaced by a socket is gone as far as replication goes.
+  fs::remove(B("top.txt"));
+  const std::string top = B("top.txt");
+  std::memcpy(addr.sun_path, top.c_str(), top.size() + 1);
+  UniqueFd sock2(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::bind(sock2.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  Scan();
+  EXPECT_TRUE(IsTombstone("top.txt"));
+}
+
+}  // namespace
+}  // namespace replfs

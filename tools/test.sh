@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what the build needs, builds replfs and runs the whole test suite:
+#   1. the suite on the normal build (RelWithDebInfo),
+#   2. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the randomized convergence simulation (it runs seeds on several
+#      threads) under ThreadSanitizer,
+#   4. the libFuzzer targets for a short, bounded time (clang).
+# This is the README's test command and what CI runs (.ci/run).
+# Stages can be chosen: tools/test.sh [--only normal|sanitize|tsan|fuzz]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBS=${JOBS:-$(nproc)}
+stages=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) stages+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "tools/test.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ ${#stages[@]} -gt 0 ] || stages=(normal sanitize tsan fuzz)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tools/test.sh: the mount tests need root (FUSE mounts, other users); run it as root" >&2
+  exit 1
+fi
+
+echo "== installing dependencies"
+tools/install-deps.sh
+
+run_suite() {  # run_suite NAME BUILD_DIR CMAKE_ARGS...
+  local name=$1 dir=$2; shift 2
+  echo "== [$name] configuring $dir"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  echo "== [$name] building"
+  cmake --build "$dir" -j "$JOBS"
+  echo "== [$name] running the test suite"
+  ctest --test-dir "$dir" --output-on-failure --timeout 900 -j "$JOBS" ${CTEST_ARGS:-}
+}
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    normal)
+      run_suite normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    sanitize)
+      # halt_on_error: a sanitizer report fails the test that caused it.
+      export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
+      export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+      # Instrumented code runs several times slower: the randomized tests run
+      # fewer seeds and a shorter fault phase here (their full size runs in
+      # the normal stage).
+      export REPLFS_SIM_SEEDS=${REPLFS_SIM_SEEDS:-1500}
+      export REPLFS_CHAOS_SECONDS=${REPLFS_CHAOS_SECONDS:-40}
+      run_suite sanitize "${SANITIZE_BUILD_DIR:-build-sanitize}" -DCMAKE_BUILD_TYPE=Debug \
+        -DREPLFS_SANITIZE=address,undefined ;;
+    tsan)
+      dir=${TSAN_BUILD_DIR:-build-tsan}
+      echo "== [tsan] configuring $dir"
+      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPLFS_SANITIZE=thread >/dev/null
+      echo "== [tsan] building the simulation"
+      cmake --build "$dir" -j "$JOBS" --target convergence_sim_test
+      echo "== [tsan] running the simulation"
+      TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp halt_on_error=1" \
+        REPLFS_SIM_SEEDS=${TSAN_SIM_SEEDS:-300} "$dir/tests/convergence_sim_test" ;;
+    fuzz)
+      if [ -x tools/fuzz.sh ]; then
+        echo "== [fuzz] building and running the fuzzers"
+        tools/fuzz.sh --seconds "${FUZZ_SECONDS:-30}"
+      else
+        echo "== [fuzz] no fuzzers yet"
+      fi ;;
+    *) echo "tools/test.sh: unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
+echo "== all stages passed: ${stages[*]}"
