@@ -22,6 +22,7 @@
 #include "fuse/options.h"
 #include "fuse/replica_fs.h"
 #include "grpcpp/grpcpp.h"
+#include "replication/apply_intent.h"
 #include "replication/replicator.h"
 #include "replication/tls_credentials.h"
 #include "storage/hlc.h"
@@ -118,6 +119,15 @@ int Run(Options options) {
     return 1;
   }
   const std::string hidden = HiddenName(options);
+  // Before the scan: an apply the last process was killed in the middle of
+  // must not look like a local edit to it.
+  if (absl::StatusOr<IntentRecovery> recovered = RecoverInterruptedApplies(root_fd.get(),
+                                                                          store->get());
+      !recovered.ok()) {
+    Daemon::ReportFailure(absl::StrCat("recovering interrupted applies failed: ",
+                                       recovered.status().ToString()));
+    return 1;
+  }
   absl::StatusOr<ScanReport> scan =
       ScanBackingDirectory(root_fd.get(), hidden, store->get(), &recorder,
                            /*rebuilding=*/(*store)->created_fresh());

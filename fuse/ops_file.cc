@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -63,6 +64,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     fuse_reply_err(req, EPERM);
     return;
   }
+  // Held until the handle counts as a writer: see ReplicaFs::writer_open_gate.
+  std::shared_lock gate(fs->writer_open_gate);
   UniqueFd fd(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
   if (!fd.valid()) {
@@ -86,6 +89,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   }
   Inode* inode = fs->InodeOf(e.ino);
   AttachHandle(fs, inode, std::move(fd), fi->flags, /*truncated=*/true, fi);
+  gate.unlock();
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
     // The caller went away: drop our handle; the kernel never saw it.
     OpRelease(nullptr, e.ino, fi);
@@ -98,6 +102,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   const std::string proc = ProcPath(inode->fd());
   UniqueFd fd;
   const int plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
+  // Held until the handle counts as a writer: see ReplicaFs::writer_open_gate.
+  std::shared_lock<std::shared_mutex> gate;
+  if (IsWritable(fi->flags)) gate = std::shared_lock(fs->writer_open_gate);
   if (plain_read_only && S_ISREG(inode->type())) {
     std::lock_guard lock(inode->mu);
     if (!inode->read_fd.valid()) inode->read_fd.Reset(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
@@ -108,7 +115,17 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, errno);
     return;
   }
+  struct stat st;
+  if (gate.owns_lock() && ::fstat(fd.get(), &st) == 0 && st.st_nlink == 0 && S_ISREG(st.st_mode)) {
+    // Replication replaced or removed this file after the kernel looked
+    // its name up. ESTALE makes the kernel look the name up again
+    // (LOOKUP_REVAL) and open what is there now; writing into the unlinked
+    // file would vanish with it.
+    fuse_reply_err(req, ESTALE);
+    return;
+  }
   AttachHandle(fs, inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
+  if (gate.owns_lock()) gate.unlock();
   if (fuse_reply_open(req, fi) == -ENOENT) OpRelease(nullptr, ino, fi);
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct ReplicaFs {
   // Called with each path of a file whose last writable handle closed
   // (replication applies remote versions that waited for it).
   std::function<void(const std::string&)> on_write_closed;
+  // Writable opens hold it shared from opening the backing file until the
+  // handle counts as a writer; replication holds it exclusively while it
+  // decides whether a path has writers and replaces the object (see
+  // FilesystemHooks::BlockWriterOpens).
+  std::shared_mutex writer_open_gate;
 
   Inode* InodeOf(fuse_ino_t ino) {
     return ino == FUSE_ROOT_ID ? inodes.root() : reinterpret_cast<Inode*>(ino);

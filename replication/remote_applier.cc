@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "replication/apply_intent.h"
 #include "replication/local_blocks.h"
+#include "replication/object_attributes.h"
 #include "storage/beneath.h"
 #include "storage/change_recorder.h"
 #include "storage/content_hasher.h"
@@ -26,51 +30,6 @@ namespace replfs {
 namespace {
 
 bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
-}
-
-// Sets owner, mode, replicated xattrs and mtime on the object `fd` (O_PATH
-// or regular) of kind `kind`.
-absl::Status SetAttributes(int fd, Kind kind, const Attributes& attributes, int64_t mtime_ns) {
-  // Owner before mode: chown clears set-id bits.
-  if (::fchownat(fd, "", attributes.uid(), attributes.gid(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !=
-      0) {
-    return absl::ErrnoToStatus(errno, "chown");
-  }
-  if (kind != KIND_SYMLINK) {
-    const std::string proc = ProcPath(fd);
-    if (::chmod(proc.c_str(), attributes.mode()) != 0) return absl::ErrnoToStatus(errno, "chmod");
-    // Replace the replicated xattrs with exactly the entry's set.
-    std::vector<char> names(65536);
-    const ssize_t length = ::listxattr(proc.c_str(), names.data(), names.size());
-    for (ssize_t at = 0; length > 0 && at < length;) {
-      const char* name = names.data() + at;
-      at += static_cast<ssize_t>(std::strlen(name)) + 1;
-      if (!IsReplicatedXattr(name)) continue;
-      const bool keep = std::any_of(attributes.xattrs().begin(), attributes.xattrs().end(),
-                                    [&](const Xattr& x) { return x.name() == name; });
-      if (!keep) ::removexattr(proc.c_str(), name);
-    }
-    for (const Xattr& x : attributes.xattrs()) {
-      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0 &&
-          errno != ENOTSUP) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("setxattr ", x.name()));
-      }
-    }
-  }
-  if (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO) {
-    struct timespec times[2] = {ToTimespec(mtime_ns), ToTimespec(mtime_ns)};
-    if (::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-      return absl::ErrnoToStatus(errno, "utimens");
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
   size_t done = 0;
@@ -128,6 +87,7 @@ absl::Status RemoveObject(int parent_fd, const std::string& name) {
 struct PreparedObject {
   UniqueFd temp_dir;
   std::string temp_name;  // Empty: nothing to rename (dirs, tombstones).
+  uint64_t placed_ino = 0;  // The built object's inode (kept by the rename).
   int temp_dir_fd() const { return temp_dir.get(); }
   ~PreparedObject() {
     if (!temp_name.empty()) ::unlinkat(temp_dir.get(), temp_name.c_str(), 0);
@@ -259,7 +219,11 @@ absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int
   UniqueFd object(::openat(prepared->temp_dir_fd(), prepared->temp_name.c_str(),
                            O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!object.valid()) return absl::ErrnoToStatus(errno, "open temp object");
-  return SetAttributes(object.get(), entry.content().kind(), attributes, entry.content().mtime_ns());
+  struct stat st;
+  if (::fstat(object.get(), &st) != 0) return absl::ErrnoToStatus(errno, "stat temp object");
+  prepared->placed_ino = st.st_ino;
+  return SetObjectAttributes(object.get(), entry.content().kind(), attributes,
+                             entry.content().mtime_ns());
 }
 
 // Found by the convergence simulation (seeds 196, 301): a directory that
@@ -441,9 +405,9 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         CompareVersions(remote.attributes().version(), local->attributes().version()) > 0;
     if (!content_wins && !attributes_win) return Outcome::kIgnored;
 
-    if (content_wins && local != nullptr && local->content().kind() == KIND_FILE &&
-        hooks_->IsOpenForWriting(path)) {
-      // Never replace a file under a local writer: wait for its last close.
+    // Never replace a file under a local writer, also one it created and has
+    // not committed yet: wait for its last close.
+    if (content_wins && hooks_->IsOpenForWriting(path)) {
       absl::Status s = store_->Transact([&](StoreTransaction& txn) {
         txn.PutRaw(DeferredKey(path), remote.SerializeAsString());
         return absl::OkStatus();
@@ -484,13 +448,22 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
       }
       // A local writer may have opened the file since the check above: it
       // must not see its file replaced. (The commit lock held here keeps
-      // the writer's own commit out until this decision is made.)
-      if (content_wins && local != nullptr && local->content().kind() == KIND_FILE &&
-          hooks_->IsOpenForWriting(path)) {
+      // the writer's own commit out until this decision is made, and the
+      // gate keeps new writers out until the object is replaced.)
+      std::unique_lock<std::shared_mutex> gate = hooks_->BlockWriterOpens();
+      if (content_wins && hooks_->IsOpenForWriting(path)) {
         txn.PutRaw(DeferredKey(path), remote.SerializeAsString());
         deferred_late = true;
         return absl::OkStatus();
       }
+      // Write-ahead: a crash from here until the commit leaves the intent
+      // for the start-up recovery (see ApplyIntent).
+      ApplyIntent intent;
+      *intent.mutable_result() = result;
+      intent.set_placed_ino(prepared.placed_ino);
+      intent.set_attributes_only(!content_wins);
+      txn.PutRaw(IntentKey(path), intent.SerializeAsString());
+      if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
       std::string name, blocking;
       absl::StatusOr<UniqueFd> parent =
           OpenParentBeneath(root_fd_, path, /*create=*/IsLive(result), &name, &blocking);
@@ -510,6 +483,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
             return s;
           }
           ++stats->conflicts;
+          if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
         }
         if (::unlinkat(ancestor_parent->get(), ancestor_name.c_str(), 0) != 0) {
           return absl::ErrnoToStatus(errno, absl::StrCat("replace ", blocking));
@@ -523,6 +497,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         // disk to remove; the entry is still recorded.
         txn.Put(result);
         txn.DeleteRaw(DeferredKey(path));
+        txn.DeleteRaw(IntentKey(path));
         return absl::OkStatus();
       }
       const int parent_fd = parent->get();
@@ -537,6 +512,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
             return s;
           }
           ++stats->conflicts;
+          if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
         }
       }
       struct stat existing;
@@ -551,7 +527,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         if (exists && !stands_in) {
           UniqueFd object(::openat(parent_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
           if (!object.valid()) return absl::ErrnoToStatus(errno, "open for attributes");
-          if (absl::Status s = SetAttributes(object.get(), kind, result.attributes(),
+          if (absl::Status s = SetObjectAttributes(object.get(), kind, result.attributes(),
                                              result.content().mtime_ns());
               !s.ok()) {
             return s;
@@ -587,7 +563,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
           // for a descendant gets: mode 0755, no replicated xattrs.
           UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
           if (!dir.valid()) return absl::ErrnoToStatus(errno, "open kept directory");
-          if (absl::Status s = SetAttributes(dir.get(), KIND_DIR,
+          if (absl::Status s = SetObjectAttributes(dir.get(), KIND_DIR,
                                              ImplicitDirectoryAttributes(existing), 0);
               !s.ok()) {
             return s;
@@ -613,7 +589,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         }
         UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dir.valid()) return absl::ErrnoToStatus(errno, "open directory");
-        if (absl::Status s = SetAttributes(dir.get(), kind, result.attributes(), 0); !s.ok()) return s;
+        if (absl::Status s = SetObjectAttributes(dir.get(), kind, result.attributes(), 0); !s.ok()) return s;
       } else {
         // Atomic replacement: readers see the old or the new object, never a
         // mix, and an old open or mmapped copy stays intact.
@@ -628,6 +604,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
       }
       txn.Put(result);
       txn.DeleteRaw(DeferredKey(path));
+      txn.DeleteRaw(IntentKey(path));
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

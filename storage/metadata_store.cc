@@ -204,6 +204,26 @@ void StoreTransaction::PutRaw(std::string key, std::string value) {
 
 void StoreTransaction::DeleteRaw(std::string key) { raw_.emplace_back(std::move(key), std::nullopt); }
 
+absl::Status StoreTransaction::PersistQueuedRaw() {
+  if (raw_.empty()) return absl::OkStatus();
+  leveldb::WriteBatch batch;
+  for (const auto& [key, value] : raw_) {
+    if (value) {
+      batch.Put(key, *value);
+    } else {
+      batch.Delete(key);
+    }
+  }
+  // Runs inside Transact's body: the commit lock is held.
+  if (absl::Status room = store_->reserve_->BeforeWrite(batch.ApproximateSize()); !room.ok()) {
+    return room;
+  }
+  leveldb::Status s = store_->db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return FromLevelDb(s, "write-ahead record");
+  raw_.clear();
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Adds or removes the H/ keys of a file entry's blocks.

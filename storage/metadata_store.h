@@ -42,6 +42,10 @@ class StoreTransaction {
   // entries, conflict records).
   void PutRaw(std::string key, std::string value);
   void DeleteRaw(std::string key);
+  // Writes the raw changes queued so far now, ahead of the batch (which
+  // still commits the rest at the end): a write-ahead record that must be
+  // in the store before the caller touches the backing directory.
+  absl::Status PersistQueuedRaw();
   // The seqs the queued entries got, valid after the commit.
   const std::vector<Entry>& committed() const { return puts_; }
 

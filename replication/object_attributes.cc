@@ -1,0 +1,68 @@
+#include "replication/object_attributes.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "storage/object_observer.h"
+#include "storage/proc_path.h"
+
+namespace replfs {
+namespace {
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+
+}  // namespace
+
+absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
+                                 int64_t mtime_ns) {
+  // Owner before mode: chown clears set-id bits.
+  if (::fchownat(fd, "", attributes.uid(), attributes.gid(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !=
+      0) {
+    return absl::ErrnoToStatus(errno, "chown");
+  }
+  if (kind != KIND_SYMLINK) {
+    const std::string proc = ProcPath(fd);
+    if (::chmod(proc.c_str(), attributes.mode()) != 0) return absl::ErrnoToStatus(errno, "chmod");
+    // Replace the replicated xattrs with exactly the entry's set.
+    std::vector<char> names(65536);
+    const ssize_t length = ::listxattr(proc.c_str(), names.data(), names.size());
+    for (ssize_t at = 0; length > 0 && at < length;) {
+      const char* name = names.data() + at;
+      at += static_cast<ssize_t>(std::strlen(name)) + 1;
+      if (!IsReplicatedXattr(name)) continue;
+      const bool keep = std::any_of(attributes.xattrs().begin(), attributes.xattrs().end(),
+                                    [&](const Xattr& x) { return x.name() == name; });
+      if (!keep) ::removexattr(proc.c_str(), name);
+    }
+    for (const Xattr& x : attributes.xattrs()) {
+      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0 &&
+          errno != ENOTSUP) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("setxattr ", x.name()));
+      }
+    }
+  }
+  if (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO) {
+    struct timespec times[2] = {ToTimespec(mtime_ns), ToTimespec(mtime_ns)};
+    if (::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+      return absl::ErrnoToStatus(errno, "utimens");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace replfs
