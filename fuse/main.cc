@@ -141,6 +141,7 @@ int Run(Options options) {
                           scan->committed, scan->deleted));
 
   ReplicaFs fs(std::move(root_fd), hidden, store->get(), &recorder, options.cache_timeout);
+  fs.writeback_cache = options.writeback_cache;
   const fuse_lowlevel_ops ops = MakeOperations();
   const std::string mount_options = MountOptions(options);
   std::vector<std::string> arg_strings = {"replfs", "-o", mount_options};

@@ -125,6 +125,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   AttachHandle(fs, inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
+  // A read-only handle has nothing to flush: spare its close the FLUSH
+  // round trip (honoured by the kernel without the writeback cache).
+  if (!IsWritable(fi->flags)) fi->noflush = 1;
   if (gate.owns_lock()) gate.unlock();
   if (fuse_reply_open(req, fi) == -ENOENT) OpRelease(nullptr, ino, fi);
 }

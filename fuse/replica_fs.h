@@ -34,6 +34,7 @@ struct ReplicaFs {
   MetadataStore* store;
   ChangeRecorder* recorder;
   double cache_timeout;  // Seconds the kernel may cache entries and attrs.
+  bool writeback_cache = true;  // Asked of the kernel at init (-o writeback=).
   fuse_session* session = nullptr;
   std::atomic<uint64_t> commit_failures{0};
   // Called with each path of a file whose last writable handle closed

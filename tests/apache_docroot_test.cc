@@ -121,11 +121,12 @@ struct Site {
 struct ApacheSettings {
   bool sendfile = false;  // Debian's apache2.conf leaves the compiled default, Off.
   bool mmap = true;       // The compiled default, On.
+  bool writeback = true;  // replfs's default; the README suggests off for a docroot.
 };
 
 void PrintTo(const ApacheSettings& settings, std::ostream* out) {
   *out << "EnableSendfile " << (settings.sendfile ? "On" : "Off") << ", EnableMMAP "
-       << (settings.mmap ? "On" : "Off");
+       << (settings.mmap ? "On" : "Off") << ", replfs writeback " << (settings.writeback ? "on" : "off");
 }
 
 // A private Apache: Debian's modules (mods-enabled, as the package ships
@@ -404,7 +405,8 @@ class ApacheDocrootTest : public ::testing::TestWithParam<ApacheSettings> {
     replica_a_ = std::make_unique<ReplicaProcess>(
         backing_a, dir_->Sub("a-mnt"),
         std::vector<std::string>{"-o", absl::StrCat("listen=127.0.0.1:", ports[0],
-                                                    ",peers=127.0.0.1:", ports[1])});
+                                                    ",peers=127.0.0.1:", ports[1],
+                                                    GetParam().writeback ? "" : ",writeback=off")});
     replica_b_ = std::make_unique<ReplicaProcess>(
         backing_b, dir_->Sub("b-mnt"),
         std::vector<std::string>{"-o", absl::StrCat("listen=127.0.0.1:", ports[1],
@@ -666,13 +668,16 @@ TEST_P(ApacheDocrootTest, NeverServesAHalfWrittenFile) {
 }
 
 std::string SettingsName(const ::testing::TestParamInfo<ApacheSettings>& info) {
-  return info.param.sendfile ? "SendfileOn" : "DebianDefaults";
+  return absl::StrCat(info.param.sendfile ? "SendfileOn" : "DebianDefaults",
+                      info.param.writeback ? "" : "WritebackOff");
 }
 
 // Debian ships EnableSendfile Off (the compiled default; its apache2.conf
 // does not set it) and EnableMMAP On; many sites turn sendfile on.
 INSTANTIATE_TEST_SUITE_P(Apache, ApacheDocrootTest,
-                         ::testing::Values(ApacheSettings{false, true}, ApacheSettings{true, true}),
+                         ::testing::Values(ApacheSettings{false, true, true},
+                                           ApacheSettings{true, true, true},
+                                           ApacheSettings{false, true, false}),
                          SettingsName);
 
 }  // namespace
