@@ -49,7 +49,7 @@ Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
   content->set_kind(KIND_TOMBSTONE);
   *content->mutable_version() = version;
   *content->mutable_vector() = old.content().vector();
-  BumpVector(content->mutable_vector(), node);
+  BumpVector(content->mutable_vector(), node, version.hlc());
   *dead.mutable_attributes()->mutable_version() = version;
   return dead;
 }
@@ -87,7 +87,7 @@ absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
     if (content_changed) {
       *entry.mutable_content()->mutable_version() = version;
       if (old->has_value()) *entry.mutable_content()->mutable_vector() = (*old)->content().vector();
-      BumpVector(entry.mutable_content()->mutable_vector(), node_id_);
+      BumpVector(entry.mutable_content()->mutable_vector(), node_id_, version.hlc());
     } else {
       *entry.mutable_content()->mutable_version() = (*old)->content().version();
       *entry.mutable_content()->mutable_vector() = (*old)->content().vector();
@@ -179,7 +179,7 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
         // The moved content is a new change at its new path; its vector
         // carries its history so receivers see what it descends from.
         *copy.mutable_content()->mutable_version() = version;
-        BumpVector(copy.mutable_content()->mutable_vector(), node_id_);
+        BumpVector(copy.mutable_content()->mutable_vector(), node_id_, version.hlc());
         *copy.mutable_attributes()->mutable_version() = version;
         if (e.path() == src && top_stat != nullptr) *copy.mutable_local_stat() = *top_stat;
         result[copy.path()] = std::move(copy);

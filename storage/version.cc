@@ -40,16 +40,16 @@ void SortByNode(Vector* vector) {
 
 }  // namespace
 
-void BumpVector(Vector* vector, uint64_t node) {
+void BumpVector(Vector* vector, uint64_t node, uint64_t at_least) {
   for (auto& item : *vector) {
     if (item.node() == node) {
-      item.set_counter(item.counter() + 1);
+      item.set_counter(std::max(item.counter() + 1, at_least));
       return;
     }
   }
   VersionVectorItem* item = vector->Add();
   item->set_node(node);
-  item->set_counter(1);
+  item->set_counter(std::max<uint64_t>(1, at_least));
   SortByNode(vector);
 }
 

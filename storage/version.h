@@ -17,9 +17,15 @@ inline bool VersionLess(const Version& a, const Version& b) {
 
 Version MakeVersion(uint64_t hlc, uint64_t node);
 
-// Increments `node`'s counter in a sorted version vector.
+// Advances `node`'s counter in a sorted version vector by one, and to at
+// least `at_least`. Local changes pass their version's HLC: a node's counter
+// then keeps growing even after the path's entry was purged (a tombstone
+// forgotten once every peer had it), so a write made after a purge still
+// counts as concurrent with, not as outdated by, a peer's version that
+// descends from the forgotten history. (Restarted from 1, its count would
+// be dominated by that history's and its content dropped without a copy.)
 void BumpVector(google::protobuf::RepeatedPtrField<VersionVectorItem>* vector,
-                uint64_t node);
+                uint64_t node, uint64_t at_least = 0);
 
 // Element-wise maximum of two vectors, written into `into`.
 void MergeVectors(

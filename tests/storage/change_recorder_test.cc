@@ -106,7 +106,8 @@ TEST_F(ChangeRecorderTest, NewObjectGetsBothRegistersVersioned) {
   EXPECT_GT(e.content().version().hlc(), 0u);
   EXPECT_EQ(CompareVersions(e.content().version(), e.attributes().version()), 0);
   ASSERT_EQ(e.content().vector_size(), 1);
-  EXPECT_EQ(CounterOf(e, kNode), 1u);
+  // A node's counter is the HLC of its latest change to the path.
+  EXPECT_EQ(CounterOf(e, kNode), e.content().version().hlc());
   EXPECT_EQ(e.local_stat().ino(), StatOf("f").ino());
   EXPECT_EQ(store_->MaxHlc(), e.content().version().hlc());
 
@@ -149,7 +150,7 @@ TEST_F(ChangeRecorderTest, ChmodBumpsOnlyTheAttributeRegister) {
   EXPECT_EQ(after.attributes().mode(), 0600u);
   EXPECT_GT(CompareVersions(after.attributes().version(), before.attributes().version()), 0);
   EXPECT_EQ(CompareVersions(after.content().version(), before.content().version()), 0);
-  EXPECT_EQ(CounterOf(after, kNode), 1u);  // Content vector untouched.
+  EXPECT_EQ(CounterOf(after, kNode), CounterOf(before, kNode));  // Content vector untouched.
   EXPECT_GT(after.seq(), before.seq());
 
   // A user xattr is an attribute change too.
@@ -173,7 +174,8 @@ TEST_F(ChangeRecorderTest, ContentChangeBumpsContentVersionAndVector) {
   EXPECT_EQ(after.content().inline_data(), "hello, world");
   EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
   EXPECT_EQ(CompareVersions(after.attributes().version(), before.attributes().version()), 0);
-  EXPECT_EQ(CounterOf(after, kNode), 2u);
+  EXPECT_EQ(CounterOf(after, kNode), after.content().version().hlc());
+  EXPECT_GT(CounterOf(after, kNode), CounterOf(before, kNode));
   EXPECT_TRUE(VectorDominates(after.content().vector(), before.content().vector()));
   EXPECT_FALSE(VectorDominates(before.content().vector(), after.content().vector()));
 }
@@ -197,7 +199,8 @@ TEST_F(ChangeRecorderTest, DeleteOfDirectoryTombstonesItsRecordedSubtree) {
     EXPECT_TRUE(IsTombstone(e)) << p;
     EXPECT_GT(e.seq(), seq_before) << p;
     seqs.insert(e.seq());
-    EXPECT_EQ(CounterOf(e, kNode), 2u) << p << ": tombstone descends from the live entry";
+    EXPECT_EQ(CounterOf(e, kNode), e.content().version().hlc())
+        << p << ": tombstone descends from the live entry";
     if (!batch_version) batch_version = e.content().version();
     EXPECT_EQ(CompareVersions(e.content().version(), *batch_version), 0) << p;
   }
@@ -225,7 +228,35 @@ TEST_F(ChangeRecorderTest, RecreateAfterDeleteDescendsFromTombstone) {
   EXPECT_GT(CompareVersions(reborn.content().version(), tombstone.content().version()), 0);
   EXPECT_GT(CompareVersions(reborn.attributes().version(), tombstone.attributes().version()), 0);
   EXPECT_TRUE(VectorDominates(reborn.content().vector(), tombstone.content().vector()));
-  EXPECT_EQ(CounterOf(reborn, kNode), 3u);
+  EXPECT_EQ(CounterOf(reborn, kNode), reborn.content().version().hlc());
+}
+
+// Once every peer has a tombstone it is purged, and the path's history is
+// forgotten here; a peer may still hold it, in a version that descends from
+// the tombstone. A write made here after the purge is concurrent with that
+// version: its vector must not be dominated by it, or the write would be
+// replaced without a conflict copy.
+TEST_F(ChangeRecorderTest, WriteAfterPurgedTombstoneIsNotDominatedByTheForgottenHistory) {
+  WriteFile("f", "one");
+  ASSERT_TRUE(Record("f"));
+  WriteFile("f", "two");
+  ASSERT_TRUE(Record("f"));
+  fs::remove(B("f"));
+  ASSERT_TRUE(recorder_->RecordDelete("f").ok());
+  const Entry tombstone = Get("f");
+  // A peer's write that saw the tombstone.
+  google::protobuf::RepeatedPtrField<VersionVectorItem> peer = tombstone.content().vector();
+  BumpVector(&peer, kOtherNode, tombstone.content().version().hlc() + 1);
+  absl::StatusOr<bool> purged = store_->PurgeTombstone("f", tombstone.seq());
+  ASSERT_TRUE(purged.ok() && *purged);
+  ASSERT_FALSE(Has("f"));
+
+  WriteFile("f", "three");
+  ASSERT_TRUE(Record("f"));
+  const Entry after_purge = Get("f");
+  EXPECT_FALSE(VectorDominates(peer, after_purge.content().vector()))
+      << "the write after the purge looks outdated by the peer's version";
+  EXPECT_FALSE(VectorDominates(after_purge.content().vector(), peer));
 }
 
 TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
@@ -310,7 +341,7 @@ TEST_F(ChangeRecorderTest, RenameDirectoryOverEmptyDirectoryMergesVectors) {
   fs::create_directories(B("e"));
   ASSERT_TRUE(Record("e"));
   const Entry old_e = Get("e");
-  ASSERT_EQ(CounterOf(old_e, kNode), 3u);
+  ASSERT_EQ(CounterOf(old_e, kNode), old_e.content().version().hlc());
   ASSERT_EQ(::rename(B("d").c_str(), B("e").c_str()), 0);
   ASSERT_TRUE(recorder_->RecordRename("d", "e", false, StatOf("e"), nullptr).ok());
   const Entry e = Get("e");

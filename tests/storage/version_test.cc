@@ -67,6 +67,16 @@ TEST(VersionTest, BumpAddsAndIncrementsKeepingSortOrder) {
   EXPECT_EQ(CounterOf(v, 30), 1u);
 }
 
+TEST(VersionTest, BumpMovesAtLeastToTheGivenFloorAndAlwaysByOne) {
+  Vector v;
+  BumpVector(&v, 10, 1000);
+  EXPECT_EQ(CounterOf(v, 10), 1000u);
+  BumpVector(&v, 10, 500);  // A floor below the counter still advances it.
+  EXPECT_EQ(CounterOf(v, 10), 1001u);
+  BumpVector(&v, 10, 5000);
+  EXPECT_EQ(CounterOf(v, 10), 5000u);
+}
+
 TEST(VersionTest, MergeTakesElementwiseMaximum) {
   Vector a = MakeVector({{1, 3}, {2, 1}});
   const Vector b = MakeVector({{2, 4}, {3, 2}, {0, 7}});
