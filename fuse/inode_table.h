@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -44,7 +45,14 @@ class Inode {
   std::mutex mu;
   DirtyBlocks dirty;            // Blocks written since the last commit.
   bool content_dirty = false;   // Something changed that needs a commit.
+  // When content_dirty was last set (see IdleCommitter).
+  std::chrono::steady_clock::time_point last_change;
   int open_writers = 0;         // Writable handles open right now.
+  // Notes a change that needs a commit. REQUIRES: mu held.
+  void MarkChanged() {
+    content_dirty = true;
+    last_change = std::chrono::steady_clock::now();
+  }
   // A read-only backing fd that plain read-only opens dup (a web server
   // opens the same files over and over). Safe to share: reads carry their
   // own offsets, and a remote version arrives as a new inode by rename.

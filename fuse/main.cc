@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fuse/daemon.h"
+#include "fuse/idle_committer.h"
 #include "fuse/kernel_cache.h"
 #include "fuse/options.h"
 #include "fuse/replica_fs.h"
@@ -213,6 +216,9 @@ int Run(Options options) {
   }
   LogInfo(absl::StrCat("mounted ", options.backing, " at ", options.mountpoint));
   Daemon::ReportReady();
+  // Files kept open for writing are committed after 2 s without a change.
+  std::optional<IdleCommitter> idle_committer;
+  idle_committer.emplace(&fs, std::chrono::seconds(2), std::chrono::seconds(1));
 
   int result;
   if (options.single_thread) {
@@ -225,6 +231,7 @@ int Run(Options options) {
     result = fuse_session_loop_mt(session, config);
     fuse_loop_cfg_destroy(config);
   }
+  idle_committer.reset();
   replicator.Stop();
   fuse_session_unmount(session);
   fuse_remove_signal_handlers(session);

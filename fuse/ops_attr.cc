@@ -86,7 +86,7 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
     std::lock_guard lock(inode->mu);
     inode->dirty.MarkResized(static_cast<uint64_t>(before.st_size),
                              static_cast<uint64_t>(attr.st_size), kBlockSize);
-    inode->content_dirty = true;
+    inode->MarkChanged();
   }
   if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     // A commit in progress would put its old atime back over ours.
@@ -132,7 +132,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
   {
     std::lock_guard lock(inode->mu);
     if (inode->open_writers > 0 && S_ISREG(inode->type())) {
-      inode->content_dirty = true;
+      inode->MarkChanged();
       defer = true;
     }
   }

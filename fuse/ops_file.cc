@@ -30,29 +30,44 @@ int BackingFlags(int flags) {
   return flags | O_CLOEXEC;
 }
 
-void AttachHandle(ReplicaFs* fs, Inode* inode, UniqueFd fd, int flags, bool truncated,
-                  fuse_file_info* fi) {
+void AttachHandle(Inode* inode, UniqueFd fd, int flags, bool truncated, fuse_file_info* fi) {
   const bool writable = IsWritable(flags);
   if (writable) {
-    std::lock_guard lock(inode->mu);
-    ++inode->open_writers;
-    if (truncated) {
-      inode->content_dirty = true;
-      inode->dirty.MarkAll();
+    {
+      std::lock_guard lock(inode->mu);
+      ++inode->open_writers;
+      if (truncated) {
+        inode->MarkChanged();
+        inode->dirty.MarkAll();
+      }
     }
   }
   fi->fh = reinterpret_cast<uint64_t>(new FileHandle{std::move(fd), inode, writable});
   // The page cache stays valid across opens: nothing changes the backing
   // file without going through us or invalidating it.
   fi->keep_cache = 1;
-  (void)fs;
+}
+
+// Puts a file with a new writable handle in the idle committer's set. Not
+// under writer_open_gate: the idle committer takes the store's commit lock
+// while holding writing_mu, and the applier takes the gate while holding the
+// commit lock.
+void TrackWriter(ReplicaFs* fs, Inode* inode, int flags) {
+  if (!IsWritable(flags) || !S_ISREG(inode->type())) return;
+  std::lock_guard lock(fs->writing_mu);
+  fs->writing.insert(inode);
 }
 
 void MarkWritten(Inode* inode, uint64_t offset, uint64_t length) {
   std::lock_guard lock(inode->mu);
-  inode->content_dirty = true;
+  inode->MarkChanged();
   inode->dirty.MarkRange(offset, length, kBlockSize);
 }
+
+// Drops the handle in `fi`; for a writable one, commits what it wrote and
+// settles the last-writer bookkeeping. `req` is null when the kernel never
+// saw the handle (its open reply failed): nothing is committed or answered.
+void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi);
 
 }  // namespace
 
@@ -88,11 +103,12 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     return;
   }
   Inode* inode = fs->InodeOf(e.ino);
-  AttachHandle(fs, inode, std::move(fd), fi->flags, /*truncated=*/true, fi);
+  AttachHandle(inode, std::move(fd), fi->flags, /*truncated=*/true, fi);
   gate.unlock();
+  TrackWriter(fs, inode, fi->flags);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
     // The caller went away: drop our handle; the kernel never saw it.
-    OpRelease(nullptr, e.ino, fi);
+    ReleaseHandle(fs, nullptr, fi);
   }
 }
 
@@ -124,12 +140,13 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ESTALE);
     return;
   }
-  AttachHandle(fs, inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
+  AttachHandle(inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
   // A read-only handle has nothing to flush: spare its close the FLUSH
   // round trip (honoured by the kernel without the writeback cache).
   if (!IsWritable(fi->flags)) fi->noflush = 1;
   if (gate.owns_lock()) gate.unlock();
-  if (fuse_reply_open(req, fi) == -ENOENT) OpRelease(nullptr, ino, fi);
+  TrackWriter(fs, inode, fi->flags);
+  if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, nullptr, fi);
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -156,7 +173,9 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   fuse_reply_write(req, static_cast<size_t>(written));
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+namespace {
+
+void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
   Inode* inode = handle->inode;
   const bool writable = handle->writable;
@@ -172,7 +191,7 @@ void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   }
   // Commit before this writer stops counting: until the commit is in, a
   // remote version must still wait (see FilesystemHooks::IsOpenForWriting).
-  if (commit && req != nullptr) FsOf(req)->CommitInode(inode);
+  if (commit && req != nullptr) fs->CommitInode(inode);
   bool last_writer;
   bool changed_meanwhile;
   {
@@ -182,14 +201,25 @@ void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     // to the last writer's close, which is now: record it.
     changed_meanwhile = last_writer && inode->content_dirty;
   }
+  if (last_writer) {
+    // Out of the idle committer's set before the kernel may forget the
+    // inode (it holds it until this RELEASE is answered). A writer that
+    // opened meanwhile keeps it in.
+    std::lock_guard writing_lock(fs->writing_mu);
+    std::lock_guard lock(inode->mu);
+    if (inode->open_writers == 0) fs->writing.erase(inode);
+  }
   if (req == nullptr) return;
-  ReplicaFs* fs = FsOf(req);
   if (changed_meanwhile) fs->CommitInode(inode);
   if (last_writer && fs->on_write_closed) {
     for (const std::string& path : fs->inodes.PathsOf(inode)) fs->on_write_closed(path);
   }
   fuse_reply_err(req, 0);
 }
+
+}  // namespace
+
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { ReleaseHandle(FsOf(req), req, fi); }
 
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   // Nothing to do: the kernel wrote its dirty pages back before sending

@@ -9,6 +9,7 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "fuse/inode_table.h"
@@ -45,6 +46,13 @@ struct ReplicaFs {
   // decides whether a path has writers and replaces the object (see
   // FilesystemHooks::BlockWriterOpens).
   std::shared_mutex writer_open_gate;
+  // Regular files with writable handles open (open_writers > 0), for the
+  // IdleCommitter. An inode here cannot be forgotten: the kernel holds it
+  // until its RELEASE is answered, and OpRelease takes it out first.
+  // Lock order: writing_mu before the store's commit lock and any inode's
+  // times_mu or mu; never taken under writer_open_gate.
+  std::mutex writing_mu;
+  std::unordered_set<Inode*> writing;
 
   Inode* InodeOf(fuse_ino_t ino) {
     return ino == FUSE_ROOT_ID ? inodes.root() : reinterpret_cast<Inode*>(ino);

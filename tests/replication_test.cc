@@ -312,6 +312,40 @@ TEST_F(ReplicationTest, HardLinksReplicateAsFilesWithTheSameContent) {
 // B's kernel has the file's pages, attributes, the directory listing and a
 // negative name cached (cache_timeout is long); changes made on A must still
 // be seen on B within a bounded wait: replication invalidates the caches.
+// A writer that keeps its file open (a long-running process, a log) is
+// replicated once the file has been quiet for a moment, without a close;
+// further writes through the same handle follow the same way.
+TEST_F(ReplicationTest, FileKeptOpenIsReplicatedOnceQuiet) {
+  const std::string path = cluster_.Mount(0, "kept-open.log");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const std::string first = "first line\n", second = "second line\n";
+  ASSERT_EQ(::write(fd, first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  // The kernel's writeback cache holds the bytes until it writes them back;
+  // fdatasync would commit at once, so only the write-back is forced here.
+  ASSERT_EQ(::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                            SYNC_FILE_RANGE_WAIT_AFTER),
+            0)
+      << std::strerror(errno);
+  auto read_on = [&](int i) {
+    absl::StatusOr<std::string> got = ReadFile(cluster_.Mount(i, "kept-open.log"));
+    return got.ok() ? *got : absl::StrCat("<", got.status().ToString(), ">");
+  };
+  EXPECT_TRUE(WaitUntil([&] { return read_on(1) == first && read_on(2) == first; },
+                        absl::Seconds(20)))
+      << "B has \"" << read_on(1) << "\"";
+  ASSERT_EQ(::write(fd, second.data(), second.size()), static_cast<ssize_t>(second.size()));
+  ASSERT_EQ(::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                            SYNC_FILE_RANGE_WAIT_AFTER),
+            0);
+  EXPECT_TRUE(WaitUntil([&] { return read_on(1) == first + second; }, absl::Seconds(20)))
+      << "B has \"" << read_on(1) << "\"";
+}
+
 TEST_F(ReplicationTest, CachedReaderOnBSeesChangesMadeOnA) {
   ASSERT_EQ(::mkdir(cluster_.Mount(0, "dir").c_str(), 0755), 0);
   REPLFS_ASSERT_OK(WriteFile(cluster_.Mount(0, "dir/f"), "old content 1"));
