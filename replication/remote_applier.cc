@@ -381,7 +381,25 @@ absl::Status RemoteApplier::RetryDeferred(const std::string& path, BlockFetcher*
   });
   if (!s.ok()) return s;
   if (waiting.empty()) return absl::OkStatus();
-  return ApplyBatch(waiting, fetcher, stats);
+  if (s = ApplyBatch(waiting, fetcher, stats); !s.ok()) return s;
+  // A waiting entry that lost meanwhile (the writer's own commit came after
+  // it, so it is newer) was ignored and is still waiting: drop it, or it
+  // would be retried at every close and counted as deferred forever.
+  return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
+    for (const Entry& e : waiting) {
+      absl::StatusOr<std::optional<std::string>> still = store_->GetRaw(DeferredKey(e.path()));
+      if (!still.ok()) return still.status();
+      if (!still->has_value() || **still != e.SerializeAsString()) continue;
+      absl::StatusOr<std::optional<Entry>> local = txn.Get(e.path());
+      if (!local.ok()) return local.status();
+      if (local->has_value() &&
+          CompareVersions(e.content().version(), (*local)->content().version()) <= 0 &&
+          CompareVersions(e.attributes().version(), (*local)->attributes().version()) <= 0) {
+        txn.DeleteRaw(DeferredKey(e.path()));
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remote,
@@ -403,7 +421,14 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         !content_wins && IsLive(*local) && IsLive(remote) &&
         local->content().kind() == remote.content().kind() &&
         CompareVersions(remote.attributes().version(), local->attributes().version()) > 0;
-    if (!content_wins && !attributes_win) return Outcome::kIgnored;
+    if (!content_wins && !attributes_win) {
+      if (LogEnabled(LogLevel::kDebug)) {
+        LogDebug(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                              ": ignored, local ",
+                              local == nullptr ? "none" : VersionToString(local->content().version())));
+      }
+      return Outcome::kIgnored;
+    }
 
     // Never replace a file under a local writer, also one it created and has
     // not committed yet: wait for its last close.
@@ -413,6 +438,8 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
         return absl::OkStatus();
       });
       if (!s.ok()) return s;
+      LogInfo(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                           ": deferred, open for writing here"));
       return Outcome::kDeferred;
     }
 
@@ -512,6 +539,9 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
             return s;
           }
           ++stats->conflicts;
+          LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
+                               ": kept the concurrent local version ",
+                               VersionToString(local->content().version()), " as a conflict copy"));
           if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
         }
       }
@@ -609,7 +639,16 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
     });
     if (!status.ok()) return status;
     if (raced) continue;
-    if (deferred_late) return Outcome::kDeferred;
+    if (deferred_late) {
+      LogInfo(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                           ": deferred, opened for writing here meanwhile"));
+      return Outcome::kDeferred;
+    }
+    if (LogEnabled(LogLevel::kDebug)) {
+      LogDebug(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                            content_wins ? ": applied over " : ": attributes applied over ",
+                            local == nullptr ? "none" : VersionToString(local->content().version())));
+    }
     hooks_->InvalidatePath(path);
     if (content_wins && !IsLive(result)) {
       if (absl::Status s = SettleUncoveredAncestors(path, root_fd_, store_, hooks_, options_,

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "storage/beneath.h"
+#include "storage/log.h"
 #include "storage/version.h"
 
 namespace replfs {
@@ -96,6 +97,11 @@ absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
     *entry.mutable_attributes()->mutable_version() =
         attributes_changed ? version : (*old)->attributes().version();
     *entry.mutable_local_stat() = observed.local_stat;
+    if (LogEnabled(LogLevel::kDebug)) {
+      LogDebug(absl::StrCat("commit ", path, " ", VersionToString(entry.content().version()),
+                            " size ", entry.content().size(),
+                            content_changed ? "" : " (attributes only)"));
+    }
     txn.Put(std::move(entry));
     committed = true;
     return absl::OkStatus();
@@ -121,6 +127,9 @@ absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
     }
     if (doomed.empty()) return absl::OkStatus();
     const Version version = MakeVersion(clock_->Now(), node_id_);
+    if (LogEnabled(LogLevel::kDebug)) {
+      LogDebug(absl::StrCat("commit delete ", path, " ", VersionToString(version)));
+    }
     for (const Entry& e : doomed) txn.Put(Tombstone(e, version, node_id_));
     return absl::OkStatus();
   });

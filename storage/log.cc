@@ -22,8 +22,12 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   return false;
 }
 
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) <= g_level.load(std::memory_order_relaxed);
+}
+
 void Log(LogLevel level, absl::string_view message) {
-  if (static_cast<int>(level) > g_level.load(std::memory_order_relaxed)) return;
+  if (!LogEnabled(level)) return;
   // One fprintf per line keeps lines from different threads whole.
   std::fprintf(stderr, "replfs %s: %.*s\n", kNames[static_cast<int>(level)],
                static_cast<int>(message.size()), message.data());

@@ -12,6 +12,8 @@ enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
 void SetLogLevel(LogLevel level);
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 void Log(LogLevel level, absl::string_view message);
+// Whether messages of `level` are written (to skip building them).
+bool LogEnabled(LogLevel level);
 inline void LogError(absl::string_view m) { Log(LogLevel::kError, m); }
 inline void LogWarning(absl::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogInfo(absl::string_view m) { Log(LogLevel::kInfo, m); }

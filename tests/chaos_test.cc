@@ -30,9 +30,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "replfs.grpc.pb.h"
@@ -102,7 +104,7 @@ class ProxiedCluster {
       }
       const std::string options =
           absl::StrCat("listen=127.0.0.1:", ports_[static_cast<size_t>(i)],
-                       ",log_level=info,peers=", absl::StrJoin(peers, ";"));
+                       ",log_level=debug,peers=", absl::StrJoin(peers, ";"));
       replicas_.push_back(std::make_unique<ReplicaProcess>(
           dir_.Sub(absl::StrCat("b", i)), dir_.Sub(absl::StrCat("m", i)),
           std::vector<std::string>{"-o", options}));
@@ -189,7 +191,9 @@ class ProxiedCluster {
     return absl::DeadlineExceededError(absl::StrCat(report, Diagnostics()));
   }
 
-  std::string Diagnostics() const {
+  // Status and log tail of every replica, and every log line that names one
+  // of `paths`.
+  std::string Diagnostics(const std::set<std::string>& paths = {}) const {
     std::string out;
     for (int i = 0; i < kReplicas; ++i) {
       absl::StrAppend(&out, "==== replica ", i, " (port ", ports_[static_cast<size_t>(i)], ", ",
@@ -200,6 +204,21 @@ class ProxiedCluster {
                         "\n");
       }
       const std::string log = replica(i).Log();
+      if (!paths.empty()) {
+        std::vector<absl::string_view> lines;
+        for (absl::string_view line : absl::StrSplit(log, '\n')) {
+          for (const std::string& p : paths) {
+            if (absl::StrContains(line, absl::StrCat(" ", p, ":")) ||
+                absl::StrContains(line, absl::StrCat(" ", p, " "))) {
+              lines.push_back(line);
+              break;
+            }
+          }
+        }
+        const size_t first = lines.size() > 80 ? lines.size() - 80 : 0;
+        absl::StrAppend(&out, "-- log lines naming the lost paths --\n");
+        for (size_t k = first; k < lines.size(); ++k) absl::StrAppend(&out, lines[k], "\n");
+      }
       absl::StrAppend(&out, "-- log tail --\n",
                       log.size() > 8000 ? log.substr(log.size() - 8000) : log, "\n");
     }
@@ -456,7 +475,8 @@ struct FaultCounts {
 
 class FaultInjector {
  public:
-  FaultInjector(ProxiedCluster* cluster, uint64_t seed) : cluster_(cluster), random_(seed) {}
+  FaultInjector(ProxiedCluster* cluster, uint64_t seed, SteadyClock::time_point epoch)
+      : cluster_(cluster), random_(seed), epoch_(epoch) {}
 
   // Injects faults, one at a time (cuts stay while others happen), until
   // `until`; then heals every link. Every paused replica is resumed before
@@ -470,6 +490,7 @@ class FaultInjector {
           auto& at = heal_at[static_cast<size_t>(from * kReplicas + to)];
           if (SteadyClock::now() >= at) {
             cluster_->link(from, to).Heal();
+            Note(absl::StrCat("heal ", from, "->", to));
             at = SteadyClock::time_point::max();
           }
         }
@@ -479,25 +500,31 @@ class FaultInjector {
       const int roll = Uniform(0, 99);
       if (roll < 35) {
         cluster_->Kill(replica);
+        Note(absl::StrCat("kill ", replica));
         ++counts_.kills;
         Sleep(Uniform(100, 2000), SteadyClock::time_point::max());
+        Note(absl::StrCat("start ", replica));
         if (absl::Status s = cluster_->Start(replica); !s.ok()) {
           error_ = absl::StrCat("restart of replica ", replica, " failed: ", s.ToString());
         }
       } else if (roll < 65) {
         cluster_->Pause(replica);
+        Note(absl::StrCat("pause ", replica));
         ++counts_.pauses;
         Sleep(Uniform(200, 3000), SteadyClock::time_point::max());
         cluster_->Resume(replica);
+        Note(absl::StrCat("resume ", replica));
       } else {
         // Both directions of a pair, or one direction only.
         int other = Uniform(0, kReplicas - 2);
         if (other >= replica) ++other;
         const auto heal = SteadyClock::now() + std::chrono::milliseconds(Uniform(500, 8000));
         cluster_->link(replica, other).Cut();
+        Note(absl::StrCat("cut ", replica, "->", other));
         heal_at[static_cast<size_t>(replica * kReplicas + other)] = heal;
         if (Uniform(0, 1) == 0) {
           cluster_->link(other, replica).Cut();
+          Note(absl::StrCat("cut ", other, "->", replica));
           heal_at[static_cast<size_t>(other * kReplicas + replica)] = heal;
         }
         ++counts_.cuts;
@@ -507,6 +534,8 @@ class FaultInjector {
   }
 
   const FaultCounts& counts() const { return counts_; }
+  // What happened when (seconds since the first operation), for reports.
+  const std::vector<std::string>& events() const { return events_; }
   const std::string& error() const { return error_; }
 
  private:
@@ -516,8 +545,14 @@ class FaultInjector {
     std::this_thread::sleep_until(wake);
   }
 
+  void Note(const std::string& what) {
+    events_.push_back(absl::StrFormat("%9.3f %s", SecondsBetween(epoch_, SteadyClock::now()), what));
+  }
+
   ProxiedCluster* cluster_;
   std::mt19937_64 random_;
+  SteadyClock::time_point epoch_;
+  std::vector<std::string> events_;
   FaultCounts counts_;
   std::string error_;
 };
@@ -592,6 +627,7 @@ struct Verdicts {
   int superseded = 0;  // A later operation on its path replaced or removed it.
   int conflict = 0;    // Kept as a conflict copy.
   std::vector<std::string> lost;
+  std::set<std::string> lost_paths;
 };
 
 bool Touches(const Op& op, const std::string& path) {
@@ -651,6 +687,7 @@ Verdicts CheckWrites(const std::vector<Op>& all, const std::map<std::string, std
                         o.hash.empty() ? "" : absl::StrCat(" ", o.hash.substr(0, 12)),
                         " saw ", (o.path == w.path ? o.seen : o.seen_to).substr(0, 12), "\n");
       }
+      v.lost_paths.insert(w.path);
       v.lost.push_back(absl::StrCat(
           "LOST: writer ", w.writer, " op ", w.number, " ", KindName(w.kind), " ", w.path, " ",
           w.hash.substr(0, 12), "; final: ",
@@ -685,7 +722,7 @@ TEST(ChaosTest, ConvergesAndKeepsEveryCompletedWriteUnderFaults) {
                                                seed * 7919 + static_cast<uint64_t>(k),
                                                &stop_writers, epoch));
   }
-  FaultInjector faults(&cluster, seed);
+  FaultInjector faults(&cluster, seed, epoch);
   std::vector<std::string> conflict_dirs;
   for (int i = 0; i < kReplicas; ++i) {
     conflict_dirs.push_back(cluster.replica(i).StateDir() + "/conflicts");
@@ -797,7 +834,11 @@ TEST(ChaosTest, ConvergesAndKeepsEveryCompletedWriteUnderFaults) {
   EXPECT_GT(faults.counts().total(), 0);
   EXPECT_GT(completed_writes, 0);
   for (size_t i = 0; i < verdicts.lost.size() && i < 10; ++i) ADD_FAILURE() << verdicts.lost[i];
-  if (!verdicts.lost.empty()) ADD_FAILURE() << cluster.Diagnostics();
+  if (!verdicts.lost.empty()) {
+    std::string events = "faults (seconds since the start of the writers):\n";
+    for (const std::string& e : faults.events()) absl::StrAppend(&events, "  ", e, "\n");
+    ADD_FAILURE() << events << cluster.Diagnostics(verdicts.lost_paths);
+  }
 }
 
 }  // namespace
