@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "leveldb/write_batch.h"
+#include "storage/pread_env.h"
 
 namespace replfs {
 namespace {
@@ -65,6 +66,7 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   leveldb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 200;  // Leaves the fd budget to the inode table.
+  options.env = PreadTableEnv();  // Bounded memory: no mmap'd tables.
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat("create metadata store ", dir));
   }
