@@ -18,8 +18,8 @@ class KernelCache final : public FilesystemHooks {
   explicit KernelCache(ReplicaFs* fs) : fs_(fs) {}
   void InvalidatePath(const std::string& path) override;
   bool IsOpenForWriting(const std::string& path) override;
-  std::unique_lock<std::shared_mutex> BlockWriterOpens() override {
-    return std::unique_lock(fs_->writer_open_gate);
+  std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
+    return std::unique_lock(fs_->local_change_gate);
   }
 
  private:

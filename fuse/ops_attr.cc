@@ -121,6 +121,8 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* inode = fs->InodeOf(ino);
   const int err = ApplySetattr(inode, *attr, valid, fi);
   if (err != 0) {

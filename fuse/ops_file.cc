@@ -49,7 +49,7 @@ void AttachHandle(Inode* inode, UniqueFd fd, int flags, bool truncated, fuse_fil
 }
 
 // Puts a file with a new writable handle in the idle committer's set. Not
-// under writer_open_gate: the idle committer takes the store's commit lock
+// under local_change_gate: the idle committer takes the store's commit lock
 // while holding writing_mu, and the applier takes the gate while holding the
 // commit lock.
 void TrackWriter(ReplicaFs* fs, Inode* inode, int flags) {
@@ -79,8 +79,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     fuse_reply_err(req, EPERM);
     return;
   }
-  // Held until the handle counts as a writer: see ReplicaFs::writer_open_gate.
-  std::shared_lock gate(fs->writer_open_gate);
+  // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
+  std::shared_lock gate = fs->HoldLocalChange();
   UniqueFd fd(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
   if (!fd.valid()) {
@@ -118,9 +118,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   const std::string proc = ProcPath(inode->fd());
   UniqueFd fd;
   const int plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
-  // Held until the handle counts as a writer: see ReplicaFs::writer_open_gate.
+  // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
   std::shared_lock<std::shared_mutex> gate;
-  if (IsWritable(fi->flags)) gate = std::shared_lock(fs->writer_open_gate);
+  if (IsWritable(fi->flags)) gate = fs->HoldLocalChange();
   if (plain_read_only && S_ISREG(inode->type())) {
     std::lock_guard lock(inode->mu);
     if (!inode->read_fd.valid()) inode->read_fd.Reset(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));

@@ -73,6 +73,8 @@ bool RefuseHidden(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
 
 void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode, dev_t rdev) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   // Device and socket nodes cannot replicate meaningfully; fifos and
@@ -90,6 +92,8 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   if (::mkdirat(parent->fd(), name, mode) != 0) {
@@ -101,6 +105,8 @@ void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
 
 void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const char* name) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   if (::symlinkat(target, parent->fd(), name) != 0) {
@@ -112,6 +118,8 @@ void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const c
 
 void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* name) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* inode = fs->InodeOf(ino);
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
@@ -133,6 +141,8 @@ namespace {
 
 void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flags) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (fs->IsHidden(parent, name)) {
     fuse_reply_err(req, ENOENT);
@@ -163,6 +173,8 @@ void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t new_parent_id,
               const char* new_name, unsigned int flags) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   Inode* new_parent = fs->InodeOf(new_parent_id);
   if (fs->IsHidden(parent, name) || fs->IsHidden(new_parent, new_name)) {

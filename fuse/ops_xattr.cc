@@ -23,6 +23,8 @@ bool IsSymlink(Inode* inode) { return S_ISLNK(inode->type()); }
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
                 int flags) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* inode = fs->InodeOf(ino);
   if (IsSymlink(inode)) {
     fuse_reply_err(req, EPERM);
@@ -92,6 +94,8 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   ReplicaFs* fs = FsOf(req);
+  // Until the change is committed (see ReplicaFs::local_change_gate).
+  std::shared_lock change = fs->HoldLocalChange();
   Inode* inode = fs->InodeOf(ino);
   if (IsSymlink(inode)) {
     fuse_reply_err(req, ENODATA);

@@ -41,16 +41,20 @@ struct ReplicaFs {
   // Called with each path of a file whose last writable handle closed
   // (replication applies remote versions that waited for it).
   std::function<void(const std::string&)> on_write_closed;
-  // Writable opens hold it shared from opening the backing file until the
-  // handle counts as a writer; replication holds it exclusively while it
-  // decides whether a path has writers and replaces the object (see
-  // FilesystemHooks::BlockWriterOpens).
-  std::shared_mutex writer_open_gate;
+  // Local changes hold it shared from their syscall on the backing
+  // directory until their commit, writable opens until the handle counts as
+  // a writer; replication holds it exclusively while it decides and applies
+  // a remote entry (see FilesystemHooks::BlockLocalChanges). Lock order:
+  // before the store's commit lock.
+  std::shared_mutex local_change_gate;
+  std::shared_lock<std::shared_mutex> HoldLocalChange() {
+    return std::shared_lock(local_change_gate);
+  }
   // Regular files with writable handles open (open_writers > 0), for the
   // IdleCommitter. An inode here cannot be forgotten: the kernel holds it
   // until its RELEASE is answered, and OpRelease takes it out first.
   // Lock order: writing_mu before the store's commit lock and any inode's
-  // times_mu or mu; never taken under writer_open_gate.
+  // times_mu or mu; never taken under local_change_gate.
   std::mutex writing_mu;
   std::unordered_set<Inode*> writing;
 

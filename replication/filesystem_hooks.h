@@ -18,20 +18,24 @@ class FilesystemHooks {
   // Whether `path` is open for writing through the mount right now. A
   // remote version never replaces such a file; it waits for the last close.
   virtual bool IsOpenForWriting(const std::string& path) = 0;
-  // Holds off writable opens through the mount while the caller checks
-  // IsOpenForWriting and then replaces or removes the object. A writer
-  // either registered before the check (so the caller defers), or opens
-  // after the replacement and is sent to the new object; without the gate
-  // a writer that opened between the check and the rename wrote into the
-  // replaced, unlinked file and its close "succeeded" into nothing.
-  virtual std::unique_lock<std::shared_mutex> BlockWriterOpens() = 0;
+  // Holds off local changes through the mount (each holds the gate shared
+  // from its syscall on the backing directory until its commit) and
+  // writable opens (until the handle counts as a writer), while the caller
+  // decides from the store and changes the backing directory. Without it a
+  // local change made on disk but not yet committed was invisible to that
+  // decision: a remote version replaced a file just renamed into place, or
+  // a local delete then recorded a tombstone over the remote version it had
+  // never seen; and a writer that opened between the open-writer check and
+  // the rename wrote into the replaced, unlinked file. Take it before the
+  // store's commit lock.
+  virtual std::unique_lock<std::shared_mutex> BlockLocalChanges() = 0;
 };
 
 class NoFilesystemHooks final : public FilesystemHooks {
  public:
   void InvalidatePath(const std::string&) override {}
   bool IsOpenForWriting(const std::string&) override { return false; }
-  std::unique_lock<std::shared_mutex> BlockWriterOpens() override {
+  std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return std::unique_lock(gate_);
   }
 

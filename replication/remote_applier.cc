@@ -268,6 +268,7 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
     }
     std::optional<LocalStat> placed_stat;
     bool stop = false;
+    std::unique_lock<std::shared_mutex> gate = hooks->BlockLocalChanges();
     absl::Status status = store->Transact([&](StoreTransaction& txn) -> absl::Status {
       // Under the commit lock: no local change slipped in since we looked.
       absl::StatusOr<std::optional<Entry>> now = txn.Get(ancestor);
@@ -295,6 +296,7 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
       }
       return absl::OkStatus();
     });
+    gate.unlock();
     if (!status.ok()) return status;
     if (stop) return absl::OkStatus();
     if (placed_stat) {
@@ -466,6 +468,9 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
     // again.
     bool raced = false;
     bool deferred_late = false;
+    // No local change is between its syscall and its commit while we decide
+    // and change the disk (see FilesystemHooks::BlockLocalChanges).
+    std::unique_lock<std::shared_mutex> gate = hooks_->BlockLocalChanges();
     absl::Status status = store_->Transact([&](StoreTransaction& txn) -> absl::Status {
       absl::StatusOr<std::optional<Entry>> now = txn.Get(path);
       if (!now.ok()) return now.status();
@@ -477,7 +482,6 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
       // must not see its file replaced. (The commit lock held here keeps
       // the writer's own commit out until this decision is made, and the
       // gate keeps new writers out until the object is replaced.)
-      std::unique_lock<std::shared_mutex> gate = hooks_->BlockWriterOpens();
       if (content_wins && hooks_->IsOpenForWriting(path)) {
         txn.PutRaw(DeferredKey(path), remote.SerializeAsString());
         deferred_late = true;
@@ -637,6 +641,7 @@ absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remo
       txn.DeleteRaw(IntentKey(path));
       return absl::OkStatus();
     });
+    gate.unlock();
     if (!status.ok()) return status;
     if (raced) continue;
     if (deferred_late) {

@@ -185,7 +185,11 @@ absl::Status ReplicaProcess::Start() {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat("replfs exited during start-up: ", Log()));
+      const std::string how = WIFEXITED(status)   ? absl::StrCat("exit status ", WEXITSTATUS(status))
+                              : WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                                    : "unknown status";
+      return absl::InternalError(
+          absl::StrCat("replfs exited during start-up (", how, "; 127: exec failed): ", Log()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
