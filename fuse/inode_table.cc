@@ -14,6 +14,23 @@ namespace {
 constexpr int kMaxDepth = 4096;
 }  // namespace
 
+Inode::~Inode() {
+  if (read_fd_.valid()) read_fd_budget_->Give();
+}
+
+UniqueFd Inode::DupReadFd(ReadFdBudget& budget, const std::string& proc_path) {
+  if (!read_fd_.valid()) {
+    if (!budget.TryTake()) return UniqueFd(::open(proc_path.c_str(), O_RDONLY | O_CLOEXEC));
+    read_fd_.Reset(::open(proc_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!read_fd_.valid()) {
+      budget.Give();
+      return UniqueFd();
+    }
+    read_fd_budget_ = &budget;
+  }
+  return UniqueFd(::fcntl(read_fd_.get(), F_DUPFD_CLOEXEC, 0));
+}
+
 InodeTable::InodeTable(UniqueFd root_fd) {
   struct stat st;
   if (::fstatat(root_fd.get(), "", &st, AT_EMPTY_PATH) != 0) {

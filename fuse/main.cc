@@ -67,13 +67,34 @@ std::string MountOptions(const Options& options) {
   return absl::StrJoin(out, ",");
 }
 
-void RaiseFdLimit() {
-  // The inode table holds one O_PATH fd per inode the kernel caches.
+// The inode table holds one O_PATH fd per inode the kernel caches, which
+// for a large docroot is hundreds of thousands: take every fd the system
+// allows (as root, up to fs.nr_open; systemd's unit asks for the same).
+// Returns the soft limit now in force.
+uint64_t RaiseFdLimit() {
   struct rlimit limit;
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  rlim_t system_max = 0;
+  if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r"); f != nullptr) {
+    unsigned long long value = 0;
+    if (std::fscanf(f, "%llu", &value) == 1) system_max = static_cast<rlim_t>(value);
+    std::fclose(f);
   }
+  if (system_max > limit.rlim_max) {
+    // Needs CAP_SYS_RESOURCE; without it the hard limit stays as it is.
+    struct rlimit raised = {system_max, system_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return system_max;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < 65536) {
+    LogWarning(absl::StrCat("only ", limit.rlim_cur, " file descriptors allowed: a tree with more "
+                            "files than that cannot be cached by the kernel; raise LimitNOFILE "
+                            "(systemd) or ulimit -n"));
+  }
+  return limit.rlim_cur;
 }
 
 // The state folder's name at the backing root when it lives there.
@@ -90,7 +111,7 @@ int Run(Options options) {
   // New objects get exactly the mode the kernel passes (it already applied
   // the caller's umask).
   ::umask(0);
-  RaiseFdLimit();
+  const uint64_t fd_limit = RaiseFdLimit();
 
   absl::StatusOr<std::unique_ptr<StateDir>> state = StateDir::Open(options.state_dir);
   if (!state.ok()) {
@@ -143,7 +164,10 @@ int Run(Options options) {
                           (*state)->node_id(), scan->objects_seen, scan->rehashed,
                           scan->committed, scan->deleted));
 
-  ReplicaFs fs(std::move(root_fd), hidden, store->get(), &recorder, options.cache_timeout);
+  // A quarter of the fds may be cached read fds (see ReadFdBudget); the
+  // rest are for the inodes' O_PATH fds, open handles and the store.
+  ReplicaFs fs(std::move(root_fd), hidden, store->get(), &recorder, options.cache_timeout,
+               static_cast<int64_t>(fd_limit / 4));
   fs.writeback_cache = options.writeback_cache;
   const fuse_lowlevel_ops ops = MakeOperations();
   const std::string mount_options = MountOptions(options);

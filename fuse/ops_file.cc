@@ -123,8 +123,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (IsWritable(fi->flags)) gate = fs->HoldLocalChange();
   if (plain_read_only && S_ISREG(inode->type())) {
     std::lock_guard lock(inode->mu);
-    if (!inode->read_fd.valid()) inode->read_fd.Reset(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
-    if (inode->read_fd.valid()) fd.Reset(::fcntl(inode->read_fd.get(), F_DUPFD_CLOEXEC, 0));
+    fd = inode->DupReadFd(fs->read_fd_budget, proc);
   }
   if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
   if (!fd.valid()) {

@@ -1,9 +1,12 @@
 #include "fuse/replica_fs.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
 
@@ -113,6 +116,24 @@ void ReplicaFs::CommitDelete(const std::string& path) {
   }
 }
 
+namespace {
+
+// Says why lookups fail, at most once a minute: every object the kernel
+// caches holds an fd here, so a tree larger than the fd limit fails lookups.
+void ReportFdExhaustion() {
+  static std::atomic<int64_t> last_report_ms{0};
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t last = last_report_ms.load(std::memory_order_relaxed);
+  if (now_ms - last < 60000 ||
+      !last_report_ms.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) {
+    return;
+  }
+  LogError("lookups fail: out of file descriptors (one is held per object the kernel caches); "
+           "raise LimitNOFILE / ulimit -n, or fs.nr_open");
+}
+
+}  // namespace
+
 int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e) {
   *e = fuse_entry_param{};
   e->attr_timeout = fs->cache_timeout;
@@ -123,7 +144,11 @@ int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param
   Inode* inode = fs->inodes.LookedUpExisting(parent, name, e->attr);
   if (inode == nullptr) {
     UniqueFd fd(::openat(parent->fd(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return errno;
+    if (!fd.valid()) {
+      const int err = errno;
+      if (err == EMFILE || err == ENFILE) ReportFdExhaustion();
+      return err;
+    }
     if (::fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
     inode = fs->inodes.LookedUp(parent, name, std::move(fd), e->attr);
   }

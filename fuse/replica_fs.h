@@ -24,10 +24,13 @@ namespace replfs {
 // name the entries the change recorder commits.
 struct ReplicaFs {
   ReplicaFs(UniqueFd root_fd, std::string hidden, MetadataStore* metadata,
-            ChangeRecorder* change_recorder, double timeout_seconds)
-      : inodes(std::move(root_fd)), hidden_name(std::move(hidden)), store(metadata),
+            ChangeRecorder* change_recorder, double timeout_seconds, int64_t cached_read_fds)
+      : read_fd_budget(cached_read_fds), inodes(std::move(root_fd)), hidden_name(std::move(hidden)), store(metadata),
         recorder(change_recorder), cache_timeout(timeout_seconds) {}
 
+  // Declared before `inodes`, whose inodes give their cached read fds back
+  // to it when they are destroyed.
+  ReadFdBudget read_fd_budget;
   InodeTable inodes;
   // Name of the state folder at the root, hidden from the mount ("" if the
   // state folder lives outside the backing directory).
