@@ -12,13 +12,46 @@ namespace {
 // Paths deeper than this are treated as unreachable (a corrupted link chain
 // must not loop forever). PATH_MAX allows at most 2048 components.
 constexpr int kMaxDepth = 4096;
+
+// A file handle's bytes: struct file_handle with room for any handle.
+std::string HandleOf(int fd) {
+  std::string bytes(sizeof(file_handle) + MAX_HANDLE_SZ, '\0');
+  auto* handle = reinterpret_cast<file_handle*>(bytes.data());
+  handle->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return "";
+  bytes.resize(sizeof(file_handle) + handle->handle_bytes);
+  return bytes;
+}
+
 }  // namespace
 
 Inode::~Inode() {
   if (read_fd_.valid()) read_fd_budget_->Give();
+  if (fd_.valid() && fd_budget_ != nullptr) fd_budget_->Give();
 }
 
-UniqueFd Inode::DupReadFd(ReadFdBudget& budget, const std::string& proc_path) {
+PathFd Inode::path_fd() const {
+  if (fd_.valid()) return PathFd::Borrowed(fd_.get());
+  // open_by_handle_at takes a non-const handle; it does not change it.
+  auto* handle = reinterpret_cast<file_handle*>(const_cast<char*>(handle_.data()));
+  UniqueFd fd(::open_by_handle_at(mount_fd_, handle, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  return PathFd::Opened(std::move(fd), fd.valid() ? 0 : errno);
+}
+
+void Inode::KeepFdWithin(FdBudget& budget, int mount_fd) {
+  if (budget.TryTake()) {
+    fd_budget_ = &budget;
+    return;
+  }
+  std::string handle = HandleOf(fd_.get());
+  if (handle.empty()) return;  // No handles on this file system: keep the fd.
+  handle_ = std::move(handle);
+  mount_fd_ = mount_fd;
+  fd_.Reset();
+}
+
+UniqueFd Inode::DupReadFd(FdBudget& budget, const std::string& proc_path) {
   if (!read_fd_.valid()) {
     if (!budget.TryTake()) return UniqueFd(::open(proc_path.c_str(), O_RDONLY | O_CLOEXEC));
     read_fd_.Reset(::open(proc_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -31,12 +64,24 @@ UniqueFd Inode::DupReadFd(ReadFdBudget& budget, const std::string& proc_path) {
   return UniqueFd(::fcntl(read_fd_.get(), F_DUPFD_CLOEXEC, 0));
 }
 
-InodeTable::InodeTable(UniqueFd root_fd) {
+InodeTable::InodeTable(UniqueFd root_fd, int64_t non_directory_fds)
+    : non_directory_fds_(non_directory_fds) {
   struct stat st;
   if (::fstatat(root_fd.get(), "", &st, AT_EMPTY_PATH) != 0) {
     st.st_dev = 0;
     st.st_ino = 0;
   }
+  // open_by_handle_at wants a real (not O_PATH) fd on the file system, and
+  // CAP_DAC_READ_SEARCH: try it once on the root.
+  handle_mount_fd_.Reset(::openat(root_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::string handle = HandleOf(root_fd.get());
+  if (handle_mount_fd_.valid() && !handle.empty()) {
+    UniqueFd reopened(::open_by_handle_at(handle_mount_fd_.get(),
+                                          reinterpret_cast<file_handle*>(handle.data()),
+                                          O_PATH | O_CLOEXEC));
+    file_handles_work_ = reopened.valid();
+  }
+  if (!file_handles_work_) handle_mount_fd_.Reset();
   root_ = std::make_unique<Inode>(std::move(root_fd), st.st_dev, st.st_ino, S_IFDIR);
   root_->nlookup_ = 1;  // The kernel's reference, never forgotten.
 }
@@ -52,6 +97,10 @@ Inode* InodeTable::LookedUp(Inode* parent, const std::string& name, UniqueFd fd,
   if (inserted || it->second == nullptr) {
     it->second = std::make_unique<Inode>(std::move(fd), st.st_dev, st.st_ino,
                                          st.st_mode & S_IFMT);
+    // Handles open relative to the root's file system only.
+    if (!S_ISDIR(st.st_mode) && file_handles_work_ && st.st_dev == root_->dev_) {
+      it->second->KeepFdWithin(non_directory_fds_, handle_mount_fd_.get());
+    }
   }
   Inode* inode = it->second.get();
   ++inode->nlookup_;

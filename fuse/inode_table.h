@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "fuse/fd_budget.h"
+#include "fuse/path_fd.h"
 #include "storage/dirty_blocks.h"
 #include "storage/unique_fd.h"
 
@@ -21,24 +23,6 @@ namespace replfs {
 
 class Inode;
 
-// Bounds how many inodes keep a cached read fd, each one more open file
-// beside the inode's O_PATH fd: a web server reading a large tree once must
-// not run the daemon out of file descriptors (found by
-// tools/bench-replication: 10,000 files read once held 20,000 fds and every
-// further open failed with EMFILE). Past the budget, opens just open.
-class ReadFdBudget {
- public:
-  explicit ReadFdBudget(int64_t fds) : left_(fds) {}
-  bool TryTake() {
-    if (left_.fetch_sub(1, std::memory_order_relaxed) > 0) return true;
-    left_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  void Give() { left_.fetch_add(1, std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> left_;
-};
 
 // One name of an inode: the directory it is in and its name there. An inode
 // has one link per hard link the kernel has seen; a directory has one.
@@ -49,12 +33,26 @@ struct Link {
 
 // The daemon's view of one backing object. The kernel addresses it by
 // fuse_ino_t, which is this object's address (like passthrough_hp).
+//
+// Like passthrough_hp, an inode keeps an O_PATH fd of its backing object,
+// which costs one fd per object the kernel caches: a docroot of a million
+// files served by Apache would need a million fds. So only directories
+// always keep theirs (every operation in them is relative to it); files,
+// symlinks and the like keep theirs while the table's fd budget lasts, and
+// past it keep a file handle (name_to_handle_at) instead and open an O_PATH
+// fd from it for each operation (as virtiofsd does with file handles).
 class Inode {
  public:
   Inode(UniqueFd fd, dev_t dev, ino_t ino, mode_t type)
       : fd_(std::move(fd)), dev_(dev), ino_(ino), type_(type) {}
+  ~Inode();
+  Inode(const Inode&) = delete;
+  Inode& operator=(const Inode&) = delete;
 
-  int fd() const { return fd_.get(); }   // O_PATH fd of the backing object.
+  // O_PATH fd of a directory's backing object. REQUIRES: is_dir().
+  int dir_fd() const { return fd_.get(); }
+  // An O_PATH fd of the backing object for one operation (any kind).
+  PathFd path_fd() const;
   dev_t dev() const { return dev_; }
   ino_t ino() const { return ino_; }
   mode_t type() const { return type_; }  // S_IFMT bits only.
@@ -79,10 +77,7 @@ class Inode {
   // carry their own offsets, and a remote version arrives as a new inode by
   // rename. Returns a new fd (the caller owns it), invalid on failure.
   // REQUIRES: mu held.
-  UniqueFd DupReadFd(ReadFdBudget& budget, const std::string& proc_path);
-  ~Inode();
-  Inode(const Inode&) = delete;
-  Inode& operator=(const Inode&) = delete;
+  UniqueFd DupReadFd(FdBudget& budget, const std::string& proc_path);
   // While a commit reads the backing file to hash it (which moves its
   // atime until the commit puts it back), the atime to report instead.
   bool commit_reading = false;
@@ -95,9 +90,16 @@ class Inode {
 
  private:
   friend class InodeTable;
-  UniqueFd read_fd_;                         // Guarded by mu.
-  ReadFdBudget* read_fd_budget_ = nullptr;   // Where read_fd_ came from.
-  UniqueFd fd_;
+  // Trades fd_ for a file handle when `budget` has no fd left for it.
+  // REQUIRES: not a directory; called once, before the inode is shared.
+  void KeepFdWithin(FdBudget& budget, int mount_fd);
+
+  UniqueFd read_fd_;                     // Guarded by mu.
+  FdBudget* read_fd_budget_ = nullptr;   // Where read_fd_ came from.
+  UniqueFd fd_;                          // Invalid when handle_ stands in.
+  FdBudget* fd_budget_ = nullptr;        // Where fd_ came from, if counted.
+  std::string handle_;                   // struct file_handle, when no fd_.
+  int mount_fd_ = -1;                    // For open_by_handle_at.
   dev_t dev_;
   ino_t ino_;
   mode_t type_;
@@ -111,8 +113,11 @@ class Inode {
 // Thread-safe: one mutex guards the map, lookup counts and links.
 class InodeTable {
  public:
-  // Takes the backing root directory (O_PATH fd).
-  explicit InodeTable(UniqueFd root_fd);
+  // Takes the backing root directory (O_PATH fd). At most
+  // `non_directory_fds` inodes other than directories keep an fd at once
+  // (see Inode); without the capability to open file handles
+  // (CAP_DAC_READ_SEARCH) all keep theirs.
+  explicit InodeTable(UniqueFd root_fd, int64_t non_directory_fds = INT64_MAX);
   InodeTable(const InodeTable&) = delete;
   InodeTable& operator=(const InodeTable&) = delete;
 
@@ -171,6 +176,10 @@ class InodeTable {
   void MaybeEraseLocked(Inode* inode);
   bool PathOfLocked(Inode* inode, std::string* out, int depth);
 
+  // Declared before the inodes, which give their shares back when freed.
+  FdBudget non_directory_fds_;
+  UniqueFd handle_mount_fd_;  // The root, opened for open_by_handle_at.
+  bool file_handles_work_ = false;
   std::mutex mu_;
   std::unique_ptr<Inode> root_;
   absl::flat_hash_map<Key, std::unique_ptr<Inode>> inodes_;

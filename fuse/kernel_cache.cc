@@ -25,7 +25,7 @@ bool ResolveParent(ReplicaFs* fs, const std::string& path, fuse_ino_t* parent_id
   *name = parts.back();
   parts.pop_back();
   fuse_ino_t id = FUSE_ROOT_ID;
-  int dir_fd = fs->inodes.root()->fd();
+  int dir_fd = fs->inodes.root()->dir_fd();
   UniqueFd held;
   for (const std::string& part : parts) {
     *parent_id = id;
@@ -64,7 +64,7 @@ void KernelCache::InvalidatePath(const std::string& path) {
   if (!resolved) return;
   // Attribute-only changes keep the inode: drop its attributes and pages.
   struct stat st;
-  if (::fstatat(fs_->inodes.root()->fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (::fstatat(fs_->inodes.root()->dir_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (Inode* inode = fs_->inodes.Find(st.st_dev, st.st_ino); inode != nullptr) {
       fuse_lowlevel_notify_inval_inode(fs_->session, fs_->IdOf(inode), 0, 0);
     }
@@ -73,7 +73,7 @@ void KernelCache::InvalidatePath(const std::string& path) {
 
 bool KernelCache::IsOpenForWriting(const std::string& path) {
   struct stat st;
-  if (::fstatat(fs_->inodes.root()->fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (::fstatat(fs_->inodes.root()->dir_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return fs_->inodes.HasOpenWriters(st.st_dev, st.st_ino);
 }
 

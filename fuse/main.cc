@@ -67,32 +67,21 @@ std::string MountOptions(const Options& options) {
   return absl::StrJoin(out, ",");
 }
 
-// The inode table holds one O_PATH fd per inode the kernel caches, which
-// for a large docroot is hundreds of thousands: take every fd the system
-// allows (as root, up to fs.nr_open; systemd's unit asks for the same).
-// Returns the soft limit now in force.
+// The inode table keeps an O_PATH fd per directory the kernel caches and,
+// within a share of the limit, per other object (see Inode): raise the soft
+// limit to the hard one (systemd's unit sets LimitNOFILE=1048576). Returns
+// the soft limit now in force.
 uint64_t RaiseFdLimit() {
   struct rlimit limit;
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  rlim_t system_max = 0;
-  if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r"); f != nullptr) {
-    unsigned long long value = 0;
-    if (std::fscanf(f, "%llu", &value) == 1) system_max = static_cast<rlim_t>(value);
-    std::fclose(f);
-  }
-  if (system_max > limit.rlim_max) {
-    // Needs CAP_SYS_RESOURCE; without it the hard limit stays as it is.
-    struct rlimit raised = {system_max, system_max};
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return system_max;
-  }
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) (void)::getrlimit(RLIMIT_NOFILE, &limit);
   }
   if (limit.rlim_cur < 65536) {
-    LogWarning(absl::StrCat("only ", limit.rlim_cur, " file descriptors allowed: a tree with more "
-                            "files than that cannot be cached by the kernel; raise LimitNOFILE "
-                            "(systemd) or ulimit -n"));
+    LogInfo(absl::StrCat("only ", limit.rlim_cur, " file descriptors allowed: past half of "
+                         "them, files the kernel caches are reached by file handle (a little "
+                         "slower); raise LimitNOFILE (systemd) or ulimit -n to avoid that"));
   }
   return limit.rlim_cur;
 }
@@ -164,10 +153,8 @@ int Run(Options options) {
                           (*state)->node_id(), scan->objects_seen, scan->rehashed,
                           scan->committed, scan->deleted));
 
-  // A quarter of the fds may be cached read fds (see ReadFdBudget); the
-  // rest are for the inodes' O_PATH fds, open handles and the store.
   ReplicaFs fs(std::move(root_fd), hidden, store->get(), &recorder, options.cache_timeout,
-               static_cast<int64_t>(fd_limit / 4));
+               static_cast<int64_t>(fd_limit), options.inode_fds);
   fs.writeback_cache = options.writeback_cache;
   const fuse_lowlevel_ops ops = MakeOperations();
   const std::string mount_options = MountOptions(options);
@@ -215,7 +202,7 @@ int Run(Options options) {
   }
   replication.server_credentials = credentials->server;
   replication.channel_credentials = credentials->channel;
-  Replicator replicator(replication, fs.inodes.root()->fd(), store->get(), &clock, &kernel_cache);
+  Replicator replicator(replication, fs.inodes.root()->dir_fd(), store->get(), &clock, &kernel_cache);
   replicator.set_commit_failures_source([&fs] { return fs.commit_failures.load(); });
   replicator.set_pending_commits_source([&fs] { return fs.inodes.CountUncommitted(); });
   fs.on_write_closed = [&replicator](const std::string& path) { replicator.OnWriteClosed(path); };

@@ -47,9 +47,10 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   ReplicaFs* fs = FsOf(req);
   Inode* inode = fs->InodeOf(ino);
+  const PathFd fd = inode->path_fd();
   struct stat st;
-  if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    fuse_reply_err(req, errno);
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    fuse_reply_err(req, fd.valid() ? errno : fd.error());
     return;
   }
   HideCommitRead(inode, &st);
@@ -62,7 +63,9 @@ namespace {
 // open handle's fd where the kernel gave one (ftruncate, futimens).
 int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_info* fi) {
   const int handle_fd = fi != nullptr ? FileHandleFd(fi) : -1;
-  const std::string proc = ProcPath(inode->fd());
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) return fd.error();
+  const std::string proc = ProcPath(fd.get());
   if (valid & FUSE_SET_ATTR_MODE) {
     const int r = handle_fd >= 0 ? ::fchmod(handle_fd, attr.st_mode)
                                  : ::fchmodat(AT_FDCWD, proc.c_str(), attr.st_mode, 0);
@@ -71,13 +74,13 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
   if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
     const uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
     const gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
-    if (::fchownat(inode->fd(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
       return errno;
     }
   }
   if (valid & FUSE_SET_ATTR_SIZE) {
     struct stat before;
-    if (::fstatat(inode->fd(), "", &before, AT_EMPTY_PATH) != 0) return errno;
+    if (::fstatat(fd.get(), "", &before, AT_EMPTY_PATH) != 0) return errno;
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
                                  : ::truncate(proc.c_str(), attr.st_size);
     if (r != 0) return errno;
@@ -108,7 +111,7 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
     if (handle_fd >= 0) {
       r = ::futimens(handle_fd, times);
     } else if (S_ISLNK(inode->type())) {
-      r = ::utimensat(inode->fd(), "", times, AT_EMPTY_PATH);
+      r = ::utimensat(fd.get(), "", times, AT_EMPTY_PATH);
     } else {
       r = ::utimensat(AT_FDCWD, proc.c_str(), times, 0);
     }
@@ -145,9 +148,10 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
   ReplicaFs* fs = FsOf(req);
   char target[PATH_MAX + 1];
-  const ssize_t n = ::readlinkat(fs->InodeOf(ino)->fd(), "", target, sizeof(target) - 1);
+  const PathFd fd = fs->InodeOf(ino)->path_fd();
+  const ssize_t n = fd.valid() ? ::readlinkat(fd.get(), "", target, sizeof(target) - 1) : -1;
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    fuse_reply_err(req, fd.valid() ? errno : fd.error());
     return;
   }
   target[n] = '\0';
@@ -157,8 +161,9 @@ void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
 void OpStatfs(fuse_req_t req, fuse_ino_t ino) {
   ReplicaFs* fs = FsOf(req);
   struct statvfs st;
-  if (::fstatvfs(fs->InodeOf(ino)->fd(), &st) != 0) {
-    fuse_reply_err(req, errno);
+  const PathFd fd = fs->InodeOf(ino)->path_fd();
+  if (!fd.valid() || ::fstatvfs(fd.get(), &st) != 0) {
+    fuse_reply_err(req, fd.valid() ? errno : fd.error());
     return;
   }
   fuse_reply_statfs(req, &st);

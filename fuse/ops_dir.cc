@@ -102,7 +102,7 @@ void ReadDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
   Inode* inode = fs->InodeOf(ino);
-  UniqueFd fd(::openat(inode->fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::openat(inode->dir_fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     fuse_reply_err(req, errno);
     return;

@@ -81,19 +81,19 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   }
   // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
   std::shared_lock gate = fs->HoldLocalChange();
-  UniqueFd fd(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
+  UniqueFd fd(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
   if (!fd.valid()) {
     // O_CREAT without O_EXCL on an existing file: open it instead.
     if (errno == EEXIST && !(fi->flags & O_EXCL)) {
-      fd.Reset(::openat(parent->fd(), name, BackingFlags(fi->flags) | O_NOFOLLOW));
+      fd.Reset(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_NOFOLLOW));
     }
     if (!fd.valid()) {
       fuse_reply_err(req, errno);
       return;
     }
   } else if (const int err = GiveToCaller(req, parent, name, S_IFREG | (mode & 07777)); err != 0) {
-    ::unlinkat(parent->fd(), name, 0);
+    ::unlinkat(parent->dir_fd(), name, 0);
     fuse_reply_err(req, err);
     return;
   }
@@ -115,7 +115,12 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
   Inode* inode = fs->InodeOf(ino);
-  const std::string proc = ProcPath(inode->fd());
+  const PathFd path_fd = inode->path_fd();
+  if (!path_fd.valid()) {
+    fuse_reply_err(req, path_fd.error());
+    return;
+  }
+  const std::string proc = ProcPath(path_fd.get());
   UniqueFd fd;
   const int plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
   // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.

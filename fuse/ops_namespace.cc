@@ -26,16 +26,16 @@ Caller CallerOf(fuse_req_t req) {
 int GiveToCaller(fuse_req_t req, Inode* parent, const char* name, mode_t mode) {
   const Caller caller = CallerOf(req);
   struct stat parent_st;
-  if (::fstatat(parent->fd(), "", &parent_st, AT_EMPTY_PATH) != 0) return errno;
+  if (::fstatat(parent->dir_fd(), "", &parent_st, AT_EMPTY_PATH) != 0) return errno;
   const gid_t gid = (parent_st.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : caller.gid;
   if (caller.uid == 0 && gid == static_cast<gid_t>(-1)) return 0;
-  if (::fchownat(parent->fd(), name, caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (::fchownat(parent->dir_fd(), name, caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return errno;
   // chown(2) drops S_ISUID/S_ISGID of a non-directory, even for root, but
   // natively a creator keeps the set-id bits it asked for (the kernel
   // already removed S_ISGID where the caller may not have it). Put back
   // the requested mode.
   if ((mode & (S_ISUID | S_ISGID)) != 0 && !S_ISDIR(mode) && !S_ISLNK(mode)) {
-    if (::fchmodat(parent->fd(), name, mode & 07777, 0) != 0) return errno;
+    if (::fchmodat(parent->dir_fd(), name, mode & 07777, 0) != 0) return errno;
   }
   return 0;
 }
@@ -48,8 +48,8 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
   if (const int err = GiveToCaller(req, parent, name, mode); err != 0) {
     // Do not leave an object owned by root behind a failed request.
     struct stat st;
-    if (::fstatat(parent->fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      ::unlinkat(parent->fd(), name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+    if (::fstatat(parent->dir_fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      ::unlinkat(parent->dir_fd(), name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
     }
     fuse_reply_err(req, err);
     return;
@@ -83,7 +83,7 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
     fuse_reply_err(req, EPERM);
     return;
   }
-  if (::mknodat(parent->fd(), name, mode, rdev) != 0) {
+  if (::mknodat(parent->dir_fd(), name, mode, rdev) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -96,7 +96,7 @@ void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
   std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
-  if (::mkdirat(parent->fd(), name, mode) != 0) {
+  if (::mkdirat(parent->dir_fd(), name, mode) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -109,7 +109,7 @@ void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const c
   std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
-  if (::symlinkat(target, parent->fd(), name) != 0) {
+  if (::symlinkat(target, parent->dir_fd(), name) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -123,8 +123,13 @@ void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* na
   Inode* inode = fs->InodeOf(ino);
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
-  const std::string proc = ProcPath(inode->fd());
-  if (::linkat(AT_FDCWD, proc.c_str(), parent->fd(), name, AT_SYMLINK_FOLLOW) != 0) {
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  const std::string proc = ProcPath(fd.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), parent->dir_fd(), name, AT_SYMLINK_FOLLOW) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -149,8 +154,8 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
     return;
   }
   struct stat st;
-  const bool known = ::fstatat(parent->fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (::unlinkat(parent->fd(), name, flags) != 0) {
+  const bool known = ::fstatat(parent->dir_fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (::unlinkat(parent->dir_fd(), name, flags) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -189,10 +194,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   std::optional<std::string> from = fs->ChildPath(parent, name);
   std::optional<std::string> to = fs->ChildPath(new_parent, new_name);
   struct stat moved, replaced;
-  const bool have_moved = ::fstatat(parent->fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have_moved = ::fstatat(parent->dir_fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
   const bool have_replaced =
-      ::fstatat(new_parent->fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
-  if (::renameat2(parent->fd(), name, new_parent->fd(), new_name, flags) != 0) {
+      ::fstatat(new_parent->dir_fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+  if (::renameat2(parent->dir_fd(), name, new_parent->dir_fd(), new_name, flags) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -217,15 +222,15 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
     // Renaming changed the moved objects' ctime; record their new stats.
     struct stat now_at_to, now_at_from;
     LocalStat moved_stat, exchanged_stat;
-    if (::fstatat(new_parent->fd(), new_name, &now_at_to, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (::fstatat(new_parent->dir_fd(), new_name, &now_at_to, AT_SYMLINK_NOFOLLOW) == 0) {
       moved_stat = LocalStatOf(now_at_to);
     }
-    if (exchange && ::fstatat(parent->fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (exchange && ::fstatat(parent->dir_fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
       exchanged_stat = LocalStatOf(now_at_from);
     }
     absl::Status s = fs->recorder->RecordRename(*from, *to, exchange, moved_stat,
                                                 exchange ? &exchanged_stat : nullptr);
-    if (s.ok() && !exchange) s = fs->recorder->RecordUncoveredAncestors(fs->inodes.root()->fd(), *from);
+    if (s.ok() && !exchange) s = fs->recorder->RecordUncoveredAncestors(fs->inodes.root()->dir_fd(), *from);
     if (!s.ok()) {
       ++fs->commit_failures;
       LogError(absl::StrCat("commit rename ", *from, " -> ", *to, ": ", s.ToString()));

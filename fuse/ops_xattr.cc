@@ -30,7 +30,12 @@ void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
     fuse_reply_err(req, EPERM);
     return;
   }
-  if (::setxattr(ProcPath(inode->fd()).c_str(), name, value, size, flags) != 0) {
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  if (::setxattr(ProcPath(fd.get()).c_str(), name, value, size, flags) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -45,8 +50,13 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     fuse_reply_err(req, ENODATA);
     return;
   }
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
   if (size == 0) {
-    const ssize_t n = ::getxattr(ProcPath(inode->fd()).c_str(), name, nullptr, 0);
+    const ssize_t n = ::getxattr(ProcPath(fd.get()).c_str(), name, nullptr, 0);
     if (n < 0) {
       fuse_reply_err(req, errno);
     } else {
@@ -55,7 +65,7 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     return;
   }
   std::vector<char> value(size);
-  const ssize_t n = ::getxattr(ProcPath(inode->fd()).c_str(), name, value.data(), size);
+  const ssize_t n = ::getxattr(ProcPath(fd.get()).c_str(), name, value.data(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
   } else {
@@ -74,8 +84,13 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     }
     return;
   }
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
   if (size == 0) {
-    const ssize_t n = ::listxattr(ProcPath(inode->fd()).c_str(), nullptr, 0);
+    const ssize_t n = ::listxattr(ProcPath(fd.get()).c_str(), nullptr, 0);
     if (n < 0) {
       fuse_reply_err(req, errno);
     } else {
@@ -84,7 +99,7 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     return;
   }
   std::vector<char> names(size);
-  const ssize_t n = ::listxattr(ProcPath(inode->fd()).c_str(), names.data(), size);
+  const ssize_t n = ::listxattr(ProcPath(fd.get()).c_str(), names.data(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
   } else {
@@ -101,7 +116,12 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     fuse_reply_err(req, ENODATA);
     return;
   }
-  if (::removexattr(ProcPath(inode->fd()).c_str(), name) != 0) {
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid()) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  if (::removexattr(ProcPath(fd.get()).c_str(), name) != 0) {
     fuse_reply_err(req, errno);
     return;
   }

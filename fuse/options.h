@@ -38,6 +38,8 @@ struct Options {
   std::string tls_key;
   std::string config_file;
   double tombstone_grace = 86400;   // Seconds before an acknowledged tombstone is purged.
+  // Non-directory inodes that may keep an O_PATH fd (-1: half the fd limit).
+  int64_t inode_fds = -1;
   // Arguments for libfuse's own mount options (fsname, allow_other, ...).
   std::string fuse_mount_options;
 };

@@ -66,10 +66,12 @@ void ReplicaFs::CommitInode(Inode* inode) {
     inode->dirty.Clear();
     inode->content_dirty = false;
   }
+  const PathFd fd = inode->path_fd();
   struct stat st;
-  if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     ++commit_failures;
-    LogError(absl::StrCat("commit: stat ", paths.front(), ": ", std::strerror(errno)));
+    LogError(absl::StrCat("commit: stat ", paths.front(), ": ",
+                          std::strerror(fd.valid() ? errno : fd.error())));
     return;
   }
   {
@@ -82,16 +84,16 @@ void ReplicaFs::CommitInode(Inode* inode) {
     const Content* previous_content =
         previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
     absl::StatusOr<ObservedObject> observed =
-        ObserveObject(inode->fd(), st, previous_content, &dirty);
+        ObserveObject(fd.get(), st, previous_content, &dirty);
     // The file changed size under the hasher (a truncating open racing this
     // commit): observe it again as it is now, all blocks.
     for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
-      if (::fstatat(inode->fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
-      observed = ObserveObject(inode->fd(), st, nullptr, nullptr);
+      if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
+      observed = ObserveObject(fd.get(), st, nullptr, nullptr);
     }
     absl::Status status = observed.status();
     if (observed.ok()) {
-      RestoreAtime(inode->fd(), st, &*observed);
+      RestoreAtime(fd.get(), st, &*observed);
       status = recorder->RecordObject(path, *observed).status();
     }
     if (!status.ok()) {
@@ -109,7 +111,7 @@ void ReplicaFs::CommitInode(Inode* inode) {
 
 void ReplicaFs::CommitDelete(const std::string& path) {
   absl::Status s = recorder->RecordDelete(path);
-  if (s.ok()) s = recorder->RecordUncoveredAncestors(inodes.root()->fd(), path);
+  if (s.ok()) s = recorder->RecordUncoveredAncestors(inodes.root()->dir_fd(), path);
   if (!s.ok()) {
     ++commit_failures;
     LogError(absl::StrCat("commit delete ", path, ": ", s.ToString()));
@@ -140,10 +142,10 @@ int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param
   e->entry_timeout = fs->cache_timeout;
   if (fs->IsHidden(parent, name)) return ENOENT;
   // Objects the table already holds need no new O_PATH fd: one fstatat.
-  if (::fstatat(parent->fd(), name, &e->attr, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (::fstatat(parent->dir_fd(), name, &e->attr, AT_SYMLINK_NOFOLLOW) != 0) return errno;
   Inode* inode = fs->inodes.LookedUpExisting(parent, name, e->attr);
   if (inode == nullptr) {
-    UniqueFd fd(::openat(parent->fd(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::openat(parent->dir_fd(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) {
       const int err = errno;
       if (err == EMFILE || err == ENFILE) ReportFdExhaustion();

@@ -23,14 +23,21 @@ namespace replfs {
 // syscall is relative to an inode's O_PATH fd. Paths are computed only to
 // name the entries the change recorder commits.
 struct ReplicaFs {
+  // `fd_limit`: the file descriptors this process may open. `inode_fds`
+  // of them (-1: half) may be kept by inodes other than directories, an
+  // eighth by cached read fds (see Inode); the rest serve directories, open
+  // handles and the store.
   ReplicaFs(UniqueFd root_fd, std::string hidden, MetadataStore* metadata,
-            ChangeRecorder* change_recorder, double timeout_seconds, int64_t cached_read_fds)
-      : read_fd_budget(cached_read_fds), inodes(std::move(root_fd)), hidden_name(std::move(hidden)), store(metadata),
+            ChangeRecorder* change_recorder, double timeout_seconds, int64_t fd_limit,
+            int64_t inode_fds = -1)
+      : read_fd_budget(fd_limit / 8),
+        inodes(std::move(root_fd), inode_fds >= 0 ? inode_fds : fd_limit / 2),
+        hidden_name(std::move(hidden)), store(metadata),
         recorder(change_recorder), cache_timeout(timeout_seconds) {}
 
   // Declared before `inodes`, whose inodes give their cached read fds back
   // to it when they are destroyed.
-  ReadFdBudget read_fd_budget;
+  FdBudget read_fd_budget;
   InodeTable inodes;
   // Name of the state folder at the root, hidden from the mount ("" if the
   // state folder lives outside the backing directory).

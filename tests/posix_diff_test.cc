@@ -3,7 +3,9 @@
 // local filesystem); the transcripts (return values, errno) and the
 // resulting trees (modes, owners, sizes, contents, symlink targets, user
 // xattrs) must be identical. The backing directory must hold the same tree
-// too: what the mount shows is what replicates.
+// too: what the mount shows is what replicates. Every script runs on a
+// second mount too, whose files are reached by file handle instead of a
+// kept fd (-o inode_fds=0: what a tree larger than the fd limit gets).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,18 +76,26 @@ class PosixDiffTest : public ::testing::TestWithParam<Script> {
     native_ = new std::string(dir_->Sub("native"));
     const std::string backing = dir_->Sub("backing");
     const std::string mountpoint = dir_->Sub("mnt");
-    for (const std::string& path : {*native_, backing, mountpoint}) ::chmod(path.c_str(), 0755);
+    const std::string handle_backing = dir_->Sub("handle-backing");
+    const std::string handle_mountpoint = dir_->Sub("handle-mnt");
+    for (const std::string& path :
+         {*native_, backing, mountpoint, handle_backing, handle_mountpoint}) {
+      ::chmod(path.c_str(), 0755);
+    }
     replica_ = new ReplicaProcess(backing, mountpoint);
+    by_handle_ = new ReplicaProcess(handle_backing, handle_mountpoint, {"-o", "inode_fds=0"});
     start_status_ = new absl::Status(replica_->Start());
+    if (start_status_->ok()) *start_status_ = by_handle_->Start();
   }
 
   static void TearDownTestSuite() {
-    if (replica_ != nullptr) {
-      const absl::Status stopped = replica_->Stop();
+    for (ReplicaProcess** replica : {&replica_, &by_handle_}) {
+      if (*replica == nullptr) continue;
+      const absl::Status stopped = (*replica)->Stop();
       if (start_status_->ok() && !stopped.ok()) ADD_FAILURE() << "stopping replfs: " << stopped;
+      delete *replica;
+      *replica = nullptr;
     }
-    delete replica_;
-    replica_ = nullptr;
     delete start_status_;
     start_status_ = nullptr;
     delete native_;
@@ -110,41 +120,57 @@ class PosixDiffTest : public ::testing::TestWithParam<Script> {
 
   static TempDir* dir_;
   static std::string* native_;
+  // Runs `script` on `replica`'s mount and compares it with the native run.
+  static void ExpectSameAsNative(const Script& script, ReplicaProcess& replica,
+                                 const std::vector<std::string>& native,
+                                 const std::vector<std::string>& native_tree) {
+    const std::string mount_root = replica.MountPath(script.name);
+    const std::string backing_root = replica.BackingPath(script.name);
+    ASSERT_NO_FATAL_FAILURE(MakeScriptRoot(mount_root));
+    const size_t errors_before = CountErrorLines(replica.Log());
+
+    const std::vector<std::string> mounted = Run(script, mount_root);
+    ExpectSameLines(script.name, "transcript", native, "mount", mounted);
+
+    absl::StatusOr<std::vector<std::string>> mount_tree = SnapshotTree(mount_root);
+    absl::StatusOr<std::vector<std::string>> backing_tree = SnapshotTree(backing_root);
+    ASSERT_TRUE(mount_tree.ok()) << mount_tree.status();
+    ASSERT_TRUE(backing_tree.ok()) << backing_tree.status();
+    ExpectSameLines(script.name, "tree through the mount", native_tree, "mount", *mount_tree);
+    ExpectSameLines(script.name, "tree in the backing directory", native_tree, "backing",
+                    *backing_tree);
+
+    // A failed commit means the change would not replicate.
+    const std::string log = replica.Log();
+    EXPECT_EQ(CountErrorLines(log), errors_before) << "replfs logged errors:\n" << log;
+  }
+
   static ReplicaProcess* replica_;
+  static ReplicaProcess* by_handle_;
   static absl::Status* start_status_;
 };
 
 TempDir* PosixDiffTest::dir_ = nullptr;
 std::string* PosixDiffTest::native_ = nullptr;
 ReplicaProcess* PosixDiffTest::replica_ = nullptr;
+ReplicaProcess* PosixDiffTest::by_handle_ = nullptr;
 absl::Status* PosixDiffTest::start_status_ = nullptr;
 
 TEST_P(PosixDiffTest, SameAsNative) {
   const Script& script = GetParam();
   const std::string native_root = absl::StrCat(*native_, "/", script.name);
-  const std::string mount_root = replica_->MountPath(script.name);
-  const std::string backing_root = replica_->BackingPath(script.name);
   ASSERT_NO_FATAL_FAILURE(MakeScriptRoot(native_root));
-  ASSERT_NO_FATAL_FAILURE(MakeScriptRoot(mount_root));
-  const size_t errors_before = CountErrorLines(replica_->Log());
-
   const std::vector<std::string> native = Run(script, native_root);
-  const std::vector<std::string> mounted = Run(script, mount_root);
-  ExpectSameLines(script.name, "transcript", native, "mount", mounted);
-
   absl::StatusOr<std::vector<std::string>> native_tree = SnapshotTree(native_root);
-  absl::StatusOr<std::vector<std::string>> mount_tree = SnapshotTree(mount_root);
-  absl::StatusOr<std::vector<std::string>> backing_tree = SnapshotTree(backing_root);
   ASSERT_TRUE(native_tree.ok()) << native_tree.status();
-  ASSERT_TRUE(mount_tree.ok()) << mount_tree.status();
-  ASSERT_TRUE(backing_tree.ok()) << backing_tree.status();
-  ExpectSameLines(script.name, "tree through the mount", *native_tree, "mount", *mount_tree);
-  ExpectSameLines(script.name, "tree in the backing directory", *native_tree, "backing",
-                  *backing_tree);
-
-  // A failed commit means the change would not replicate.
-  const std::string log = replica_->Log();
-  EXPECT_EQ(CountErrorLines(log), errors_before) << "replfs logged errors:\n" << log;
+  {
+    SCOPED_TRACE("mount whose inodes keep their fds");
+    ExpectSameAsNative(script, *replica_, native, *native_tree);
+  }
+  {
+    SCOPED_TRACE("mount whose files are reached by file handle (-o inode_fds=0)");
+    ExpectSameAsNative(script, *by_handle_, native, *native_tree);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(posix, PosixDiffTest, ::testing::ValuesIn(PosixDiffScripts()),

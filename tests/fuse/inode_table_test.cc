@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -38,7 +39,7 @@ class InodeTableTest : public ::testing::Test {
   // Looks up file i as the kernel would: one O_PATH fd adopted by the table.
   Inode* LookUp(InodeTable& table, int i) {
     const std::string name = absl::StrCat("f", i);
-    UniqueFd fd(::openat(table.root()->fd(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::openat(table.root()->dir_fd(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     EXPECT_TRUE(fd.valid());
     struct stat st;
     EXPECT_EQ(::fstatat(fd.get(), "", &st, AT_EMPTY_PATH), 0);
@@ -53,14 +54,14 @@ class InodeTableTest : public ::testing::Test {
 // reading 10,000 files once held 20,000 fds and opens failed with EMFILE
 // (tools/bench-replication). Cached read fds are now bounded by a budget.
 TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
-  ReadFdBudget budget(2);
+  FdBudget budget(2);
   InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
   std::vector<Inode*> inodes;
   for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
   const int before = OpenFdCount();
   for (Inode* inode : inodes) {
     std::lock_guard lock(inode->mu);
-    UniqueFd fd = inode->DupReadFd(budget, ProcPath(inode->fd()));
+    UniqueFd fd = inode->DupReadFd(budget, ProcPath(inode->path_fd().get()));
     ASSERT_TRUE(fd.valid());
     char byte;
     EXPECT_EQ(::pread(fd.get(), &byte, 1, 0), 1);
@@ -77,11 +78,49 @@ TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
   budget.Give();
   {
     std::lock_guard lock(inodes[4]->mu);
-    UniqueFd fd = inodes[4]->DupReadFd(budget, ProcPath(inodes[4]->fd()));
+    UniqueFd fd = inodes[4]->DupReadFd(budget, ProcPath(inodes[4]->path_fd().get()));
     ASSERT_TRUE(fd.valid());
   }
   EXPECT_EQ(OpenFdCount(), before + 1);
   EXPECT_FALSE(budget.TryTake());
+}
+
+// Past its fd budget, an inode keeps a file handle instead of an O_PATH fd
+// and opens one per operation, so a tree larger than the fd limit can still
+// be cached by the kernel (tools/bench-replication ran the daemon into
+// EMFILE with 20,000 files under a limit of 20,000).
+TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
+  const int before_table = OpenFdCount();
+  InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+                   /*non_directory_fds=*/1);
+  const int with_root = OpenFdCount();
+  EXPECT_EQ(with_root, before_table + 2) << "the root's O_PATH fd and one to open handles with";
+  std::vector<Inode*> inodes;
+  for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
+  // Only the first file keeps its fd (needs CAP_DAC_READ_SEARCH: root).
+  EXPECT_EQ(OpenFdCount(), with_root + 1);
+  for (int i = 0; i < kFiles; ++i) {
+    const PathFd fd = inodes[static_cast<size_t>(i)]->path_fd();
+    ASSERT_TRUE(fd.valid()) << "file " << i << ": " << std::strerror(fd.error());
+    struct stat by_fd, by_name;
+    ASSERT_EQ(::fstatat(fd.get(), "", &by_fd, AT_EMPTY_PATH), 0);
+    ASSERT_EQ(::stat(dir_.Path(absl::StrCat("f", i)).c_str(), &by_name), 0);
+    EXPECT_EQ(by_fd.st_ino, by_name.st_ino) << "file " << i;
+    // The fd serves the same operations a kept one does.
+    char buffer[16] = {};
+    UniqueFd readable(::open(ProcPath(fd.get()).c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(readable.valid());
+    EXPECT_EQ(::read(readable.get(), buffer, sizeof(buffer) - 1),
+              static_cast<ssize_t>(absl::StrCat("content ", i).size()));
+    EXPECT_EQ(std::string(buffer), absl::StrCat("content ", i));
+  }
+  EXPECT_EQ(OpenFdCount(), with_root + 1);
+  // Forgetting the inode that kept its fd frees its share for the next.
+  table.Forget(inodes[0], 1);
+  EXPECT_EQ(OpenFdCount(), with_root);
+  Inode* again = LookUp(table, 0);
+  EXPECT_EQ(OpenFdCount(), with_root + 1);
+  EXPECT_TRUE(again->path_fd().valid());
 }
 
 }  // namespace
