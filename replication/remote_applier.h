@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,7 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "entry.pb.h"
+#include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
+#include "replication/object_builder.h"
 #include "replication/conflict_keeper.h"
 #include "replication/entry_validation.h"
 #include "replication/filesystem_hooks.h"
@@ -18,26 +22,6 @@
 #include "storage/metadata_store.h"
 
 namespace replfs {
-
-// What applying entries did, for status and tests.
-struct ApplyStats {
-  uint64_t received = 0;
-  uint64_t applied = 0;         // Won and changed something.
-  uint64_t ignored = 0;         // Lost (or equal): nothing changed, nothing logged.
-  uint64_t deferred = 0;        // Won, but the file is open for writing here.
-  uint64_t conflicts = 0;       // Local concurrent versions kept as conflict copies.
-  uint64_t blocks_fetched = 0;
-  uint64_t block_bytes_fetched = 0;
-  uint64_t blocks_reused = 0;   // Found locally by hash: no transfer.
-};
-
-struct ApplierOptions {
-  std::string hidden_name;        // State folder's name at the root ("" if outside).
-  std::string temp_dir;           // Same filesystem as the backing dir.
-  std::string conflicts_dir;
-  uint64_t max_clock_ahead_ms = 60000;
-  EntryLimits limits;
-};
 
 // Applies entries received from peers to the backing directory and the
 // store, by the convergence contract (DESIGN.md): per register, the higher
@@ -65,6 +49,19 @@ class RemoteApplier {
 
  private:
   enum class Outcome { kIgnored, kApplied, kDeferred };
+  struct Plan;
+  // Decides `remote` against the store as it is now and builds the winning
+  // object in the temp folder (its data fsynced only if `durable`; else
+  // MakeDurable before placing it). A plan that ignores or defers the entry
+  // is done already.
+  absl::StatusOr<std::unique_ptr<Plan>> Decide(const Entry& remote, BlockFetcher* fetcher,
+                                               ApplyStats* stats, bool durable)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Places a decided plan on disk and commits it; nullopt when a local
+  // change got in since it was decided (decide again).
+  absl::StatusOr<std::optional<Outcome>> Place(Plan& plan, BlockFetcher* fetcher,
+                                               ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides and places one entry, again while local changes race with it.
   absl::StatusOr<Outcome> ApplyOne(const Entry& remote, BlockFetcher* fetcher, ApplyStats* stats)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

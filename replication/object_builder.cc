@@ -1,0 +1,198 @@
+#include "replication/object_builder.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <future>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "replication/conflict_keeper.h"
+#include "replication/local_blocks.h"
+#include "replication/object_attributes.h"
+#include "storage/content_hasher.h"
+
+namespace replfs {
+namespace {
+
+absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                               static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Reads block `index` of the file at `path` (absolute) if it has `hash`.
+std::optional<std::string> ReadBlockOf(const std::string& path, uint64_t index,
+                                       const std::string& hash) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  return ReadVerifiedBlock(fd.get(), index, hash);
+}
+
+// Writes the content of the file `entry` into `out` (sized already).
+absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataStore& store,
+                      const ApplierOptions& options, BlockFetcher* fetcher, ApplyStats* stats) {
+  const Content& c = entry.content();
+  if (c.is_inline()) return WriteAll(out, c.inline_data(), 0);
+  std::string conflict_copy;
+  absl::StatusOr<std::optional<std::string>> record_bytes =
+      store.GetRaw(ConflictKey(entry.path(), c.version()));
+  ConflictRecord record;
+  if (record_bytes.ok() && record_bytes->has_value() && record.ParseFromString(**record_bytes)) {
+    conflict_copy = absl::StrCat(options.conflicts_dir, "/../", record.copy_path());
+  }
+  // Blocks held locally (the old version, a renamed or copied file, a
+  // conflict copy) cost nothing; the rest come from the peer in small groups.
+  std::vector<std::pair<uint64_t, std::string>> missing;
+  for (int i = 0; i < c.block_hashes_size(); ++i) {
+    const std::string& hash = c.block_hashes(i);
+    const uint64_t index = static_cast<uint64_t>(i);
+    absl::StatusOr<std::optional<std::string>> data = ReadLocalBlock(store, root_fd, hash);
+    if (!data.ok()) return data.status();
+    if (!data->has_value() && !conflict_copy.empty()) *data = ReadBlockOf(conflict_copy, index, hash);
+    if (!data->has_value()) {
+      missing.emplace_back(index, hash);
+      continue;
+    }
+    ++stats->blocks_reused;
+    if (absl::Status s = WriteAll(out, **data, index * kBlockSize); !s.ok()) return s;
+  }
+  // Fetched in requests of up to 16 blocks (the server's limit), the next
+  // request in flight while this one's blocks are verified and written:
+  // the peer reads and the network carries while this side hashes and
+  // writes (a 1 GiB file: 190 MiB/s before, 235-340 after; see
+  // tools/bench-replication).
+  // Fetches never overlap each other, only this thread's work.
+  constexpr size_t kGroup = 16;
+  if (!missing.empty() && fetcher == nullptr) {
+    return absl::UnavailableError("no peer to fetch blocks from");
+  }
+  auto fetch_group = [&](size_t at) {
+    std::vector<std::string> hashes;
+    for (size_t j = at; j < std::min(missing.size(), at + kGroup); ++j) {
+      hashes.push_back(missing[j].second);
+    }
+    return std::async(std::launch::async, [fetcher, hashes = std::move(hashes)] {
+      return fetcher->Fetch(hashes);
+    });
+  };
+  std::future<absl::StatusOr<std::vector<std::string>>> next;
+  if (!missing.empty()) next = fetch_group(0);
+  for (size_t at = 0; at < missing.size(); at += kGroup) {
+    absl::StatusOr<std::vector<std::string>> blocks = next.get();
+    if (!blocks.ok()) return blocks.status();
+    const size_t count = std::min(kGroup, missing.size() - at);
+    if (blocks->size() != count) {
+      return absl::DataLossError("peer returned the wrong number of blocks");
+    }
+    if (at + kGroup < missing.size()) next = fetch_group(at + kGroup);
+    for (size_t j = 0; j < count; ++j) {
+      const uint64_t index = missing[at + j].first;
+      const uint64_t expected = std::min<uint64_t>(kBlockSize, c.size() - index * kBlockSize);
+      const std::string& data = (*blocks)[j];
+      if (data.size() != expected || Sha256(data) != missing[at + j].second) {
+        return absl::DataLossError("block content does not match its hash");
+      }
+      ++stats->blocks_fetched;
+      stats->block_bytes_fetched += data.size();
+      if (absl::Status s = WriteAll(out, data, index * kBlockSize); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Builds the live non-directory `entry` in the temp folder as `temp_name`.
+absl::Status BuildObject(const Entry& entry, int root_fd, const MetadataStore& store,
+                         const ApplierOptions& options, int temp_dir_fd,
+                         const std::string& temp_name, BlockFetcher* fetcher, ApplyStats* stats,
+                         bool durable) {
+  const Content& c = entry.content();
+  if (c.kind() == KIND_SYMLINK) {
+    if (::symlinkat(c.symlink_target().c_str(), temp_dir_fd, temp_name.c_str()) != 0) {
+      return absl::ErrnoToStatus(errno, "create temp symlink");
+    }
+    return absl::OkStatus();
+  }
+  if (c.kind() == KIND_FIFO) {
+    if (::mkfifoat(temp_dir_fd, temp_name.c_str(), 0600) != 0) {
+      return absl::ErrnoToStatus(errno, "create temp fifo");
+    }
+    return absl::OkStatus();
+  }
+  UniqueFd out(::openat(temp_dir_fd, temp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) return absl::ErrnoToStatus(errno, "create temp file");
+  if (!c.is_inline() && ::ftruncate(out.get(), static_cast<off_t>(c.size())) != 0) {
+    return absl::ErrnoToStatus(errno, "size temp file");
+  }
+  if (absl::Status s = FillFile(entry, out.get(), root_fd, store, options, fetcher, stats); !s.ok()) {
+    return s;
+  }
+  if (durable && ::fsync(out.get()) != 0) return absl::ErrnoToStatus(errno, "fsync temp file");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int root_fd,
+                           const MetadataStore& store, const ApplierOptions& options,
+                           uint64_t* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
+                           bool durable, PreparedObject* prepared) {
+  prepared->temp_dir.Reset(::open(options.temp_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!prepared->temp_dir.valid()) return absl::ErrnoToStatus(errno, "open temp folder");
+  prepared->temp_name = absl::StrFormat("apply-%d-%d", ::getpid(), ++*temp_counter);
+  // A leftover of a crashed apply by an earlier process with the same pid
+  // would make the exclusive create fail forever: the temp folder is ours
+  // alone (the state folder is locked), so clear it.
+  ::unlinkat(prepared->temp_dir_fd(), prepared->temp_name.c_str(), 0);
+  if (absl::Status s = BuildObject(entry, root_fd, store, options, prepared->temp_dir_fd(),
+                                   prepared->temp_name, fetcher, stats, durable);
+      !s.ok()) {
+    return s;
+  }
+  // Only file data needs syncing: symlinks and fifos have none.
+  prepared->durable = durable || entry.content().kind() != KIND_FILE;
+  UniqueFd object(::openat(prepared->temp_dir_fd(), prepared->temp_name.c_str(),
+                           O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!object.valid()) return absl::ErrnoToStatus(errno, "open temp object");
+  struct stat st;
+  if (::fstat(object.get(), &st) != 0) return absl::ErrnoToStatus(errno, "stat temp object");
+  prepared->placed_ino = st.st_ino;
+  return SetObjectAttributes(object.get(), entry.content().kind(), attributes,
+                             entry.content().mtime_ns());
+}
+
+absl::Status MakeDurable(const std::vector<PreparedObject*>& prepared) {
+  std::vector<PreparedObject*> pending;
+  for (PreparedObject* object : prepared) {
+    if (!object->durable && !object->temp_name.empty()) pending.push_back(object);
+  }
+  if (pending.empty()) return absl::OkStatus();
+  if (pending.size() == 1) {
+    PreparedObject* object = pending.front();
+    UniqueFd fd(::openat(object->temp_dir_fd(), object->temp_name.c_str(),
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return absl::ErrnoToStatus(errno, "open temp file to sync");
+    if (::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync temp file");
+  } else {
+    // syncfs refuses O_PATH fds.
+    UniqueFd dir(::openat(pending.front()->temp_dir_fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) return absl::ErrnoToStatus(errno, "open temp folder to sync");
+    if (::syncfs(dir.get()) != 0) return absl::ErrnoToStatus(errno, "syncfs temp folder");
+  }
+  for (PreparedObject* object : pending) object->durable = true;
+  return absl::OkStatus();
+}
+
+}  // namespace replfs
