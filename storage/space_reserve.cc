@@ -14,7 +14,7 @@
 namespace replfs {
 namespace {
 constexpr uint64_t kMinReserve = 256 << 10;
-constexpr uint64_t kMaxReserve = 16 << 20;
+constexpr uint64_t kMaxReserve = 64 << 20;
 constexpr uint64_t kMinWriteBuffer = 64 << 10;
 constexpr uint64_t kMaxWriteBuffer = 4 << 20;
 constexpr uint64_t kGranule = 64 << 10;

@@ -15,7 +15,7 @@ namespace replfs {
 // LevelDB does not survive a failed log append: later writes report success
 // and are lost on reopen, and a failed memtable flush makes the database
 // read-only. So the store never writes into a full disk: a reserve file
-// (about 1/16 of the filesystem, 256 KiB to 16 MiB) holds space that is
+// (about 1/16 of the filesystem, 256 KiB to 64 MiB) holds space that is
 // handed to the store in small steps, only as much as a commit lacks, when
 // free space runs low; a commit is refused with ResourceExhausted (before
 // LevelDB sees it) when even that is gone.
@@ -28,7 +28,10 @@ class SpaceReserve {
   // Call before every store write of about `bytes`.
   absl::Status BeforeWrite(uint64_t bytes);
 
-  // LevelDB's write buffer size: a memtable flush must fit in the reserve.
+  // LevelDB's write buffer size (1/16 of the reserve, at most 4 MiB): a
+  // memtable flush must fit in the reserve. (With the reserve capped at
+  // 16 MiB the buffer was 1 MiB, and a burst of 10,000 small files spent
+  // more time in LevelDB flushes and compactions than in applying them.)
   uint64_t write_buffer_bytes() const { return write_buffer_bytes_; }
 
  private:
