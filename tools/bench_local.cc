@@ -41,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "storage/unique_fd.h"
+#include "tools/bench_flags.h"
 
 namespace replfs {
 namespace {
@@ -337,10 +338,6 @@ constexpr const char* kUsage =
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
   Settings s;
-  struct NumberFlag {
-    const char* name;
-    uint64_t* value;
-  };
   const NumberFlag numbers[] = {{"--size-mib=", &s.size_mib}, {"--files=", &s.files},
                                 {"--dirs=", &s.dirs},         {"--small-size=", &s.small_size},
                                 {"--reads=", &s.reads},       {"--seed=", &s.seed}};
@@ -355,16 +352,9 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
       s.dir = std::string(rest);
       continue;
     }
-    bool matched = false;
-    for (const NumberFlag& flag : numbers) {
-      if (!absl::ConsumePrefix(&rest, flag.name)) continue;
-      if (!absl::SimpleAtoi(rest, flag.value)) {
-        return absl::InvalidArgumentError(absl::StrCat("bad number in ", arg));
-      }
-      matched = true;
-      break;
-    }
-    if (!matched) return absl::InvalidArgumentError(absl::StrCat("unknown argument ", arg));
+    absl::StatusOr<bool> matched = ParseNumberFlag(arg, numbers);
+    if (!matched.ok()) return matched.status();
+    if (!*matched) return absl::InvalidArgumentError(absl::StrCat("unknown argument ", arg));
   }
   if (s.workload.empty() || s.dir.empty()) {
     return absl::InvalidArgumentError("--workload and --dir are required");

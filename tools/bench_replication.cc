@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -46,6 +47,7 @@
 #include "absl/strings/strip.h"
 #include "storage/content_hasher.h"
 #include "storage/unique_fd.h"
+#include "tools/bench_flags.h"
 
 namespace replfs {
 namespace {
@@ -123,48 +125,50 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   }
 }
 
-// Sleeps between polls: short enough for sub-millisecond resolution, long
-// enough to leave the CPU to the replicas on a small machine.
-void PollPause() { std::this_thread::sleep_for(std::chrono::microseconds(50)); }
+// Polls `done` until it holds, sleeping `pause` between tries (short
+// enough for sub-millisecond resolution, long enough to leave the CPU to the
+// replicas on a small machine); DeadlineExceeded, naming `what`, after
+// `timeout_s`.
+absl::Status PollUntil(const std::function<bool()>& done, double timeout_s, absl::string_view what,
+                       std::chrono::microseconds pause = std::chrono::microseconds(50)) {
+  const Clock::time_point start = Clock::now();
+  while (!done()) {
+    if (MillisSince(start) > timeout_s * 1000) return absl::DeadlineExceededError(what);
+    std::this_thread::sleep_for(pause);
+  }
+  return absl::OkStatus();
+}
 
 // Polls until `path` on B has exactly `content`.
 absl::Status WaitForContent(const std::string& path, absl::string_view content, double timeout_s) {
-  const Clock::time_point start = Clock::now();
-  for (;;) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && static_cast<size_t>(st.st_size) == content.size()) {
-      absl::StatusOr<std::string> got = ReadWhole(path);
-      if (got.ok() && *got == content) return absl::OkStatus();
-    }
-    if (MillisSince(start) > timeout_s * 1000) {
-      return absl::DeadlineExceededError(absl::StrCat(path, " did not arrive with its content"));
-    }
-    PollPause();
-  }
+  return PollUntil(
+      [&] {
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 || static_cast<size_t>(st.st_size) != content.size()) {
+          return false;
+        }
+        absl::StatusOr<std::string> got = ReadWhole(path);
+        return got.ok() && *got == content;
+      },
+      timeout_s, absl::StrCat(path, " did not arrive with its content"));
 }
 
 absl::Status WaitForAbsence(const std::string& path, double timeout_s) {
-  const Clock::time_point start = Clock::now();
-  for (;;) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return absl::OkStatus();
-    if (MillisSince(start) > timeout_s * 1000) {
-      return absl::DeadlineExceededError(absl::StrCat(path, " was not removed"));
-    }
-    PollPause();
-  }
+  return PollUntil(
+      [&] {
+        struct stat st;
+        return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
+      },
+      timeout_s, absl::StrCat(path, " was not removed"));
 }
 
 absl::Status WaitForDirectory(const std::string& path, double timeout_s) {
-  const Clock::time_point start = Clock::now();
-  for (;;) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return absl::OkStatus();
-    if (MillisSince(start) > timeout_s * 1000) {
-      return absl::DeadlineExceededError(absl::StrCat(path, " did not arrive"));
-    }
-    PollPause();
-  }
+  return PollUntil(
+      [&] {
+        struct stat st;
+        return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      },
+      timeout_s, absl::StrCat(path, " did not arrive"));
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -250,17 +254,15 @@ absl::StatusOr<std::string> MeasureBurst(const Settings& s) {
   absl::Status watcher_status;
   const Clock::time_point start = Clock::now();
   std::thread watcher([&] {
-    for (uint64_t i = 0; i < s.burst; ++i) {
+    for (uint64_t i = 0; i < s.burst && watcher_status.ok(); ++i) {
       const std::string path = BurstFile(s, s.mount_b, i);
-      for (;;) {
-        struct stat st;
-        if (::stat(path.c_str(), &st) == 0 && static_cast<size_t>(st.st_size) == kSmallFile) break;
-        if (MillisSince(start) > s.timeout_seconds * 1000) {
-          watcher_status = absl::DeadlineExceededError(absl::StrCat(path, " did not arrive on B"));
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(500));
-      }
+      watcher_status = PollUntil(
+          [&] {
+            struct stat st;
+            return ::stat(path.c_str(), &st) == 0 && static_cast<size_t>(st.st_size) == kSmallFile;
+          },
+          s.timeout_seconds - MillisSince(start) / 1000, absl::StrCat(path, " did not arrive on B"),
+          std::chrono::microseconds(500));
     }
     all_on_b_s = MillisSince(start) / 1000;
   });
@@ -339,13 +341,14 @@ absl::StatusOr<std::string> MeasureBig(const Settings& s) {
   const Clock::time_point closed = Clock::now();
   const double write_s = std::chrono::duration<double>(closed - start).count();
   // The file appears on B only once complete (built aside, renamed in).
-  for (;;) {
-    struct stat st;
-    if (::stat(on_b.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == bytes) break;
-    if (MillisSince(closed) > s.timeout_seconds * 1000) {
-      return absl::DeadlineExceededError(on_b + " did not arrive whole");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (absl::Status w = PollUntil(
+          [&] {
+            struct stat st;
+            return ::stat(on_b.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == bytes;
+          },
+          s.timeout_seconds, on_b + " did not arrive whole", std::chrono::milliseconds(1));
+      !w.ok()) {
+    return w;
   }
   const double lag_s = MillisSince(closed) / 1000;
   absl::StatusOr<std::string> digest = FileDigest(on_b);
@@ -366,10 +369,6 @@ constexpr const char* kUsage =
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
   Settings s;
-  struct NumberFlag {
-    const char* name;
-    uint64_t* value;
-  };
   const NumberFlag numbers[] = {{"--files=", &s.files},
                                 {"--burst=", &s.burst},
                                 {"--big-mib=", &s.big_mib},
@@ -388,16 +387,9 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
         return absl::InvalidArgumentError(absl::StrCat("bad number of seconds in ", arg));
       }
     } else {
-      bool matched = false;
-      for (const NumberFlag& flag : numbers) {
-        if (!absl::ConsumePrefix(&rest, flag.name)) continue;
-        if (!absl::SimpleAtoi(rest, flag.value)) {
-          return absl::InvalidArgumentError(absl::StrCat("bad number in ", arg));
-        }
-        matched = true;
-        break;
-      }
-      if (!matched) return absl::InvalidArgumentError(absl::StrCat("unknown argument ", arg));
+      absl::StatusOr<bool> matched = ParseNumberFlag(arg, numbers);
+      if (!matched.ok()) return matched.status();
+      if (!*matched) return absl::InvalidArgumentError(absl::StrCat("unknown argument ", arg));
     }
   }
   if (s.mount_a.empty() || s.mount_b.empty()) {
