@@ -58,7 +58,7 @@ int64_t EnvInt(const char* name, int64_t fallback) {
 }
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
-std::string ContentHash(const std::string& content) { return Hex(Sha256(content)); }
+std::string ContentHash(absl::string_view content) { return Hex(Sha256(content)); }
 
 double SecondsBetween(SteadyClock::time_point a, SteadyClock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -250,9 +250,15 @@ struct Op {
   std::string path;
   std::string to;    // Rename target.
   std::string hash;  // Write/append done: SHA-256 of the file's content after it.
-  // What this writer's replica held at `path` (and `to`) just before the
-  // operation: a content hash, "absent", or "" if it could not be read.
-  // Says which earlier writes the operation had seen.
+  // What this writer's replica held at `path` (and `to`) when the operation
+  // took effect: a content hash, "absent", or "" if it could not be read.
+  // Says which earlier writes the operation had seen. Read through a handle
+  // open for writing, which keeps remote versions out until the operation
+  // is done (see Writer::Pin): a look before the operation could miss a
+  // version that arrived in between and that the operation then replaced
+  // (chaos seed 1572470657: a write "saw absent", but by its open the
+  // other writer's version had arrived, and its O_TRUNC rightly superseded
+  // it; the check called that version lost).
   std::string seen;
   std::string seen_to;
   SteadyClock::time_point start, end;
@@ -356,42 +362,62 @@ class Writer {
     op.start = SteadyClock::now();
     busy_since_ms_ =
         std::chrono::duration_cast<std::chrono::milliseconds>(op.start - epoch_).count();
-    op.seen = Observe(op.path);
-    if (!op.to.empty()) op.seen_to = Observe(op.to);
     switch (op.kind) {
       case OpKind::kWrite: return Write(op);
       case OpKind::kAppend: return Append(op);
       case OpKind::kRename: {
+        const UniqueFd from = Pin(op.path, &op.seen);
+        const UniqueFd to = Pin(op.to, &op.seen_to);
         const bool ok = ::renameat(root_.get(), op.path.c_str(), root_.get(), op.to.c_str()) == 0;
         return Finish(op, ok, errno);
       }
       case OpKind::kDelete: {
+        const UniqueFd pinned = Pin(op.path, &op.seen);
         const bool ok = ::unlinkat(root_.get(), op.path.c_str(), 0) == 0;
         return Finish(op, ok, errno);
       }
     }
   }
 
-  std::string Observe(const std::string& path) {
-    UniqueFd fd(::openat(root_.get(), path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return errno == ENOENT ? "absent" : "";
+  // Opens `path` for writing without changing it and sets `seen` to what it
+  // holds, read through that handle. While the handle is open no remote
+  // version replaces the file, so `seen` is exactly what the operation
+  // then overwrites, renames or removes. Returns the handle; invalid when
+  // the file does not exist (seen "absent") or cannot be opened (seen "").
+  UniqueFd Pin(const std::string& path, std::string* seen) {
+    UniqueFd fd(::openat(root_.get(), path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) {
+      *seen = errno == ENOENT ? "absent" : "";
+      return fd;
+    }
     std::string content;
     char buffer[65536];
     for (;;) {
-      const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+      const ssize_t n = ::pread(fd.get(), buffer, sizeof(buffer), static_cast<off_t>(content.size()));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return "";
+      if (n < 0) {
+        *seen = "";
+        return fd;
+      }
       if (n == 0) break;
       content.append(buffer, static_cast<size_t>(n));
     }
-    return ContentHash(content);
+    *seen = ContentHash(content);
+    return fd;
   }
 
+  // Replaces the file's content (creating it if absent) through a handle
+  // pinned first, so that `seen` is what it replaced.
   void Write(Op& op) {
     const std::string content = MakeContent(op.number, op.path);
-    UniqueFd fd(::openat(root_.get(), op.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                         0644));
+    UniqueFd fd = Pin(op.path, &op.seen);
+    if (!fd.valid() && op.seen == "absent") {
+      fd.Reset(::openat(root_.get(), op.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      // Created meanwhile (a remote version arrived): pin that one.
+      if (!fd.valid() && errno == EEXIST) fd = Pin(op.path, &op.seen);
+    }
     if (!fd.valid()) return Finish(op, false, errno);
+    if (::ftruncate(fd.get(), 0) != 0) return Finish(op, false, errno);
     size_t done = 0;
     int error = 0;
     while (done < content.size()) {
@@ -418,7 +444,10 @@ class Writer {
   void Append(Op& op) {
     const std::string tag = absl::StrCat("append writer ", id_, " op ", op.number, "\n");
     UniqueFd fd(::openat(root_.get(), op.path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
-    if (!fd.valid()) return Finish(op, false, errno);
+    if (!fd.valid()) {
+      op.seen = errno == ENOENT ? "absent" : "";
+      return Finish(op, false, errno);
+    }
     int error = 0;
     std::string content;
     if (::write(fd.get(), tag.data(), tag.size()) != static_cast<ssize_t>(tag.size())) {
@@ -448,6 +477,10 @@ class Writer {
                                         " bytes that do not end with the appended line"));
     }
     op.hash = error == 0 ? ContentHash(content) : "";
+    // What the append extended, read through the same handle.
+    if (error == 0 && content.ends_with(tag)) {
+      op.seen = ContentHash(absl::string_view(content).substr(0, content.size() - tag.size()));
+    }
     Finish(op, error == 0 && closed, error);
   }
 
