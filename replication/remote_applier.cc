@@ -404,7 +404,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
       // Removing (or replacing) a directory: a live descendant keeps it.
       bool keep = false;
       if (exists && S_ISDIR(existing.st_mode)) {
-        absl::StatusOr<bool> live_below = HasLiveDescendant(*store_, path);
+        absl::StatusOr<bool> live_below = store_->HasLiveDescendant(path);
         if (!live_below.ok()) return live_below.status();
         keep = *live_below;
       }

@@ -13,16 +13,6 @@
 
 namespace replfs {
 
-absl::StatusOr<bool> HasLiveDescendant(const MetadataStore& store, const std::string& path) {
-  bool found = false;
-  absl::Status s = store.ScanEntries(absl::StrCat(path, "/"), [&](const Entry& e) {
-    found = e.content().kind() != KIND_TOMBSTONE;
-    return !found;
-  });
-  if (!s.ok()) return s;
-  return found;
-}
-
 bool SameStoredEntry(const std::optional<Entry>& a, const std::optional<Entry>& b) {
   if (a.has_value() != b.has_value()) return false;
   return !a.has_value() || a->seq() == b->seq();
@@ -48,7 +38,7 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
     absl::StatusOr<std::optional<Entry>> entry = store->Get(ancestor);
     if (!entry.ok()) return entry.status();
     if (entry->has_value() && (*entry)->content().kind() == KIND_DIR) return absl::OkStatus();
-    absl::StatusOr<bool> covered = HasLiveDescendant(*store, ancestor);
+    absl::StatusOr<bool> covered = store->HasLiveDescendant(ancestor);
     if (!covered.ok()) return covered.status();
     if (*covered) return absl::OkStatus();
     std::string name;
@@ -76,7 +66,7 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
       // Under the commit lock: no local change slipped in since we looked.
       absl::StatusOr<std::optional<Entry>> now = txn.Get(ancestor);
       if (!now.ok()) return now.status();
-      absl::StatusOr<bool> still_covered = HasLiveDescendant(*store, ancestor);
+      absl::StatusOr<bool> still_covered = store->HasLiveDescendant(ancestor);
       if (!still_covered.ok()) return still_covered.status();
       if (!SameStoredEntry(*now, *entry) || *still_covered) {
         stop = true;

@@ -14,10 +14,6 @@
 
 namespace replfs {
 
-// Whether the store holds a live entry strictly beneath `path` (which then
-// exists as a directory, whatever its own entry says: the "Parents" rule).
-absl::StatusOr<bool> HasLiveDescendant(const MetadataStore& store, const std::string& path);
-
 // Whether two reads of one path's entry saw the same commit.
 bool SameStoredEntry(const std::optional<Entry>& a, const std::optional<Entry>& b);
 

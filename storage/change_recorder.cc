@@ -143,13 +143,9 @@ absl::Status ChangeRecorder::RecordUncoveredAncestors(int root_fd, absl::string_
     absl::StatusOr<std::optional<Entry>> entry = store_->Get(ancestor);
     if (!entry.ok()) return entry.status();
     if (entry->has_value() && (*entry)->content().kind() == KIND_DIR) return absl::OkStatus();
-    bool covered = false;
-    absl::Status s = store_->ScanEntries(absl::StrCat(ancestor, "/"), [&](const Entry& e) {
-      covered = IsLive(e);
-      return !covered;
-    });
-    if (!s.ok()) return s;
-    if (covered) return absl::OkStatus();
+    absl::StatusOr<bool> covered = store_->HasLiveDescendant(ancestor);
+    if (!covered.ok()) return covered.status();
+    if (*covered) return absl::OkStatus();
     std::string name;
     absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd, ancestor, false, &name);
     struct stat st;

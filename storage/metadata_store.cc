@@ -353,6 +353,16 @@ absl::Status MetadataStore::ScanEntries(absl::string_view prefix,
   return FromLevelDb(it->status(), "scan entries");
 }
 
+absl::StatusOr<bool> MetadataStore::HasLiveDescendant(absl::string_view path) const {
+  bool found = false;
+  absl::Status s = ScanEntries(absl::StrCat(path, "/"), [&](const Entry& e) {
+    found = e.content().kind() != KIND_TOMBSTONE;
+    return !found;
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
 uint64_t MetadataStore::LastSeq() const {
   absl::MutexLock lock(&seq_mu_);
   return last_seq_;

@@ -109,6 +109,11 @@ class MetadataStore {
                            const std::function<bool(const Entry&)>& visit,
                            absl::string_view start_after = "") const;
 
+  // Whether a live (non-tombstone) entry lies strictly beneath `path`: then
+  // `path` exists as a directory whatever its own entry says (DESIGN.md,
+  // "Parents").
+  absl::StatusOr<bool> HasLiveDescendant(absl::string_view path) const;
+
   uint64_t LastSeq() const;
 
   // Whether Open created this store (no state existed before).
