@@ -13,13 +13,15 @@ namespace {
 // must not loop forever). PATH_MAX allows at most 2048 components.
 constexpr int kMaxDepth = 4096;
 
-// A file handle's bytes: struct file_handle with room for any handle.
-std::string HandleOf(int fd) {
+// A file handle's bytes (struct file_handle with room for any handle) of
+// `name` in `dir_fd` ("" names `dir_fd` itself), not following a symlink.
+std::string HandleOf(int dir_fd, const char* name = "") {
   std::string bytes(sizeof(file_handle) + MAX_HANDLE_SZ, '\0');
   auto* handle = reinterpret_cast<file_handle*>(bytes.data());
   handle->handle_bytes = MAX_HANDLE_SZ;
   int mount_id = 0;
-  if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return "";
+  const int flags = name[0] == '\0' ? AT_EMPTY_PATH : 0;
+  if (::name_to_handle_at(dir_fd, name, handle, &mount_id, flags) != 0) return "";
   bytes.resize(sizeof(file_handle) + handle->handle_bytes);
   return bytes;
 }
@@ -94,6 +96,11 @@ Inode* InodeTable::LookedUp(Inode* parent, const std::string& name, UniqueFd fd,
     return root_.get();
   }
   auto [it, inserted] = inodes_.try_emplace(Key{st.st_dev, st.st_ino});
+  if (!inserted && it->second != nullptr && !it->second->handle_.empty() &&
+      it->second->handle_ != HandleOf(fd.get())) {
+    // The inode number was reused: see DetachLocked.
+    DetachLocked(it->second);
+  }
   if (inserted || it->second == nullptr) {
     it->second = std::make_unique<Inode>(std::move(fd), st.st_dev, st.st_ino,
                                          st.st_mode & S_IFMT);
@@ -118,6 +125,10 @@ Inode* InodeTable::LookedUpExisting(Inode* parent, const std::string& name,
   auto it = inodes_.find(Key{st.st_dev, st.st_ino});
   if (it == inodes_.end()) return nullptr;
   Inode* inode = it->second.get();
+  // A reused inode number is a new object: the caller opens it anew.
+  if (!inode->handle_.empty() && inode->handle_ != HandleOf(parent->dir_fd(), name.c_str())) {
+    return nullptr;
+  }
   ++inode->nlookup_;
   AddLinkLocked(inode, parent, name);
   return inode;
@@ -152,6 +163,11 @@ void InodeTable::RemoveLinkLocked(Inode* inode, Inode* parent, const std::string
   }
 }
 
+void InodeTable::DetachLocked(std::unique_ptr<Inode>& entry) {
+  Inode* stale = entry.get();
+  detached_.emplace(stale, std::move(entry));
+}
+
 void InodeTable::MaybeEraseLocked(Inode* inode) {
   // Erasing an inode drops its links, which may free its parents in turn;
   // iterate rather than recurse so deep trees cannot overflow the stack.
@@ -164,7 +180,12 @@ void InodeTable::MaybeEraseLocked(Inode* inode) {
       --link.parent->child_links_;
       pending.push_back(link.parent);
     }
-    inodes_.erase(Key{current->dev_, current->ino_});
+    auto it = inodes_.find(Key{current->dev_, current->ino_});
+    if (it != inodes_.end() && it->second.get() == current) {
+      inodes_.erase(it);
+    } else {
+      detached_.erase(current);
+    }
   }
 }
 

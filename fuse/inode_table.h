@@ -171,6 +171,15 @@ class InodeTable {
       return H::combine(std::move(h), k.dev, k.ino);
     }
   };
+  // Moves the map entry's inode aside (still alive for the kernel's
+  // references, found by no key): an inode without a kept fd does not pin
+  // its inode number, so once its object is deleted the file system may
+  // give the number to a new object while the kernel still holds the old
+  // inode (its FORGET not yet sent). Lookups compare file handles and
+  // detach the old inode instead of serving the new object through it
+  // (found by the POSIX suite on an inode_fds=0 mount under load: a new
+  // symlink reached through a deleted file's inode answered ESTALE).
+  void DetachLocked(std::unique_ptr<Inode>& entry);
   bool AddLinkLocked(Inode* inode, Inode* parent, const std::string& name);
   void RemoveLinkLocked(Inode* inode, Inode* parent, const std::string& name);
   void MaybeEraseLocked(Inode* inode);
@@ -183,6 +192,7 @@ class InodeTable {
   std::mutex mu_;
   std::unique_ptr<Inode> root_;
   absl::flat_hash_map<Key, std::unique_ptr<Inode>> inodes_;
+  absl::flat_hash_map<Inode*, std::unique_ptr<Inode>> detached_;  // See DetachLocked.
 };
 
 }  // namespace replfs

@@ -123,5 +123,43 @@ TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
   EXPECT_TRUE(again->path_fd().valid());
 }
 
+// An inode that keeps no fd does not pin its inode number: once its file is
+// deleted, a new object may get the same number while the kernel still
+// holds the old inode. A lookup must then not serve the new object through
+// the old inode (found by the POSIX suite on an inode_fds=0 mount under
+// load: a new symlink answered ESTALE). The reuse is forged here by giving
+// the new object the old one's stat.
+TEST_F(InodeTableTest, AReusedInodeNumberGetsANewInode) {
+  InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+                   /*non_directory_fds=*/0);
+  Inode* old_inode = LookUp(table, 0);
+  struct stat old_st;
+  ASSERT_EQ(::stat(dir_.Path("f0").c_str(), &old_st), 0);
+
+  // Another object presented with f0's (dev, ino): a lookup of the number
+  // alone must not find f0's inode.
+  EXPECT_EQ(table.LookedUpExisting(table.root(), "f1", old_st), nullptr);
+  UniqueFd f1(::openat(table.root()->dir_fd(), "f1", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  ASSERT_TRUE(f1.valid());
+  Inode* new_inode = table.LookedUp(table.root(), "f1", std::move(f1), old_st);
+  ASSERT_NE(new_inode, old_inode);
+  EXPECT_EQ(table.Find(old_st.st_dev, old_st.st_ino), new_inode);
+  const PathFd new_fd = new_inode->path_fd();
+  ASSERT_TRUE(new_fd.valid());
+  struct stat by_fd, f1_st;
+  ASSERT_EQ(::fstatat(new_fd.get(), "", &by_fd, AT_EMPTY_PATH), 0);
+  ASSERT_EQ(::stat(dir_.Path("f1").c_str(), &f1_st), 0);
+  EXPECT_EQ(by_fd.st_ino, f1_st.st_ino);
+
+  // The old inode still serves the kernel's references until forgotten,
+  // and forgetting it leaves the new one in place.
+  EXPECT_EQ(table.PathsOf(old_inode), std::vector<std::string>{"f0"});
+  table.Forget(old_inode, 1);
+  EXPECT_EQ(table.Find(old_st.st_dev, old_st.st_ino), new_inode);
+  EXPECT_EQ(table.PathsOf(new_inode), std::vector<std::string>{"f1"});
+  table.Forget(new_inode, 1);
+  EXPECT_EQ(table.Find(old_st.st_dev, old_st.st_ino), nullptr);
+}
+
 }  // namespace
 }  // namespace replfs
