@@ -148,6 +148,7 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   ReplicaFs* fs = FsOf(req);
   // Until the change is committed (see ReplicaFs::local_change_gate).
   std::shared_lock change = fs->HoldLocalChange();
+  std::shared_lock names = fs->HoldNameChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (fs->IsHidden(parent, name)) {
     fuse_reply_err(req, ENOENT);
@@ -180,6 +181,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   ReplicaFs* fs = FsOf(req);
   // Until the change is committed (see ReplicaFs::local_change_gate).
   std::shared_lock change = fs->HoldLocalChange();
+  std::shared_lock names = fs->HoldNameChange();
   Inode* parent = fs->InodeOf(parent_id);
   Inode* new_parent = fs->InodeOf(new_parent_id);
   if (fs->IsHidden(parent, name) || fs->IsHidden(new_parent, new_name)) {

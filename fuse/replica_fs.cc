@@ -1,5 +1,6 @@
 #include "fuse/replica_fs.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -56,7 +57,7 @@ void HideCommitRead(Inode* inode, struct stat* st) {
 
 void ReplicaFs::CommitInode(Inode* inode) {
   if (inode == inodes.root()) return;  // The root has no entry of its own.
-  const std::vector<std::string> paths = inodes.PathsOf(inode);
+  std::vector<std::string> paths = inodes.PathsOf(inode);
   if (paths.empty()) return;  // Every name was removed; nothing to record.
   std::lock_guard times_lock(inode->times_mu);
   DirtyBlocks dirty;
@@ -79,33 +80,59 @@ void ReplicaFs::CommitInode(Inode* inode) {
     inode->commit_reading = true;
     inode->atime_before_commit = st.st_atim;
   }
-  for (const std::string& path : paths) {
-    absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
-    const Content* previous_content =
-        previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
-    absl::StatusOr<ObservedObject> observed =
-        ObserveObject(fd.get(), st, previous_content, &dirty);
-    // The file changed size under the hasher (a truncating open racing this
-    // commit): observe it again as it is now, all blocks.
-    for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
-      if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
-      observed = ObserveObject(fd.get(), st, nullptr, nullptr);
+  // Hashing runs without the names gate (a big file takes long); a path
+  // that an unlink or rename took away meanwhile is not recorded, and the
+  // object's names as they are now are committed instead. Each round
+  // follows a rename that raced the one before; past the bound the object
+  // stays dirty for its next commit.
+  constexpr int kMaxRounds = 4;
+  bool names_moved = true;
+  for (int round = 0; round < kMaxRounds && names_moved; ++round) {
+    names_moved = false;
+    for (const std::string& path : paths) {
+      absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
+      const Content* previous_content =
+          previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
+      absl::StatusOr<ObservedObject> observed =
+          ObserveObject(fd.get(), st, previous_content, &dirty);
+      // The file changed size under the hasher (a truncating open racing this
+      // commit): observe it again as it is now, all blocks.
+      for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
+        if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
+        observed = ObserveObject(fd.get(), st, nullptr, nullptr);
+      }
+      absl::Status status = observed.status();
+      if (observed.ok()) {
+        RestoreAtime(fd.get(), st, &*observed);
+        std::unique_lock names(names_gate);
+        const std::vector<std::string> now = inodes.PathsOf(inode);
+        if (std::find(now.begin(), now.end(), path) == now.end()) {
+          names_moved = true;
+          continue;
+        }
+        status = recorder->RecordObject(path, *observed).status();
+      }
+      if (!status.ok()) {
+        ++commit_failures;
+        LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+        // Hash everything next time rather than trust partial state.
+        std::lock_guard lock(inode->mu);
+        inode->dirty.MarkAll();
+        inode->content_dirty = true;
+      }
     }
-    absl::Status status = observed.status();
-    if (observed.ok()) {
-      RestoreAtime(fd.get(), st, &*observed);
-      status = recorder->RecordObject(path, *observed).status();
-    }
-    if (!status.ok()) {
-      ++commit_failures;
-      LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
-      // Hash everything next time rather than trust partial state.
-      std::lock_guard lock(inode->mu);
-      inode->dirty.MarkAll();
-      inode->content_dirty = true;
-    }
+    if (names_moved) paths = inodes.PathsOf(inode);
+    // Every name was removed meanwhile: nothing is left to record.
+    if (paths.empty()) names_moved = false;
   }
   std::lock_guard lock(inode->mu);
+  if (names_moved) {
+    ++commit_failures;
+    LogError(absl::StrCat("commit ", paths.front(), ": renamed ", kMaxRounds,
+                          " times while being committed; recorded at its next commit"));
+    inode->dirty.MarkAll();
+    inode->content_dirty = true;
+  }
   inode->commit_reading = false;
 }
 

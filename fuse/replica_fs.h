@@ -82,6 +82,17 @@ struct ReplicaFs {
            hidden_name == name;
   }
 
+  // Unlink, rmdir and rename hold it shared from their syscall on the
+  // backing directory until the store has their record; a commit holds it
+  // exclusively while it checks that a path still names its object and
+  // records it. Without it a commit that raced one (the commit of a plain
+  // close runs at RELEASE, after close() returned) recorded a name the
+  // operation had just taken away: a deleted file came back in the store
+  // and on every peer. Lock order: after local_change_gate and writing_mu,
+  // before the store's commit lock and the inode table's lock.
+  std::shared_mutex names_gate;
+  std::shared_lock<std::shared_mutex> HoldNameChange() { return std::shared_lock(names_gate); }
+
   // Records the current state of `inode` under all its paths. For files,
   // uses and clears the inode's dirty blocks. Failures are logged and
   // counted; the start-up scan will pick the change up.

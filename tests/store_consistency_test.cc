@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/metadata_store.h"
 #include "storage/unique_fd.h"
@@ -263,6 +264,59 @@ TEST_F(StoreConsistencyTest, NamespaceOperations) {
   EXPECT_EQ(tree.at("dir2/a-moved.txt").bytes, "content of a");
   EXPECT_EQ(tree.at("recreated").bytes, "second life");
   EXPECT_FALSE(tree.contains("gone"));
+}
+
+
+// close() returns before the kernel sends RELEASE, and the commit of a
+// plain close happens at RELEASE: an unlink or rename issued right after
+// close() races that commit. The commit must never record a name that the
+// unlink or rename already took away (it would resurrect a deleted file in
+// the store, and replicate it to every peer).
+TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
+  Ok(::mkdir(M("moved").c_str(), 0755), "mkdir moved");
+  constexpr int kRounds = 150;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string name = absl::StrCat("f", i);
+    for (const std::string& rel : {name, absl::StrCat("dir", i, "/x")}) {
+      if (rel != name) Ok(::mkdir(M(absl::StrCat("dir", i)).c_str(), 0755), "mkdir");
+      UniqueFd fd(::open(M(rel).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      ASSERT_TRUE(fd.valid()) << rel << ": " << std::strerror(errno);
+      ASSERT_EQ(::write(fd.get(), rel.data(), rel.size()), static_cast<ssize_t>(rel.size()));
+      Ok(::close(fd.Release()), rel);
+    }
+    switch (i % 3) {
+      case 0:
+        Ok(::unlink(M(name).c_str()), "unlink");
+        break;
+      case 1:
+        Ok(::rename(M(name).c_str(), M(absl::StrCat("moved/", name)).c_str()), "rename");
+        break;
+      default:
+        Ok(::rename(M(name).c_str(), M(absl::StrCat(name, ".renamed")).c_str()), "rename");
+        break;
+    }
+    // The directory a file was just written in moves away: the file's own
+    // path changes without an operation on the file.
+    Ok(::rename(M(absl::StrCat("dir", i)).c_str(), M(absl::StrCat("moved/dir", i)).c_str()),
+       "rename dir");
+  }
+  Settle();
+  std::unique_ptr<MetadataStore> store = StopAndOpenStore();
+  ASSERT_NE(store, nullptr);
+  const std::map<std::string, Entry> entries = testing::ReadAllEntries(*store);
+  const std::map<std::string, BackingObject> tree = testing::ReadBackingTree(replica_->backing());
+  testing::ExpectStoreDescribesTree(entries, tree);
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string name = absl::StrCat("f", i);
+    auto it = entries.find(name);
+    if (it != entries.end()) {
+      EXPECT_EQ(it->second.content().kind(), KIND_TOMBSTONE) << name << " came back in the store";
+    }
+    const std::string moved_file = absl::StrCat("moved/dir", i, "/x");
+    ASSERT_TRUE(entries.contains(moved_file)) << moved_file;
+    EXPECT_EQ(entries.at(moved_file).content().size(), absl::StrCat("dir", i, "/x").size())
+        << moved_file << " was recorded without its content";
+  }
 }
 
 }  // namespace
