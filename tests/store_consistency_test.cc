@@ -274,14 +274,19 @@ TEST_F(StoreConsistencyTest, NamespaceOperations) {
 // the store, and replicate it to every peer).
 TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
   Ok(::mkdir(M("moved").c_str(), 0755), "mkdir moved");
-  constexpr int kRounds = 150;
+  // A new file's commit hashes all of it: 1 MiB keeps the commit busy for
+  // milliseconds, so the unlink or rename right after close() lands inside
+  // it on most rounds, also on an idle machine.
+  constexpr int kRounds = 100;
+  constexpr size_t kBytes = 1 << 20;
   for (int i = 0; i < kRounds; ++i) {
     const std::string name = absl::StrCat("f", i);
     for (const std::string& rel : {name, absl::StrCat("dir", i, "/x")}) {
       if (rel != name) Ok(::mkdir(M(absl::StrCat("dir", i)).c_str(), 0755), "mkdir");
       UniqueFd fd(::open(M(rel).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       ASSERT_TRUE(fd.valid()) << rel << ": " << std::strerror(errno);
-      ASSERT_EQ(::write(fd.get(), rel.data(), rel.size()), static_cast<ssize_t>(rel.size()));
+      const std::string data = RandomBytes(static_cast<uint64_t>(i), kBytes);
+      ASSERT_EQ(::write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
       Ok(::close(fd.Release()), rel);
     }
     switch (i % 3) {
@@ -314,7 +319,7 @@ TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
     }
     const std::string moved_file = absl::StrCat("moved/dir", i, "/x");
     ASSERT_TRUE(entries.contains(moved_file)) << moved_file;
-    EXPECT_EQ(entries.at(moved_file).content().size(), absl::StrCat("dir", i, "/x").size())
+    EXPECT_EQ(entries.at(moved_file).content().size(), kBytes)
         << moved_file << " was recorded without its content";
   }
 }
