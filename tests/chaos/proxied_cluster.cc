@@ -1,0 +1,156 @@
+#include "tests/chaos/proxied_cluster.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "replfs.grpc.pb.h"
+#include "tests/chaos/chaos_common.h"
+#include "tests/cluster.h"
+#include "tests/replica_process.h"
+#include "tests/tcp_proxy.h"
+
+namespace replfs::testing::chaos {
+
+ProxiedCluster::~ProxiedCluster() {
+  // A stopped process would hold its unmount (and this test) forever.
+  for (int i = 0; i < static_cast<int>(replicas_.size()); ++i) Resume(i);
+  replicas_.clear();  // Unmounts and stops each by PID (SIGKILL if needed).
+  proxies_.clear();
+}
+
+absl::Status ProxiedCluster::Init() {
+  for (int i = 0; i < kReplicas; ++i) {
+    absl::StatusOr<int> port = FreeLoopbackPort();
+    for (int attempt = 0; port.ok() && attempt < 20 &&
+                          std::find(ports_.begin(), ports_.end(), *port) != ports_.end();
+         ++attempt) {
+      port = FreeLoopbackPort();
+    }
+    if (!port.ok()) return port.status();
+    ports_.push_back(*port);
+  }
+  for (int from = 0; from < kReplicas; ++from) {
+    for (int to = 0; to < kReplicas; ++to) {
+      proxies_.push_back(std::make_unique<TcpProxy>(ports_[static_cast<size_t>(to)]));
+      if (from == to) continue;
+      if (absl::Status s = proxies_.back()->Start(); !s.ok()) return s;
+    }
+  }
+  for (int i = 0; i < kReplicas; ++i) {
+    std::vector<std::string> peers;
+    for (int j = 0; j < kReplicas; ++j) {
+      if (j != i) peers.push_back(absl::StrCat("127.0.0.1:", link(i, j).port()));
+    }
+    const std::string options =
+        absl::StrCat("listen=127.0.0.1:", ports_[static_cast<size_t>(i)],
+                     ",log_level=debug,peers=", absl::StrJoin(peers, ";"));
+    replicas_.push_back(std::make_unique<ReplicaProcess>(
+        dir_.Sub(absl::StrCat("b", i)), dir_.Sub(absl::StrCat("m", i)),
+        std::vector<std::string>{"-o", options}));
+    paused_.push_back(false);
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Admin::Stub> ProxiedCluster::AdminStub(int i) const {
+  return Admin::NewStub(grpc::CreateChannel(
+      absl::StrCat("unix:", replica(i).StateDir(), "/admin.sock"),
+      grpc::InsecureChannelCredentials()));
+}
+
+absl::StatusOr<ReplicaStatus> ProxiedCluster::Status(int i) const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ReplicaStatus status;
+  grpc::Status s = AdminStub(i)->Status(&context, StatusRequest(), &status);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return status;
+}
+
+absl::StatusOr<ConflictsReply> ProxiedCluster::Conflicts(int i) const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ConflictsReply reply;
+  grpc::Status s = AdminStub(i)->Conflicts(&context, ConflictsRequest(), &reply);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return reply;
+}
+
+absl::Status ProxiedCluster::WaitForConvergence(absl::Duration timeout) {
+  auto all_equal = [&](bool hash_content) {
+    absl::StatusOr<std::vector<std::string>> first;
+    for (int i = 0; i < kReplicas; ++i) {
+      absl::StatusOr<std::vector<std::string>> digest =
+          TreeDigest(replica(i).mountpoint(), ".replfs", hash_content);
+      if (!digest.ok()) return false;
+      if (i == 0) {
+        first = std::move(digest);
+      } else if (*digest != *first) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (WaitUntil([&] { return all_equal(false) && all_equal(true); }, timeout,
+                absl::Milliseconds(200))) {
+    return absl::OkStatus();
+  }
+  std::string report = absl::StrCat("replicas did not converge within ",
+                                    absl::FormatDuration(timeout), "\n");
+  absl::StatusOr<std::vector<std::string>> first = TreeDigest(replica(0).mountpoint());
+  for (int i = 1; i < kReplicas && first.ok(); ++i) {
+    absl::StatusOr<std::vector<std::string>> digest = TreeDigest(replica(i).mountpoint());
+    absl::StrAppend(&report, "replica ", i, " vs replica 0:\n",
+                    digest.ok() ? DigestDiff(*digest, *first) : digest.status().ToString());
+  }
+  return absl::DeadlineExceededError(absl::StrCat(report, Diagnostics()));
+}
+
+std::string ProxiedCluster::Diagnostics(const std::set<std::string>& paths) const {
+  std::string out;
+  for (int i = 0; i < kReplicas; ++i) {
+    absl::StrAppend(&out, "==== replica ", i, " (port ", ports_[static_cast<size_t>(i)], ", ",
+                    running(i) ? "running" : "stopped", ") ====\n");
+    if (running(i)) {
+      absl::StatusOr<ReplicaStatus> status = Status(i);
+      absl::StrAppend(&out, status.ok() ? status->ShortDebugString() : status.status().ToString(),
+                      "\n");
+    }
+    const std::string log = replica(i).Log();
+    if (!paths.empty()) {
+      std::vector<absl::string_view> lines;
+      for (absl::string_view line : absl::StrSplit(log, '\n')) {
+        for (const std::string& p : paths) {
+          if (absl::StrContains(line, absl::StrCat(" ", p, ":")) ||
+              absl::StrContains(line, absl::StrCat(" ", p, " "))) {
+            lines.push_back(line);
+            break;
+          }
+        }
+      }
+      const size_t first = lines.size() > 80 ? lines.size() - 80 : 0;
+      absl::StrAppend(&out, "-- log lines naming the lost paths --\n");
+      for (size_t k = first; k < lines.size(); ++k) absl::StrAppend(&out, lines[k], "\n");
+    }
+    absl::StrAppend(&out, "-- log tail --\n",
+                    log.size() > 8000 ? log.substr(log.size() - 8000) : log, "\n");
+  }
+  return out;
+}
+
+}  // namespace replfs::testing::chaos
