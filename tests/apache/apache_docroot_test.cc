@@ -11,24 +11,14 @@
 // in the test's temp dir, on loopback ports, as www-data; it is stopped by
 // PID whatever happens. The system's apache2 service is never used.
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <cstddef>
 #include <memory>
-#include <ostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +28,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/unique_fd.h"
+#include "tests/apache/apache_server.h"
+#include "tests/apache/mirrored_tree.h"
 #include "tests/http_client.h"
 #include "tests/replica_process.h"
 
@@ -47,315 +39,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using apache::ApacheServer;
+using apache::ApacheSettings;
+using apache::EnsureApacheInstalled;
+using apache::MirroredTree;
+using apache::Site;
 
 // How long a change made on B may take to show on A.
 constexpr seconds kPropagation{20};
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // The last `bytes` of `text`, for failure messages.
 std::string Tail(const std::string& text, size_t bytes = 3000) {
   return text.size() <= bytes ? text : text.substr(text.size() - bytes);
 }
-
-absl::StatusOr<int> FreeLoopbackPort() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-    return absl::ErrnoToStatus(errno, "bind");
-  }
-  socklen_t length = sizeof(address);
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return absl::ErrnoToStatus(errno, "getsockname");
-  }
-  return static_cast<int>(ntohs(address.sin_port));
-}
-
-// Runs `command` through the shell; returns its exit status (-1 if it did
-// not exit normally).
-int Shell(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// The apache2 binary, installed with apt-get if missing. The package's
-// postinst would start the system service; a policy-rc.d that denies it is
-// put in place for the install when the system has none (and removed after).
-absl::StatusOr<std::string> EnsureApacheInstalled() {
-  constexpr const char* kBinary = "/usr/sbin/apache2";
-  if (::access(kBinary, X_OK) == 0) return std::string(kBinary);
-  if (Shell("command -v apache2 >/dev/null 2>&1") != 0) {
-    const bool own_policy = ::access("/usr/sbin/policy-rc.d", F_OK) != 0;
-    if (own_policy) {
-      std::ofstream policy("/usr/sbin/policy-rc.d");
-      policy << "#!/bin/sh\n# Temporary, by replfs apache_docroot_test.\nexit 101\n";
-      policy.close();
-      ::chmod("/usr/sbin/policy-rc.d", 0755);
-    }
-    const int r = Shell("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null 2>&1");
-    if (own_policy) ::unlink("/usr/sbin/policy-rc.d");
-    if (r != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "apache2 is not installed and `apt-get install -y apache2` failed (exit ", r,
-          "); install it (tools/install-deps.sh) and run the test again"));
-    }
-  }
-  if (::access(kBinary, X_OK) == 0) return std::string(kBinary);
-  return absl::FailedPreconditionError("apache2 installed but /usr/sbin/apache2 is missing");
-}
-
-// One Apache site: a loopback port and its DocumentRoot.
-struct Site {
-  int port = 0;
-  std::string document_root;
-};
-
-struct ApacheSettings {
-  bool sendfile = false;  // Debian's apache2.conf leaves the compiled default, Off.
-  bool mmap = true;       // The compiled default, On.
-  bool writeback = true;  // replfs's default; the README suggests off for a docroot.
-};
-
-void PrintTo(const ApacheSettings& settings, std::ostream* out) {
-  *out << "EnableSendfile " << (settings.sendfile ? "On" : "Off") << ", EnableMMAP "
-       << (settings.mmap ? "On" : "Off") << ", replfs writeback " << (settings.writeback ? "on" : "off");
-}
-
-// A private Apache: Debian's modules (mods-enabled, as the package ships
-// them) under a config of our own. Runs `apache2 -k start -DFOREGROUND` as
-// our child, so its PID is known from the start; Stop() asks it with
-// `-k stop`, then SIGTERM/SIGKILL by PID. The destructor always stops it.
-class ApacheServer {
- public:
-  ApacheServer(std::string binary, std::string dir, std::vector<Site> sites, ApacheSettings settings)
-      : binary_(std::move(binary)), dir_(std::move(dir)), sites_(std::move(sites)),
-        settings_(settings) {}
-  ~ApacheServer() { Stop(); }
-  ApacheServer(const ApacheServer&) = delete;
-  ApacheServer& operator=(const ApacheServer&) = delete;
-
-  std::string ConfigPath() const { return dir_ + "/apache2.conf"; }
-  std::string ErrorLog() const { return ReadWholeFile(dir_ + "/error.log"); }
-
-  absl::Status Start() {
-    if (absl::Status s = WriteConfig(); !s.ok()) return s;
-    const pid_t pid = ::fork();
-    if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-    if (pid == 0) {
-      const int log_fd = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log_fd >= 0) {
-        ::dup2(log_fd, STDOUT_FILENO);
-        ::dup2(log_fd, STDERR_FILENO);
-      }
-      const std::string config = ConfigPath();
-      ::execl(binary_.c_str(), "apache2", "-f", config.c_str(), "-k", "start", "-DFOREGROUND",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    pid_ = pid;
-    // Ready when every port answers HTTP.
-    const Clock::time_point deadline = Clock::now() + seconds(20);
-    for (const Site& site : sites_) {
-      for (;;) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-          pid_ = -1;
-          return absl::InternalError(absl::StrCat("apache2 exited during start-up: ",
-                                                  ReadWholeFile(dir_ + "/stderr.log"), ErrorLog()));
-        }
-        if (HttpGet(site.port, "/", milliseconds(1000)).ok()) break;
-        if (Clock::now() > deadline) {
-          return absl::DeadlineExceededError(
-              absl::StrCat("apache2 did not answer on port ", site.port, " within 20 s: ",
-                           ReadWholeFile(dir_ + "/stderr.log"), ErrorLog()));
-        }
-        std::this_thread::sleep_for(milliseconds(50));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Stops Apache and its workers; waits (bounded) until the parent is gone.
-  void Stop() {
-    if (pid_ <= 0) return;
-    const std::vector<pid_t> workers = Workers();
-    Shell(absl::StrCat(binary_, " -f ", ConfigPath(), " -k stop >/dev/null 2>&1"));
-    if (!WaitForExit(seconds(10))) {
-      ::kill(pid_, SIGTERM);
-      if (!WaitForExit(seconds(5))) {
-        ::kill(pid_, SIGKILL);
-        WaitForExit(seconds(5));
-      }
-    }
-    // The parent reaps its workers on a clean stop; after a forced one they
-    // must not outlive the test (they would keep the mount busy).
-    for (const pid_t worker : workers) {
-      if (ProcessParent(worker) == pid_) ::kill(worker, SIGKILL);
-    }
-    pid_ = -1;
-  }
-
- private:
-  absl::Status WriteConfig() const {
-    std::ofstream out(ConfigPath());
-    out << "# Private test instance; modules as Debian enables them.\n"
-        << "ServerRoot \"/etc/apache2\"\n"
-        << "ServerName 127.0.0.1\n"
-        << "DefaultRuntimeDir \"" << dir_ << "/run\"\n"
-        << "PidFile \"" << dir_ << "/run/apache2.pid\"\n"
-        << "ErrorLog \"" << dir_ << "/error.log\"\n"
-        << "LogLevel warn\n"
-        << "User www-data\nGroup www-data\n"
-        // Debian's apache2.conf values for these.
-        << "Timeout 300\nKeepAlive On\nMaxKeepAliveRequests 100\nKeepAliveTimeout 5\n"
-        << "HostnameLookups Off\nAccessFileName .htaccess\n"
-        << "IncludeOptional mods-enabled/*.load\n"
-        << "IncludeOptional mods-enabled/*.conf\n"
-        << "EnableSendfile " << (settings_.sendfile ? "On" : "Off") << "\n"
-        << "EnableMMAP " << (settings_.mmap ? "On" : "Off") << "\n"
-        << "<Directory />\n  Options FollowSymLinks\n  AllowOverride None\n"
-        << "  Require all denied\n</Directory>\n"
-        << "<FilesMatch \"^\\.ht\">\n  Require all denied\n</FilesMatch>\n";
-    for (const Site& site : sites_) {
-      out << "Listen 127.0.0.1:" << site.port << "\n"
-          << "<VirtualHost 127.0.0.1:" << site.port << ">\n"
-          << "  DocumentRoot \"" << site.document_root << "\"\n"
-          // Debian's <Directory /var/www/> block.
-          << "  <Directory \"" << site.document_root << "\">\n"
-          << "    Options Indexes FollowSymLinks\n    AllowOverride None\n"
-          << "    Require all granted\n  </Directory>\n"
-          << "</VirtualHost>\n";
-    }
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", ConfigPath()));
-    if (::mkdir((dir_ + "/run").c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, "mkdir run dir");
-    }
-    return absl::OkStatus();
-  }
-
-  bool WaitForExit(seconds timeout) {
-    const Clock::time_point deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || r < 0) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return false;
-  }
-
-  static pid_t ProcessParent(pid_t pid) {
-    const std::string stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
-    const size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) return -1;
-    std::istringstream fields(stat.substr(paren + 2));
-    std::string state;
-    pid_t parent = -1;
-    fields >> state >> parent;
-    return parent;
-  }
-
-  // The worker processes Apache forked (children of its parent process).
-  std::vector<pid_t> Workers() const {
-    std::vector<pid_t> workers;
-    const std::string children =
-        ReadWholeFile(absl::StrCat("/proc/", pid_, "/task/", pid_, "/children"));
-    std::istringstream in(children);
-    pid_t child;
-    while (in >> child) workers.push_back(child);
-    return workers;
-  }
-
-  std::string binary_;
-  std::string dir_;
-  std::vector<Site> sites_;
-  ApacheSettings settings_;
-  pid_t pid_ = -1;
-};
-
-// Applies the same file operation under two roots: replica B's mount and a
-// native directory. Each returns the first failure.
-class MirroredTree {
- public:
-  MirroredTree(std::string replica_root, std::string native_root)
-      : roots_{std::move(replica_root), std::move(native_root)} {}
-
-  // Creates or truncates and writes the whole file (mode 0644 for a new one).
-  absl::Status Write(const std::string& rel, const std::string& content) {
-    return ForEach(rel, [&](const std::string& path) {
-      return WriteAt(path, content, O_WRONLY | O_CREAT | O_TRUNC);
-    });
-  }
-  // Overwrites the bytes in place: no truncate, same inode on B.
-  absl::Status Overwrite(const std::string& rel, const std::string& content) {
-    return ForEach(rel, [&](const std::string& path) { return WriteAt(path, content, O_WRONLY); });
-  }
-  absl::Status Mkdir(const std::string& rel) {
-    return ForEach(rel, [](const std::string& path) {
-      return ::mkdir(path.c_str(), 0755) == 0 ? absl::OkStatus()
-                                              : absl::ErrnoToStatus(errno, "mkdir " + path);
-    });
-  }
-  absl::Status Rename(const std::string& from, const std::string& to) {
-    for (const std::string& root : roots_) {
-      const std::string a = root + "/" + from, b = root + "/" + to;
-      if (::rename(a.c_str(), b.c_str()) != 0) return absl::ErrnoToStatus(errno, "rename " + a);
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Unlink(const std::string& rel) {
-    return ForEach(rel, [](const std::string& path) {
-      return ::unlink(path.c_str()) == 0 ? absl::OkStatus()
-                                         : absl::ErrnoToStatus(errno, "unlink " + path);
-    });
-  }
-  absl::Status Rmdir(const std::string& rel) {
-    return ForEach(rel, [](const std::string& path) {
-      return ::rmdir(path.c_str()) == 0 ? absl::OkStatus()
-                                        : absl::ErrnoToStatus(errno, "rmdir " + path);
-    });
-  }
-  absl::Status Chmod(const std::string& rel, mode_t mode) {
-    return ForEach(rel, [mode](const std::string& path) {
-      return ::chmod(path.c_str(), mode) == 0 ? absl::OkStatus()
-                                              : absl::ErrnoToStatus(errno, "chmod " + path);
-    });
-  }
-
-  static absl::Status WriteAt(const std::string& path, const std::string& content, int flags) {
-    UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0644));
-    if (!fd.valid()) return absl::ErrnoToStatus(errno, "open " + path);
-    size_t done = 0;
-    while (done < content.size()) {
-      const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return absl::ErrnoToStatus(errno, "write " + path);
-      done += static_cast<size_t>(n);
-    }
-    if (::close(fd.Release()) != 0) return absl::ErrnoToStatus(errno, "close " + path);
-    return absl::OkStatus();
-  }
-
- private:
-  template <typename Op>
-  absl::Status ForEach(const std::string& rel, Op op) {
-    for (const std::string& root : roots_) {
-      if (absl::Status s = op(root + "/" + rel); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  std::vector<std::string> roots_;
-};
 
 // `size` bytes that differ at every position for different `seed`s (so a
 // mix of two versions never equals either).
