@@ -187,26 +187,30 @@ std::string LatencyLine(const char* workload, const std::vector<double>& ms) {
                          Percentile(ms, 99), Percentile(ms, 100));
 }
 
-std::string LagDir(const std::string& mount) { return mount + "/bench-lag"; }
-std::string LagFile(const std::string& mount, uint64_t i) {
-  return absl::StrFormat("%s/f%05d", LagDir(mount), i);
+// One directory per seed: a run of lag without delete leaves its files, and
+// the next run must not trip over them.
+std::string LagDir(const Settings& s, const std::string& mount) {
+  return absl::StrFormat("%s/bench-lag-%d", mount, s.seed);
+}
+std::string LagFile(const Settings& s, const std::string& mount, uint64_t i) {
+  return absl::StrFormat("%s/f%05d", LagDir(s, mount), i);
 }
 
 // Creates the lag files one at a time; each is timed from close() on A to
 // its content read back on B.
 absl::StatusOr<std::string> MeasureLag(const Settings& s) {
-  if (::mkdir(LagDir(s.mount_a).c_str(), 0755) != 0) return Errno("mkdir " + LagDir(s.mount_a));
-  if (absl::Status st = WaitForDirectory(LagDir(s.mount_b), s.timeout_seconds); !st.ok()) return st;
+  if (::mkdir(LagDir(s, s.mount_a).c_str(), 0755) != 0) return Errno("mkdir " + LagDir(s, s.mount_a));
+  if (absl::Status st = WaitForDirectory(LagDir(s, s.mount_b), s.timeout_seconds); !st.ok()) return st;
   std::vector<double> ms;
   for (uint64_t i = 0; i < s.files; ++i) {
     const std::string content = Pattern(kSmallFile, s.seed, i);
     // Looks the name up on B first, as a reader waiting for it would: the
     // miss is cached and must be invalidated by the replica.
     struct stat st;
-    (void)::stat(LagFile(s.mount_b, i).c_str(), &st);
-    if (absl::Status w = CreateFile(LagFile(s.mount_a, i), content); !w.ok()) return w;
+    (void)::stat(LagFile(s, s.mount_b, i).c_str(), &st);
+    if (absl::Status w = CreateFile(LagFile(s, s.mount_a, i), content); !w.ok()) return w;
     const Clock::time_point closed = Clock::now();
-    if (absl::Status w = WaitForContent(LagFile(s.mount_b, i), content, s.timeout_seconds); !w.ok()) {
+    if (absl::Status w = WaitForContent(LagFile(s, s.mount_b, i), content, s.timeout_seconds); !w.ok()) {
       return w;
     }
     ms.push_back(MillisSince(closed));
@@ -222,17 +226,17 @@ absl::StatusOr<std::string> MeasureDelete(const Settings& s) {
   std::vector<double> ms;
   for (uint64_t i = 0; i < s.files; ++i) {
     struct stat st;
-    if (::stat(LagFile(s.mount_b, i).c_str(), &st) != 0) {
+    if (::stat(LagFile(s, s.mount_b, i).c_str(), &st) != 0) {
       return absl::FailedPreconditionError("run the lag workload first: its files are not on B");
     }
-    if (::unlink(LagFile(s.mount_a, i).c_str()) != 0) return Errno("unlink");
+    if (::unlink(LagFile(s, s.mount_a, i).c_str()) != 0) return Errno("unlink");
     const Clock::time_point removed = Clock::now();
-    if (absl::Status w = WaitForAbsence(LagFile(s.mount_b, i), s.timeout_seconds); !w.ok()) return w;
+    if (absl::Status w = WaitForAbsence(LagFile(s, s.mount_b, i), s.timeout_seconds); !w.ok()) return w;
     ms.push_back(MillisSince(removed));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (::rmdir(LagDir(s.mount_a).c_str()) != 0) return Errno("rmdir");
-  if (absl::Status w = WaitForAbsence(LagDir(s.mount_b), s.timeout_seconds); !w.ok()) return w;
+  if (::rmdir(LagDir(s, s.mount_a).c_str()) != 0) return Errno("rmdir");
+  if (absl::Status w = WaitForAbsence(LagDir(s, s.mount_b), s.timeout_seconds); !w.ok()) return w;
   return LatencyLine("delete", ms);
 }
 
