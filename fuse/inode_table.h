@@ -66,10 +66,14 @@ class Inode {
   // When content_dirty was last set (see IdleCommitter).
   std::chrono::steady_clock::time_point last_change;
   int open_writers = 0;         // Writable handles open right now.
+  // Counts changes: a commit whose observation saw it move read a file
+  // that was being changed (see ReplicaFs::CommitInode).
+  uint64_t change_generation = 0;
   // Notes a change that needs a commit. REQUIRES: mu held.
   void MarkChanged() {
     content_dirty = true;
     last_change = std::chrono::steady_clock::now();
+    ++change_generation;
   }
   // A read-only backing fd for plain read-only opens to dup (a web server
   // opens the same files over and over), opened from `proc_path` at the

@@ -81,15 +81,19 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
   if (valid & FUSE_SET_ATTR_SIZE) {
     struct stat before;
     if (::fstatat(fd.get(), "", &before, AT_EMPTY_PATH) != 0) return errno;
+    {
+      // Before the truncate: a commit reading the file meanwhile must see
+      // the change (see MarkWritten in ops_file.cc). The blocks between
+      // the old and new size change (zeros now, or gone): a shrink and
+      // regrow in one commit window must not reuse their hashes.
+      std::lock_guard lock(inode->mu);
+      inode->dirty.MarkResized(static_cast<uint64_t>(before.st_size),
+                               static_cast<uint64_t>(attr.st_size), kBlockSize);
+      inode->MarkChanged();
+    }
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
                                  : ::truncate(proc.c_str(), attr.st_size);
     if (r != 0) return errno;
-    // The blocks between the old and new size changed (zeros now, or gone):
-    // a shrink and regrow in one commit window must not reuse their hashes.
-    std::lock_guard lock(inode->mu);
-    inode->dirty.MarkResized(static_cast<uint64_t>(before.st_size),
-                             static_cast<uint64_t>(attr.st_size), kBlockSize);
-    inode->MarkChanged();
   }
   if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     // A commit in progress would put its old atime back over ours.

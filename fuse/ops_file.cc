@@ -30,16 +30,32 @@ int BackingFlags(int flags) {
   return flags | O_CLOEXEC;
 }
 
-void AttachHandle(Inode* inode, UniqueFd fd, int flags, bool truncated, fuse_file_info* fi) {
+// Counts a writer that is about to empty the file (O_TRUNC), before it does:
+// a commit running meanwhile then sees the change and gives up rather than
+// record the emptied file (see ReplicaFs::CommitInode).
+void CountTruncatingWriter(Inode* inode) {
+  std::lock_guard lock(inode->mu);
+  ++inode->open_writers;
+  inode->MarkChanged();
+  inode->dirty.MarkAll();
+}
+
+// Undoes CountTruncatingWriter for an open that failed.
+void UncountWriter(Inode* inode) {
+  std::lock_guard lock(inode->mu);
+  --inode->open_writers;
+}
+
+// `counted`: CountTruncatingWriter already counted this writer.
+void AttachHandle(Inode* inode, UniqueFd fd, int flags, bool truncated, bool counted,
+                  fuse_file_info* fi) {
   const bool writable = IsWritable(flags);
-  if (writable) {
-    {
-      std::lock_guard lock(inode->mu);
-      ++inode->open_writers;
-      if (truncated) {
-        inode->MarkChanged();
-        inode->dirty.MarkAll();
-      }
+  if (writable && !counted) {
+    std::lock_guard lock(inode->mu);
+    ++inode->open_writers;
+    if (truncated) {
+      inode->MarkChanged();
+      inode->dirty.MarkAll();
     }
   }
   fi->fh = reinterpret_cast<uint64_t>(new FileHandle{std::move(fd), inode, writable});
@@ -58,6 +74,11 @@ void TrackWriter(ReplicaFs* fs, Inode* inode, int flags) {
   fs->writing.insert(inode);
 }
 
+// Marks a range about to be written. Before the write, not after: a commit
+// that read the file while the write was under way must see the change
+// when it checks (ReplicaFs::CommitInode), or it would record the file
+// half written. A short or failed write leaves extra blocks marked: they
+// are only hashed again.
 void MarkWritten(Inode* inode, uint64_t offset, uint64_t length) {
   std::lock_guard lock(inode->mu);
   inode->MarkChanged();
@@ -103,7 +124,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     return;
   }
   Inode* inode = fs->InodeOf(e.ino);
-  AttachHandle(inode, std::move(fd), fi->flags, /*truncated=*/true, fi);
+  AttachHandle(inode, std::move(fd), fi->flags, /*truncated=*/true, /*counted=*/false, fi);
   gate.unlock();
   TrackWriter(fs, inode, fi->flags);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -130,9 +151,13 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard lock(inode->mu);
     fd = inode->DupReadFd(fs->read_fd_budget, proc);
   }
+  const bool truncating = IsWritable(fi->flags) && (fi->flags & O_TRUNC) != 0;
+  if (truncating) CountTruncatingWriter(inode);
   if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
   if (!fd.valid()) {
-    fuse_reply_err(req, errno);
+    const int error = errno;
+    if (truncating) UncountWriter(inode);
+    fuse_reply_err(req, error);
     return;
   }
   struct stat st;
@@ -141,10 +166,11 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // its name up. ESTALE makes the kernel look the name up again
     // (LOOKUP_REVAL) and open what is there now; writing into the unlinked
     // file would vanish with it.
+    if (truncating) UncountWriter(inode);
     fuse_reply_err(req, ESTALE);
     return;
   }
-  AttachHandle(inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, fi);
+  AttachHandle(inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, truncating, fi);
   // A read-only handle has nothing to flush: spare its close the FLUSH
   // round trip (honoured by the kernel without the writeback cache).
   if (!IsWritable(fi->flags)) fi->noflush = 1;
@@ -164,16 +190,18 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
-  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  const size_t size = fuse_buf_size(in);
+  fuse_bufvec out = FUSE_BUFVEC_INIT(size);
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   out.buf[0].fd = handle->fd.get();
   out.buf[0].pos = off;
+  // Before the write (see MarkWritten).
+  MarkWritten(handle->inode, static_cast<uint64_t>(off), size);
   const ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
     return;
   }
-  MarkWritten(handle->inode, static_cast<uint64_t>(off), static_cast<uint64_t>(written));
   fuse_reply_write(req, static_cast<size_t>(written));
 }
 
@@ -191,7 +219,11 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
   bool commit;
   {
     std::lock_guard lock(inode->mu);
-    commit = inode->content_dirty;
+    // Another writer has it open: the next writer's O_TRUNC open may have
+    // emptied it already (RELEASE comes after close() returned, often after
+    // that next open). Recording it now would send peers a half-written
+    // file; the last writer's close records it whole.
+    commit = inode->content_dirty && inode->open_writers == 1;
   }
   // Commit before this writer stops counting: until the commit is in, a
   // remote version must still wait (see FilesystemHooks::IsOpenForWriting).
@@ -254,11 +286,12 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
+  // Before the change (see MarkWritten).
+  MarkWritten(handle->inode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   if (::fallocate(handle->fd.get(), mode, offset, length) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
-  MarkWritten(handle->inode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   fuse_reply_err(req, 0);
 }
 
@@ -310,13 +343,14 @@ void OpCopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   FileHandle* out = HandleOf(fi_out);
   loff_t in_pos = off_in;
   loff_t out_pos = off_out;
+  // Before the copy (see MarkWritten).
+  MarkWritten(out->inode, static_cast<uint64_t>(off_out), static_cast<uint64_t>(len));
   const ssize_t n = ::copy_file_range(FileHandleFd(fi_in), &in_pos, out->fd.get(), &out_pos, len,
                                       static_cast<unsigned int>(flags));
   if (n < 0) {
     fuse_reply_err(req, errno);
     return;
   }
-  MarkWritten(out->inode, static_cast<uint64_t>(off_out), static_cast<uint64_t>(n));
   fuse_reply_write(req, static_cast<size_t>(n));
 }
 

@@ -61,12 +61,29 @@ void ReplicaFs::CommitInode(Inode* inode) {
   if (paths.empty()) return;  // Every name was removed; nothing to record.
   std::lock_guard times_lock(inode->times_mu);
   DirtyBlocks dirty;
+  uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
     dirty = std::move(inode->dirty);
     inode->dirty.Clear();
     inode->content_dirty = false;
+    generation = inode->change_generation;
   }
+  // Whether the object changed since this commit began. What it observed
+  // then may be torn (the next writer's O_TRUNC open came in while it read:
+  // the commit of a close runs at RELEASE, after close() returned), and a
+  // peer must never show a half-written file. Such a commit gives up and
+  // hands its blocks back: the change that moved the generation marked the
+  // object dirty, and its own commit (the writer's close, the setattr, the
+  // idle committer) records the object once it is whole.
+  auto changed_meanwhile = [&] {
+    std::lock_guard lock(inode->mu);
+    if (inode->change_generation == generation) return false;
+    inode->dirty.Merge(dirty);
+    inode->content_dirty = true;
+    inode->commit_reading = false;
+    return true;
+  };
   const PathFd fd = inode->path_fd();
   struct stat st;
   if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
@@ -95,15 +112,19 @@ void ReplicaFs::CommitInode(Inode* inode) {
           previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
       absl::StatusOr<ObservedObject> observed =
           ObserveObject(fd.get(), st, previous_content, &dirty);
-      // The file changed size under the hasher (a truncating open racing this
-      // commit): observe it again as it is now, all blocks.
+      if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
+      if (changed_meanwhile()) return;
+      // The file changed size under the hasher but not through the mount
+      // (someone wrote the backing file directly): observe it again as it
+      // is now, all blocks.
       for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
         if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
         observed = ObserveObject(fd.get(), st, nullptr, nullptr);
+        if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
+        if (changed_meanwhile()) return;
       }
       absl::Status status = observed.status();
       if (observed.ok()) {
-        RestoreAtime(fd.get(), st, &*observed);
         std::unique_lock names(names_gate);
         const std::vector<std::string> now = inodes.PathsOf(inode);
         if (std::find(now.begin(), now.end(), path) == now.end()) {

@@ -40,6 +40,15 @@ struct DirtyBlocks {
     all = true;
     blocks.clear();
   }
+  // Adds what `other` marks (a commit that gave up hands its blocks back).
+  void Merge(const DirtyBlocks& other) {
+    if (all) return;
+    if (other.all) {
+      MarkAll();
+      return;
+    }
+    blocks.insert(other.blocks.begin(), other.blocks.end());
+  }
   bool Empty() const { return !all && blocks.empty(); }
   bool Contains(uint64_t block) const { return all || blocks.contains(block); }
   void Clear() {
