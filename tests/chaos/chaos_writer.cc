@@ -1,7 +1,6 @@
 #include "tests/chaos/chaos_writer.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -24,6 +23,33 @@ namespace replfs::testing::chaos {
 namespace {
 
 constexpr long kFuseSuperMagic = 0x65735546;
+
+// Reads the whole file through `fd`, from offset 0 to its end. Returns 0 or
+// the errno that stopped it.
+int ReadToEnd(int fd, std::string* out) {
+  out->clear();
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer, sizeof(buffer), static_cast<off_t>(out->size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    out->append(buffer, static_cast<size_t>(n));
+  }
+}
+
+// Writes all of `data` at the file offset. Returns 0 or the errno (EIO when
+// a write wrote nothing).
+int WriteAll(int fd, absl::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -128,18 +154,7 @@ UniqueFd Writer::Pin(const std::string& path, std::string* seen) {
     return fd;
   }
   std::string content;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = ::pread(fd.get(), buffer, sizeof(buffer), static_cast<off_t>(content.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *seen = "";
-      return fd;
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-  }
-  *seen = ContentHash(content);
+  *seen = ReadToEnd(fd.get(), &content) == 0 ? ContentHash(content) : "";
   return fd;
 }
 
@@ -153,17 +168,7 @@ void Writer::Write(Op& op) {
   }
   if (!fd.valid()) return Finish(op, false, errno);
   if (::ftruncate(fd.get(), 0) != 0) return Finish(op, false, errno);
-  size_t done = 0;
-  int error = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = n < 0 ? errno : EIO;
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
+  int error = WriteAll(fd.get(), content);
   // close's result is the one that counts: it reports what the flush of
   // the cached pages met.
   const bool closed = ::close(fd.Release()) == 0;
@@ -180,27 +185,9 @@ void Writer::Append(Op& op) {
     op.seen = errno == ENOENT ? "absent" : "";
     return Finish(op, false, errno);
   }
-  int error = 0;
   std::string content;
-  if (::write(fd.get(), tag.data(), tag.size()) != static_cast<ssize_t>(tag.size())) {
-    error = errno != 0 ? errno : EIO;
-  }
-  struct stat st;
-  if (error == 0 && ::fstat(fd.get(), &st) != 0) error = errno;
-  if (error == 0) {
-    content.resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < content.size()) {
-      const ssize_t n = ::pread(fd.get(), content.data() + done, content.size() - done,
-                                static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error = n < 0 ? errno : EIO;
-        break;
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
+  int error = WriteAll(fd.get(), tag);
+  if (error == 0) error = ReadToEnd(fd.get(), &content);
   const bool closed = ::close(fd.Release()) == 0;
   if (!closed && error == 0) error = errno;
   if (error == 0 && closed && !content.ends_with(tag)) {
