@@ -324,5 +324,94 @@ TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
   }
 }
 
+
+// Three threads change one small namespace at once through the mount, with
+// no pause between operations: writes, appends, truncates, chmods, renames
+// of files and directories, unlinks, mkdir/rmdir, links and symlinks, in a
+// random order (errors such as ENOENT or ENOTEMPTY are part of the game).
+// Whatever interleaving the kernel and the daemon's threads produce, once
+// the mount is idle the store must describe the backing tree exactly: a
+// commit racing an operation on the same names must never leave a stale
+// entry, a resurrected name or content that is not on disk.
+TEST_F(StoreConsistencyTest, ConcurrentRandomOperationsLeaveAnExactStore) {
+  const uint64_t seed = std::random_device()();
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  const std::vector<std::string> files = {"a", "b", "c", "d0/a", "d0/b", "d1/a", "d1/d2/a", "d1/d2/b"};
+  const std::vector<std::string> dirs = {"d0", "d1", "d1/d2", "d3"};
+  for (const char* d : {"d0", "d1", "d1/d2"}) Ok(::mkdir(M(d).c_str(), 0755), d);
+  constexpr int kThreads = 3;
+  constexpr int kOpsPerThread = 400;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(seed + static_cast<uint64_t>(t));
+      auto pick = [&](const std::vector<std::string>& from) {
+        return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+      };
+      for (int i = 0; i < kOpsPerThread; ++i) {
+        const std::string f = pick(files);
+        const std::string g = pick(files);
+        switch (std::uniform_int_distribution<int>(0, 11)(rng)) {
+          case 0:
+          case 1:
+          case 2: {  // Rewrite: sizes from inline to several blocks.
+            UniqueFd fd(::open(M(f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+            if (!fd.valid()) break;
+            const size_t size = std::uniform_int_distribution<size_t>(0, 3)(rng) == 0
+                                    ? std::uniform_int_distribution<size_t>(1 << 20, 3 << 20)(rng)
+                                    : std::uniform_int_distribution<size_t>(0, 9000)(rng);
+            const std::string data = RandomBytes(rng(), size);
+            (void)!::write(fd.get(), data.data(), data.size());
+            break;
+          }
+          case 3: {
+            UniqueFd fd(::open(M(f).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+            if (fd.valid()) (void)!::write(fd.get(), "appended\n", 9);
+            break;
+          }
+          case 4:
+            (void)::truncate(M(f).c_str(),
+                             std::uniform_int_distribution<off_t>(0, 2 << 20)(rng));
+            break;
+          case 5:
+            (void)::chmod(M(f).c_str(), std::uniform_int_distribution<int>(0, 1)(rng) != 0 ? 0600 : 0644);
+            break;
+          case 6:
+            (void)::rename(M(f).c_str(), M(g).c_str());
+            break;
+          case 7:
+            (void)::unlink(M(f).c_str());
+            break;
+          case 8: {
+            const std::string d = pick(dirs);
+            if (std::uniform_int_distribution<int>(0, 1)(rng) != 0) {
+              (void)::mkdir(M(d).c_str(), 0755);
+            } else {
+              (void)::rmdir(M(d).c_str());
+            }
+            break;
+          }
+          case 9:
+            (void)::rename(M(pick(dirs)).c_str(), M(pick(dirs)).c_str());
+            break;
+          case 10:
+            (void)::link(M(f).c_str(), M(g).c_str());
+            break;
+          default:
+            (void)::symlink("target", M(f).c_str());
+            break;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  Settle();
+  std::unique_ptr<MetadataStore> store = StopAndOpenStore();
+  ASSERT_NE(store, nullptr);
+  const std::map<std::string, Entry> entries = testing::ReadAllEntries(*store);
+  const std::map<std::string, BackingObject> tree = testing::ReadBackingTree(replica_->backing());
+  testing::ExpectStoreDescribesTree(entries, tree);
+}
+
 }  // namespace
 }  // namespace replfs
