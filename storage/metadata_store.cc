@@ -62,7 +62,8 @@ MetadataStore::MetadataStore(std::unique_ptr<leveldb::DB> db,
     : db_(std::move(db)), reserve_(std::move(reserve)) {}
 MetadataStore::~MetadataStore() = default;
 
-absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir,
+                                                                   const OpenOptions& open_options) {
   leveldb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 200;  // Leaves the fd budget to the inode table.
@@ -70,7 +71,7 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat("create metadata store ", dir));
   }
-  auto reserve = std::make_unique<SpaceReserve>(dir);
+  auto reserve = std::make_unique<SpaceReserve>(dir, open_options.max_reserve_bytes);
   // A memtable flush must fit in the space the reserve keeps back.
   options.write_buffer_size = static_cast<size_t>(reserve->write_buffer_bytes());
   leveldb::DB* raw = nullptr;

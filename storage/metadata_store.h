@@ -61,10 +61,20 @@ class MetadataStore {
  public:
   static constexpr int kFormatVersion = 1;
 
+  struct OpenOptions {
+    // Upper bound of the space reserve (see SpaceReserve). Tests that open
+    // thousands of short-lived stores on tmpfs lower it: there fallocate
+    // zeroes every page it holds.
+    uint64_t max_reserve_bytes = SpaceReserve::kDefaultMaxReserve;
+  };
+
   // Opens or creates the store in `dir`. Fails on a store written by an
   // incompatible format version.
-  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(
-      const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& dir,
+                                                             const OpenOptions& open_options);
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& dir) {
+    return Open(dir, OpenOptions());
+  }
 
   MetadataStore(const MetadataStore&) = delete;
   MetadataStore& operator=(const MetadataStore&) = delete;

@@ -14,17 +14,17 @@
 namespace replfs {
 namespace {
 constexpr uint64_t kMinReserve = 256 << 10;
-constexpr uint64_t kMaxReserve = 64 << 20;
 constexpr uint64_t kMinWriteBuffer = 64 << 10;
 constexpr uint64_t kMaxWriteBuffer = 4 << 20;
 constexpr uint64_t kGranule = 64 << 10;
 }  // namespace
 
-SpaceReserve::SpaceReserve(std::string dir) : path_(dir + "/replfs-space-reserve") {
+SpaceReserve::SpaceReserve(std::string dir, uint64_t max_reserve)
+    : path_(dir + "/replfs-space-reserve") {
   struct statvfs st;
   uint64_t size = 0;
   if (::statvfs(dir.c_str(), &st) == 0) size = uint64_t{st.f_blocks} * st.f_frsize;
-  reserve_bytes_ = std::clamp<uint64_t>(size / 16, kMinReserve, kMaxReserve);
+  reserve_bytes_ = std::clamp<uint64_t>(size / 16, std::min(kMinReserve, max_reserve), max_reserve);
   write_buffer_bytes_ = std::clamp<uint64_t>(reserve_bytes_ / 16, kMinWriteBuffer, kMaxWriteBuffer);
   absl::MutexLock lock(&mu_);
   Regrow();

@@ -22,8 +22,12 @@ namespace replfs {
 // The reserve is rebuilt once space is free again. Thread-safe.
 class SpaceReserve {
  public:
+  static constexpr uint64_t kDefaultMaxReserve = 64 << 20;
+
   // `dir`: a directory on the store's filesystem (the reserve lives there).
-  explicit SpaceReserve(std::string dir);
+  // The reserve is 1/16 of that filesystem, from 256 KiB (or `max_reserve`
+  // if smaller) to `max_reserve`.
+  explicit SpaceReserve(std::string dir, uint64_t max_reserve = kDefaultMaxReserve);
 
   // Call before every store write of about `bytes`.
   absl::Status BeforeWrite(uint64_t bytes);
