@@ -38,7 +38,10 @@ PathFd Inode::path_fd() const {
   // open_by_handle_at takes a non-const handle; it does not change it.
   auto* handle = reinterpret_cast<file_handle*>(const_cast<char*>(handle_.data()));
   UniqueFd fd(::open_by_handle_at(mount_fd_, handle, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  return PathFd::Opened(std::move(fd), fd.valid() ? 0 : errno);
+  // Read before the move: the order in which arguments are evaluated is
+  // unspecified.
+  const int error = fd.valid() ? 0 : errno;
+  return PathFd::Opened(std::move(fd), error);
 }
 
 void Inode::KeepFdWithin(FdBudget& budget, int mount_fd) {

@@ -94,7 +94,7 @@ std::string HiddenName(const Options& options) {
   return rest.substr(0, rest.find('/'));
 }
 
-int Run(Options options) {
+int Run(const Options& options) {
   SetLogLevel(options.log_level);
   Daemon::Start(!options.foreground);
   // New objects get exactly the mode the kernel passes (it already applied
@@ -161,6 +161,7 @@ int Run(Options options) {
   std::vector<std::string> arg_strings = {"replfs", "-o", mount_options};
   if (options.debug) arg_strings.push_back("-d");
   std::vector<char*> argv;
+  argv.reserve(arg_strings.size());
   for (std::string& s : arg_strings) argv.push_back(s.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   // fuse_session_new may add to `args` (allocating): free them on every path.
@@ -272,5 +273,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "replfs: error: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  return replfs::Run(std::move(*options));
+  return replfs::Run(*options);
 }

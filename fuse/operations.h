@@ -12,7 +12,10 @@ struct FileHandle {
   bool writable;
 };
 
-inline FileHandle* HandleOf(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
+// libfuse hands back as an integer the pointer we stored in fi->fh.
+inline FileHandle* HandleOf(fuse_file_info* fi) {
+  return reinterpret_cast<FileHandle*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
+}
 inline int FileHandleFd(fuse_file_info* fi) { return fi->fh != 0 ? HandleOf(fi)->fd.get() : -1; }
 
 // Identity of the caller, for ownership of new objects.

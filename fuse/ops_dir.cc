@@ -22,7 +22,10 @@ struct DirHandle {
   }
 };
 
-DirHandle* DirHandleOf(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
+// libfuse hands back as an integer the pointer we stored in fi->fh.
+DirHandle* DirHandleOf(fuse_file_info* fi) {
+  return reinterpret_cast<DirHandle*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
+}
 
 void ReadDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
                    bool plus) {

@@ -153,9 +153,7 @@ int ProcessArgument(void* data, const char* arg, int key, fuse_args*) {
       return 0;
     case FUSE_OPT_KEY_OPT: {
       const std::string option(arg);
-      if (option.starts_with("-")) {
-        raw->unknown.push_back(option);
-      } else if (IsPassthroughMountOption(option)) {
+      if (!option.starts_with("-") && IsPassthroughMountOption(option)) {
         raw->passthrough.push_back(option);
       } else {
         raw->unknown.push_back(option);
@@ -198,6 +196,7 @@ bool IsMountpoint(const std::string& path) {
 // Parses argv-style arguments into `raw`.
 absl::Status ParseInto(std::vector<std::string> arguments, RawOptions* raw) {
   std::vector<char*> argv;
+  argv.reserve(arguments.size());
   for (std::string& a : arguments) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   const int r = fuse_opt_parse(&args, raw, kOptionSpec, ProcessArgument);

@@ -69,7 +69,9 @@ struct ReplicaFs {
   std::unordered_set<Inode*> writing;
 
   Inode* InodeOf(fuse_ino_t ino) {
-    return ino == FUSE_ROOT_ID ? inodes.root() : reinterpret_cast<Inode*>(ino);
+    // Inode numbers given to the kernel are our Inode pointers.
+    return ino == FUSE_ROOT_ID ? inodes.root()
+                               : reinterpret_cast<Inode*>(ino);  // NOLINT(performance-no-int-to-ptr)
   }
   static fuse_ino_t IdOf(Inode* inode, Inode* root) {
     return inode == root ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(inode);

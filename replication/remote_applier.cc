@@ -144,6 +144,7 @@ absl::Status RemoteApplier::ApplyBatch(const std::vector<Entry>& entries, BlockF
       group.push_back(*std::move(plan));
     }
     std::vector<PreparedObject*> built;
+    built.reserve(group.size());
     for (const std::unique_ptr<Plan>& plan : group) built.push_back(&plan->prepared);
     if (absl::Status s = MakeDurable(built); !s.ok()) return s;
     for (const std::unique_ptr<Plan>& plan : group) {

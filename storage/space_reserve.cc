@@ -19,7 +19,7 @@ constexpr uint64_t kMaxWriteBuffer = 4 << 20;
 constexpr uint64_t kGranule = 64 << 10;
 }  // namespace
 
-SpaceReserve::SpaceReserve(std::string dir, uint64_t max_reserve)
+SpaceReserve::SpaceReserve(const std::string& dir, uint64_t max_reserve)
     : path_(dir + "/replfs-space-reserve") {
   struct statvfs st;
   uint64_t size = 0;

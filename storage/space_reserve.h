@@ -27,7 +27,7 @@ class SpaceReserve {
   // `dir`: a directory on the store's filesystem (the reserve lives there).
   // The reserve is 1/16 of that filesystem, from 256 KiB (or `max_reserve`
   // if smaller) to `max_reserve`.
-  explicit SpaceReserve(std::string dir, uint64_t max_reserve = kDefaultMaxReserve);
+  explicit SpaceReserve(const std::string& dir, uint64_t max_reserve = kDefaultMaxReserve);
 
   // Call before every store write of about `bytes`.
   absl::Status BeforeWrite(uint64_t bytes);

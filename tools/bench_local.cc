@@ -230,9 +230,10 @@ absl::StatusOr<Measurement> CreateFiles(const Settings& s) {
       dirs.emplace_back(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dirs.back().valid()) return Errno("open " + path);
     }
+    if (dirs.empty()) return absl::InvalidArgumentError("need --dirs >= 1");
     for (uint64_t f = 0; f < s.files; ++f) {
       const std::string name = SmallName(f);
-      UniqueFd fd(::openat(dirs[f % s.dirs].get(), name.c_str(),
+      UniqueFd fd(::openat(dirs[f % dirs.size()].get(), name.c_str(),
                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!fd.valid()) return Errno("create " + name);
       if (absl::Status st = WriteAll(fd.get(), content.data(), content.size()); !st.ok()) {

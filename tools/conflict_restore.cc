@@ -58,6 +58,7 @@ absl::StatusOr<ConflictCopy> FindConflict(const std::vector<ConflictCopy>& confl
         absl::StrCat("no conflict copy of ", spec, " (replfs-status --conflicts lists them)"));
   }
   std::vector<std::string> names;
+  names.reserve(by_path.size());
   for (const ConflictCopy* conflict : by_path) names.push_back(ConflictName(*conflict));
   return absl::FailedPreconditionError(
       absl::StrCat(by_path.size(), " conflict copies of ", spec,

@@ -124,6 +124,7 @@ absl::StatusOr<ReplicaLocation> LocateReplica(const std::string& target,
 
 std::vector<ReplicaLocation> LocateAllMounted(const std::vector<ReplfsMount>& mounts) {
   std::vector<ReplicaLocation> locations;
+  locations.reserve(mounts.size());
   for (const ReplfsMount& mount : mounts) {
     locations.push_back({mount.mountpoint, mount.mountpoint, mount.backing + "/.replfs"});
   }

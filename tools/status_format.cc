@@ -185,6 +185,7 @@ std::string Number(double number) { return absl::StrFormat("%.3f", number); }
 
 std::string Strings(const std::vector<std::string>& texts) {
   std::vector<std::string> quoted;
+  quoted.reserve(texts.size());
   for (const std::string& t : texts) quoted.push_back(Quote(t));
   return absl::StrCat("[", absl::StrJoin(quoted, ","), "]");
 }
@@ -192,6 +193,7 @@ std::string Strings(const std::vector<std::string>& texts) {
 // {"k":v,...} from already-encoded values, in the order given.
 std::string Object(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::vector<std::string> parts;
+  parts.reserve(fields.size());
   for (const auto& [key, value] : fields) parts.push_back(absl::StrCat(Quote(key), ":", value));
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
