@@ -10,6 +10,7 @@
 #include "replication/object_builder.h"
 #include "storage/beneath.h"
 #include "storage/object_observer.h"
+#include "storage/uncovered_ancestor_walk.h"
 
 namespace replfs {
 
@@ -31,28 +32,15 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
                                       FilesystemHooks* hooks, const ApplierOptions& options,
                                       uint64_t* temp_counter, BlockFetcher* fetcher,
                                       ApplyStats* stats) {
-  std::string ancestor = path;
-  for (size_t slash = ancestor.rfind('/'); slash != std::string::npos;
-       slash = ancestor.rfind('/')) {
-    ancestor.resize(slash);
-    absl::StatusOr<std::optional<Entry>> entry = store->Get(ancestor);
-    if (!entry.ok()) return entry.status();
-    if (entry->has_value() && (*entry)->content().kind() == KIND_DIR) return absl::OkStatus();
-    absl::StatusOr<bool> covered = store->HasLiveDescendant(ancestor);
-    if (!covered.ok()) return covered.status();
-    if (*covered) return absl::OkStatus();
-    std::string name;
-    absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd, ancestor, false, &name);
-    if (!parent.ok()) continue;
-    struct stat st;
-    if (::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode)) {
-      continue;
-    }
-    const bool rebuild = entry->has_value() && (*entry)->content().kind() != KIND_TOMBSTONE;
+  auto settle = [&](UncoveredAncestor& found) -> absl::StatusOr<bool> {
+    const std::string& ancestor = found.path;
+    const std::optional<Entry>& entry = found.entry;
+    const UniqueFd& parent = found.parent;
+    const std::string& name = found.name;
+    const bool rebuild = entry.has_value() && entry->content().kind() != KIND_TOMBSTONE;
     PreparedObject prepared;
     if (rebuild) {
-      if (absl::Status s = PrepareObject(**entry, (*entry)->attributes(), root_fd, *store, options,
+      if (absl::Status s = PrepareObject(*entry, entry->attributes(), root_fd, *store, options,
                                          temp_counter, fetcher, stats, /*durable=*/true,
                                          &prepared);
           !s.ok()) {
@@ -68,22 +56,22 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
       if (!now.ok()) return now.status();
       absl::StatusOr<bool> still_covered = store->HasLiveDescendant(ancestor);
       if (!still_covered.ok()) return still_covered.status();
-      if (!SameStoredEntry(*now, *entry) || *still_covered) {
+      if (!SameStoredEntry(*now, entry) || *still_covered) {
         stop = true;
         return absl::OkStatus();
       }
-      if (::unlinkat(parent->get(), name.c_str(), AT_REMOVEDIR) != 0) {
+      if (::unlinkat(parent.get(), name.c_str(), AT_REMOVEDIR) != 0) {
         stop = true;  // Not empty: something untracked lives there; keep it.
         return absl::OkStatus();
       }
       if (rebuild) {
-        if (::renameat(prepared.temp_dir_fd(), prepared.temp_name.c_str(), parent->get(),
+        if (::renameat(prepared.temp_dir_fd(), prepared.temp_name.c_str(), parent.get(),
                        name.c_str()) != 0) {
           return absl::ErrnoToStatus(errno, "rename into place");
         }
         prepared.temp_name.clear();
         struct stat placed;
-        if (::fstatat(parent->get(), name.c_str(), &placed, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (::fstatat(parent.get(), name.c_str(), &placed, AT_SYMLINK_NOFOLLOW) == 0) {
           placed_stat = LocalStatOf(placed);
         }
       }
@@ -91,13 +79,14 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
     });
     gate.unlock();
     if (!status.ok()) return status;
-    if (stop) return absl::OkStatus();
+    if (stop) return false;
     if (placed_stat) {
       if (absl::Status s = store->UpdateLocalStat(ancestor, *placed_stat); !s.ok()) return s;
     }
     hooks->InvalidatePath(ancestor);
-  }
-  return absl::OkStatus();
+    return true;
+  };
+  return ForEachUncoveredAncestor(*store, root_fd, path, settle);
 }
 
 }  // namespace replfs

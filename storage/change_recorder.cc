@@ -11,6 +11,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "storage/beneath.h"
 #include "storage/log.h"
+#include "storage/uncovered_ancestor_walk.h"
 #include "storage/version.h"
 
 namespace replfs {
@@ -136,29 +137,15 @@ absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
 }
 
 absl::Status ChangeRecorder::RecordUncoveredAncestors(int root_fd, absl::string_view path) {
-  std::string ancestor(path);
-  for (size_t slash = ancestor.rfind('/'); slash != std::string::npos;
-       slash = ancestor.rfind('/')) {
-    ancestor.resize(slash);
-    absl::StatusOr<std::optional<Entry>> entry = store_->Get(ancestor);
-    if (!entry.ok()) return entry.status();
-    if (entry->has_value() && (*entry)->content().kind() == KIND_DIR) return absl::OkStatus();
-    absl::StatusOr<bool> covered = store_->HasLiveDescendant(ancestor);
-    if (!covered.ok()) return covered.status();
-    if (*covered) return absl::OkStatus();
-    std::string name;
-    absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd, ancestor, false, &name);
-    struct stat st;
-    if (!parent.ok() || ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode)) {
-      continue;
-    }
-    absl::StatusOr<ObservedObject> observed = ObserveAt(parent->get(), name.c_str(), nullptr, nullptr);
-    if (!observed.ok()) return observed.status();
-    // Now a live directory: its own ancestors are covered by it.
-    return RecordObject(ancestor, *observed).status();
-  }
-  return absl::OkStatus();
+  return ForEachUncoveredAncestor(
+      *store_, root_fd, path, [&](UncoveredAncestor& ancestor) -> absl::StatusOr<bool> {
+        absl::StatusOr<ObservedObject> observed =
+            ObserveAt(ancestor.parent.get(), ancestor.name.c_str(), nullptr, nullptr);
+        if (!observed.ok()) return observed.status();
+        // Now a live directory: its own ancestors are covered by it.
+        if (absl::Status s = RecordObject(ancestor.path, *observed).status(); !s.ok()) return s;
+        return false;
+      });
 }
 
 absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_view to,
