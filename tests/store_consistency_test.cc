@@ -83,6 +83,17 @@ class StoreConsistencyTest : public ::testing::Test {
   // Stops the replica and opens its store.
   std::unique_ptr<MetadataStore> StopAndOpenStore() { return testing::StopAndOpenStore(*replica_); }
 
+  // Stops the replica and checks that its store describes the backing tree
+  // exactly; returns the store's entries (none, with a failure recorded, if
+  // the store cannot be opened).
+  std::map<std::string, Entry> StopAndExpectExactStore() {
+    std::unique_ptr<MetadataStore> store = StopAndOpenStore();
+    if (store == nullptr) return {};
+    std::map<std::string, Entry> entries = testing::ReadAllEntries(*store);
+    testing::ExpectStoreDescribesTree(entries, testing::ReadBackingTree(replica_->backing()));
+    return entries;
+  }
+
   // Everything the store must satisfy after the script ran.
   void CheckStore(const std::vector<std::string>& deleted,
                   const std::vector<std::string>& changed_in_order) {
@@ -306,11 +317,7 @@ TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
        "rename dir");
   }
   Settle();
-  std::unique_ptr<MetadataStore> store = StopAndOpenStore();
-  ASSERT_NE(store, nullptr);
-  const std::map<std::string, Entry> entries = testing::ReadAllEntries(*store);
-  const std::map<std::string, BackingObject> tree = testing::ReadBackingTree(replica_->backing());
-  testing::ExpectStoreDescribesTree(entries, tree);
+  const std::map<std::string, Entry> entries = StopAndExpectExactStore();
   for (int i = 0; i < kRounds; ++i) {
     const std::string name = absl::StrCat("f", i);
     auto it = entries.find(name);
@@ -406,11 +413,7 @@ TEST_F(StoreConsistencyTest, ConcurrentRandomOperationsLeaveAnExactStore) {
   }
   for (std::thread& t : threads) t.join();
   Settle();
-  std::unique_ptr<MetadataStore> store = StopAndOpenStore();
-  ASSERT_NE(store, nullptr);
-  const std::map<std::string, Entry> entries = testing::ReadAllEntries(*store);
-  const std::map<std::string, BackingObject> tree = testing::ReadBackingTree(replica_->backing());
-  testing::ExpectStoreDescribesTree(entries, tree);
+  StopAndExpectExactStore();
 }
 
 }  // namespace
