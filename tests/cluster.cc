@@ -218,20 +218,12 @@ Cluster::Cluster(int replicas, Topology topology, std::vector<std::string> extra
     init_status_ = absl::InvalidArgumentError("topology size does not match the replica count");
     return;
   }
-  for (int i = 0; i < replicas; ++i) {
-    absl::StatusOr<int> port = FreeLoopbackPort();
-    // Distinct ports even if the kernel hands one out twice.
-    for (int attempt = 0; port.ok() && attempt < 20 &&
-                          std::find(ports_.begin(), ports_.end(), *port) != ports_.end();
-         ++attempt) {
-      port = FreeLoopbackPort();
-    }
-    if (!port.ok()) {
-      init_status_ = port.status();
-      return;
-    }
-    ports_.push_back(*port);
+  absl::StatusOr<std::vector<int>> ports = DistinctLoopbackPorts(replicas);
+  if (!ports.ok()) {
+    init_status_ = ports.status();
+    return;
   }
+  ports_ = *std::move(ports);
   for (int i = 0; i < replicas; ++i) {
     replicas_.push_back(std::make_unique<ReplicaProcess>(dir_->Sub(absl::StrCat("b", i)),
                                                          dir_->Sub(absl::StrCat("m", i)),
@@ -289,25 +281,57 @@ std::string Cluster::Backing(int i, const std::string& relative) const {
   return relative.empty() ? b : absl::StrCat(b, "/", relative);
 }
 
-absl::StatusOr<ReplicaStatus> Cluster::Status(int i) const {
-  std::unique_ptr<Admin::Stub> stub =
-      AdminStub(replicas_[static_cast<size_t>(i)]->StateDir() + "/admin.sock");
+absl::StatusOr<ReplicaStatus> AdminStatus(const ReplicaProcess& replica) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   ReplicaStatus status;
-  grpc::Status s = stub->Status(&context, StatusRequest(), &status);
-  if (!s.ok()) return absl::UnavailableError(absl::StrCat("admin Status of replica ", i, ": ", s.error_message()));
+  grpc::Status s = AdminStub(replica.StateDir() + "/admin.sock")
+                       ->Status(&context, StatusRequest(), &status);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return status;
+}
+
+absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ConflictsReply reply;
+  grpc::Status s = AdminStub(replica.StateDir() + "/admin.sock")
+                       ->Conflicts(&context, ConflictsRequest(), &reply);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return reply;
+}
+
+absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count) {
+  std::vector<int> ports;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<int> port = FreeLoopbackPort();
+    // Distinct ports even if the kernel hands one out twice.
+    for (int attempt = 0; port.ok() && attempt < 20 &&
+                          std::find(ports.begin(), ports.end(), *port) != ports.end();
+         ++attempt) {
+      port = FreeLoopbackPort();
+    }
+    if (!port.ok()) return port.status();
+    ports.push_back(*port);
+  }
+  return ports;
+}
+
+absl::StatusOr<ReplicaStatus> Cluster::Status(int i) const {
+  absl::StatusOr<ReplicaStatus> status = AdminStatus(*replicas_[static_cast<size_t>(i)]);
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("admin Status of replica ", i, ": ", status.status().message()));
+  }
   return status;
 }
 
 absl::StatusOr<ConflictsReply> Cluster::Conflicts(int i) const {
-  std::unique_ptr<Admin::Stub> stub =
-      AdminStub(replicas_[static_cast<size_t>(i)]->StateDir() + "/admin.sock");
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  ConflictsReply reply;
-  grpc::Status s = stub->Conflicts(&context, ConflictsRequest(), &reply);
-  if (!s.ok()) return absl::UnavailableError(absl::StrCat("admin Conflicts of replica ", i, ": ", s.error_message()));
+  absl::StatusOr<ConflictsReply> reply = AdminConflicts(*replicas_[static_cast<size_t>(i)]);
+  if (!reply.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("admin Conflicts of replica ", i, ": ", reply.status().message()));
+  }
   return reply;
 }
 

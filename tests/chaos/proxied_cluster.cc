@@ -34,16 +34,9 @@ ProxiedCluster::~ProxiedCluster() {
 }
 
 absl::Status ProxiedCluster::Init() {
-  for (int i = 0; i < kReplicas; ++i) {
-    absl::StatusOr<int> port = FreeLoopbackPort();
-    for (int attempt = 0; port.ok() && attempt < 20 &&
-                          std::find(ports_.begin(), ports_.end(), *port) != ports_.end();
-         ++attempt) {
-      port = FreeLoopbackPort();
-    }
-    if (!port.ok()) return port.status();
-    ports_.push_back(*port);
-  }
+  absl::StatusOr<std::vector<int>> ports = DistinctLoopbackPorts(kReplicas);
+  if (!ports.ok()) return ports.status();
+  ports_ = *std::move(ports);
   for (int from = 0; from < kReplicas; ++from) {
     for (int to = 0; to < kReplicas; ++to) {
       proxies_.push_back(std::make_unique<TcpProxy>(ports_[static_cast<size_t>(to)]));
@@ -65,30 +58,6 @@ absl::Status ProxiedCluster::Init() {
     paused_.push_back(false);
   }
   return absl::OkStatus();
-}
-
-std::unique_ptr<Admin::Stub> ProxiedCluster::AdminStub(int i) const {
-  return Admin::NewStub(grpc::CreateChannel(
-      absl::StrCat("unix:", replica(i).StateDir(), "/admin.sock"),
-      grpc::InsecureChannelCredentials()));
-}
-
-absl::StatusOr<ReplicaStatus> ProxiedCluster::Status(int i) const {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  ReplicaStatus status;
-  grpc::Status s = AdminStub(i)->Status(&context, StatusRequest(), &status);
-  if (!s.ok()) return absl::UnavailableError(s.error_message());
-  return status;
-}
-
-absl::StatusOr<ConflictsReply> ProxiedCluster::Conflicts(int i) const {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  ConflictsReply reply;
-  grpc::Status s = AdminStub(i)->Conflicts(&context, ConflictsRequest(), &reply);
-  if (!s.ok()) return absl::UnavailableError(s.error_message());
-  return reply;
 }
 
 absl::Status ProxiedCluster::WaitForConvergence(absl::Duration timeout) {

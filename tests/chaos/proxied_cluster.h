@@ -12,8 +12,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "replfs.grpc.pb.h"
+#include "replfs.pb.h"
 #include "tests/chaos/chaos_common.h"
+#include "tests/cluster.h"
 #include "tests/replica_process.h"
 #include "tests/tcp_proxy.h"
 
@@ -55,9 +56,8 @@ class ProxiedCluster {
     for (auto& proxy : proxies_) proxy->Heal();
   }
 
-  std::unique_ptr<Admin::Stub> AdminStub(int i) const;
-  absl::StatusOr<ReplicaStatus> Status(int i) const;
-  absl::StatusOr<ConflictsReply> Conflicts(int i) const;
+  absl::StatusOr<ReplicaStatus> Status(int i) const { return AdminStatus(replica(i)); }
+  absl::StatusOr<ConflictsReply> Conflicts(int i) const { return AdminConflicts(replica(i)); }
 
   // Polls the mounts' digests (cheap ones first) until all agree.
   absl::Status WaitForConvergence(absl::Duration timeout);
