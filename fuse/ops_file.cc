@@ -30,34 +30,29 @@ int BackingFlags(int flags) {
   return flags | O_CLOEXEC;
 }
 
-// Counts a writer that is about to empty the file (O_TRUNC), before it does:
-// a commit running meanwhile then sees the change and gives up rather than
-// record the emptied file (see ReplicaFs::CommitInode).
-void CountTruncatingWriter(Inode* inode) {
+// Counts a writable handle. One that empties the file (a new file, an
+// O_TRUNC open) marks it changed; an O_TRUNC open is counted before it
+// touches the file, so a commit running meanwhile sees the change and gives
+// up rather than record the emptied file (see ReplicaFs::CommitInode).
+void CountWriter(Inode* inode, bool truncating) {
   std::lock_guard lock(inode->mu);
   ++inode->open_writers;
-  inode->MarkChanged();
-  inode->dirty.MarkAll();
+  if (truncating) {
+    inode->MarkChanged();
+    inode->dirty.MarkAll();
+  }
 }
 
-// Undoes CountTruncatingWriter for an open that failed.
+// Undoes CountWriter for an open that failed.
 void UncountWriter(Inode* inode) {
   std::lock_guard lock(inode->mu);
   --inode->open_writers;
 }
 
-// `counted`: CountTruncatingWriter already counted this writer.
-void AttachHandle(Inode* inode, UniqueFd fd, int flags, bool truncated, bool counted,
-                  fuse_file_info* fi) {
+// Hands `fd` to the kernel's file as its handle; a writable one must have
+// been counted (CountWriter).
+void AttachHandle(Inode* inode, UniqueFd fd, int flags, fuse_file_info* fi) {
   const bool writable = IsWritable(flags);
-  if (writable && !counted) {
-    std::lock_guard lock(inode->mu);
-    ++inode->open_writers;
-    if (truncated) {
-      inode->MarkChanged();
-      inode->dirty.MarkAll();
-    }
-  }
   fi->fh = reinterpret_cast<uint64_t>(new FileHandle{std::move(fd), inode, writable});
   // The page cache stays valid across opens: nothing changes the backing
   // file without going through us or invalidating it.
@@ -124,7 +119,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     return;
   }
   Inode* inode = fs->InodeOf(e.ino);
-  AttachHandle(inode, std::move(fd), fi->flags, /*truncated=*/true, /*counted=*/false, fi);
+  if (IsWritable(fi->flags)) CountWriter(inode, /*truncating=*/true);
+  AttachHandle(inode, std::move(fd), fi->flags, fi);
   gate.unlock();
   TrackWriter(fs, inode, fi->flags);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -152,7 +148,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fd = inode->DupReadFd(fs->read_fd_budget, proc);
   }
   const bool truncating = IsWritable(fi->flags) && (fi->flags & O_TRUNC) != 0;
-  if (truncating) CountTruncatingWriter(inode);
+  if (truncating) CountWriter(inode, /*truncating=*/true);
   if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
   if (!fd.valid()) {
     const int error = errno;
@@ -170,7 +166,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ESTALE);
     return;
   }
-  AttachHandle(inode, std::move(fd), fi->flags, (fi->flags & O_TRUNC) != 0, truncating, fi);
+  if (IsWritable(fi->flags) && !truncating) CountWriter(inode, /*truncating=*/false);
+  AttachHandle(inode, std::move(fd), fi->flags, fi);
   // A read-only handle has nothing to flush: spare its close the FLUSH
   // round trip (honoured by the kernel without the writeback cache).
   if (!IsWritable(fi->flags)) fi->noflush = 1;
