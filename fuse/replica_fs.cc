@@ -69,14 +69,14 @@ void ReplicaFs::CommitInode(Inode* inode) {
     inode->content_dirty = false;
     generation = inode->change_generation;
   }
-  // Whether the object changed since this commit began. What it observed
-  // then may be torn (the next writer's O_TRUNC open came in while it read:
-  // the commit of a close runs at RELEASE, after close() returned), and a
-  // peer must never show a half-written file. Such a commit gives up and
+  // Gives up (returns true) if the object changed since this commit began.
+  // What it observed then may be torn (the next writer's O_TRUNC open came
+  // in while it read: the commit of a close runs at RELEASE, after close()
+  // returned), and a peer must never show a half-written file. Such a commit gives up and
   // hands its blocks back: the change that moved the generation marked the
   // object dirty, and its own commit (the writer's close, the setattr, the
   // idle committer) records the object once it is whole.
-  auto changed_meanwhile = [&] {
+  auto gave_up_on_change = [&] {
     std::lock_guard lock(inode->mu);
     if (inode->change_generation == generation) return false;
     inode->dirty.Merge(dirty);
@@ -113,7 +113,7 @@ void ReplicaFs::CommitInode(Inode* inode) {
       absl::StatusOr<ObservedObject> observed =
           ObserveObject(fd.get(), st, previous_content, &dirty);
       if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
-      if (changed_meanwhile()) return;
+      if (gave_up_on_change()) return;
       // The file changed size under the hasher but not through the mount
       // (someone wrote the backing file directly): observe it again as it
       // is now, all blocks.
@@ -121,7 +121,7 @@ void ReplicaFs::CommitInode(Inode* inode) {
         if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
         observed = ObserveObject(fd.get(), st, nullptr, nullptr);
         if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
-        if (changed_meanwhile()) return;
+        if (gave_up_on_change()) return;
       }
       absl::Status status = observed.status();
       if (observed.ok()) {
