@@ -301,22 +301,6 @@ absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica) {
   return reply;
 }
 
-absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count) {
-  std::vector<int> ports;
-  for (int i = 0; i < count; ++i) {
-    absl::StatusOr<int> port = FreeLoopbackPort();
-    // Distinct ports even if the kernel hands one out twice.
-    for (int attempt = 0; port.ok() && attempt < 20 &&
-                          std::find(ports.begin(), ports.end(), *port) != ports.end();
-         ++attempt) {
-      port = FreeLoopbackPort();
-    }
-    if (!port.ok()) return port.status();
-    ports.push_back(*port);
-  }
-  return ports;
-}
-
 absl::StatusOr<ReplicaStatus> Cluster::Status(int i) const {
   absl::StatusOr<ReplicaStatus> status = AdminStatus(*replicas_[static_cast<size_t>(i)]);
   if (!status.ok()) {

@@ -51,10 +51,6 @@ absl::StatusOr<std::string> FileSha256(const std::string& path);
     ASSERT_TRUE(replfs_assert_status_.ok()) << replfs_assert_status_; \
   } while (false)
 
-// Distinct free ports on 127.0.0.1 (bound and released: a race with other
-// processes remains possible, as with any such helper).
-absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count);
-
 // A replica's status and conflict list over its admin socket (5 s deadline).
 absl::StatusOr<ReplicaStatus> AdminStatus(const ReplicaProcess& replica);
 absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica);

@@ -142,12 +142,11 @@ class MountIntegrationTest : public ::testing::Test {
     backing_ = dir_->Sub("backing");
     mountpoint_ = dir_->Sub("mnt");
     log_ = dir_->path() + "/mount.log";
-    port_ = testing::FreeLoopbackPort().value_or(-1);
-    peer1_ = testing::FreeLoopbackPort().value_or(-1);
-    peer2_ = testing::FreeLoopbackPort().value_or(-1);
-    ASSERT_GT(port_, 0);
-    ASSERT_GT(peer1_, 0);
-    ASSERT_GT(peer2_, 0);
+    absl::StatusOr<std::vector<int>> ports = testing::DistinctLoopbackPorts(3);
+    ASSERT_TRUE(ports.ok()) << ports.status();
+    port_ = (*ports)[0];
+    peer1_ = (*ports)[1];
+    peer2_ = (*ports)[2];
   }
 
   void TearDown() override {

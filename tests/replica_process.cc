@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -118,6 +119,22 @@ absl::StatusOr<int> FreeLoopbackPort() {
   ::close(fd);
   if (!error.ok()) return error;
   return static_cast<int>(ntohs(address.sin_port));
+}
+
+absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count) {
+  std::vector<int> ports;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<int> port = FreeLoopbackPort();
+    // Distinct ports even if the kernel hands one out twice.
+    for (int attempt = 0; port.ok() && attempt < 20 &&
+                          std::find(ports.begin(), ports.end(), *port) != ports.end();
+         ++attempt) {
+      port = FreeLoopbackPort();
+    }
+    if (!port.ok()) return port.status();
+    ports.push_back(*port);
+  }
+  return ports;
 }
 
 std::string ReadWholeFile(const std::string& path) {

@@ -75,9 +75,14 @@ bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout,
                absl::Duration poll = absl::Milliseconds(50));
 
 // A free TCP port on 127.0.0.1, found by binding port 0 and closing the
-// socket again (the kernel does not hand the same ephemeral port out again
-// soon, and SO_REUSEADDR on the server side lets the replica take it).
+// socket again (SO_REUSEADDR on the server side lets the replica take it).
+// Two calls may return the same port: a test that needs several uses
+// DistinctLoopbackPorts.
 absl::StatusOr<int> FreeLoopbackPort();
+
+// `count` distinct free ports on 127.0.0.1 (bound and released: a race
+// with other processes remains possible, as with any such helper).
+absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count);
 
 // The whole content of a file ("" if it cannot be read).
 std::string ReadWholeFile(const std::string& path);

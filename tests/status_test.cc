@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -146,10 +147,9 @@ class StatusTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("replfs-status-test");
-    for (int i = 0; i < kReplicas; ++i) {
-      ports_.push_back(testing::FreeLoopbackPort().value_or(-1));
-      ASSERT_GT(ports_.back(), 0);
-    }
+    absl::StatusOr<std::vector<int>> ports = testing::DistinctLoopbackPorts(kReplicas);
+    ASSERT_TRUE(ports.ok()) << ports.status();
+    ports_ = *std::move(ports);
     for (int i = 0; i < kReplicas; ++i) {
       std::string peers;
       for (int j = 0; j < kReplicas; ++j) {
@@ -399,10 +399,10 @@ TEST_F(StatusTest, KilledReplicaIsUnreachableAndExitsTwo) {
 // back through the mount.
 TEST(StatusConflictTest, ListsAndRestoresConflictCopies) {
   TempDir dir("replfs-status-conflict");
-  const int port_a = testing::FreeLoopbackPort().value_or(-1);
-  const int port_b = testing::FreeLoopbackPort().value_or(-1);
-  ASSERT_GT(port_a, 0);
-  ASSERT_GT(port_b, 0);
+  absl::StatusOr<std::vector<int>> ports = testing::DistinctLoopbackPorts(2);
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  const int port_a = (*ports)[0];
+  const int port_b = (*ports)[1];
   const std::string backing_a = dir.Sub("a-backing"), mount_a = dir.Sub("a-mount");
   const std::string backing_b = dir.Sub("b-backing"), mount_b = dir.Sub("b-mount");
   {

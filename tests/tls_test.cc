@@ -119,10 +119,21 @@ class TlsTest : public ::testing::Test {
   int Port(const std::string& name) {
     auto it = ports_.find(name);
     if (it != ports_.end()) return it->second;
+    // Distinct from every port already given out: the kernel may hand the
+    // same free port out twice.
     absl::StatusOr<int> port = FreeLoopbackPort();
-    EXPECT_TRUE(port.ok()) << port.status();
+    for (int attempt = 0; port.ok() && attempt < 20 && PortTaken(*port); ++attempt) {
+      port = FreeLoopbackPort();
+    }
+    EXPECT_TRUE(port.ok() && !PortTaken(*port)) << port.status();
     ports_[name] = port.ok() ? *port : 1;
     return ports_[name];
+  }
+  bool PortTaken(int port) const {
+    for (const auto& [name, taken] : ports_) {
+      if (taken == port) return true;
+    }
+    return false;
   }
   std::string Address(const std::string& name) { return absl::StrCat("127.0.0.1:", Port(name)); }
 

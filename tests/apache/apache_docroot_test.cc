@@ -92,12 +92,11 @@ class ApacheDocrootTest : public ::testing::TestWithParam<ApacheSettings> {
     const std::string backing_a = dir_->Sub("a-backing"), backing_b = dir_->Sub("b-backing");
     native_ = dir_->Sub("native");
     for (const std::string& d : {backing_a, backing_b, native_}) ASSERT_EQ(::chmod(d.c_str(), 0755), 0);
-    std::vector<int> ports;
-    for (int i = 0; i < 4; ++i) {
-      absl::StatusOr<int> port = FreeLoopbackPort();
-      ASSERT_TRUE(port.ok()) << port.status();
-      ports.push_back(*port);
-    }
+    // Two replicas and two Apache sites; a port handed out twice made
+    // Apache refuse "multiple Listeners on the same IP:port".
+    absl::StatusOr<std::vector<int>> distinct_ports = DistinctLoopbackPorts(4);
+    ASSERT_TRUE(distinct_ports.ok()) << distinct_ports.status();
+    const std::vector<int>& ports = *distinct_ports;
     replica_a_ = std::make_unique<ReplicaProcess>(
         backing_a, dir_->Sub("a-mnt"),
         std::vector<std::string>{"-o", absl::StrCat("listen=127.0.0.1:", ports[0],
