@@ -1,5 +1,7 @@
 #include "fuse/idle_committer.h"
 
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace replfs {
@@ -31,12 +33,14 @@ void IdleCommitter::CommitQuietFiles() {
   // ReplicaFs::writing), and a commit here is rare (quiet files only).
   std::lock_guard writing_lock(fs_->writing_mu);
   const auto now = std::chrono::steady_clock::now();
-  std::vector<Inode*> due;
+  std::vector<std::pair<Inode*, uint64_t>> due;  // With the generation seen quiet.
   for (Inode* inode : fs_->writing) {
     std::lock_guard lock(inode->mu);
-    if (inode->content_dirty && now - inode->last_change >= quiet_) due.push_back(inode);
+    if (inode->content_dirty && now - inode->last_change >= quiet_) {
+      due.emplace_back(inode, inode->change_generation);
+    }
   }
-  for (Inode* inode : due) fs_->CommitInode(inode);
+  for (const auto& [inode, generation] : due) fs_->CommitInode(inode, generation);
 }
 
 }  // namespace replfs

@@ -137,15 +137,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     return;
   }
   // A file open for writing commits at its last close; everything else now.
-  bool defer = false;
-  {
-    std::lock_guard lock(inode->mu);
-    if (inode->open_writers > 0 && S_ISREG(inode->type())) {
-      inode->MarkChanged();
-      defer = true;
-    }
-  }
-  if (!defer) fs->CommitInode(inode);
+  fs->CommitUnlessBeingWritten(inode);
   OpGetattr(req, ino, fi);
 }
 

@@ -214,17 +214,20 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
     return;
   }
   bool commit;
+  uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
     // Another writer has it open: the next writer's O_TRUNC open may have
     // emptied it already (RELEASE comes after close() returned, often after
     // that next open). Recording it now would send peers a half-written
-    // file; the last writer's close records it whole.
+    // file; the last writer's close records it whole. One that opens after
+    // this check moves the generation, and the commit gives up.
     commit = inode->content_dirty && inode->open_writers == 1;
+    generation = inode->change_generation;
   }
   // Commit before this writer stops counting: until the commit is in, a
   // remote version must still wait (see FilesystemHooks::IsOpenForWriting).
-  if (commit && req != nullptr) fs->CommitInode(inode);
+  if (commit && req != nullptr) fs->CommitInode(inode, generation);
   bool last_writer;
   bool changed_meanwhile;
   {
@@ -233,6 +236,7 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
     // A setattr that ran during the commit above deferred its own commit
     // to the last writer's close, which is now: record it.
     changed_meanwhile = last_writer && inode->content_dirty;
+    generation = inode->change_generation;
   }
   if (last_writer) {
     // Out of the idle committer's set before the kernel may forget the
@@ -243,7 +247,7 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
     if (inode->open_writers == 0) fs->writing.erase(inode);
   }
   if (req == nullptr) return;
-  if (changed_meanwhile) fs->CommitInode(inode);
+  if (changed_meanwhile) fs->CommitInode(inode, generation);
   if (last_writer && fs->on_write_closed) {
     for (const std::string& path : fs->inodes.PathsOf(inode)) fs->on_write_closed(path);
   }
@@ -272,11 +276,13 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   }
   Inode* inode = fs->InodeOf(ino);
   bool commit;
+  uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
     commit = inode->content_dirty;
+    generation = inode->change_generation;
   }
-  if (commit) fs->CommitInode(inode);
+  if (commit) fs->CommitInode(inode, generation);
   fuse_reply_err(req, 0);
 }
 

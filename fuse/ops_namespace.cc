@@ -59,7 +59,7 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
     fuse_reply_err(req, err);
     return;
   }
-  fs->CommitInode(fs->InodeOf(e.ino));
+  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino));
   fuse_reply_entry(req, &e);
 }
 
@@ -138,7 +138,9 @@ void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* na
     fuse_reply_err(req, err);
     return;
   }
-  fs->CommitInode(inode);  // Records the new name (and refreshes the others).
+  // Records the new name (and refreshes the others); for a file open for
+  // writing, at its last close.
+  fs->CommitUnlessBeingWritten(inode);
   fuse_reply_entry(req, &e);
 }
 

@@ -39,7 +39,7 @@ void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
     fuse_reply_err(req, errno);
     return;
   }
-  fs->CommitInode(inode);
+  fs->CommitUnlessBeingWritten(inode);
   fuse_reply_err(req, 0);
 }
 
@@ -125,7 +125,7 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     fuse_reply_err(req, errno);
     return;
   }
-  fs->CommitInode(inode);
+  fs->CommitUnlessBeingWritten(inode);
   fuse_reply_err(req, 0);
 }
 

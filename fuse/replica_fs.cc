@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -55,19 +56,31 @@ void HideCommitRead(Inode* inode, struct stat* st) {
   if (inode->commit_reading) st->st_atim = inode->atime_before_commit;
 }
 
-void ReplicaFs::CommitInode(Inode* inode) {
+void ReplicaFs::CommitUnlessBeingWritten(Inode* inode) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(inode->mu);
+    if (inode->open_writers > 0 && S_ISREG(inode->type())) {
+      inode->MarkChanged();
+      return;
+    }
+    generation = inode->change_generation;
+  }
+  CommitInode(inode, generation);
+}
+
+void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
   if (inode == inodes.root()) return;  // The root has no entry of its own.
   std::vector<std::string> paths = inodes.PathsOf(inode);
   if (paths.empty()) return;  // Every name was removed; nothing to record.
   std::lock_guard times_lock(inode->times_mu);
   DirtyBlocks dirty;
-  uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
+    if (inode->change_generation != decided_at) return;
     dirty = std::move(inode->dirty);
     inode->dirty.Clear();
     inode->content_dirty = false;
-    generation = inode->change_generation;
   }
   // Gives up (returns true) if the object changed since this commit began.
   // What it observed then may be torn (the next writer's O_TRUNC open came
@@ -78,7 +91,7 @@ void ReplicaFs::CommitInode(Inode* inode) {
   // idle committer) records the object once it is whole.
   auto gave_up_on_change = [&] {
     std::lock_guard lock(inode->mu);
-    if (inode->change_generation == generation) return false;
+    if (inode->change_generation == decided_at) return false;
     inode->dirty.Merge(dirty);
     inode->content_dirty = true;
     inode->commit_reading = false;

@@ -98,7 +98,19 @@ struct ReplicaFs {
   // Records the current state of `inode` under all its paths. For files,
   // uses and clears the inode's dirty blocks. Failures are logged and
   // counted; the start-up scan will pick the change up.
-  void CommitInode(Inode* inode);
+  //
+  // `decided_at` is the inode's change_generation that the caller saw when
+  // it decided to commit (under Inode::mu, with the state that made it
+  // decide). If the inode changed since, nothing is recorded: an O_TRUNC
+  // open that came in between has emptied the file while its writer's new
+  // content is still in the kernel's page cache (writeback cache), and a
+  // commit now would send peers an empty file. The change that moved the
+  // generation marked the inode dirty, and its own commit records it.
+  void CommitInode(Inode* inode, uint64_t decided_at);
+  // Commits `inode` now, unless it is a file open for writing: then marks
+  // it changed, and its last writer's close (or the idle committer)
+  // commits it, once the writer's data has reached the file.
+  void CommitUnlessBeingWritten(Inode* inode);
   // Records `path` as deleted.
   void CommitDelete(const std::string& path);
 

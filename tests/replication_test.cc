@@ -402,20 +402,19 @@ TEST_F(ReplicationTest, CachedReaderOnBSeesChangesMadeOnA) {
       << cluster_.Diagnostics();
 }
 
-
 // A file rewritten over and over on A (open O_TRUNC, write, close, and the
 // next open right after): a reader on B only ever sees complete versions.
 // The commit of one close runs at RELEASE, after close() returned, and may
-// read the file while the next writer has truncated it and is writing it;
-// a version observed that way is torn and must never be recorded.
-//
-// DISABLED: the fix in e95ae63 (no commit while another writer has the file
-// open; a commit that saw the file change gives up) took it from failing
-// every run to passing every normal-build run, but under ASan it still
-// fails about 1 run in 4: B still reads an empty version now and then, by
-// a path not found yet. Kept, to be enabled with the rest of the fix; run
-// it with --gtest_also_run_disabled_tests.
-TEST_F(ReplicationTest, DISABLED_RewrittenFileIsNeverSeenHalfWrittenElsewhere) {
+// read the file while the next writer has truncated it and is writing it
+// (its data still in A's page cache); a version observed that way is torn
+// or empty and must never be recorded. Two windows did that: the commit
+// reading while the truncating open came in (it now gives up when the
+// inode's generation moved), and the open coming in between the release's
+// decision to commit and the commit itself (the commit now checks the
+// generation the decision saw). A 3 ms pause put in that second window made
+// every run of the code before fail (B read empty files); under ASan, which
+// widens it, about 1 run in 4 failed.
+TEST_F(ReplicationTest, RewrittenFileIsNeverSeenHalfWrittenElsewhere) {
   constexpr int kVersions = 60;
   constexpr size_t kBytes = 1 << 20;
   std::vector<std::string> versions;
