@@ -47,7 +47,7 @@ absl::StatusOr<std::string> FileSha256(const std::string& path);
 // For test bodies (gtest must be included by the user).
 #define REPLFS_ASSERT_OK(expr)                                   \
   do {                                                           \
-    const absl::Status replfs_assert_status_ = (expr);           \
+    const absl::Status& replfs_assert_status_ = (expr);          \
     ASSERT_TRUE(replfs_assert_status_.ok()) << replfs_assert_status_; \
   } while (false)
 

@@ -32,6 +32,7 @@ int Run(const std::vector<std::string>& argv) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
@@ -106,7 +107,7 @@ TEST(DiskFullTest, EnospcLocallyPausesReplicationAndResumesWhenSpaceIsFreed) {
   std::vector<std::pair<std::string, std::string>> kept;
   for (int i = 0; i < 4; ++i) {
     const std::string name = absl::StrCat("kept", i);
-    kept.emplace_back(name, Pattern(name, 512 * 1024));
+    kept.emplace_back(name, Pattern(name, size_t{512} * 1024));
     REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kB, name), kept.back().second));
   }
   REPLFS_ASSERT_OK(cluster.WaitForConvergence());
@@ -183,7 +184,7 @@ TEST(DiskFullTest, EnospcLocallyPausesReplicationAndResumesWhenSpaceIsFreed) {
               absl::ToDoubleSeconds(absl::Now() - freed));
 
   // 4. B works again both ways, and everything converges.
-  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kB, "after"), Pattern("after", 300 * 1024)));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kB, "after"), Pattern("after", size_t{300} * 1024)));
   // Not an ASSERT: whether a restart repairs a divergence is worth seeing.
   const absl::Status converged = cluster.WaitForConvergence(absl::Seconds(60));
   EXPECT_TRUE(converged.ok()) << converged;

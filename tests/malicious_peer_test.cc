@@ -26,6 +26,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -63,7 +64,7 @@ using testing::WaitUntil;
 
 #define ASSERT_OK(expr)                         \
   do {                                          \
-    const absl::Status assert_ok_ = (expr);     \
+    const absl::Status& assert_ok_ = (expr);    \
     ASSERT_TRUE(assert_ok_.ok()) << assert_ok_; \
   } while (false)
 
@@ -213,7 +214,7 @@ std::vector<HostileCase> HostileCases() {
   const auto tombstone = [](const std::string& path) {
     return [path] { return std::vector<Entry>{TombstoneEntry(path, HlcFromNow())}; };
   };
-  const auto with = [](std::function<void(Entry*)> edit) {
+  const auto with = [](const std::function<void(Entry*)>& edit) {
     return [edit] {
       Entry e = InlineFileEntry("edited-" + Evil(), "x", HlcFromNow());
       edit(&e);
@@ -718,7 +719,7 @@ TEST_F(MaliciousPeerTest, ReplicaSurvivesHostileClients) {
     grpc::Status status;
     generic.UnaryCall(&context, "/replfs.Replication/Hello", grpc::StubOptions(), &request,
                       &response, [&](grpc::Status s) {
-                        status = s;
+                        status = std::move(s);
                         done.Notify();
                       });
     ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));

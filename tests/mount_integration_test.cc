@@ -59,6 +59,7 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& log_path
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     std::vector<char*> raw;
+    raw.reserve(argv.size() + 1);
     for (const std::string& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
     raw.push_back(nullptr);
     ::execvp(raw[0], raw.data());

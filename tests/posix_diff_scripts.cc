@@ -250,11 +250,11 @@ void FileOver4GiB(Recorder& r) {
   const int fd = r.Open("big", O_CREAT | O_RDWR, 0644);
   // Just over 4 GiB: every commit hashes the whole size, holes included.
   r.Ftruncate(fd, 4 * kGiB + kMiB);
-  r.Pwrite(fd, "beyond 4 GiB", 4 * kGiB + 3 * 4096 + 100);
+  r.Pwrite(fd, "beyond 4 GiB", 4 * kGiB + 3 * off_t{4096} + 100);
   r.Pwrite(fd, "tail", 4 * kGiB + kMiB - 4);
   r.Pwrite(fd, "straddle", 4 * kGiB - 4);
   r.Fstat(fd);
-  r.Pread(fd, 12, 4 * kGiB + 3 * 4096 + 100);
+  r.Pread(fd, 12, 4 * kGiB + 3 * off_t{4096} + 100);
   r.Pread(fd, 16, 4 * kGiB - 8);
   r.Pread(fd, 100, 4 * kGiB + kMiB - 4);
   r.Fsync(fd);
@@ -965,9 +965,9 @@ void FallocateModes(Recorder& r) {
   r.Fstat(fd);
   r.Fallocate(fd, FALLOC_FL_KEEP_SIZE, kMiB, kMiB);
   r.Fstat(fd);
-  r.Pwrite(fd, Bytes(3 * 4096, 8), 0);
+  r.Pwrite(fd, Bytes(size_t{3} * 4096, 8), 0);
   r.Fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096);
-  r.Pread(fd, 4096 * 3, 0);
+  r.Pread(fd, size_t{4096} * 3, 0);
   r.Fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4096);
   r.Fallocate(fd, FALLOC_FL_ZERO_RANGE, 8192, 100);
   r.Pread(fd, 200, 8100);

@@ -30,6 +30,7 @@ int RunCommand(const std::vector<std::string>& argv) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const int null_fd = ::open("/dev/null", O_WRONLY);
@@ -82,7 +83,7 @@ TempDir::~TempDir() {
 }
 
 std::string TempDir::Sub(const std::string& name) const {
-  const std::string p = path_ + "/" + name;
+  std::string p = path_ + "/" + name;
   fs::create_directories(p);
   return p;
 }
@@ -190,6 +191,7 @@ absl::Status ReplicaProcess::Start() {
       ::dup2(log_fd, STDOUT_FILENO);
     }
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());

@@ -122,7 +122,7 @@ TEST(ReplicationLargeTest, RenamingADirectoryOfAThousandFilesMovesNoFileData) {
   REPLFS_ASSERT_OK(cluster.init_status());
   REPLFS_ASSERT_OK(cluster.StartAll());
   constexpr int kFiles = 1000;
-  constexpr size_t kFileBytes = 8 * 1024;  // Above the inline limit: real blocks.
+  constexpr size_t kFileBytes = size_t{8} * 1024;  // Above the inline limit: real blocks.
   ASSERT_EQ(::mkdir(cluster.Mount(0, "project").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(cluster.Mount(0, "project/src").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(cluster.Mount(0, "archive").c_str(), 0755), 0);

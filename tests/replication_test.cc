@@ -449,8 +449,8 @@ TEST_F(ReplicationTest, RewrittenFileIsNeverSeenHalfWrittenElsewhere) {
     ASSERT_GE(fd, 0) << std::strerror(errno);
     const std::string& content = versions[static_cast<size_t>(v)];
     // In pieces, as a program writes a page: the file is half written in between.
-    for (size_t at = 0; at < content.size(); at += 256 * 1024) {
-      const size_t n = std::min<size_t>(256 * 1024, content.size() - at);
+    for (size_t at = 0; at < content.size(); at += size_t{256} * 1024) {
+      const size_t n = std::min<size_t>(size_t{256} * 1024, content.size() - at);
       ASSERT_EQ(::pwrite(fd, content.data() + at, n, static_cast<off_t>(at)),
                 static_cast<ssize_t>(n));
     }

@@ -46,7 +46,7 @@ uint64_t BlockBytes(const Cluster& cluster, int i) {
   return n.ok() ? *n : 0;
 }
 
-constexpr size_t kFileBytes = 3 * 512 * 1024;  // 1.5 MiB: two blocks.
+constexpr size_t kFileBytes = size_t{3} * 512 * 1024;  // 1.5 MiB: two blocks.
 
 // C is stopped while A and B keep writing; after restart it pulls only what
 // it missed, from its checkpoints, not everything again.
@@ -86,7 +86,7 @@ TEST(ReplicationTopologyTest, StoppedReplicaCatchesUpFromItsCheckpoint) {
   // New data: three new files and one changed block (the append touches
   // the last of f1's two blocks); never the 45 MiB of old files again.
   const uint64_t fetched = BlockBytes(cluster, 2);
-  EXPECT_LE(fetched, 3 * kFileBytes + 1024 * 1024) << cluster.Diagnostics();
+  EXPECT_LE(fetched, 3 * kFileBytes + size_t{1024} * 1024) << cluster.Diagnostics();
   EXPECT_GE(fetched, 3 * kFileBytes) << cluster.Diagnostics();
 }
 

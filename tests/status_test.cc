@@ -69,6 +69,7 @@ StatusRun RunStatus(const std::string& scratch, const std::vector<std::string>& 
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
     std::vector<char*> raw;
+    raw.reserve(argv.size() + 1);
     for (std::string& a : argv) raw.push_back(a.data());
     raw.push_back(nullptr);
     ::execv(raw[0], raw.data());
@@ -179,7 +180,7 @@ class StatusTest : public ::testing::Test {
   std::string PeerAddress(int i) const { return Address(ports_[static_cast<size_t>(i)]); }
   ReplicaProcess& Replica(int i) { return *replicas_[static_cast<size_t>(i)]; }
 
-  StatusRun Status(std::vector<std::string> args) { return RunStatus(dir_->path(), args); }
+  StatusRun Status(const std::vector<std::string>& args) { return RunStatus(dir_->path(), args); }
 
   // Waits until every replica reports every peer connected (exit 0).
   StatusRun WaitHealthy() {

@@ -217,19 +217,19 @@ TEST_F(StoreConsistencyTest, FilesXattrsAndModes) {
 // A file shrunk and grown again while open: the bytes between the two sizes
 // are zeros now, in blocks that were never written through write().
 TEST_F(StoreConsistencyTest, ShrinkThenRegrowWhileOpen) {
-  const std::string original = RandomBytes(6, 3 * (1u << 20));
+  const std::string original = RandomBytes(6, size_t{3} << 20);
   Write("file", original);
   {
     UniqueFd fd(::open(M("file").c_str(), O_RDWR | O_CLOEXEC));
     ASSERT_TRUE(fd.valid());
     Ok(::ftruncate(fd.get(), (1 << 20) / 2), "shrink");
-    Ok(::ftruncate(fd.get(), 3 * (1 << 20)), "regrow");
+    Ok(::ftruncate(fd.get(), off_t{3} << 20), "regrow");
     Ok(::close(fd.Release()), "close");
   }
   Settle();
   CheckStore({}, {});
   std::string expected = original.substr(0, (1 << 20) / 2);
-  expected.resize(3 * (1 << 20), '\0');
+  expected.resize(size_t{3} << 20, '\0');
   EXPECT_EQ(testing::ReadWholeFile(replica_->BackingPath("file")), expected);
 }
 
@@ -349,6 +349,7 @@ TEST_F(StoreConsistencyTest, ConcurrentRandomOperationsLeaveAnExactStore) {
   constexpr int kThreads = 3;
   constexpr int kOpsPerThread = 400;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(seed + static_cast<uint64_t>(t));

@@ -61,6 +61,7 @@ RunResult RunCaptured(const std::vector<std::string>& argv, const std::string& o
       ::dup2(fd, STDERR_FILENO);
     }
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());

@@ -25,7 +25,7 @@ namespace {
 
 // Content is hashed per aligned chunk of this size; all-zero chunks are
 // skipped, which makes the hash independent of where the holes are.
-constexpr off_t kChunk = 64 * 1024;
+constexpr off_t kChunk = off_t{64} * 1024;
 
 absl::Status ErrnoError(const std::string& what) { return absl::ErrnoToStatus(errno, what); }
 

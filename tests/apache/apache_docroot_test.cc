@@ -182,7 +182,7 @@ TEST_P(ApacheDocrootTest, NewFilesAndDirectoriesAppear) {
 
   ASSERT_TRUE(tree_->Mkdir("site").ok());
   ASSERT_TRUE(tree_->Mkdir("site/deep").ok());
-  const std::string inner = Pattern(100 * 1024, 1);
+  const std::string inner = Pattern(size_t{100} * 1024, 1);
   const std::string index = "<html>index of site</html>\n";
   ASSERT_TRUE(tree_->Write("site/page.html", inner).ok());
   ASSERT_TRUE(tree_->Write("site/deep/index.html", index).ok());
@@ -198,8 +198,8 @@ TEST_P(ApacheDocrootTest, OverwritesOfServedFilesAreNeverStale) {
     std::string name;
     size_t size;
   };
-  const std::vector<Case> cases = {{"small.txt", 2048}, {"medium.bin", 100 * 1024},
-                                   {"large.bin", 5 * 1024 * 1024}};
+  const std::vector<Case> cases = {{"small.txt", 2048}, {"medium.bin", size_t{100} * 1024},
+                                   {"large.bin", size_t{5} * 1024 * 1024}};
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string target = "/" + c.name;
@@ -258,7 +258,7 @@ TEST_P(ApacheDocrootTest, RenamedFilesAndDirectoriesMove) {
 }
 
 TEST_P(ApacheDocrootTest, DeletedFilesAndDirectoriesAreGone) {
-  const std::string page = Pattern(2048, 1), nested = Pattern(100 * 1024, 2);
+  const std::string page = Pattern(2048, 1), nested = Pattern(size_t{100} * 1024, 2);
   ASSERT_TRUE(tree_->Write("gone.html", page).ok());
   ASSERT_TRUE(tree_->Mkdir("old").ok());
   ASSERT_TRUE(tree_->Write("old/nested.bin", nested).ok());
@@ -281,7 +281,7 @@ TEST_P(ApacheDocrootTest, DeletedFilesAndDirectoriesAreGone) {
 TEST_P(ApacheDocrootTest, PermissionsFollowChmod) {
   // Files are root's; Apache's workers run as www-data, so only the
   // "other" bits let them read (default_permissions: the kernel checks).
-  const std::string secret = Pattern(2048, 1), inside = Pattern(100 * 1024, 2);
+  const std::string secret = Pattern(2048, 1), inside = Pattern(size_t{100} * 1024, 2);
   ASSERT_TRUE(tree_->Write("secret.html", secret).ok());
   ASSERT_TRUE(tree_->Mkdir("private").ok());
   ASSERT_TRUE(tree_->Write("private/inside.html", inside).ok());
@@ -312,8 +312,8 @@ TEST_P(ApacheDocrootTest, NeverServesAHalfWrittenFile) {
   // its stat and then opens the file, so a replacement landing between the
   // two would (natively as well) send a length that belongs to the other
   // version; equal sizes keep that Apache-side race out of the verdict.
-  constexpr size_t kSize = 4 * 1024 * 1024;
-  constexpr size_t kChunk = 1024 * 1024;
+  constexpr size_t kSize = size_t{4} * 1024 * 1024;
+  constexpr size_t kChunk = size_t{1024} * 1024;
   const std::string old_body = Pattern(kSize, 1), new_body = Pattern(kSize, 2);
   ASSERT_TRUE(tree_->Write("big.bin", old_body).ok());
   ASSERT_TRUE(ServedOnA("/big.bin", 200, old_body));

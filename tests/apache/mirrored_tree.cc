@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "storage/unique_fd.h"
 
 namespace replfs::testing::apache {
@@ -22,7 +23,7 @@ MirroredTree::MirroredTree(std::string replica_root, std::string native_root)
 template <typename Op>
 absl::Status MirroredTree::ForEach(const std::string& rel, Op op) {
   for (const std::string& root : roots_) {
-    if (absl::Status s = op(root + "/" + rel); !s.ok()) return s;
+    if (absl::Status s = op(absl::StrCat(root, "/", rel)); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -46,7 +47,7 @@ absl::Status MirroredTree::Mkdir(const std::string& rel) {
 
 absl::Status MirroredTree::Rename(const std::string& from, const std::string& to) {
   for (const std::string& root : roots_) {
-    const std::string a = root + "/" + from, b = root + "/" + to;
+    const std::string a = absl::StrCat(root, "/", from), b = absl::StrCat(root, "/", to);
     if (::rename(a.c_str(), b.c_str()) != 0) return absl::ErrnoToStatus(errno, "rename " + a);
   }
   return absl::OkStatus();

@@ -65,6 +65,7 @@ TEST(ChaosTest, ConvergesAndKeepsEveryCompletedWriteUnderFaults) {
   const auto epoch = SteadyClock::now();
   std::atomic<bool> stop_writers{false};
   std::vector<std::unique_ptr<Writer>> writers;
+  writers.reserve(kWriters);
   for (int k = 0; k < kWriters; ++k) {
     writers.push_back(std::make_unique<Writer>(k, cluster.replica(k).mountpoint(),
                                                seed * 7919 + static_cast<uint64_t>(k),
@@ -72,6 +73,7 @@ TEST(ChaosTest, ConvergesAndKeepsEveryCompletedWriteUnderFaults) {
   }
   FaultInjector faults(&cluster, seed, epoch);
   std::vector<std::string> conflict_dirs;
+  conflict_dirs.reserve(kReplicas);
   for (int i = 0; i < kReplicas; ++i) {
     conflict_dirs.push_back(cluster.replica(i).StateDir() + "/conflicts");
   }
@@ -79,6 +81,7 @@ TEST(ChaosTest, ConvergesAndKeepsEveryCompletedWriteUnderFaults) {
   {
     // Declared after the cluster: joined before it is torn down.
     std::vector<std::thread> writer_threads;
+    writer_threads.reserve(writers.size());
     for (auto& w : writers) writer_threads.emplace_back([&w] { w->Run(); });
     std::atomic<bool> stop_harvesting{false};
     std::thread harvesting([&] {

@@ -15,13 +15,23 @@
 
 namespace replfs::testing::chaos {
 
+namespace {
+
+// The slot of the link from replica `from` to replica `to` in a
+// kReplicas x kReplicas table.
+size_t LinkIndex(int from, int to) {
+  return (static_cast<size_t>(from) * kReplicas) + static_cast<size_t>(to);
+}
+
+}  // namespace
+
 void FaultInjector::Run(SteadyClock::time_point until) {
-  std::vector<SteadyClock::time_point> heal_at(kReplicas * kReplicas, SteadyClock::time_point::max());
+  std::vector<SteadyClock::time_point> heal_at(static_cast<size_t>(kReplicas) * kReplicas, SteadyClock::time_point::max());
   while (SteadyClock::now() < until && error_.empty()) {
     Sleep(Uniform(300, 2500), until);
     for (int from = 0; from < kReplicas; ++from) {
       for (int to = 0; to < kReplicas; ++to) {
-        auto& at = heal_at[static_cast<size_t>(from * kReplicas + to)];
+        auto& at = heal_at[LinkIndex(from, to)];
         if (SteadyClock::now() >= at) {
           cluster_->link(from, to).Heal();
           Note(absl::StrCat("heal ", from, "->", to));
@@ -55,11 +65,11 @@ void FaultInjector::Run(SteadyClock::time_point until) {
       const auto heal = SteadyClock::now() + std::chrono::milliseconds(Uniform(500, 8000));
       cluster_->link(replica, other).Cut();
       Note(absl::StrCat("cut ", replica, "->", other));
-      heal_at[static_cast<size_t>(replica * kReplicas + other)] = heal;
+      heal_at[LinkIndex(replica, other)] = heal;
       if (Uniform(0, 1) == 0) {
         cluster_->link(other, replica).Cut();
         Note(absl::StrCat("cut ", other, "->", replica));
-        heal_at[static_cast<size_t>(other * kReplicas + replica)] = heal;
+        heal_at[LinkIndex(other, replica)] = heal;
       }
       ++counts_.cuts;
     }

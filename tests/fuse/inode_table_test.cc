@@ -57,6 +57,7 @@ TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
   FdBudget budget(2);
   InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
   std::vector<Inode*> inodes;
+  inodes.reserve(kFiles);
   for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
   const int before = OpenFdCount();
   for (Inode* inode : inodes) {
@@ -96,6 +97,7 @@ TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
   const int with_root = OpenFdCount();
   EXPECT_EQ(with_root, before_table + 2) << "the root's O_PATH fd and one to open handles with";
   std::vector<Inode*> inodes;
+  inodes.reserve(kFiles);
   for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
   // Only the first file keeps its fd (needs CAP_DAC_READ_SEARCH: root).
   EXPECT_EQ(OpenFdCount(), with_root + 1);

@@ -214,7 +214,7 @@ replfs::Entry MakeEntry(FuzzedDataProvider& input, const BlockPool& pool, const 
   const int vector_items = input.ConsumeIntegralInRange<int>(0, 2);
   for (int i = 0; i < vector_items; ++i) {
     replfs::VersionVectorItem* item = c->add_vector();
-    item->set_node(static_cast<uint64_t>(i + 1));
+    item->set_node(static_cast<uint64_t>(i) + 1);
     item->set_counter(input.ConsumeIntegralInRange<uint64_t>(1, 4));
   }
   c->set_mtime_ns(input.ConsumeIntegralInRange<int64_t>(0, int64_t{1} << 62));
@@ -297,6 +297,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int b = 0; b < batches && input.remaining_bytes() > 0; ++b) {
       std::vector<replfs::Entry> batch;
       const int entries = input.ConsumeIntegralInRange<int>(1, 5);
+      batch.reserve(static_cast<size_t>(entries));
       for (int i = 0; i < entries; ++i) batch.push_back(MakeEntry(input, pool, s));
       replfs::ApplyStats stats;
       (void)applier.ApplyBatch(batch, &fetcher, &stats);

@@ -327,6 +327,7 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit, b
   ApplyStats stats;
   if (options_.verbose) {
     std::vector<std::string> names;
+    names.reserve(batch.size());
     for (const Entry& e : batch) {
       names.push_back(absl::StrFormat("%s:%s@%s", e.path(), Kind_Name(e.content().kind()),
                                       VersionToString(e.content().version())));

@@ -185,7 +185,7 @@ TEST(ContentHasherTest, IncrementalEqualsFullRehashOverRandomEdits) {
         case 0:
         case 1:
         case 2: {  // A write, sometimes past the end (extends, maybe with a hole).
-          const uint64_t offset = rng() % (std::min(old_size + 2 * kBlockSize, kMaxSize));
+          const uint64_t offset = rng() % (std::min(old_size + (uint64_t{2} * kBlockSize), kMaxSize));
           const uint64_t length =
               std::min<uint64_t>(1 + rng() % (rng() % 2 ? 64 : kBlockSize + 5), kMaxSize - offset);
           if (length == 0) break;

@@ -47,6 +47,7 @@ TEST(HybridLogicalClockTest, MonotonicAcrossThreads) {
   constexpr int kPerThread = 20000;
   std::vector<std::vector<uint64_t>> seen(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) seen[static_cast<size_t>(t)].push_back(clock.Now());
