@@ -35,6 +35,12 @@ void IdleCommitter::CommitQuietFiles() {
   const auto now = std::chrono::steady_clock::now();
   std::vector<std::pair<Inode*, uint64_t>> due;  // With the generation seen quiet.
   for (Inode* inode : fs_->writing) {
+    bool unseen_writes;
+    {
+      std::lock_guard lock(inode->mu);
+      unseen_writes = inode->unseen_writers > 0;
+    }
+    if (unseen_writes) fs_->NoteUnseenWrites(inode);
     std::lock_guard lock(inode->mu);
     if (inode->content_dirty && now - inode->last_change >= quiet_) {
       due.emplace_back(inode, inode->change_generation);

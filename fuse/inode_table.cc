@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "fuse/backing_files.h"
 
 namespace replfs {
 namespace {
@@ -29,6 +30,7 @@ std::string HandleOf(int dir_fd, const char* name = "") {
 }  // namespace
 
 Inode::~Inode() {
+  if (backing_files != nullptr) backing_files->Forget(this);
   if (read_fd_.valid()) read_fd_budget_->Give();
   if (fd_.valid() && fd_budget_ != nullptr) fd_budget_->Give();
 }

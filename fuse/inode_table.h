@@ -92,6 +92,27 @@ class Inode {
   // Lock order: times_mu before mu.
   std::mutex times_mu;
 
+  // Writable handles open whose writes the daemon does not see (passthrough
+  // without FOPEN_DIRECT_IO). While there are any, the idle committer
+  // learns of changes by polling the backing file's stat.
+  int unseen_writers = 0;
+  // The backing stat the idle committer saw last (size, mtime, ctime).
+  struct timespec polled_mtime {};
+  struct timespec polled_ctime {};
+  off_t polled_size = -1;
+
+  // Passthrough (see BackingFiles), guarded by mu: the backing id every
+  // passthrough open of this inode shares (the kernel fails an open with
+  // another), how many opens use it, and how many opens are on FUSE I/O
+  // instead (the kernel also fails a passthrough open while there are any).
+  int backing_id = 0;
+  int backing_opens = 0;
+  int fuse_io_opens = 0;
+  // Where backing_id came from, for ~Inode to give it back, and whether it
+  // counts against the shared budget of ids kept while nothing is open.
+  class BackingFiles* backing_files = nullptr;
+  bool backing_id_budgeted = false;
+
  private:
   friend class InodeTable;
   // Trades fd_ for a file handle when `budget` has no fd left for it.

@@ -22,6 +22,8 @@
 #include "fuse/daemon.h"
 #include "fuse/idle_committer.h"
 #include "fuse/kernel_cache.h"
+#include "fuse/kernel_channel.h"
+#include "fuse/kernel_features.h"
 #include "fuse/options.h"
 #include "fuse/replica_fs.h"
 #include "grpcpp/grpcpp.h"
@@ -92,6 +94,30 @@ std::string HiddenName(const Options& options) {
   if (!options.state_dir.starts_with(prefix)) return "";
   const std::string rest = options.state_dir.substr(prefix.size());
   return rest.substr(0, rest.find('/'));
+}
+
+// Decides the data path before INIT: installs the kernel channel that
+// negotiates passthrough unless it is off or cannot work here (then file
+// data goes through the daemon with the writeback cache). Says which, once.
+absl::StatusOr<std::unique_ptr<KernelChannel>> InstallChannel(const Options& options,
+                                                              fuse_session* session,
+                                                              ReplicaFs* fs) {
+  fs->fine_grained_ctime = HasFineGrainedCtime(fs->inodes.root()->dir_fd());
+  fs->fuse_io_reason = options.passthrough ? PassthroughBlocker(fs->inodes.root()->dir_fd())
+                                           : "-o passthrough=off";
+  if (!fs->fuse_io_reason.empty()) {
+    LogInfo(absl::StrCat("file data goes through the daemon: ", fs->fuse_io_reason));
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<KernelChannel>> channel =
+      KernelChannel::Install(session, KernelChannel::Options{});
+  if (!channel.ok()) return channel.status();
+  fs->channel = channel->get();
+  // Ids kept registered while their files are closed: the kernel holds a
+  // file reference each, not a descriptor of ours.
+  constexpr int64_t kIdleBackingIds = 65536;
+  fs->backing_files = std::make_unique<BackingFiles>(fs->channel, kIdleBackingIds);
+  return channel;
 }
 
 int Run(const Options& options) {
@@ -206,6 +232,11 @@ int Run(const Options& options) {
   Replicator replicator(replication, fs.inodes.root()->dir_fd(), store->get(), &clock, &kernel_cache);
   replicator.set_commit_failures_source([&fs] { return fs.commit_failures.load(); });
   replicator.set_pending_commits_source([&fs] { return fs.inodes.CountUncommitted(); });
+  replicator.set_data_path_source([&fs](ReplicaStatus* status) {
+    const bool passthrough = fs.backing_files->active();
+    status->set_data_path(passthrough ? "passthrough" : "fuse");
+    if (!passthrough) status->set_data_path_reason(fs.fuse_io_reason);
+  });
   fs.on_write_closed = [&replicator](const std::string& path) { replicator.OnWriteClosed(path); };
   if (absl::Status s = replicator.Start(); !s.ok()) {
     Daemon::ReportFailure(std::string(s.message()));
@@ -222,6 +253,20 @@ int Run(const Options& options) {
   if (fuse_session_mount(session, options.mountpoint.c_str()) != 0) {
     Daemon::ReportFailure(absl::StrCat("cannot mount at ", options.mountpoint));
     replicator.Stop();
+    fuse_remove_signal_handlers(session);
+    fuse_session_destroy(session);
+    return 1;
+  }
+  // Before the session loop reads INIT: the channel negotiates passthrough.
+  std::unique_ptr<KernelChannel> channel;
+  if (absl::StatusOr<std::unique_ptr<KernelChannel>> installed =
+          InstallChannel(options, session, &fs);
+      installed.ok()) {
+    channel = std::move(*installed);
+  } else {
+    Daemon::ReportFailure(std::string(installed.status().message()));
+    replicator.Stop();
+    fuse_session_unmount(session);
     fuse_remove_signal_handlers(session);
     fuse_session_destroy(session);
     return 1;
@@ -245,6 +290,8 @@ int Run(const Options& options) {
   }
   idle_committer.reset();
   replicator.Stop();
+  // Backing ids die with the session; inodes freed after it give none back.
+  fs.backing_files->Disconnect();
   fuse_session_unmount(session);
   fuse_remove_signal_handlers(session);
   fuse_session_destroy(session);

@@ -1,15 +1,22 @@
 #ifndef REPLFS_FUSE_OPERATIONS_H_
 #define REPLFS_FUSE_OPERATIONS_H_
 
+#include "fuse/backing_files.h"
 #include "fuse/replica_fs.h"
 
 namespace replfs {
 
-// An open file: the backing fd plus the inode it belongs to.
+// An open file: the inode it belongs to, how the kernel does its I/O, and
+// the backing fd that serves the requests which reach the daemon (invalid
+// for a passthrough open whose reads and writes never do).
 struct FileHandle {
   UniqueFd fd;
   Inode* inode;
   bool writable;
+  FileIo io;
+  // A writable passthrough open without FOPEN_DIRECT_IO: its writes go to
+  // the backing file without the daemon seeing them.
+  bool writes_unseen = false;
 };
 
 // libfuse hands back as an integer the pointer we stored in fi->fh.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "fuse/kernel_channel.h"
 #include "fuse/operations.h"
 #include "fuse/replica_fs.h"
 #include "storage/proc_path.h"
@@ -30,41 +31,93 @@ int BackingFlags(int flags) {
   return flags | O_CLOEXEC;
 }
 
+// Whether the daemon should see the writes of a writable passthrough open
+// (FOPEN_DIRECT_IO beside passthrough: its reads and writes come to the
+// daemon, its mmap still goes to the backing file). Only for a writer that
+// cannot mmap (O_WRONLY) and keeps what the file holds: an append (a log),
+// an in-place rewrite. Seeing its writes, the commit rehashes only the
+// blocks it wrote. Any other writer's file is rehashed whole at its commit,
+// which costs little beside writing it: a new file, an O_TRUNC rewrite.
+//
+// Not for a set-id file either: the kernel kills a writer's set-id bits in
+// the passthrough write path, with the writer's credentials, but not in
+// the direct-I/O path, where only the daemon could, without knowing them.
+bool SeesWrites(int flags, bool new_file, mode_t mode) {
+  if ((flags & O_ACCMODE) != O_WRONLY || (mode & (S_ISUID | S_ISGID)) != 0) return false;
+  if ((flags & O_APPEND) != 0) return true;
+  return !new_file && (flags & O_TRUNC) == 0;
+}
+
 // Counts a writable handle. One that empties the file (a new file, an
-// O_TRUNC open) marks it changed; an O_TRUNC open is counted before it
-// touches the file, so a commit running meanwhile sees the change and gives
-// up rather than record the emptied file (see ReplicaFs::CommitInode).
-void CountWriter(Inode* inode, bool truncating) {
+// O_TRUNC open) marks it changed, and so does one whose writes the daemon
+// will not see; an O_TRUNC open is counted before it touches the file, so
+// a commit running meanwhile sees the change and gives up rather than
+// record the emptied file (see ReplicaFs::CommitInode).
+void CountWriter(Inode* inode, bool truncating, bool writes_unseen) {
   std::lock_guard lock(inode->mu);
   ++inode->open_writers;
-  if (truncating) {
+  if (writes_unseen) ++inode->unseen_writers;
+  if (truncating || writes_unseen) {
     inode->MarkChanged();
     inode->dirty.MarkAll();
   }
 }
 
 // Undoes CountWriter for an open that failed.
-void UncountWriter(Inode* inode) {
+void UncountWriter(Inode* inode, bool writes_unseen) {
   std::lock_guard lock(inode->mu);
   --inode->open_writers;
+  if (writes_unseen) --inode->unseen_writers;
 }
 
-// Hands `fd` to the kernel's file as its handle; a writable one must have
-// been counted (CountWriter).
-void AttachHandle(Inode* inode, UniqueFd fd, int flags, fuse_file_info* fi) {
-  const bool writable = IsWritable(flags);
-  fi->fh = reinterpret_cast<uint64_t>(new FileHandle{std::move(fd), inode, writable});
-  // The page cache stays valid across opens: nothing changes the backing
-  // file without going through us or invalidating it.
-  fi->keep_cache = 1;
+// Hands the open to the kernel's file as its handle; a writable one must
+// have been counted (CountWriter). `io` says how the kernel does its I/O.
+void AttachHandle(Inode* inode, UniqueFd fd, bool writable, const FileIo& io, bool writes_unseen,
+                  bool passthrough_connection, fuse_file_info* fi) {
+  fi->fh = reinterpret_cast<uint64_t>(
+      new FileHandle{std::move(fd), inode, writable, io, writes_unseen});
+  if (io.backing_id != 0) {
+    // Nothing to flush at close: the data is in the backing file already.
+    fi->noflush = 1;
+    fi->direct_io = writable && !writes_unseen ? 1 : 0;
+    KernelChannel::ReplyWithBacking(io.backing_id);
+    return;
+  }
+  // On FUSE I/O the page cache stays valid across opens: nothing changes
+  // the backing file without going through us or invalidating it. Except
+  // on a passthrough connection, where the inode's passthrough opens wrote
+  // to the backing file past the pages an earlier cached open left.
+  fi->keep_cache = passthrough_connection ? 0 : 1;
+  // A read-only handle has nothing to flush: spare its close the FLUSH
+  // round trip (honoured by the kernel without the writeback cache).
+  if (!writable) fi->noflush = 1;
+}
+
+// A backing fd of `inode` opened with `flags` for one operation on a
+// passthrough handle, which keeps none.
+UniqueFd ReopenBacking(Inode* inode, int flags) {
+  const PathFd path_fd = inode->path_fd();
+  if (!path_fd.valid()) {
+    errno = path_fd.error();
+    return UniqueFd();
+  }
+  return UniqueFd(::open(ProcPath(path_fd.get()).c_str(), flags | O_CLOEXEC));
+}
+
+// The handle's fd, or one reopened with `flags` into `reopened` when the
+// handle keeps none. Returns -1 with errno set on failure.
+int HandleFdFor(FileHandle* handle, int flags, UniqueFd* reopened) {
+  if (handle->fd.valid()) return handle->fd.get();
+  *reopened = ReopenBacking(handle->inode, flags);
+  return reopened->get();
 }
 
 // Puts a file with a new writable handle in the idle committer's set. Not
 // under local_change_gate: the idle committer takes the store's commit lock
 // while holding writing_mu, and the applier takes the gate while holding the
 // commit lock.
-void TrackWriter(ReplicaFs* fs, Inode* inode, int flags) {
-  if (!IsWritable(flags) || !S_ISREG(inode->type())) return;
+void TrackWriter(ReplicaFs* fs, Inode* inode, bool writable) {
+  if (!writable || !S_ISREG(inode->type())) return;
   std::lock_guard lock(fs->writing_mu);
   fs->writing.insert(inode);
 }
@@ -99,6 +152,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   std::shared_lock gate = fs->HoldLocalChange();
   UniqueFd fd(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
+  bool created = fd.valid();
   if (!fd.valid()) {
     // O_CREAT without O_EXCL on an existing file: open it instead.
     if (errno == EEXIST && !(fi->flags & O_EXCL)) {
@@ -119,10 +173,19 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     return;
   }
   Inode* inode = fs->InodeOf(e.ino);
-  if (IsWritable(fi->flags)) CountWriter(inode, /*truncating=*/true);
-  AttachHandle(inode, std::move(fd), fi->flags, fi);
+  const bool writable = IsWritable(fi->flags);
+  const bool passthrough_connection = fs->backing_files->active();
+  FileIo io;
+  if (passthrough_connection && S_ISREG(inode->type())) io = fs->backing_files->Acquire(inode, fd.get());
+  const bool writes_unseen =
+      io.backing_id != 0 && writable && !SeesWrites(fi->flags, created, e.attr.st_mode);
+  // A passthrough open whose writes the daemon does not see needs no fd.
+  if (io.backing_id != 0 && (!writable || writes_unseen)) fd.Reset();
+  const bool truncating = created || (fi->flags & O_TRUNC) != 0;
+  if (writable) CountWriter(inode, truncating, writes_unseen);
+  AttachHandle(inode, std::move(fd), writable, io, writes_unseen, passthrough_connection, fi);
   gate.unlock();
-  TrackWriter(fs, inode, fi->flags);
+  TrackWriter(fs, inode, writable);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
     // The caller went away: drop our handle; the kernel never saw it.
     ReleaseHandle(fs, nullptr, fi);
@@ -137,42 +200,60 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, path_fd.error());
     return;
   }
-  const std::string proc = ProcPath(path_fd.get());
-  UniqueFd fd;
-  const int plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
+  // An O_TRUNC open empties the file even when opened read-only: it
+  // counts as a writer (until its close, which records the emptied file).
+  const bool truncating = (fi->flags & O_TRUNC) != 0 && S_ISREG(inode->type());
+  const bool writable = IsWritable(fi->flags) || truncating;
+  const bool passthrough_connection = fs->backing_files->active();
+  const bool may_pass_through = passthrough_connection && S_ISREG(inode->type());
+  // The daemon keeps an fd only for the requests that will reach it: all
+  // of them on FUSE I/O, the writes of a passthrough writer it sees, and
+  // the truncation an O_TRUNC open asks of it.
   // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
   std::shared_lock<std::shared_mutex> gate;
-  if (IsWritable(fi->flags)) gate = fs->HoldLocalChange();
-  if (plain_read_only && S_ISREG(inode->type())) {
-    std::lock_guard lock(inode->mu);
-    fd = inode->DupReadFd(fs->read_fd_budget, proc);
+  if (writable) gate = fs->HoldLocalChange();
+  struct stat st {};
+  if (writable) {
+    if (::fstatat(path_fd.get(), "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0 &&
+        S_ISREG(st.st_mode)) {
+      // Replication replaced or removed this file after the kernel looked
+      // its name up. ESTALE makes the kernel look the name up again
+      // (LOOKUP_REVAL) and open what is there now; writing into the
+      // unlinked file would vanish with it.
+      fuse_reply_err(req, ESTALE);
+      return;
+    }
   }
-  const bool truncating = IsWritable(fi->flags) && (fi->flags & O_TRUNC) != 0;
-  if (truncating) CountWriter(inode, /*truncating=*/true);
-  if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
-  if (!fd.valid()) {
-    const int error = errno;
-    if (truncating) UncountWriter(inode);
-    fuse_reply_err(req, error);
-    return;
+  const bool sees_writes =
+      IsWritable(fi->flags) && SeesWrites(fi->flags, /*new_file=*/false, st.st_mode);
+  FileIo io;
+  if (may_pass_through) io = fs->backing_files->Acquire(inode, path_fd.get());
+  const bool writes_unseen = io.backing_id != 0 && writable && !sees_writes;
+  if (writable) CountWriter(inode, truncating, writes_unseen);
+  UniqueFd fd;
+  const bool needs_fd = io.backing_id == 0 || sees_writes || truncating;
+  if (needs_fd) {
+    const std::string proc = ProcPath(path_fd.get());
+    const bool plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
+    if (plain_read_only && S_ISREG(inode->type())) {
+      std::lock_guard lock(inode->mu);
+      fd = inode->DupReadFd(fs->read_fd_budget, proc);
+    }
+    if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
+    if (!fd.valid()) {
+      const int error = errno;
+      if (writable) UncountWriter(inode, writes_unseen);
+      fs->backing_files->Release(inode, io);
+      fuse_reply_err(req, error);
+      return;
+    }
+    // The truncation is done; a passthrough writer the daemon does not
+    // see needs the fd no longer.
+    if (io.backing_id != 0 && !sees_writes) fd.Reset();
   }
-  struct stat st;
-  if (gate.owns_lock() && ::fstat(fd.get(), &st) == 0 && st.st_nlink == 0 && S_ISREG(st.st_mode)) {
-    // Replication replaced or removed this file after the kernel looked
-    // its name up. ESTALE makes the kernel look the name up again
-    // (LOOKUP_REVAL) and open what is there now; writing into the unlinked
-    // file would vanish with it.
-    if (truncating) UncountWriter(inode);
-    fuse_reply_err(req, ESTALE);
-    return;
-  }
-  if (IsWritable(fi->flags) && !truncating) CountWriter(inode, /*truncating=*/false);
-  AttachHandle(inode, std::move(fd), fi->flags, fi);
-  // A read-only handle has nothing to flush: spare its close the FLUSH
-  // round trip (honoured by the kernel without the writeback cache).
-  if (!IsWritable(fi->flags)) fi->noflush = 1;
+  AttachHandle(inode, std::move(fd), writable, io, writes_unseen, passthrough_connection, fi);
   if (gate.owns_lock()) gate.unlock();
-  TrackWriter(fs, inode, fi->flags);
+  TrackWriter(fs, inode, writable);
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, nullptr, fi);
 }
 
@@ -208,6 +289,8 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
   Inode* inode = handle->inode;
   const bool writable = handle->writable;
+  const bool writes_unseen = handle->writes_unseen;
+  fs->backing_files->Release(inode, handle->io);
   delete handle;
   if (!writable) {
     if (req != nullptr) fuse_reply_err(req, 0);
@@ -217,6 +300,13 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
   uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
+    if (writes_unseen) {
+      // Whatever it wrote went past the daemon, possibly after a commit
+      // that ran while it was open: the file is observed again, whole.
+      --inode->unseen_writers;
+      inode->MarkChanged();
+      inode->dirty.MarkAll();
+    }
     // Another writer has it open: the next writer's O_TRUNC open may have
     // emptied it already (RELEASE comes after close() returned, often after
     // that next open). Recording it now would send peers a half-written
@@ -268,12 +358,6 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
-  const int fd = FileHandleFd(fi);
-  const int r = fd >= 0 ? (datasync ? ::fdatasync(fd) : ::fsync(fd)) : 0;
-  if (r != 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
   Inode* inode = fs->InodeOf(ino);
   bool commit;
   uint64_t generation;
@@ -281,6 +365,29 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     std::lock_guard lock(inode->mu);
     commit = inode->content_dirty;
     generation = inode->change_generation;
+  }
+  UniqueFd reopened;
+  const int fd = fi->fh != 0 ? HandleFdFor(HandleOf(fi), O_RDONLY, &reopened) : -1;
+  if (fi->fh != 0 && fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  // A big file's commit hashes it while the backing file system writes it
+  // out: the two overlap (one waits on the disk, the other on the CPU), and
+  // the commit is still in before fsync returns.
+  constexpr off_t kOverlapFrom = off_t{4} << 20;
+  struct stat st;
+  std::thread overlapped;
+  if (commit && fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= kOverlapFrom) {
+    overlapped = std::thread([fs, inode, generation] { fs->CommitInode(inode, generation); });
+    commit = false;
+  }
+  const int r = fd >= 0 ? (datasync ? ::fdatasync(fd) : ::fsync(fd)) : 0;
+  const int error = r != 0 ? errno : 0;
+  if (overlapped.joinable()) overlapped.join();
+  if (error != 0) {
+    fuse_reply_err(req, error);
+    return;
   }
   if (commit) fs->CommitInode(inode, generation);
   fuse_reply_err(req, 0);
@@ -291,7 +398,9 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
   FileHandle* handle = HandleOf(fi);
   // Before the change (see MarkWritten).
   MarkWritten(handle->inode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
-  if (::fallocate(handle->fd.get(), mode, offset, length) != 0) {
+  UniqueFd reopened;
+  const int fd = HandleFdFor(handle, O_WRONLY, &reopened);
+  if (fd < 0 || ::fallocate(fd, mode, offset, length) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
@@ -313,9 +422,21 @@ void ReplyLseek(fuse_req_t req, int fd, off_t off, int whence) {
 
 void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
-  const int fd = FileHandleFd(fi);
+  FileHandle* handle = HandleOf(fi);
+  if (!handle->fd.valid()) {
+    // A passthrough handle: the backing file holds everything written.
+    UniqueFd reopened = ReopenBacking(handle->inode, O_RDONLY);
+    if (!reopened.valid()) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    ReplyLseek(req, reopened.get(), off, whence);
+    return;
+  }
+  const int fd = handle->fd.get();
   bool may_be_dirty = false;
-  if ((whence == SEEK_DATA || whence == SEEK_HOLE) && fs->session != nullptr) {
+  if ((whence == SEEK_DATA || whence == SEEK_HOLE) && fs->session != nullptr &&
+      !fs->backing_files->active()) {
     // Only a file with a writable handle open can have dirty pages.
     Inode* inode = fs->InodeOf(ino);
     std::lock_guard lock(inode->mu);
@@ -348,7 +469,14 @@ void OpCopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   loff_t out_pos = off_out;
   // Before the copy (see MarkWritten).
   MarkWritten(out->inode, static_cast<uint64_t>(off_out), static_cast<uint64_t>(len));
-  const ssize_t n = ::copy_file_range(FileHandleFd(fi_in), &in_pos, out->fd.get(), &out_pos, len,
+  UniqueFd reopened_in, reopened_out;
+  const int in_fd = HandleFdFor(HandleOf(fi_in), O_RDONLY, &reopened_in);
+  const int out_fd = in_fd < 0 ? -1 : HandleFdFor(out, O_WRONLY, &reopened_out);
+  if (out_fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  const ssize_t n = ::copy_file_range(in_fd, &in_pos, out_fd, &out_pos, len,
                                       static_cast<unsigned int>(flags));
   if (n < 0) {
     fuse_reply_err(req, errno);

@@ -5,16 +5,22 @@
 namespace replfs {
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
-  const ReplicaFs* fs = static_cast<ReplicaFs*>(userdata);
+  ReplicaFs* fs = static_cast<ReplicaFs*>(userdata);
   // Zero-copy data path.
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
   if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
-  // The kernel batches small writes in its page cache: the single biggest
-  // win for buffered writes. Its cost: every close sends FLUSH (the kernel
-  // ignores FOPEN_NOFLUSH with it) and drops the cached block count, so the
-  // next stat is a GETATTR; a read-mostly mount turns it off.
-  if (fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+  // File data passed through to the backing files beats any cache here,
+  // and the kernel refuses it beside the writeback cache.
+  const bool passthrough = fs->channel != nullptr && fs->channel->KernelOffersPassthrough();
+  if (fs->channel != nullptr && !passthrough) {
+    fs->fuse_io_reason = "the kernel does not offer FUSE passthrough (CONFIG_FUSE_PASSTHROUGH)";
+  }
+  // Otherwise the kernel batches small writes in its page cache: the single
+  // biggest win for buffered writes. Its cost: every close sends FLUSH (the
+  // kernel ignores FOPEN_NOFLUSH with it) and drops the cached block count,
+  // so the next stat is a GETATTR; a read-mostly mount turns it off.
+  if (!passthrough && fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
     conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   } else {
     conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);

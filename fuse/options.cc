@@ -29,6 +29,7 @@ struct RawOptions {
   char* state_dir = nullptr;
   char* cache_timeout = nullptr;
   char* writeback = nullptr;
+  char* passthrough_io = nullptr;
   char* log_level = nullptr;
   char* listen = nullptr;
   char* peers = nullptr;
@@ -63,6 +64,8 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--cache-timeout=%s", cache_timeout),
     REPLFS_OPT("writeback=%s", writeback),
     REPLFS_OPT("--writeback=%s", writeback),
+    REPLFS_OPT("passthrough=%s", passthrough_io),
+    REPLFS_OPT("--passthrough=%s", passthrough_io),
     REPLFS_OPT("log_level=%s", log_level),
     REPLFS_OPT("--log_level=%s", log_level),
     REPLFS_OPT("--log-level=%s", log_level),
@@ -233,6 +236,19 @@ absl::Status ParseConfigFile(const std::string& path, RawOptions* raw) {
   return ParseInto(std::move(arguments), raw);
 }
 
+// Reads an on/off setting into `value`; an empty one leaves the default.
+absl::Status ParseOnOff(const std::string& name, const std::string& text, bool* value) {
+  if (text == "off" || text == "no" || text == "0") {
+    *value = false;
+  } else if (text == "on" || text == "yes" || text == "1") {
+    *value = true;
+  } else if (!text.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be on or off, got '", text, "'"));
+  }
+  return absl::OkStatus();
+}
+
 std::string Take(char*& value) {
   std::string s = value != nullptr ? value : "";
   std::free(value);
@@ -297,6 +313,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     FillFrom(raw.state_dir, file.state_dir);
     FillFrom(raw.cache_timeout, file.cache_timeout);
     FillFrom(raw.writeback, file.writeback);
+    FillFrom(raw.passthrough_io, file.passthrough_io);
     FillFrom(raw.log_level, file.log_level);
     FillFrom(raw.listen, file.listen);
     FillFrom(raw.peers, file.peers);
@@ -316,12 +333,13 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   options.config_file = config;
   const std::string state_dir = Take(raw.state_dir);
   const std::string cache_timeout = Take(raw.cache_timeout);
-  const std::string writeback = Take(raw.writeback);
-  if (writeback == "off" || writeback == "no" || writeback == "0") {
-    options.writeback_cache = false;
-  } else if (!writeback.empty() && writeback != "on" && writeback != "yes" && writeback != "1") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("writeback must be on or off, got '", writeback, "'"));
+  if (absl::Status s = ParseOnOff("writeback", Take(raw.writeback), &options.writeback_cache);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseOnOff("passthrough", Take(raw.passthrough_io), &options.passthrough);
+      !s.ok()) {
+    return s;
   }
   const std::string log_level = Take(raw.log_level);
   options.listen = Take(raw.listen);
@@ -448,12 +466,15 @@ void PrintUsage(const char* program) {
       "  -o cache_timeout=SECS  how long the kernel may cache names and\n"
       "                         attributes (default 3600; changes made through\n"
       "                         replfs invalidate the cache explicitly)\n"
-      "  -o writeback=on|off    the kernel's writeback cache (default on: small\n"
-      "                         buffered writes near native speed). off suits\n"
-      "                         a read-mostly docroot: closing a file opened\n"
-      "                         for reading then costs no request and its\n"
-      "                         attributes stay cached (Apache, 2 KiB files:\n"
-      "                         0.71x native requests/s instead of 0.48x)\n"
+      "  -o passthrough=on|off  the kernel reads and writes files straight to\n"
+      "                         the backing directory (default on where the\n"
+      "                         kernel offers it: Linux 6.9+, run as root);\n"
+      "                         off: file data goes through replfs\n"
+      "  -o writeback=on|off    without passthrough, the kernel's writeback\n"
+      "                         cache (default on: small buffered writes near\n"
+      "                         native speed). off suits a read-mostly\n"
+      "                         docroot: closing a file opened for reading\n"
+      "                         then costs no request\n"
       "  -o inode_fds=N         how many files the kernel caches keep an open\n"
       "                         fd here (default: half the fd limit); the\n"
       "                         rest are reopened by file handle per request\n"

@@ -21,6 +21,7 @@ struct Options {
   std::string state_dir;    // Default: BACKING/.replfs
   double cache_timeout = 3600;
   bool writeback_cache = true;      // The kernel's writeback cache (-o writeback=).
+  bool passthrough = true;          // Kernel passthrough of file I/O (-o passthrough=).
   LogLevel log_level = LogLevel::kWarning;
   bool foreground = false;
   bool debug = false;

@@ -28,10 +28,9 @@ namespace {
 // reports the old atime, and utimens waits for the commit
 // (Inode::times_mu). A reader racing with the commit may lose its own
 // atime update.
-void RestoreAtime(int fd, const struct stat& before, ObservedObject* observed) {
+void RestoreAtime(int fd, const struct stat& before, const struct stat& after,
+                  ObservedObject* observed) {
   if (!S_ISREG(before.st_mode) && !S_ISLNK(before.st_mode)) return;
-  struct stat after;
-  if (::fstatat(fd, "", &after, AT_EMPTY_PATH) != 0) return;
   if (after.st_atim.tv_sec == before.st_atim.tv_sec &&
       after.st_atim.tv_nsec == before.st_atim.tv_nsec) {
     return;
@@ -39,11 +38,61 @@ void RestoreAtime(int fd, const struct stat& before, ObservedObject* observed) {
   const struct timespec times[2] = {before.st_atim, {0, UTIME_OMIT}};
   // On the O_PATH fd itself: never follows a symlink.
   if (::utimensat(fd, "", times, AT_EMPTY_PATH) != 0) return;
-  if (::fstatat(fd, "", &after, AT_EMPTY_PATH) != 0) return;
-  observed->local_stat.set_ctime_ns(LocalStatOf(after).ctime_ns());
+  struct stat restored;
+  if (::fstatat(fd, "", &restored, AT_EMPTY_PATH) != 0) return;
+  observed->local_stat.set_ctime_ns(LocalStatOf(restored).ctime_ns());
+}
+
+bool SameTimespec(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// Whether the object changed between two stats: a write the daemon does
+// not see (passthrough) moves size, mtime or ctime.
+bool ChangedBetween(const struct stat& before, const struct stat& after) {
+  return before.st_size != after.st_size || !SameTimespec(before.st_mtim, after.st_mtim) ||
+         !SameTimespec(before.st_ctim, after.st_ctim);
+}
+
+// Observes the object `fd` refers to, stat'ed as `st`, for a commit: hashes
+// what `dirty` marks against `previous`, and gives the observation back
+// only if the object did not change while it was read (Aborted otherwise).
+absl::StatusOr<ObservedObject> ObserveForCommit(int fd, const struct stat& st,
+                                               const Content* previous,
+                                               const DirtyBlocks* dirty) {
+  absl::StatusOr<ObservedObject> observed = ObserveObject(fd, st, previous, dirty);
+  if (!observed.ok()) return observed;
+  struct stat after;
+  if (::fstatat(fd, "", &after, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    return absl::ErrnoToStatus(errno, "stat after hashing");
+  }
+  if (ChangedBetween(st, after)) return absl::AbortedError("changed while it was hashed");
+  RestoreAtime(fd, st, after, &*observed);
+  return observed;
+}
+
+bool SameLocalStat(const LocalStat& a, const LocalStat& b) {
+  return a.ino() == b.ino() && a.size() == b.size() && a.mtime_ns() == b.mtime_ns() &&
+         a.ctime_ns() == b.ctime_ns();
 }
 
 }  // namespace
+
+void ReplicaFs::NoteUnseenWrites(Inode* inode) {
+  const PathFd fd = inode->path_fd();
+  struct stat st;
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) != 0) return;
+  std::lock_guard lock(inode->mu);
+  if (st.st_size == inode->polled_size && SameTimespec(st.st_mtim, inode->polled_mtime) &&
+      SameTimespec(st.st_ctim, inode->polled_ctime)) {
+    return;
+  }
+  inode->polled_size = st.st_size;
+  inode->polled_mtime = st.st_mtim;
+  inode->polled_ctime = st.st_ctim;
+  inode->MarkChanged();
+  inode->dirty.MarkAll();
+}
 
 std::optional<std::string> ReplicaFs::ChildPath(Inode* parent, const char* name) {
   std::optional<std::string> parent_path = inodes.PathOf(parent);
@@ -121,19 +170,25 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
     names_moved = false;
     for (const std::string& path : paths) {
       absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
-      const Content* previous_content =
-          previous.ok() && previous->has_value() ? &(*previous)->content() : nullptr;
+      const bool have_previous = previous.ok() && previous->has_value();
+      if (fine_grained_ctime && have_previous &&
+          (*previous)->content().kind() != KIND_TOMBSTONE &&
+          SameLocalStat((*previous)->local_stat(), LocalStatOf(st))) {
+        // Recorded as it is now: the stat proves nothing changed (a writer
+        // that wrote nothing, a name the rename already recorded).
+        continue;
+      }
+      const Content* previous_content = have_previous ? &(*previous)->content() : nullptr;
       absl::StatusOr<ObservedObject> observed =
-          ObserveObject(fd.get(), st, previous_content, &dirty);
-      if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
+          ObserveForCommit(fd.get(), st, previous_content, &dirty);
       if (gave_up_on_change()) return;
-      // The file changed size under the hasher but not through the mount
-      // (someone wrote the backing file directly): observe it again as it
-      // is now, all blocks.
+      // The file changed while it was hashed without the daemon seeing the
+      // change (a passthrough writer, or someone writing the backing file
+      // directly): observe it again as it is now, all blocks. A writer the
+      // daemon cannot see records the file again at its close.
       for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
         if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
-        observed = ObserveObject(fd.get(), st, nullptr, nullptr);
-        if (observed.ok()) RestoreAtime(fd.get(), st, &*observed);
+        observed = ObserveForCommit(fd.get(), st, nullptr, nullptr);
         if (gave_up_on_change()) return;
       }
       absl::Status status = observed.status();
@@ -147,8 +202,12 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
         status = recorder->RecordObject(path, *observed).status();
       }
       if (!status.ok()) {
-        ++commit_failures;
-        LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+        // Still being written: its writer's close or the idle committer
+        // records it once it holds still. Anything else failed.
+        if (!absl::IsAborted(status)) {
+          ++commit_failures;
+          LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+        }
         // Hash everything next time rather than trust partial state.
         std::lock_guard lock(inode->mu);
         inode->dirty.MarkAll();

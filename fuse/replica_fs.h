@@ -12,7 +12,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "fuse/backing_files.h"
 #include "fuse/inode_table.h"
+#include "fuse/kernel_channel.h"
 #include "storage/change_recorder.h"
 #include "storage/metadata_store.h"
 
@@ -38,6 +40,12 @@ struct ReplicaFs {
   // Declared before `inodes`, whose inodes give their cached read fds back
   // to it when they are destroyed.
   FdBudget read_fd_budget;
+  // The channel under libfuse (null with -o passthrough=off or where the
+  // kernel cannot pass file I/O through) and the passthrough state of open
+  // files (before `inodes` too: inodes give their backing ids back to it).
+  // Set before the session loop starts.
+  KernelChannel* channel = nullptr;
+  std::unique_ptr<BackingFiles> backing_files = std::make_unique<BackingFiles>(nullptr, 0);
   InodeTable inodes;
   // Name of the state folder at the root, hidden from the mount ("" if the
   // state folder lives outside the backing directory).
@@ -47,6 +55,14 @@ struct ReplicaFs {
   double cache_timeout;  // Seconds the kernel may cache entries and attrs.
   bool writeback_cache = true;  // Asked of the kernel at init (-o writeback=).
   fuse_session* session = nullptr;
+  // Why file data goes through the daemon, when it does ("" otherwise);
+  // decided at INIT.
+  std::string fuse_io_reason;
+  // Whether the backing file system stamps a change made after a stat with
+  // a new ctime however soon it comes (multigrain timestamps: Linux 6.13+
+  // on ext4, xfs, btrfs, tmpfs). Then an unchanged (size, mtime, ctime)
+  // proves an unchanged file, and a commit can skip rehashing it.
+  bool fine_grained_ctime = false;
   std::atomic<uint64_t> commit_failures{0};
   // Called with each path of a file whose last writable handle closed
   // (replication applies remote versions that waited for it).
@@ -113,6 +129,10 @@ struct ReplicaFs {
   void CommitUnlessBeingWritten(Inode* inode);
   // Records `path` as deleted.
   void CommitDelete(const std::string& path);
+  // For a file with writers whose writes the daemon does not see: marks it
+  // changed when its backing stat moved since the last look (the idle
+  // committer polls these files instead of counting their writes).
+  void NoteUnseenWrites(Inode* inode);
 
   // Joins a parent's path and a child name ("" parent = root).
   std::optional<std::string> ChildPath(Inode* parent, const char* name);

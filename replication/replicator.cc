@@ -180,6 +180,7 @@ ReplicaStatus Replicator::Status() const {
   status.set_head_seq(store_->LastSeq());
   if (commit_failures_) status.set_commit_failures(commit_failures_());
   if (pending_commits_) status.set_pending_commits(pending_commits_());
+  if (data_path_) data_path_(&status);
   uint64_t deferred = 0;
   (void)store_->ScanRaw("D/", [&](absl::string_view, absl::string_view) {
     ++deferred;

@@ -64,6 +64,10 @@ class Replicator {
   void set_pending_commits_source(std::function<uint64_t()> source) {
     pending_commits_ = std::move(source);
   }
+  // Fills the status's data path (FUSE's side knows it), for status.
+  void set_data_path_source(std::function<void(ReplicaStatus*)> source) {
+    data_path_ = std::move(source);
+  }
 
  private:
   void RunDeferredWorker();
@@ -82,6 +86,7 @@ class Replicator {
   int64_t started_unix_ms_ = 0;
   std::function<uint64_t()> commit_failures_;
   std::function<uint64_t()> pending_commits_;
+  std::function<void(ReplicaStatus*)> data_path_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> deferred_paths_ ABSL_GUARDED_BY(mu_);

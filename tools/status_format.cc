@@ -88,6 +88,10 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
                          s.listen().empty() ? "(not serving peers)" : s.listen());
   out << absl::StrFormat("  mounted       %s on %s\n", s.backing(), mountpoint);
   out << absl::StrFormat("  state folder  %s\n", report.location.state_dir);
+  if (!s.data_path().empty()) {
+    out << absl::StrFormat("  data path     %s%s\n", s.data_path(),
+                           s.data_path_reason().empty() ? "" : " (" + s.data_path_reason() + ")");
+  }
   out << absl::StrFormat("  uptime        %s\n",
                          Duration(static_cast<double>(now - s.started_unix_ms()) / 1000.0));
   out << absl::StrFormat("  entries       %d live, %d tombstones; change log at seq %d\n",
