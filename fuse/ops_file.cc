@@ -53,10 +53,15 @@ bool SeesWrites(int flags, bool new_file, mode_t mode) {
 // will not see; an O_TRUNC open is counted before it touches the file, so
 // a commit running meanwhile sees the change and gives up rather than
 // record the emptied file (see ReplicaFs::CommitInode).
-void CountWriter(Inode* inode, bool truncating, bool writes_unseen) {
+void CountWriter(Inode* inode, bool truncating, bool writes_unseen, const struct stat& st) {
   std::lock_guard lock(inode->mu);
   ++inode->open_writers;
-  if (writes_unseen) ++inode->unseen_writers;
+  if (writes_unseen && inode->unseen_writers++ == 0) {
+    // The idle committer's polls start from the file as opened.
+    inode->polled_size = st.st_size;
+    inode->polled_mtime = st.st_mtim;
+    inode->polled_ctime = st.st_ctim;
+  }
   if (truncating || writes_unseen) {
     inode->MarkChanged();
     inode->dirty.MarkAll();
@@ -182,7 +187,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   // A passthrough open whose writes the daemon does not see needs no fd.
   if (io.backing_id != 0 && (!writable || writes_unseen)) fd.Reset();
   const bool truncating = created || (fi->flags & O_TRUNC) != 0;
-  if (writable) CountWriter(inode, truncating, writes_unseen);
+  if (writable) CountWriter(inode, truncating, writes_unseen, e.attr);
   AttachHandle(inode, std::move(fd), writable, io, writes_unseen, passthrough_connection, fi);
   gate.unlock();
   TrackWriter(fs, inode, writable);
@@ -229,7 +234,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FileIo io;
   if (may_pass_through) io = fs->backing_files->Acquire(inode, path_fd.get());
   const bool writes_unseen = io.backing_id != 0 && writable && !sees_writes;
-  if (writable) CountWriter(inode, truncating, writes_unseen);
+  if (writable) CountWriter(inode, truncating, writes_unseen, st);
   UniqueFd fd;
   const bool needs_fd = io.backing_id == 0 || sees_writes || truncating;
   if (needs_fd) {
