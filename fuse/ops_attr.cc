@@ -136,9 +136,23 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     fuse_reply_err(req, err);
     return;
   }
+  // The attributes after the change: both what the commit records and
+  // the reply (a truncate's commit reads the file: the reply is taken
+  // after it, when the commit has put back the atime its reading moved).
+  struct stat st;
+  const PathFd fd = inode->path_fd();
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    fuse_reply_err(req, fd.valid() ? errno : fd.error());
+    return;
+  }
   // A file open for writing commits at its last close; everything else now.
-  fs->CommitUnlessBeingWritten(inode);
-  OpGetattr(req, ino, fi);
+  fs->CommitUnlessBeingWritten(inode, &st);
+  if ((valid & FUSE_SET_ATTR_SIZE) != 0) {
+    OpGetattr(req, ino, fi);
+    return;
+  }
+  HideCommitRead(inode, &st);
+  fuse_reply_attr(req, &st, fs->cache_timeout);
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {

@@ -173,7 +173,9 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     return;
   }
   fuse_entry_param e;
-  if (const int err = LookupChild(fs, parent, name, &e); err != 0) {
+  if (const int err = created ? LookupNewChild(fs, parent, name, &e)
+                              : LookupChild(fs, parent, name, &e);
+      err != 0) {
     fuse_reply_err(req, err);
     return;
   }

@@ -25,6 +25,11 @@ Caller CallerOf(fuse_req_t req) {
 
 int GiveToCaller(fuse_req_t req, Inode* parent, const char* name, mode_t mode) {
   const Caller caller = CallerOf(req);
+  // Created by a caller with the daemon's own ids (root): the object is
+  // the caller's already, with the group a setgid parent gave it.
+  static const uid_t daemon_uid = ::geteuid();
+  static const gid_t daemon_gid = ::getegid();
+  if (caller.uid == daemon_uid && caller.gid == daemon_gid) return 0;
   struct stat parent_st;
   if (::fstatat(parent->dir_fd(), "", &parent_st, AT_EMPTY_PATH) != 0) return errno;
   const gid_t gid = (parent_st.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : caller.gid;
@@ -55,11 +60,11 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
     return;
   }
   fuse_entry_param e;
-  if (const int err = LookupChild(fs, parent, name, &e); err != 0) {
+  if (const int err = LookupNewChild(fs, parent, name, &e); err != 0) {
     fuse_reply_err(req, err);
     return;
   }
-  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino));
+  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino), &e.attr);
   fuse_reply_entry(req, &e);
 }
 

@@ -61,12 +61,19 @@ absl::StatusOr<ObservedObject> ObserveForCommit(int fd, const struct stat& st,
                                                const Content* previous,
                                                const DirtyBlocks* dirty) {
   absl::StatusOr<ObservedObject> observed = ObserveObject(fd, st, previous, dirty);
-  if (!observed.ok()) return observed;
+  // Only reading a file's content or a symlink's target can tear or move
+  // its atime.
+  if (!observed.ok() || (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) ||
+      ContentKnownWithoutReading(st, previous, dirty)) {
+    return observed;
+  }
   struct stat after;
   if (::fstatat(fd, "", &after, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     return absl::ErrnoToStatus(errno, "stat after hashing");
   }
-  if (ChangedBetween(st, after)) return absl::AbortedError("changed while it was hashed");
+  if (S_ISREG(st.st_mode) && ChangedBetween(st, after)) {
+    return absl::AbortedError("changed while it was hashed");
+  }
   RestoreAtime(fd, st, after, &*observed);
   return observed;
 }
@@ -105,7 +112,7 @@ void HideCommitRead(Inode* inode, struct stat* st) {
   if (inode->commit_reading) st->st_atim = inode->atime_before_commit;
 }
 
-void ReplicaFs::CommitUnlessBeingWritten(Inode* inode) {
+void ReplicaFs::CommitUnlessBeingWritten(Inode* inode, const struct stat* current) {
   uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
@@ -115,10 +122,10 @@ void ReplicaFs::CommitUnlessBeingWritten(Inode* inode) {
     }
     generation = inode->change_generation;
   }
-  CommitInode(inode, generation);
+  CommitInode(inode, generation, current);
 }
 
-void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
+void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat* current) {
   if (inode == inodes.root()) return;  // The root has no entry of its own.
   std::vector<std::string> paths = inodes.PathsOf(inode);
   if (paths.empty()) return;  // Every name was removed; nothing to record.
@@ -148,7 +155,9 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
   };
   const PathFd fd = inode->path_fd();
   struct stat st;
-  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+  if (current != nullptr && fd.valid()) {
+    st = *current;
+  } else if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     ++commit_failures;
     LogError(absl::StrCat("commit: stat ", paths.front(), ": ",
                           std::strerror(fd.valid() ? errno : fd.error())));
@@ -275,6 +284,22 @@ int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param
     inode = fs->inodes.LookedUp(parent, name, std::move(fd), e->attr);
   }
   HideCommitRead(inode, &e->attr);
+  e->ino = fs->IdOf(inode);
+  return 0;
+}
+
+int LookupNewChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e) {
+  *e = fuse_entry_param{};
+  e->attr_timeout = fs->cache_timeout;
+  e->entry_timeout = fs->cache_timeout;
+  UniqueFd fd(::openat(parent->dir_fd(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE) ReportFdExhaustion();
+    return err;
+  }
+  if (::fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  Inode* inode = fs->inodes.LookedUp(parent, name, std::move(fd), e->attr);
   e->ino = fs->IdOf(inode);
   return 0;
 }

@@ -122,11 +122,14 @@ struct ReplicaFs {
   // content is still in the kernel's page cache (writeback cache), and a
   // commit now would send peers an empty file. The change that moved the
   // generation marked the inode dirty, and its own commit records it.
-  void CommitInode(Inode* inode, uint64_t decided_at);
+  //
+  // `current`, when given, is a stat of the object taken after the change
+  // being committed (spares the commit its own).
+  void CommitInode(Inode* inode, uint64_t decided_at, const struct stat* current = nullptr);
   // Commits `inode` now, unless it is a file open for writing: then marks
   // it changed, and its last writer's close (or the idle committer)
   // commits it, once the writer's data has reached the file.
-  void CommitUnlessBeingWritten(Inode* inode);
+  void CommitUnlessBeingWritten(Inode* inode, const struct stat* current = nullptr);
   // Records `path` as deleted.
   void CommitDelete(const std::string& path);
   // For a file with writers whose writes the daemon does not see: marks it
@@ -148,6 +151,10 @@ void HideCommitRead(Inode* inode, struct stat* st);
 // Fills `e` for the object `name` in `parent` and counts a lookup.
 // Returns 0 or an errno.
 int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e);
+// The same for an object the caller just created: opens it straight away
+// (no inode can hold it yet, unless its number was reused: LookedUp sees to
+// that).
+int LookupNewChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param* e);
 
 // The table of operations handed to fuse_session_new.
 fuse_lowlevel_ops MakeOperations();

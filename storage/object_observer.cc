@@ -31,17 +31,36 @@ Kind KindOf(mode_t mode) {
   return KIND_UNSPECIFIED;
 }
 
-// Reads the replicated xattrs through the /proc magic link, which works for
-// O_PATH fds too. Sorted by name so that equal sets compare equal.
-absl::Status ReadXattrs(int fd, Attributes* attributes) {
-  const std::string path = ProcPath(fd);
+// An object's xattrs, read through a readable fd where there is one, or
+// else through the /proc magic link, which works for O_PATH fds too.
+class XattrSource {
+ public:
+  XattrSource(int path_fd, int readable_fd)
+      : readable_fd_(readable_fd), path_(readable_fd >= 0 ? "" : ProcPath(path_fd)) {}
+  ssize_t List(char* names, size_t size) const {
+    return readable_fd_ >= 0 ? ::flistxattr(readable_fd_, names, size)
+                             : ::listxattr(path_.c_str(), names, size);
+  }
+  ssize_t Get(const char* name, void* value, size_t size) const {
+    return readable_fd_ >= 0 ? ::fgetxattr(readable_fd_, name, value, size)
+                             : ::getxattr(path_.c_str(), name, value, size);
+  }
+
+ private:
+  int readable_fd_;
+  std::string path_;
+};
+
+// Reads the replicated xattrs. Sorted by name so that equal sets compare
+// equal.
+absl::Status ReadXattrs(const XattrSource& source, Attributes* attributes) {
   std::vector<char> names(1024);
   ssize_t length;
   for (;;) {
-    length = ::listxattr(path.c_str(), names.data(), names.size());
+    length = source.List(names.data(), names.size());
     if (length >= 0) break;
     if (errno == ERANGE) {
-      const ssize_t need = ::listxattr(path.c_str(), nullptr, 0);
+      const ssize_t need = source.List(nullptr, 0);
       if (need < 0) return absl::ErrnoToStatus(errno, "listxattr");
       names.resize(static_cast<size_t>(need) + 1);
       continue;
@@ -57,9 +76,9 @@ absl::Status ReadXattrs(int fd, Attributes* attributes) {
     std::string value(256, '\0');
     ssize_t n;
     for (;;) {
-      n = ::getxattr(path.c_str(), name, value.data(), value.size());
+      n = source.Get(name, value.data(), value.size());
       if (n >= 0 || errno != ERANGE) break;
-      const ssize_t need = ::getxattr(path.c_str(), name, nullptr, 0);
+      const ssize_t need = source.Get(name, nullptr, 0);
       if (need < 0) break;
       value.resize(static_cast<size_t>(need));
     }
@@ -114,6 +133,12 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
 
   switch (kind) {
     case KIND_FILE: {
+      if (ContentKnownWithoutReading(st, previous, dirty)) {
+        content = *previous;
+        content.clear_version();
+        content.clear_vector();
+        break;
+      }
       content.set_mtime_ns(Nanos(st.st_mtim));
       // O_PATH fds cannot be read; reopen through /proc.
       UniqueFd readable(::open(ProcPath(fd).c_str(), O_RDONLY | O_NOATIME | O_CLOEXEC));
@@ -128,7 +153,10 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
           !s.ok()) {
         return s;
       }
-      break;
+      if (absl::Status s = ReadXattrs(XattrSource(fd, readable.get()), &attributes); !s.ok()) {
+        return s;
+      }
+      return observed;
     }
     case KIND_SYMLINK: {
       content.set_mtime_ns(Nanos(st.st_mtim));
@@ -146,8 +174,15 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
     default:
       break;  // Directories: their mtime follows their children, not us.
   }
-  if (absl::Status s = ReadXattrs(fd, &attributes); !s.ok()) return s;
+  if (absl::Status s = ReadXattrs(XattrSource(fd, -1), &attributes); !s.ok()) return s;
   return observed;
+}
+
+bool ContentKnownWithoutReading(const struct stat& st, const Content* previous,
+                                const DirtyBlocks* dirty) {
+  return S_ISREG(st.st_mode) && previous != nullptr && dirty != nullptr && dirty->Empty() &&
+         previous->kind() == KIND_FILE && previous->size() == static_cast<uint64_t>(st.st_size) &&
+         previous->mtime_ns() == Nanos(st.st_mtim);
 }
 
 absl::StatusOr<ObservedObject> ObserveAt(int dirfd, const char* name,

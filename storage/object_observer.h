@@ -28,6 +28,12 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
                                              const Content* previous,
                                              const DirtyBlocks* dirty);
 
+// Whether ObserveObject can take a regular file's content from `previous`
+// without reading it: nothing was written since (`dirty` is empty) and the
+// size and mtime are those `previous` recorded (a chmod, a chown, a link).
+bool ContentKnownWithoutReading(const struct stat& st, const Content* previous,
+                                const DirtyBlocks* dirty);
+
 // Convenience for walkers: observes `name` inside directory `dirfd` without
 // following a final symlink.
 absl::StatusOr<ObservedObject> ObserveAt(int dirfd, const char* name,

@@ -9,7 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/log.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {
@@ -20,7 +19,8 @@ constexpr uint64_t kGranule = 64 << 10;
 }  // namespace
 
 SpaceReserve::SpaceReserve(const std::string& dir, uint64_t max_reserve)
-    : path_(dir + "/replfs-space-reserve") {
+    : path_(dir + "/replfs-space-reserve"),
+      dir_fd_(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {
   struct statvfs st;
   uint64_t size = 0;
   if (::statvfs(dir.c_str(), &st) == 0) size = uint64_t{st.f_blocks} * st.f_frsize;
@@ -32,7 +32,7 @@ SpaceReserve::SpaceReserve(const std::string& dir, uint64_t max_reserve)
 
 uint64_t SpaceReserve::AvailableBytes() const {
   struct statvfs st;
-  if (::statvfs(path_.substr(0, path_.rfind('/')).c_str(), &st) != 0) return UINT64_MAX;
+  if (::fstatvfs(dir_fd_.get(), &st) != 0) return UINT64_MAX;
   return uint64_t{st.f_bavail} * st.f_frsize;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/unique_fd.h"
 
 namespace replfs {
 
@@ -43,6 +44,8 @@ class SpaceReserve {
   void Regrow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::string path_;
+  // The store's directory, for fstatvfs before every write (no path walk).
+  UniqueFd dir_fd_;
   uint64_t reserve_bytes_ = 0;
   uint64_t write_buffer_bytes_ = 0;
   absl::Mutex mu_;
