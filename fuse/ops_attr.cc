@@ -71,7 +71,13 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
                                  : ::fchmodat(AT_FDCWD, proc.c_str(), attr.st_mode, 0);
     if (r != 0) return errno;
   }
-  if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+  // chown(path, -1, -1) arrives with no change at all (a ctime change only
+  // where the kernel keeps a writeback cache): natively it still stamps
+  // ctime, and so does the same call on the backing object.
+  constexpr int kChanges = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                           FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME;
+  const bool ctime_only = (valid & kChanges) == 0;
+  if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) != 0 || ctime_only) {
     const uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
     const gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
     if (::fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {

@@ -82,12 +82,9 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
   std::shared_lock change = fs->HoldLocalChange();
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
-  // Device and socket nodes cannot replicate meaningfully; fifos and
-  // regular files can.
-  if (!S_ISFIFO(mode) && !S_ISREG(mode)) {
-    fuse_reply_err(req, EPERM);
-    return;
-  }
+  // Device and socket nodes (bind() of a UNIX socket) are made as natively
+  // but stay local objects: a device number or a listening socket means
+  // nothing on another machine, so they are never recorded or replicated.
   if (::mknodat(parent->dir_fd(), name, mode, rdev) != 0) {
     fuse_reply_err(req, errno);
     return;

@@ -127,6 +127,8 @@ void ReplicaFs::CommitUnlessBeingWritten(Inode* inode, const struct stat* curren
 
 void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat* current) {
   if (inode == inodes.root()) return;  // The root has no entry of its own.
+  // Device and socket nodes are local objects: nothing to record.
+  if (IsLocalOnly(inode->type())) return;
   std::vector<std::string> paths = inodes.PathsOf(inode);
   if (paths.empty()) return;  // Every name was removed; nothing to record.
   std::lock_guard times_lock(inode->times_mu);

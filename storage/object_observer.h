@@ -17,6 +17,12 @@ struct ObservedObject {
   LocalStat local_stat;
 };
 
+// Device and socket nodes: objects of this machine only. They can be made
+// in the tree, but are never recorded in the store or replicated.
+inline bool IsLocalOnly(mode_t mode) {
+  return S_ISCHR(mode) || S_ISBLK(mode) || S_ISSOCK(mode);
+}
+
 // Xattr namespaces that replicate. security.* and trusted.* stay local:
 // they belong to the machine's security policy, not to the tree.
 bool IsReplicatedXattr(const char* name);

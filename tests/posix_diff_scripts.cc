@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -458,6 +459,49 @@ void Fifos(Recorder& r) {
   r.Mknod("regular", S_IFREG | 0600, 0);
   r.Lstat("regular");
   r.Mknod("regular", S_IFREG | 0600, 0);
+}
+
+// Device and socket nodes are local objects on a mount (never replicated)
+// but made and handled as natively. Not opened: the mount is nodev.
+void DevicesAndSockets(Recorder& r) {
+  r.Mknod("chr", S_IFCHR | 0644, makedev(1, 3));
+  r.Lstat("chr");
+  r.Mknod("blk", S_IFBLK | 0600, makedev(7, 200));
+  r.Lstat("blk");
+  r.Mknod("chr", S_IFCHR | 0644, makedev(1, 3));
+  r.Chmod("chr", 0600);
+  r.Chown("blk", 65534, 65534);
+  r.Lstat("blk");
+  r.Rename("chr", "chr-renamed");
+  r.Lstat("chr-renamed");
+  r.Link("blk", "blk-link");
+  r.Lstat("blk");
+  r.Unlink("blk-link");
+  r.Mkdir("d", 0755);
+  r.Mknod("d/null", S_IFCHR | 0666, makedev(1, 3));
+  r.Rmdir("d");
+  r.Unlink("d/null");
+  r.Rmdir("d");
+  r.BindUnixSocket("sock");
+  r.Lstat("sock");
+  r.BindUnixSocket("sock");  // EADDRINUSE: the name is taken.
+  r.Unlink("sock");
+  r.Mknod("sock2", S_IFSOCK | 0755, 0);
+  r.Lstat("sock2");
+  AsNobody(r, [](Recorder& n) {
+    n.Mknod("nobody-chr", S_IFCHR | 0644, makedev(1, 3));  // EPERM: no CAP_MKNOD.
+    n.BindUnixSocket("nobody-sock");
+    n.Lstat("nobody-sock");
+  });
+}
+
+void ChownWithoutIdsStampsCtime(Recorder& r) {
+  WriteFile(r, "f", "x");
+  r.Mkdir("d", 0755);
+  r.Symlink("f", "l");
+  r.Mkfifo("p", 0644);
+  r.Mknod("c", S_IFCHR | 0644, makedev(1, 3));
+  for (const char* path : {"f", "d", "l", "p", "c"}) r.ChownStampsCtime(path);
 }
 
 // ---- names ---------------------------------------------------------------
@@ -1234,6 +1278,8 @@ const std::vector<Script>& BuildScripts() {
       {"utimens_fixed_now_omit", UtimensFixedNowOmit},
       {"symlinks_and_readlink", SymlinksAndReadlink},
       {"fifos", Fifos},
+      {"devices_and_sockets", DevicesAndSockets},
+      {"chown_without_ids_stamps_ctime", ChownWithoutIdsStampsCtime},
       {"mkdir_rmdir_errors", MkdirRmdirErrors},
       {"unlink_errors_and_open_unlinked", UnlinkErrorsAndOpenUnlinked},
       {"rename_files_and_dirs", RenameFilesAndDirs},

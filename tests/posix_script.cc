@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -17,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -74,9 +78,13 @@ std::string DirentTypeName(unsigned char type) {
 std::string Octal(mode_t mode) { return absl::StrFormat("%04o", mode); }
 
 std::string StatText(const struct stat& st) {
-  return absl::StrCat(TypeName(st.st_mode), " mode=", Octal(st.st_mode & 07777),
-                      " uid=", st.st_uid, " gid=", st.st_gid, " size=", st.st_size,
-                      " nlink=", st.st_nlink);
+  std::string text = absl::StrCat(TypeName(st.st_mode), " mode=", Octal(st.st_mode & 07777),
+                                  " uid=", st.st_uid, " gid=", st.st_gid, " size=", st.st_size,
+                                  " nlink=", st.st_nlink);
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+    absl::StrAppend(&text, " rdev=", major(st.st_rdev), ":", minor(st.st_rdev));
+  }
+  return text;
 }
 
 std::string OpenFlagsText(int flags) {
@@ -239,6 +247,52 @@ int Recorder::Rename(absl::string_view from, absl::string_view to, unsigned int 
 int Recorder::Mkfifo(absl::string_view path, mode_t mode) {
   const int r = ::mkfifo(Path(path).c_str(), mode);
   Record(absl::StrCat("mkfifo ", path, " ", Octal(mode)), r);
+  return r;
+}
+
+int Recorder::BindUnixSocket(absl::string_view path) {
+  const std::string full = Path(path);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (full.size() >= sizeof(address.sun_path)) {
+    Record(absl::StrCat("bind ", path, " (path too long for sun_path)"), -1);
+    return -1;
+  }
+  std::memcpy(address.sun_path, full.c_str(), full.size() + 1);
+  const int server = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r = ::bind(server, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+  Record(absl::StrCat("bind ", path), r);
+  if (r == 0) {
+    r = ::listen(server, 1);
+    const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    r = ::connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    Record(absl::StrCat("connect ", path), r);
+    const int accepted = r == 0 ? ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    if (accepted >= 0) {
+      const ssize_t sent = ::write(client, "hi", 2);
+      char buffer[2] = {};
+      const ssize_t got = ::read(accepted, buffer, sizeof(buffer));
+      RecordText("socket round trip", sent == 2 && got == 2 ? 0 : -1,
+                 std::string(buffer, got > 0 ? static_cast<size_t>(got) : 0));
+      ::close(accepted);
+    }
+    ::close(client);
+  }
+  ::close(server);
+  return r;
+}
+
+int Recorder::ChownStampsCtime(absl::string_view path) {
+  struct stat before, after;
+  if (::lstat(Path(path).c_str(), &before) != 0) {
+    Record(absl::StrCat("lchown ", path, " -1 -1"), -1);
+    return -1;
+  }
+  const int r = ::lchown(Path(path).c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(-1));
+  const bool moved = ::lstat(Path(path).c_str(), &after) == 0 &&
+                     (after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+                      after.st_ctim.tv_nsec != before.st_ctim.tv_nsec);
+  RecordText(absl::StrCat("lchown ", path, " -1 -1"), r, moved ? "ctime moved" : "ctime kept");
   return r;
 }
 

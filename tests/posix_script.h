@@ -49,6 +49,11 @@ class Recorder {
   int Rename(absl::string_view from, absl::string_view to, unsigned int flags = 0);
   int Mkfifo(absl::string_view path, mode_t mode);
   int Mknod(absl::string_view path, mode_t mode, dev_t dev);
+  // bind() of a UNIX stream socket at `path`, then connect() to it and one
+  // message each way (recorded), then both ends closed.
+  int BindUnixSocket(absl::string_view path);
+  // lchown(path, -1, -1), recording whether it moved ctime.
+  int ChownStampsCtime(absl::string_view path);
   // Type, permission bits, owner, size, link count (no inode, no times).
   int Lstat(absl::string_view path);
   int Stat(absl::string_view path);

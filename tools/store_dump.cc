@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
+#include "storage/object_observer.h"
 #include "storage/state_dir.h"
 #include "storage/version.h"
 
@@ -55,6 +56,30 @@ std::string VectorString(const Content& c) {
 std::string StorePathFor(const std::string& location) {
   if (fs::exists(fs::path(location) / "store" / "CURRENT")) return location + "/store";
   return location + "/.replfs/store";
+}
+
+// Device and socket nodes in the backing tree: made through the mount (or
+// beside it), kept on this replica only, never in the store.
+void PrintLocalObjects(const std::string& backing, bool json, std::ostream& out) {
+  if (!json) out << "\nlocal objects (devices and sockets: never recorded or replicated):\n";
+  std::error_code ec;
+  fs::recursive_directory_iterator it(backing, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() == 0 && it->path().filename() == ".replfs") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0 || !IsLocalOnly(st.st_mode)) continue;
+    const char* kind = S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ? "chardev" : "blockdev";
+    const std::string path = fs::relative(it->path(), backing, ec).string();
+    if (json) {
+      out << absl::StrFormat("{\"local_object\":\"%s\",\"kind\":\"%s\"}\n",
+                             absl::CEscape(path), kind);
+    } else {
+      out << absl::StrFormat("          %-9s %s  (local)\n", kind, path);
+    }
+  }
 }
 
 }  // namespace
@@ -114,6 +139,9 @@ absl::Status DumpStore(const std::string& location, bool json, std::ostream& out
       out << absl::StrFormat("%8d  %s\n", e.seq(), e.path());
       return true;
     });
+  }
+  if (s.ok() && fs::exists(fs::path(location) / ".replfs" / "store")) {
+    PrintLocalObjects(location, json, out);
   }
   store->reset();
   if (!snapshot.empty()) {
