@@ -46,7 +46,9 @@ struct FloorInode {
 
 // Backing objects by (st_dev, st_ino), with the kernel's lookup count of
 // each: an inode lives from the first lookup that returns it until the
-// kernel forgets every one of them. The root is never forgotten.
+// kernel forgets every one of them. The root is never forgotten. Its O_PATH
+// fd keeps each object in the table alive, so no other object can take its
+// inode number meanwhile: a key found is the same object.
 class InodeTable {
  public:
   // `root_fd`: O_PATH fd of the backing directory, whose stat is `root_st`.
