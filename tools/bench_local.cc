@@ -1,25 +1,42 @@
 // replfs-bench-local-ops: runs ONE named workload against ONE directory and
 // prints one machine-readable line, e.g.
 //   workload=seqread_warm seconds=0.530000 rate=1932.1 unit=MiB/s
-// tools/bench-local runs it on a native directory and on a replfs mount and
-// compares the medians. The program knows nothing about replfs: the same
-// code path measures both sides, so the ratio shows the cost of the mount.
+// tools/bench-local runs it on a native directory, on a replfs mount and on
+// a replfs-floor mount, and compares the medians. The program knows nothing
+// about either daemon: the same code path measures every side, so the
+// ratios show the cost of each mount.
 //
 // Workloads (run in this order; each leaves what the next one needs):
 //   seqwrite        write SIZE MiB to bench-big.dat in 1 MiB write() calls
 //   seqwrite_fsync  the same, fsync before close (timed)
 //   seqread_warm    read bench-big.dat once untimed, then timed
 //   seqread_cold    timed read; the caller drops the page cache first
+//   mmap_read       read bench-big.dat once untimed, then timed through a
+//                   shared read-only mapping (as Apache's EnableMMAP)
 //   randread        4 KiB preads at random aligned offsets, file cached
-//   create          FILES files of 4 KiB in DIRS directories (mkdir, open
-//                   O_CREAT|O_EXCL, write, close)
+//   create          FILES files of 4 KiB in DIRS directories (open
+//                   O_CREAT|O_EXCL, write, close; the directories untimed)
 //   stat            stat every file (right after create: on FUSE the
 //                   kernel has just invalidated what it cached)
 //   stat_again      stat every file a second time (attributes cached)
+//   open_read       open, read 4 KiB, close every file
 //   readdir         list every directory
-//   unlink          unlink every file, then remove the directories
-#include <dirent.h>
+//   chmod           chmod every file to 0600
+//   rename          rename every file within its directory
+//   unlink          unlink every file (the directories go untimed)
+//   mkdir           FILES directories in DIRS directories (the parents
+//                   untimed; everything removed untimed after)
+//   tar_x           `tar -xf TARBALL` into bench-site (the tarball read
+//                   once untimed first, so that it comes from the cache)
+//   rm_rf           `rm -rf bench-site`
+// and, once before all of them, in a directory of its own:
+//   make_site       writes TARBALL: FILES files of 1-16 KiB in DIRS
+//                   directories of a two-level site tree, deterministic
+
+#include "tools/bench_local.h"
+
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,44 +52,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "storage/unique_fd.h"
 #include "tools/bench_flags.h"
 
-namespace replfs {
-namespace {
+namespace replfs::bench {
 
-constexpr size_t kMiB = size_t{1} << 20;
-constexpr size_t kIoSize = kMiB;          // Sequential read/write call size.
-constexpr size_t kRandomReadSize = 4096;  // Random read size and alignment.
-constexpr const char* kBigFile = "bench-big.dat";
-constexpr const char* kSmallTree = "bench-small";
-
-struct Settings {
-  std::string workload;
-  std::string dir;
-  uint64_t size_mib = 1024;
-  uint64_t files = 10000;
-  uint64_t dirs = 100;
-  uint64_t small_size = 4096;
-  uint64_t reads = 100000;
-  uint64_t seed = 1;
-};
-
-// What a workload did: `amount` units of work in `seconds`.
-struct Measurement {
-  double seconds = 0;
-  double amount = 0;
-  const char* unit = "";
-};
-
-absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
-
-// Runs `body` and returns its wall-clock time in seconds.
 absl::StatusOr<double> Timed(const std::function<absl::Status()>& body) {
   const auto start = std::chrono::steady_clock::now();
   if (absl::Status s = body(); !s.ok()) return s;
@@ -80,7 +67,6 @@ absl::StatusOr<double> Timed(const std::function<absl::Status()>& body) {
   return elapsed.count();
 }
 
-// A buffer of incompressible bytes, so no layer can shortcut zeros.
 std::vector<char> PatternBuffer(size_t size, uint64_t seed) {
   std::vector<char> buffer(size);
   std::mt19937_64 random(seed);
@@ -104,14 +90,11 @@ absl::Status WriteAll(int fd, const char* data, size_t length) {
   return absl::OkStatus();
 }
 
-// close(2) reports deferred write errors (and on FUSE waits for the flush),
-// so it is checked and timed rather than left to a destructor.
 absl::Status CloseChecked(UniqueFd& fd) {
   if (::close(fd.Release()) != 0) return Errno("close");
   return absl::OkStatus();
 }
 
-// Reads `fd` to its end in kIoSize calls; returns the byte count.
 absl::StatusOr<uint64_t> ReadToEnd(int fd, std::vector<char>& buffer) {
   uint64_t total = 0;
   for (;;) {
@@ -125,11 +108,20 @@ absl::StatusOr<uint64_t> ReadToEnd(int fd, std::vector<char>& buffer) {
   }
 }
 
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kIoSize = kMiB;          // Sequential read/write call size.
+constexpr size_t kRandomReadSize = 4096;  // Random read size and alignment.
+constexpr const char* kBigFile = "bench-big.dat";
+
 std::string BigPath(const Settings& s) { return absl::StrCat(s.dir, "/", kBigFile); }
-std::string SmallDir(const Settings& s, uint64_t d) {
-  return absl::StrFormat("%s/%s/d%03d", s.dir, kSmallTree, d);
+
+absl::Status CheckBigSize(const Settings& s, uint64_t bytes) {
+  if (bytes == s.size_mib * kMiB) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(BigPath(s), ": ", bytes, " bytes, expected ",
+                                          s.size_mib * kMiB, " (run seqwrite first)"));
 }
-std::string SmallName(uint64_t f) { return absl::StrFormat("f%05d", f); }
 
 absl::StatusOr<Measurement> SequentialWrite(const Settings& s, bool with_fsync) {
   const std::string path = BigPath(s);
@@ -151,14 +143,22 @@ absl::StatusOr<Measurement> SequentialWrite(const Settings& s, bool with_fsync) 
   return Measurement{*seconds, static_cast<double>(s.size_mib), "MiB/s"};
 }
 
-absl::StatusOr<Measurement> SequentialRead(const Settings& s, bool warm_first) {
+// Reads the big file once, untimed, so that a timed read finds it cached.
+absl::Status WarmBigFile(const Settings& s) {
   const std::string path = BigPath(s);
   std::vector<char> buffer(kIoSize);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("open " + path);
+  absl::StatusOr<uint64_t> n = ReadToEnd(fd.get(), buffer);
+  return n.ok() ? CheckBigSize(s, *n) : n.status();
+}
+
+absl::StatusOr<Measurement> SequentialRead(const Settings& s, bool warm_first) {
+  const std::string path = BigPath(s);
   if (warm_first) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return Errno("open " + path);
-    if (absl::StatusOr<uint64_t> n = ReadToEnd(fd.get(), buffer); !n.ok()) return n.status();
+    if (absl::Status st = WarmBigFile(s); !st.ok()) return st;
   }
+  std::vector<char> buffer(kIoSize);
   uint64_t bytes = 0;
   absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -169,11 +169,35 @@ absl::StatusOr<Measurement> SequentialRead(const Settings& s, bool warm_first) {
     return CloseChecked(fd);
   });
   if (!seconds.ok()) return seconds.status();
-  if (bytes != s.size_mib * kMiB) {
-    return absl::DataLossError(absl::StrCat(path, ": read ", bytes, " bytes, expected ",
-                                            s.size_mib * kMiB, " (run seqwrite first)"));
-  }
+  if (absl::Status st = CheckBigSize(s, bytes); !st.ok()) return st;
   return Measurement{*seconds, static_cast<double>(bytes) / static_cast<double>(kMiB), "MiB/s"};
+}
+
+// Copies the whole file out of a fresh mapping, 1 MiB at a time, the way a
+// web server with EnableMMAP hands a mapped file to the socket: every page
+// is faulted in through the mount and every byte read.
+absl::StatusOr<Measurement> MmapRead(const Settings& s) {
+  if (absl::Status st = WarmBigFile(s); !st.ok()) return st;
+  const std::string path = BigPath(s);
+  const size_t length = s.size_mib * kMiB;
+  std::vector<char> buffer(kIoSize);
+  absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Errno("open " + path);
+    void* mapping = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (mapping == MAP_FAILED) return Errno("mmap " + path);
+    const char* bytes = static_cast<const char*>(mapping);
+    for (size_t offset = 0; offset < length; offset += kIoSize) {
+      std::memcpy(buffer.data(), bytes + offset, kIoSize);
+      // Nothing reads the copy: tell the compiler it may be read, so that
+      // it cannot drop it.
+      asm volatile("" : : "r"(buffer.data()) : "memory");
+    }
+    if (::munmap(mapping, length) != 0) return Errno("munmap");
+    return CloseChecked(fd);
+  });
+  if (!seconds.ok()) return seconds.status();
+  return Measurement{*seconds, static_cast<double>(s.size_mib), "MiB/s"};
 }
 
 absl::StatusOr<Measurement> RandomRead(const Settings& s) {
@@ -203,138 +227,35 @@ absl::StatusOr<Measurement> RandomRead(const Settings& s) {
   return Measurement{*seconds, static_cast<double>(s.reads), "reads/s"};
 }
 
-// Opens every directory of the small-file tree (created by `create`).
-absl::StatusOr<std::vector<UniqueFd>> OpenSmallDirs(const Settings& s) {
-  std::vector<UniqueFd> dirs;
-  for (uint64_t d = 0; d < s.dirs; ++d) {
-    const std::string path = SmallDir(s, d);
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid()) return Errno("open " + path + " (run create first)");
-    dirs.push_back(std::move(fd));
-  }
-  return dirs;
-}
-
-absl::StatusOr<Measurement> CreateFiles(const Settings& s) {
-  const std::string top = absl::StrCat(s.dir, "/", kSmallTree);
-  if (::mkdir(top.c_str(), 0755) != 0) {
-    return Errno(errno == EEXIST ? top + " exists: left over from an interrupted run?"
-                                 : "mkdir " + top);
-  }
-  const std::vector<char> content = PatternBuffer(s.small_size, s.seed);
-  absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
-    std::vector<UniqueFd> dirs;
-    for (uint64_t d = 0; d < s.dirs; ++d) {
-      const std::string path = SmallDir(s, d);
-      if (::mkdir(path.c_str(), 0755) != 0) return Errno("mkdir " + path);
-      dirs.emplace_back(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dirs.back().valid()) return Errno("open " + path);
-    }
-    if (dirs.empty()) return absl::InvalidArgumentError("need --dirs >= 1");
-    for (uint64_t f = 0; f < s.files; ++f) {
-      const std::string name = SmallName(f);
-      UniqueFd fd(::openat(dirs[f % dirs.size()].get(), name.c_str(),
-                           O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-      if (!fd.valid()) return Errno("create " + name);
-      if (absl::Status st = WriteAll(fd.get(), content.data(), content.size()); !st.ok()) {
-        return st;
-      }
-      if (absl::Status st = CloseChecked(fd); !st.ok()) return st;
-    }
-    return absl::OkStatus();
-  });
-  if (!seconds.ok()) return seconds.status();
-  return Measurement{*seconds, static_cast<double>(s.files), "files/s"};
-}
-
-absl::StatusOr<Measurement> StatFiles(const Settings& s) {
-  absl::StatusOr<std::vector<UniqueFd>> dirs = OpenSmallDirs(s);
-  if (!dirs.ok()) return dirs.status();
-  absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
-    for (uint64_t f = 0; f < s.files; ++f) {
-      const std::string name = SmallName(f);
-      struct stat st;
-      if (::fstatat((*dirs)[f % s.dirs].get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return Errno("stat " + name);
-      }
-      if (static_cast<uint64_t>(st.st_size) != s.small_size) {
-        return absl::DataLossError(absl::StrCat(name, " has size ", st.st_size));
-      }
-    }
-    return absl::OkStatus();
-  });
-  if (!seconds.ok()) return seconds.status();
-  return Measurement{*seconds, static_cast<double>(s.files), "files/s"};
-}
-
-absl::StatusOr<Measurement> ListDirectories(const Settings& s) {
-  uint64_t entries = 0;
-  absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
-    for (uint64_t d = 0; d < s.dirs; ++d) {
-      const std::string path = SmallDir(s, d);
-      DIR* dir = ::opendir(path.c_str());
-      if (dir == nullptr) return Errno("opendir " + path + " (run create first)");
-      for (;;) {
-        errno = 0;
-        const dirent* e = ::readdir(dir);
-        if (e == nullptr) break;
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++entries;
-      }
-      const int err = errno;
-      ::closedir(dir);
-      if (err != 0) return absl::ErrnoToStatus(err, "readdir " + path);
-    }
-    return absl::OkStatus();
-  });
-  if (!seconds.ok()) return seconds.status();
-  if (entries != s.files) {
-    return absl::DataLossError(absl::StrCat("listed ", entries, " entries, expected ", s.files));
-  }
-  return Measurement{*seconds, static_cast<double>(entries), "entries/s"};
-}
-
-absl::StatusOr<Measurement> UnlinkFiles(const Settings& s) {
-  absl::StatusOr<std::vector<UniqueFd>> dirs = OpenSmallDirs(s);
-  if (!dirs.ok()) return dirs.status();
-  absl::StatusOr<double> seconds = Timed([&]() -> absl::Status {
-    for (uint64_t f = 0; f < s.files; ++f) {
-      const std::string name = SmallName(f);
-      if (::unlinkat((*dirs)[f % s.dirs].get(), name.c_str(), 0) != 0) {
-        return Errno("unlink " + name);
-      }
-    }
-    return absl::OkStatus();
-  });
-  if (!seconds.ok()) return seconds.status();
-  // Not timed: the figure is for file unlinks. Emptying the tree lets the
-  // next repetition start from the same state.
-  dirs->clear();
-  for (uint64_t d = 0; d < s.dirs; ++d) {
-    if (::rmdir(SmallDir(s, d).c_str()) != 0) return Errno("rmdir " + SmallDir(s, d));
-  }
-  const std::string top = absl::StrCat(s.dir, "/", kSmallTree);
-  if (::rmdir(top.c_str()) != 0) return Errno("rmdir " + top);
-  return Measurement{*seconds, static_cast<double>(s.files), "files/s"};
-}
-
 absl::StatusOr<Measurement> RunWorkload(const Settings& s) {
-  if (s.workload == "seqwrite") return SequentialWrite(s, /*with_fsync=*/false);
-  if (s.workload == "seqwrite_fsync") return SequentialWrite(s, /*with_fsync=*/true);
-  if (s.workload == "seqread_warm") return SequentialRead(s, /*warm_first=*/true);
-  if (s.workload == "seqread_cold") return SequentialRead(s, /*warm_first=*/false);
-  if (s.workload == "randread") return RandomRead(s);
-  if (s.workload == "create") return CreateFiles(s);
-  if (s.workload == "stat" || s.workload == "stat_again") return StatFiles(s);
-  if (s.workload == "readdir") return ListDirectories(s);
-  if (s.workload == "unlink") return UnlinkFiles(s);
+  const absl::string_view w = s.workload;
+  if (w == "seqwrite") return SequentialWrite(s, /*with_fsync=*/false);
+  if (w == "seqwrite_fsync") return SequentialWrite(s, /*with_fsync=*/true);
+  if (w == "seqread_warm") return SequentialRead(s, /*warm_first=*/true);
+  if (w == "seqread_cold") return SequentialRead(s, /*warm_first=*/false);
+  if (w == "mmap_read") return MmapRead(s);
+  if (w == "randread") return RandomRead(s);
+  if (w == "create") return CreateFiles(s);
+  if (w == "stat" || w == "stat_again") return StatFiles(s);
+  if (w == "open_read") return OpenReadFiles(s);
+  if (w == "readdir") return ListDirectories(s);
+  if (w == "chmod") return ChmodFiles(s);
+  if (w == "rename") return RenameFiles(s);
+  if (w == "unlink") return UnlinkFiles(s);
+  if (w == "mkdir") return MakeDirectories(s);
+  if (w == "make_site") return MakeSiteTarball(s);
+  if (w == "tar_x") return ExtractSite(s);
+  if (w == "rm_rf") return RemoveSite(s);
   return absl::InvalidArgumentError(absl::StrCat("unknown workload '", s.workload, "'"));
 }
 
 constexpr const char* kUsage =
     "usage: replfs-bench-local-ops --workload=NAME --dir=DIR [--size-mib=N] [--files=N]\n"
     "                              [--dirs=N] [--small-size=BYTES] [--reads=N] [--seed=N]\n"
-    "workloads: seqwrite seqwrite_fsync seqread_warm seqread_cold randread\n"
-    "           create stat stat_again readdir unlink\n"
+    "                              [--tarball=FILE]\n"
+    "workloads: seqwrite seqwrite_fsync seqread_warm seqread_cold mmap_read randread\n"
+    "           create stat stat_again open_read readdir chmod rename unlink mkdir\n"
+    "           make_site tar_x rm_rf (the last three need --tarball)\n"
     "prints: workload=NAME seconds=S rate=R unit=U\n";
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
@@ -353,6 +274,10 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
       s.dir = std::string(rest);
       continue;
     }
+    if (absl::ConsumePrefix(&rest, "--tarball=")) {
+      s.tarball = std::string(rest);
+      continue;
+    }
     absl::StatusOr<bool> matched = ParseNumberFlag(arg, numbers);
     if (!matched.ok()) return matched.status();
     if (!*matched) return absl::InvalidArgumentError(absl::StrCat("unknown argument ", arg));
@@ -360,24 +285,28 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
   if (s.workload.empty() || s.dir.empty()) {
     return absl::InvalidArgumentError("--workload and --dir are required");
   }
-  if (s.size_mib == 0 || s.files == 0 || s.dirs == 0 || s.dirs > 1000 || s.files > 100000) {
+  if ((s.workload == "make_site" || s.workload == "tar_x") && s.tarball.empty()) {
+    return absl::InvalidArgumentError(s.workload + " needs --tarball");
+  }
+  if (s.size_mib == 0 || s.files == 0 || s.dirs == 0 || s.dirs > 1000 || s.files > 100000 ||
+      s.small_size == 0) {
     return absl::InvalidArgumentError(
-        "need --size-mib >= 1, 1 <= --dirs <= 1000, 1 <= --files <= 100000");
+        "need --size-mib >= 1, --small-size >= 1, 1 <= --dirs <= 1000, 1 <= --files <= 100000");
   }
   return s;
 }
 
 }  // namespace
-}  // namespace replfs
+}  // namespace replfs::bench
 
 int main(int argc, char** argv) {
-  absl::StatusOr<replfs::Settings> settings = replfs::ParseFlags(argc, argv);
+  absl::StatusOr<replfs::bench::Settings> settings = replfs::bench::ParseFlags(argc, argv);
   if (!settings.ok()) {
     std::fprintf(stderr, "replfs-bench-local-ops: %s\n%s",
-                 std::string(settings.status().message()).c_str(), replfs::kUsage);
+                 std::string(settings.status().message()).c_str(), replfs::bench::kUsage);
     return 2;
   }
-  absl::StatusOr<replfs::Measurement> m = replfs::RunWorkload(*settings);
+  absl::StatusOr<replfs::bench::Measurement> m = replfs::bench::RunWorkload(*settings);
   if (!m.ok()) {
     std::fprintf(stderr, "replfs-bench-local-ops: %s: %s\n", settings->workload.c_str(),
                  m.status().ToString().c_str());
