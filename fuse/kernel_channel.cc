@@ -21,7 +21,8 @@ std::atomic<KernelChannel*> g_channel{nullptr};
 struct RequestOnThread {
   uint64_t unique = 0;
   uint32_t opcode = 0;
-  uint32_t open_flags = 0;  // fuse_open_in / fuse_create_in open_flags.
+  uint32_t open_flags = 0;   // fuse_open_in / fuse_create_in open_flags.
+  uint32_t write_flags = 0;  // fuse_write_in write_flags.
 };
 thread_local RequestOnThread t_request;
 
@@ -96,8 +97,10 @@ void KernelChannel::ReplyWithBacking(int backing_id) {
   t_patch = OpenReplyPatch{t_request.unique, backing_id};
 }
 
-uint32_t KernelChannel::RequestOpenFlags() {
-  return IsOpenOpcode(t_request.opcode) ? t_request.open_flags : 0;
+bool KernelChannel::RequestKillsSetid() {
+  if (IsOpenOpcode(t_request.opcode)) return (t_request.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+  if (t_request.opcode == FUSE_WRITE) return (t_request.write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
+  return false;
 }
 
 void KernelChannel::NoteRequest(const void* buf, size_t len) {
@@ -118,6 +121,10 @@ void KernelChannel::NoteRequest(const void* buf, size_t len) {
     fuse_create_in in;
     std::memcpy(&in, body, sizeof(in));
     t_request.open_flags = in.open_flags;
+  } else if (header.opcode == FUSE_WRITE && body_len >= sizeof(fuse_write_in)) {
+    fuse_write_in in;
+    std::memcpy(&in, body, sizeof(in));
+    t_request.write_flags = in.write_flags;
   } else if (header.opcode == FUSE_INIT && body_len >= sizeof(fuse_init_in)) {
     fuse_init_in in;
     std::memcpy(&in, body, sizeof(in));

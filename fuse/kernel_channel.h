@@ -28,7 +28,7 @@ class KernelChannel {
  public:
   struct Options {
     bool passthrough = true;         // Ask for it when the kernel offers it.
-    bool handle_killpriv_v2 = false;  // Ask for it when the kernel offers it.
+    bool handle_killpriv_v2 = true;  // Ask for it when the kernel offers it.
   };
 
   // Routes `session`'s I/O through a new channel. Call after
@@ -66,9 +66,11 @@ class KernelChannel {
   // passthrough stay (direct_io, noflush); keep_cache must not be set.
   // No-op on other requests.
   static void ReplyWithBacking(int backing_id);
-  // The FUSE_OPEN_* flags (FUSE_OPEN_KILL_SUIDGID) of the OPEN or CREATE
-  // request on this thread; 0 for other requests.
-  static uint32_t RequestOpenFlags();
+  // Whether the OPEN (with O_TRUNC), CREATE or WRITE request on this thread
+  // asks the daemon to kill the file's set-id bits (FUSE_OPEN_KILL_SUIDGID,
+  // FUSE_WRITE_KILL_SUIDGID: the caller lacks CAP_FSETID, and
+  // FUSE_HANDLE_KILLPRIV_V2 left it to the daemon).
+  static bool RequestKillsSetid();
 
  private:
   KernelChannel(fuse_session* session, Options options) : session_(session), options_(options) {}

@@ -40,6 +40,11 @@ Caller CallerOf(fuse_req_t req);
 int GiveToCaller(fuse_req_t req, Inode* parent, const char* name, mode_t mode);
 
 // ops_attr.cc
+// Clears the set-id bits that a write, truncate or chown by a caller
+// without CAP_FSETID kills, where the kernel leaves it to the daemon
+// (FUSE_HANDLE_KILLPRIV_V2): suid, and sgid on a group-executable file.
+// `fd` refers to the file (O_PATH will do). Returns 0 or an errno.
+int KillSetidBits(int fd);
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name);
 void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets);

@@ -57,6 +57,15 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }
 
+int KillSetidBits(int fd) {
+  struct stat st;
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH) != 0) return errno;
+  mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
+  if ((mode & S_IXGRP) != 0) mode &= ~static_cast<mode_t>(S_ISGID);
+  if (mode == (st.st_mode & 07777)) return 0;
+  return ::fchmodat(AT_FDCWD, ProcPath(fd).c_str(), mode, 0) == 0 ? 0 : errno;
+}
+
 namespace {
 
 // Applies the requested attribute changes; returns 0 or an errno. Uses the
@@ -100,6 +109,13 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
                                  : ::truncate(proc.c_str(), attr.st_size);
     if (r != 0) return errno;
+  }
+  // Under FUSE_HANDLE_KILLPRIV_V2 a truncate or chown by a caller without
+  // CAP_FSETID asks the daemon to kill the set-id bits (FATTR_KILL_SUIDGID,
+  // which libfuse passes as FUSE_SET_ATTR_KILL_SUID); the daemon itself
+  // has CAP_FSETID, so its own truncate kept them.
+  if ((valid & FUSE_SET_ATTR_KILL_SUID) != 0 && S_ISREG(inode->type())) {
+    if (const int err = KillSetidBits(fd.get()); err != 0) return err;
   }
   if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     // A commit in progress would put its old atime back over ours.

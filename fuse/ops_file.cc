@@ -31,21 +31,34 @@ int BackingFlags(int flags) {
   return flags | O_CLOEXEC;
 }
 
-// Whether the daemon should see the writes of a writable passthrough open
-// (FOPEN_DIRECT_IO beside passthrough: its reads and writes come to the
-// daemon, its mmap still goes to the backing file). Only for a writer that
-// cannot mmap (O_WRONLY) and keeps what the file holds: an append (a log),
-// an in-place rewrite. Seeing its writes, the commit rehashes only the
-// blocks it wrote. Any other writer's file is rehashed whole at its commit,
-// which costs little beside writing it: a new file, an O_TRUNC rewrite.
-//
-// Not for a set-id file either: the kernel kills a writer's set-id bits in
-// the passthrough write path, with the writer's credentials, but not in
-// the direct-I/O path, where only the daemon could, without knowing them.
-bool SeesWrites(int flags, bool new_file, mode_t mode) {
-  if ((flags & O_ACCMODE) != O_WRONLY || (mode & (S_ISUID | S_ISGID)) != 0) return false;
-  if ((flags & O_APPEND) != 0) return true;
-  return !new_file && (flags & O_TRUNC) == 0;
+// How a passthrough open's writes reach the backing file.
+struct PassthroughWrites {
+  // FOPEN_DIRECT_IO beside passthrough: its reads and writes come to the
+  // daemon; its mmap still goes to the backing file.
+  bool direct_io = false;
+  // It can change the file without the daemon seeing it (passthrough
+  // writes, or stores through a shared mapping): its file is rehashed whole
+  // at commit, and the idle committer polls its backing stat.
+  bool unseen = false;
+};
+
+// The daemon sees the writes of an O_WRONLY writer (which cannot mmap) that
+// keeps what the file holds: an append (a log), an in-place rewrite; its
+// commit then rehashes only the blocks it wrote. Any other writer's file is
+// rehashed whole at its commit, which costs little beside writing it: a new
+// file, an O_TRUNC rewrite. A writer of a set-id file under
+// FUSE_HANDLE_KILLPRIV_V2 always goes through the daemon: the kernel then
+// leaves killing the bits to the daemon, which only can on the writes it
+// serves (FUSE_WRITE_KILL_SUIDGID).
+PassthroughWrites ChoosePassthroughWrites(int flags, bool new_file, mode_t mode,
+                                          bool killpriv_v2) {
+  const bool write_only = (flags & O_ACCMODE) == O_WRONLY;
+  if (killpriv_v2 && (mode & (S_ISUID | S_ISGID)) != 0) {
+    return PassthroughWrites{true, (flags & O_ACCMODE) == O_RDWR};
+  }
+  const bool keeps_content = (flags & O_APPEND) != 0 || (!new_file && (flags & O_TRUNC) == 0);
+  if (write_only && keeps_content) return PassthroughWrites{true, false};
+  return PassthroughWrites{false, true};
 }
 
 // Counts a writable handle. One that empties the file (a new file, an
@@ -77,14 +90,15 @@ void UncountWriter(Inode* inode, bool writes_unseen) {
 
 // Hands the open to the kernel's file as its handle; a writable one must
 // have been counted (CountWriter). `io` says how the kernel does its I/O.
-void AttachHandle(Inode* inode, UniqueFd fd, bool writable, const FileIo& io, bool writes_unseen,
-                  bool passthrough_connection, fuse_file_info* fi) {
+void AttachHandle(Inode* inode, UniqueFd fd, bool writable, const FileIo& io,
+                  const PassthroughWrites& writes, bool passthrough_connection,
+                  fuse_file_info* fi) {
   fi->fh = reinterpret_cast<uint64_t>(
-      new FileHandle{std::move(fd), inode, writable, io, writes_unseen});
+      new FileHandle{std::move(fd), inode, writable, io, writes.unseen});
   if (io.backing_id != 0) {
     // Nothing to flush at close: the data is in the backing file already.
     fi->noflush = 1;
-    fi->direct_io = writable && !writes_unseen ? 1 : 0;
+    fi->direct_io = writes.direct_io ? 1 : 0;
     KernelChannel::ReplyWithBacking(io.backing_id);
     return;
   }
@@ -184,13 +198,23 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   const bool passthrough_connection = fs->backing_files->active();
   FileIo io;
   if (passthrough_connection && S_ISREG(inode->type())) io = fs->backing_files->Acquire(inode, fd.get());
-  const bool writes_unseen =
-      io.backing_id != 0 && writable && !SeesWrites(fi->flags, created, e.attr.st_mode);
-  // A passthrough open whose writes the daemon does not see needs no fd.
-  if (io.backing_id != 0 && (!writable || writes_unseen)) fd.Reset();
+  PassthroughWrites writes;
+  if (io.backing_id != 0 && writable) {
+    writes = ChoosePassthroughWrites(fi->flags, created, e.attr.st_mode,
+                                     fs->channel->killpriv_v2());
+  }
+  // A passthrough open none of whose I/O reaches the daemon needs no fd.
+  if (io.backing_id != 0 && !writes.direct_io) fd.Reset();
   const bool truncating = created || (fi->flags & O_TRUNC) != 0;
-  if (writable) CountWriter(inode, truncating, writes_unseen, e.attr);
-  AttachHandle(inode, std::move(fd), writable, io, writes_unseen, passthrough_connection, fi);
+  if (!created && truncating && KernelChannel::RequestKillsSetid()) {
+    if (const int err = KillSetidBits(inode->path_fd().get()); err != 0) {
+      fs->backing_files->Release(inode, io);
+      fuse_reply_err(req, err);
+      return;
+    }
+  }
+  if (writable) CountWriter(inode, truncating, writes.unseen, e.attr);
+  AttachHandle(inode, std::move(fd), writable, io, writes, passthrough_connection, fi);
   gate.unlock();
   TrackWriter(fs, inode, writable);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -231,14 +255,17 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
   }
-  const bool sees_writes =
-      IsWritable(fi->flags) && SeesWrites(fi->flags, /*new_file=*/false, st.st_mode);
   FileIo io;
   if (may_pass_through) io = fs->backing_files->Acquire(inode, path_fd.get());
-  const bool writes_unseen = io.backing_id != 0 && writable && !sees_writes;
+  PassthroughWrites writes;
+  if (io.backing_id != 0 && writable) {
+    writes = ChoosePassthroughWrites(fi->flags, /*new_file=*/false, st.st_mode,
+                                     fs->channel->killpriv_v2());
+  }
+  const bool writes_unseen = writes.unseen;
   if (writable) CountWriter(inode, truncating, writes_unseen, st);
   UniqueFd fd;
-  const bool needs_fd = io.backing_id == 0 || sees_writes || truncating;
+  const bool needs_fd = io.backing_id == 0 || writes.direct_io || truncating;
   if (needs_fd) {
     const std::string proc = ProcPath(path_fd.get());
     const bool plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
@@ -254,11 +281,19 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, error);
       return;
     }
-    // The truncation is done; a passthrough writer the daemon does not
-    // see needs the fd no longer.
-    if (io.backing_id != 0 && !sees_writes) fd.Reset();
+    if (truncating && KernelChannel::RequestKillsSetid()) {
+      if (const int err = KillSetidBits(fd.get()); err != 0) {
+        if (writable) UncountWriter(inode, writes_unseen);
+        fs->backing_files->Release(inode, io);
+        fuse_reply_err(req, err);
+        return;
+      }
+    }
+    // The truncation is done; a passthrough open none of whose I/O reaches
+    // the daemon needs the fd no longer.
+    if (io.backing_id != 0 && !writes.direct_io) fd.Reset();
   }
-  AttachHandle(inode, std::move(fd), writable, io, writes_unseen, passthrough_connection, fi);
+  AttachHandle(inode, std::move(fd), writable, io, writes, passthrough_connection, fi);
   if (gate.owns_lock()) gate.unlock();
   TrackWriter(fs, inode, writable);
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, nullptr, fi);
@@ -286,6 +321,13 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
     return;
+  }
+  // A writer without CAP_FSETID: the kernel left killing the bits to us.
+  if (KernelChannel::RequestKillsSetid()) {
+    if (const int err = KillSetidBits(handle->fd.get()); err != 0) {
+      fuse_reply_err(req, err);
+      return;
+    }
   }
   fuse_reply_write(req, static_cast<size_t>(written));
 }
