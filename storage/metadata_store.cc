@@ -73,6 +73,9 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   // filter answers those without reading a table block (10 bits a key).
   static const leveldb::FilterPolicy* const kBloomFilter = leveldb::NewBloomFilterPolicy(10);
   options.filter_policy = kBloomFilter;
+  // Entries are small and mostly hashes: snappy saves little and costs
+  // every lookup that misses the block cache a decompression.
+  options.compression = leveldb::kNoCompression;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat("create metadata store ", dir));
   }
@@ -191,7 +194,16 @@ absl::StatusOr<std::optional<Entry>> StoreTransaction::Get(absl::string_view pat
   for (auto it = puts_.rbegin(); it != puts_.rend(); ++it) {
     if (it->path() == path) return *it;
   }
-  return store_->Get(path);
+  return Stored(path);
+}
+
+absl::StatusOr<std::optional<Entry>> StoreTransaction::Stored(absl::string_view path) {
+  for (const auto& [stored_path, entry] : stored_) {
+    if (stored_path == path) return entry;
+  }
+  absl::StatusOr<std::optional<Entry>> entry = store_->Get(path);
+  if (entry.ok()) stored_.emplace_back(std::string(path), *entry);
+  return entry;
 }
 
 void StoreTransaction::Put(Entry entry) {
@@ -261,7 +273,7 @@ absl::Status MetadataStore::CommitLocked(StoreTransaction* txn) {
   leveldb::WriteBatch batch;
   int64_t live_delta = 0, dead_delta = 0;
   for (Entry& entry : txn->puts_) {
-    absl::StatusOr<std::optional<Entry>> old = Get(entry.path());
+    absl::StatusOr<std::optional<Entry>> old = txn->Stored(entry.path());
     if (!old.ok()) return old.status();
     if (old->has_value()) {
       if ((*old)->seq() != 0) batch.Delete(SeqKey((*old)->seq()));

@@ -52,8 +52,12 @@ class StoreTransaction {
  private:
   friend class MetadataStore;
   explicit StoreTransaction(MetadataStore* store) : store_(store) {}
+  // The entry in the store, read once per transaction: no other commit can
+  // change it while the transaction holds the commit lock.
+  absl::StatusOr<std::optional<Entry>> Stored(absl::string_view path);
   MetadataStore* store_;
   std::vector<Entry> puts_;
+  std::vector<std::pair<std::string, std::optional<Entry>>> stored_;
   std::vector<std::pair<std::string, std::optional<std::string>>> raw_;
 };
 

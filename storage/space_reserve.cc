@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "storage/log.h"
@@ -16,6 +17,9 @@ constexpr uint64_t kMinReserve = 256 << 10;
 constexpr uint64_t kMinWriteBuffer = 64 << 10;
 constexpr uint64_t kMaxWriteBuffer = 4 << 20;
 constexpr uint64_t kGranule = 64 << 10;
+// Free space that no writer can use up within kPlentyLasts.
+constexpr uint64_t kPlenty = uint64_t{1} << 30;
+constexpr std::chrono::milliseconds kPlentyLasts(10);
 }  // namespace
 
 SpaceReserve::SpaceReserve(const std::string& dir, uint64_t max_reserve)
@@ -46,8 +50,19 @@ void SpaceReserve::Regrow() {
 absl::Status SpaceReserve::BeforeWrite(uint64_t bytes) {
   // The store must be able to append the batch and flush a write buffer.
   const uint64_t needed = bytes + write_buffer_bytes_;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    // With a gigabyte to spare a moment ago, nothing can have filled the
+    // disk since: spare the commits of a burst one fstatvfs each.
+    absl::MutexLock lock(&mu_);
+    if (now - last_checked_ < kPlentyLasts && last_available_ >= needed + kPlenty) {
+      return absl::OkStatus();
+    }
+  }
   uint64_t available = AvailableBytes();
   absl::MutexLock lock(&mu_);
+  last_checked_ = now;
+  last_available_ = available;
   if (available >= needed) {
     // Space came back (files deleted): hold the whole reserve again.
     if (held_ < reserve_bytes_ && available >= needed + 2 * reserve_bytes_) Regrow();

@@ -1,6 +1,7 @@
 #ifndef REPLFS_STORAGE_SPACE_RESERVE_H_
 #define REPLFS_STORAGE_SPACE_RESERVE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -50,6 +51,9 @@ class SpaceReserve {
   uint64_t write_buffer_bytes_ = 0;
   absl::Mutex mu_;
   uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes the reserve file holds now.
+  // The last free-space reading and when it was taken.
+  uint64_t last_available_ ABSL_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_checked_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replfs
