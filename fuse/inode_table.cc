@@ -180,7 +180,10 @@ void InodeTable::MaybeEraseLocked(Inode* inode) {
   while (!pending.empty()) {
     Inode* current = pending.back();
     pending.pop_back();
-    if (current == root_.get() || current->nlookup_ != 0 || current->child_links_ != 0) continue;
+    if (current == root_.get() || current->nlookup_ != 0 || current->child_links_ != 0 ||
+        current->pins_ != 0) {
+      continue;
+    }
     for (const Link& link : current->links_) {
       --link.parent->child_links_;
       pending.push_back(link.parent);
@@ -203,6 +206,17 @@ void InodeTable::Forget(Inode* inode, uint64_t n) {
     std::abort();
   }
   inode->nlookup_ -= n;
+  MaybeEraseLocked(inode);
+}
+
+void InodeTable::Pin(Inode* inode) {
+  std::lock_guard lock(mu_);
+  ++inode->pins_;
+}
+
+void InodeTable::Unpin(Inode* inode) {
+  std::lock_guard lock(mu_);
+  --inode->pins_;
   MaybeEraseLocked(inode);
 }
 

@@ -129,6 +129,7 @@ class Inode {
   ino_t ino_;
   mode_t type_;
   uint64_t nlookup_ = 0;        // Kernel references (lookup/forget).
+  uint64_t pins_ = 0;           // Queued commits (InodeTable::Pin).
   uint64_t child_links_ = 0;    // Links of other inodes naming this as parent.
   std::vector<Link> links_;
 };
@@ -159,6 +160,10 @@ class InodeTable {
 
   // Drops `n` kernel lookups; frees the inode when nothing references it.
   void Forget(Inode* inode, uint64_t n);
+  // Keeps `inode` alive past the kernel's last FORGET until Unpin: a queued
+  // commit holds it so.
+  void Pin(Inode* inode);
+  void Unpin(Inode* inode);
 
   // Renames: the object named `name` in `parent` is now `new_name` in
   // `new_parent`. Unknown objects are ignored (the kernel never saw them).

@@ -231,7 +231,8 @@ int Run(const Options& options) {
   replication.channel_credentials = credentials->channel;
   Replicator replicator(replication, fs.inodes.root()->dir_fd(), store->get(), &clock, &kernel_cache);
   replicator.set_commit_failures_source([&fs] { return fs.commit_failures.load(); });
-  replicator.set_pending_commits_source([&fs] { return fs.inodes.CountUncommitted(); });
+  replicator.set_pending_commits_source(
+      [&fs] { return fs.inodes.CountUncommitted() + fs.commits->Pending(); });
   replicator.set_data_path_source([&fs](ReplicaStatus* status) {
     const bool passthrough = fs.backing_files->active();
     status->set_data_path(passthrough ? "passthrough" : "fuse");
@@ -289,6 +290,7 @@ int Run(const Options& options) {
     fuse_loop_cfg_destroy(config);
   }
   idle_committer.reset();
+  fs.WaitForCommits();
   replicator.Stop();
   // Backing ids die with the session; inodes freed after it give none back.
   fs.backing_files->Disconnect();

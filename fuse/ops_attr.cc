@@ -158,9 +158,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     fuse_reply_err(req, err);
     return;
   }
-  // The attributes after the change: both what the commit records and
-  // the reply (a truncate's commit reads the file: the reply is taken
-  // after it, when the commit has put back the atime its reading moved).
+  // The attributes after the change, for the reply.
   struct stat st;
   const PathFd fd = inode->path_fd();
   if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
@@ -168,11 +166,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     return;
   }
   // A file open for writing commits at its last close; everything else now.
-  fs->CommitUnlessBeingWritten(inode, &st);
-  if ((valid & FUSE_SET_ATTR_SIZE) != 0) {
-    OpGetattr(req, ino, fi);
-    return;
-  }
+  fs->CommitUnlessBeingWritten(inode);
   HideCommitRead(inode, &st);
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }

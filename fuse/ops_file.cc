@@ -421,25 +421,14 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     fuse_reply_err(req, errno);
     return;
   }
-  // A big file's commit hashes it while the backing file system writes it
-  // out: the two overlap (one waits on the disk, the other on the CPU), and
-  // the commit is still in before fsync returns.
-  constexpr off_t kOverlapFrom = off_t{4} << 20;
-  struct stat st;
-  std::thread overlapped;
-  if (commit && fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= kOverlapFrom) {
-    overlapped = std::thread([fs, inode, generation] { fs->CommitInode(inode, generation); });
-    commit = false;
-  }
+  // The commit hashes the file while the backing file system writes it
+  // out (one waits on the CPU, the other on the disk), and is in the store
+  // before fsync returns.
+  const CommitQueue::Ticket ticket = commit ? fs->CommitInode(inode, generation) : 0;
   const int r = fd >= 0 ? (datasync ? ::fdatasync(fd) : ::fsync(fd)) : 0;
   const int error = r != 0 ? errno : 0;
-  if (overlapped.joinable()) overlapped.join();
-  if (error != 0) {
-    fuse_reply_err(req, error);
-    return;
-  }
-  if (commit) fs->CommitInode(inode, generation);
-  fuse_reply_err(req, 0);
+  fs->commits->WaitFor(ticket);
+  fuse_reply_err(req, error);
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,

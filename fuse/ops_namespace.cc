@@ -64,7 +64,7 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
     fuse_reply_err(req, err);
     return;
   }
-  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino), &e.attr);
+  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino));
   fuse_reply_entry(req, &e);
 }
 
@@ -234,13 +234,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
     if (exchange && ::fstatat(parent->dir_fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
       exchanged_stat = LocalStatOf(now_at_from);
     }
-    absl::Status s = fs->recorder->RecordRename(*from, *to, exchange, moved_stat,
-                                                exchange ? &exchanged_stat : nullptr);
-    if (s.ok() && !exchange) s = fs->recorder->RecordUncoveredAncestors(fs->inodes.root()->dir_fd(), *from);
-    if (!s.ok()) {
-      ++fs->commit_failures;
-      LogError(absl::StrCat("commit rename ", *from, " -> ", *to, ": ", s.ToString()));
-    }
+    fs->CommitRename(*from, *to, exchange, moved_stat, exchanged_stat);
   }
   fuse_reply_err(req, 0);
 }

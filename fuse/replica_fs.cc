@@ -112,25 +112,38 @@ void HideCommitRead(Inode* inode, struct stat* st) {
   if (inode->commit_reading) st->st_atim = inode->atime_before_commit;
 }
 
-void ReplicaFs::CommitUnlessBeingWritten(Inode* inode, const struct stat* current) {
+CommitQueue::Ticket ReplicaFs::CommitUnlessBeingWritten(Inode* inode) {
   uint64_t generation;
   {
     std::lock_guard lock(inode->mu);
     if (inode->open_writers > 0 && S_ISREG(inode->type())) {
       inode->MarkChanged();
-      return;
+      return 0;
     }
     generation = inode->change_generation;
   }
-  CommitInode(inode, generation, current);
+  return CommitInode(inode, generation);
 }
 
-void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat* current) {
-  if (inode == inodes.root()) return;  // The root has no entry of its own.
+CommitQueue::Ticket ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at) {
+  if (inode == inodes.root()) return 0;  // The root has no entry of its own.
   // Device and socket nodes are local objects: nothing to record.
-  if (IsLocalOnly(inode->type())) return;
+  if (IsLocalOnly(inode->type())) return 0;
+  // The names are taken and the job queued in one step against unlink,
+  // rename and link (which queue their own records holding the gate
+  // shared): the records then follow each other as the operations did.
+  std::unique_lock names(names_gate);
   std::vector<std::string> paths = inodes.PathsOf(inode);
-  if (paths.empty()) return;  // Every name was removed; nothing to record.
+  if (paths.empty()) return 0;  // Every name was removed; nothing to record.
+  inodes.Pin(inode);
+  return commits->Enqueue([this, inode, paths = std::move(paths), decided_at] {
+    RecordInode(inode, paths, decided_at);
+    inodes.Unpin(inode);
+  });
+}
+
+void ReplicaFs::RecordInode(Inode* inode, const std::vector<std::string>& paths,
+                            uint64_t decided_at) {
   std::lock_guard times_lock(inode->times_mu);
   DirtyBlocks dirty;
   {
@@ -140,13 +153,12 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat
     inode->dirty.Clear();
     inode->content_dirty = false;
   }
-  // Gives up (returns true) if the object changed since this commit began.
-  // What it observed then may be torn (the next writer's O_TRUNC open came
-  // in while it read: the commit of a close runs at RELEASE, after close()
-  // returned), and a peer must never show a half-written file. Such a commit gives up and
-  // hands its blocks back: the change that moved the generation marked the
-  // object dirty, and its own commit (the writer's close, the setattr, the
-  // idle committer) records the object once it is whole.
+  // Gives up (returns true) if the object changed since the commit was
+  // decided. What it observed may be torn (the next writer's O_TRUNC open
+  // came in while it read), and a peer must never show a half-written
+  // file. Such a commit hands its blocks back: the change that moved the
+  // generation marked the object dirty, and its own commit (the writer's
+  // close, the setattr, the idle committer) records the object once whole.
   auto gave_up_on_change = [&] {
     std::lock_guard lock(inode->mu);
     if (inode->change_generation == decided_at) return false;
@@ -155,14 +167,23 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat
     inode->commit_reading = false;
     return true;
   };
+  // On failure the object stays dirty, all blocks: its next commit hashes
+  // everything rather than trust partial state.
+  auto stay_dirty = [&] {
+    std::lock_guard lock(inode->mu);
+    inode->dirty.MarkAll();
+    inode->content_dirty = true;
+    inode->commit_reading = false;
+  };
   const PathFd fd = inode->path_fd();
   struct stat st;
-  if (current != nullptr && fd.valid()) {
-    st = *current;
-  } else if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    const int error = fd.valid() ? errno : fd.error();
+    // Deleted since (the record of its removal follows in the queue).
+    if (error == ENOENT || error == ESTALE) return;
     ++commit_failures;
-    LogError(absl::StrCat("commit: stat ", paths.front(), ": ",
-                          std::strerror(fd.valid() ? errno : fd.error())));
+    LogError(absl::StrCat("commit: stat ", paths.front(), ": ", std::strerror(error)));
+    stay_dirty();
     return;
   }
   {
@@ -170,83 +191,70 @@ void ReplicaFs::CommitInode(Inode* inode, uint64_t decided_at, const struct stat
     inode->commit_reading = true;
     inode->atime_before_commit = st.st_atim;
   }
-  // Hashing runs without the names gate (a big file takes long); a path
-  // that an unlink or rename took away meanwhile is not recorded, and the
-  // object's names as they are now are committed instead. Each round
-  // follows a rename that raced the one before; past the bound the object
-  // stays dirty for its next commit.
-  constexpr int kMaxRounds = 4;
-  bool names_moved = true;
-  for (int round = 0; round < kMaxRounds && names_moved; ++round) {
-    names_moved = false;
-    for (const std::string& path : paths) {
-      absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
-      const bool have_previous = previous.ok() && previous->has_value();
-      if (fine_grained_ctime && have_previous &&
-          (*previous)->content().kind() != KIND_TOMBSTONE &&
-          SameLocalStat((*previous)->local_stat(), LocalStatOf(st))) {
-        // Recorded as it is now: the stat proves nothing changed (a writer
-        // that wrote nothing, a name the rename already recorded).
-        continue;
-      }
-      const Content* previous_content = have_previous ? &(*previous)->content() : nullptr;
-      absl::StatusOr<ObservedObject> observed =
-          ObserveForCommit(fd.get(), st, previous_content, &dirty);
-      if (gave_up_on_change()) return;
-      // The file changed while it was hashed without the daemon seeing the
-      // change (a passthrough writer, or someone writing the backing file
-      // directly): observe it again as it is now, all blocks. A writer the
-      // daemon cannot see records the file again at its close.
-      for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
-        if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
-        observed = ObserveForCommit(fd.get(), st, nullptr, nullptr);
-        if (gave_up_on_change()) return;
-      }
-      absl::Status status = observed.status();
-      if (observed.ok()) {
-        std::unique_lock names(names_gate);
-        const std::vector<std::string> now = inodes.PathsOf(inode);
-        if (std::find(now.begin(), now.end(), path) == now.end()) {
-          names_moved = true;
-          continue;
-        }
-        status = recorder->RecordObject(path, *observed).status();
-      }
-      if (!status.ok()) {
-        // Still being written: its writer's close or the idle committer
-        // records it once it holds still. Anything else failed.
-        if (!absl::IsAborted(status)) {
-          ++commit_failures;
-          LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
-        }
-        // Hash everything next time rather than trust partial state.
-        std::lock_guard lock(inode->mu);
-        inode->dirty.MarkAll();
-        inode->content_dirty = true;
-      }
+  // Recorded under the names the object had when the commit was queued:
+  // a rename or unlink since then queued its own record behind this one.
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::optional<Entry>> previous = store->Get(path);
+    const bool have_previous = previous.ok() && previous->has_value();
+    if (fine_grained_ctime && have_previous && (*previous)->content().kind() != KIND_TOMBSTONE &&
+        SameLocalStat((*previous)->local_stat(), LocalStatOf(st))) {
+      // Recorded as it is now: the stat proves nothing changed (a writer
+      // that wrote nothing, a name the rename already recorded).
+      continue;
     }
-    if (names_moved) paths = inodes.PathsOf(inode);
-    // Every name was removed meanwhile: nothing is left to record.
-    if (paths.empty()) names_moved = false;
+    const Content* previous_content = have_previous ? &(*previous)->content() : nullptr;
+    absl::StatusOr<ObservedObject> observed =
+        ObserveForCommit(fd.get(), st, previous_content, &dirty);
+    if (gave_up_on_change()) return;
+    // The file changed while it was hashed without the daemon seeing the
+    // change (a passthrough writer, or someone writing the backing file
+    // directly): observe it again as it is now, all blocks. A writer the
+    // daemon cannot see records the file again at its close.
+    for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
+      if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
+      observed = ObserveForCommit(fd.get(), st, nullptr, nullptr);
+      if (gave_up_on_change()) return;
+    }
+    absl::Status status = observed.status();
+    if (observed.ok()) status = recorder->RecordObject(path, *observed).status();
+    if (!status.ok()) {
+      // Still being written: its writer's close or the idle committer
+      // records it once it holds still. Anything else failed.
+      if (!absl::IsAborted(status) && !absl::IsNotFound(status)) {
+        ++commit_failures;
+        LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+      }
+      stay_dirty();
+      return;
+    }
   }
   std::lock_guard lock(inode->mu);
-  if (names_moved) {
-    ++commit_failures;
-    LogError(absl::StrCat("commit ", paths.front(), ": renamed ", kMaxRounds,
-                          " times while being committed; recorded at its next commit"));
-    inode->dirty.MarkAll();
-    inode->content_dirty = true;
-  }
   inode->commit_reading = false;
 }
 
-void ReplicaFs::CommitDelete(const std::string& path) {
-  absl::Status s = recorder->RecordDelete(path);
-  if (s.ok()) s = recorder->RecordUncoveredAncestors(inodes.root()->dir_fd(), path);
-  if (!s.ok()) {
-    ++commit_failures;
-    LogError(absl::StrCat("commit delete ", path, ": ", s.ToString()));
-  }
+CommitQueue::Ticket ReplicaFs::CommitDelete(const std::string& path) {
+  return commits->Enqueue([this, path] {
+    absl::Status s = recorder->RecordDelete(path);
+    if (s.ok()) s = recorder->RecordUncoveredAncestors(inodes.root()->dir_fd(), path);
+    if (!s.ok()) {
+      ++commit_failures;
+      LogError(absl::StrCat("commit delete ", path, ": ", s.ToString()));
+    }
+  });
+}
+
+CommitQueue::Ticket ReplicaFs::CommitRename(const std::string& from, const std::string& to,
+                                            bool exchange, const LocalStat& moved_stat,
+                                            const LocalStat& exchanged_stat) {
+  return commits->Enqueue([this, from, to, exchange, moved_stat, exchanged_stat] {
+    absl::Status s =
+        recorder->RecordRename(from, to, exchange, moved_stat, exchange ? &exchanged_stat : nullptr);
+    if (s.ok() && !exchange) s = recorder->RecordUncoveredAncestors(inodes.root()->dir_fd(), from);
+    if (!s.ok()) {
+      ++commit_failures;
+      LogError(absl::StrCat("commit rename ", from, " -> ", to, ": ", s.ToString()));
+    }
+  });
 }
 
 namespace {

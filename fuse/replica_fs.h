@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fuse/backing_files.h"
+#include "fuse/commit_queue.h"
 #include "fuse/inode_table.h"
 #include "fuse/kernel_channel.h"
 #include "storage/change_recorder.h"
@@ -68,10 +69,11 @@ struct ReplicaFs {
   // (replication applies remote versions that waited for it).
   std::function<void(const std::string&)> on_write_closed;
   // Local changes hold it shared from their syscall on the backing
-  // directory until their commit, writable opens until the handle counts as
-  // a writer; replication holds it exclusively while it decides and applies
-  // a remote entry (see FilesystemHooks::BlockLocalChanges). Lock order:
-  // before the store's commit lock.
+  // directory until their record is queued, writable opens until the
+  // handle counts as a writer; replication holds it exclusively, and waits
+  // for the queued records to land, while it decides and applies a remote
+  // entry (see FilesystemHooks::BlockLocalChanges). Lock order: before the
+  // store's commit lock. The commit queue's worker never takes it.
   std::shared_mutex local_change_gate;
   std::shared_lock<std::shared_mutex> HoldLocalChange() {
     return std::shared_lock(local_change_gate);
@@ -101,19 +103,22 @@ struct ReplicaFs {
   }
 
   // Unlink, rmdir and rename hold it shared from their syscall on the
-  // backing directory until the store has their record; a commit holds it
-  // exclusively while it checks that a path still names its object and
-  // records it. Without it a commit that raced one (the commit of a plain
-  // close runs at RELEASE, after close() returned) recorded a name the
-  // operation had just taken away: a deleted file came back in the store
-  // and on every peer. Lock order: after local_change_gate and writing_mu,
-  // before the store's commit lock and the inode table's lock.
+  // backing directory until their record is queued; a commit holds it
+  // exclusively while it takes its object's names and queues its record.
+  // So the records follow each other as the operations did: without it a
+  // commit that raced one (the commit of a plain close runs at RELEASE,
+  // after close() returned) recorded a name the operation had just taken
+  // away, and a deleted file came back in the store and on every peer.
+  // Lock order: after local_change_gate and writing_mu, before the inode
+  // table's lock.
   std::shared_mutex names_gate;
   std::shared_lock<std::shared_mutex> HoldNameChange() { return std::shared_lock(names_gate); }
 
-  // Records the current state of `inode` under all its paths. For files,
-  // uses and clears the inode's dirty blocks. Failures are logged and
-  // counted; the start-up scan will pick the change up.
+  // Queues the record of `inode`'s state under all the names it has now
+  // (see CommitQueue); the job observes it when it runs. For files, uses
+  // and clears the inode's dirty blocks. Failures are logged and counted;
+  // the start-up scan will pick the change up. Returns the job's ticket (0:
+  // nothing to record).
   //
   // `decided_at` is the inode's change_generation that the caller saw when
   // it decided to commit (under Inode::mu, with the state that made it
@@ -122,16 +127,17 @@ struct ReplicaFs {
   // content is still in the kernel's page cache (writeback cache), and a
   // commit now would send peers an empty file. The change that moved the
   // generation marked the inode dirty, and its own commit records it.
-  //
-  // `current`, when given, is a stat of the object taken after the change
-  // being committed (spares the commit its own).
-  void CommitInode(Inode* inode, uint64_t decided_at, const struct stat* current = nullptr);
-  // Commits `inode` now, unless it is a file open for writing: then marks
+  CommitQueue::Ticket CommitInode(Inode* inode, uint64_t decided_at);
+  // Commits `inode`, unless it is a file open for writing: then marks
   // it changed, and its last writer's close (or the idle committer)
   // commits it, once the writer's data has reached the file.
-  void CommitUnlessBeingWritten(Inode* inode, const struct stat* current = nullptr);
-  // Records `path` as deleted.
-  void CommitDelete(const std::string& path);
+  CommitQueue::Ticket CommitUnlessBeingWritten(Inode* inode);
+  // Queues the record of `path` deleted, and of a rename.
+  CommitQueue::Ticket CommitDelete(const std::string& path);
+  CommitQueue::Ticket CommitRename(const std::string& from, const std::string& to, bool exchange,
+                                   const LocalStat& moved_stat, const LocalStat& exchanged_stat);
+  // Waits until every record queued so far is in the store.
+  void WaitForCommits() { commits->Drain(); }
   // For a file with writers whose writes the daemon does not see: marks it
   // changed when its backing stat moved since the last look (the idle
   // committer polls these files instead of counting their writes).
@@ -139,6 +145,13 @@ struct ReplicaFs {
 
   // Joins a parent's path and a child name ("" parent = root).
   std::optional<std::string> ChildPath(Inode* parent, const char* name);
+
+  // Last: its worker runs queued records against everything above, and
+  // finishes them before the rest goes.
+  std::unique_ptr<CommitQueue> commits = std::make_unique<CommitQueue>();
+
+ private:
+  void RecordInode(Inode* inode, const std::vector<std::string>& paths, uint64_t decided_at);
 };
 
 ReplicaFs* FsOf(fuse_req_t req);
