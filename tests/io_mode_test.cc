@@ -182,7 +182,8 @@ TEST_F(IoModeTest, SharedMmapSeesWritesAndItsWritesReplicate) {
   }
   EXPECT_EQ(std::string(bytes + 100, 5), "WRITE");
   // A store through the mapping shows to readers and reaches the peer.
-  std::memcpy(bytes, "MAPPED", 6);
+  const std::string stored = "MAPPED";
+  stored.copy(bytes, stored.size());
   ASSERT_EQ(::msync(map, 8192, MS_SYNC), 0) << std::strerror(errno);
   UniqueFd reader = OpenOk(A("m"), O_RDONLY);
   std::string expected(8192, 'a');
@@ -215,14 +216,14 @@ TEST_F(IoModeTest, SendfileFromTheMount) {
 }
 
 TEST_F(IoModeTest, RemoteVersionReplacesAFileUnderOpenReaders) {
-  const std::string old_content(64 * 1024, 'o');
+  const std::string old_content(size_t{64} * 1024, 'o');
   REPLFS_ASSERT_OK(WriteFile(A("page.html"), old_content));
   ExpectOnBSoon("page.html", old_content);
   // B serves the page: an open fd and a mapping, as Apache with EnableMMAP.
   UniqueFd served = OpenOk(B("page.html"), O_RDONLY);
   void* map = ::mmap(nullptr, old_content.size(), PROT_READ, MAP_SHARED, served.get(), 0);
   ASSERT_NE(map, MAP_FAILED) << std::strerror(errno);
-  const std::string new_content(32 * 1024, 'n');
+  const std::string new_content(size_t{32} * 1024, 'n');
   REPLFS_ASSERT_OK(WriteFile(A("page.html"), new_content));
   ExpectOnBSoon("page.html", new_content);
   // The open fd and the mapping keep the version they opened, whole.
@@ -257,7 +258,7 @@ TEST_F(IoModeTest, WriterKeptOpenIsCommittedOnceQuiet) {
 }
 
 TEST_F(IoModeTest, FsyncCommitsBeforeItReturns) {
-  std::string big(6 * 1024 * 1024, 'x');  // Past the size hashed beside fsync.
+  std::string big(size_t{6} << 20, 'x');  // Bigger than any inline file.
   UniqueFd writer = OpenOk(A("synced"), O_WRONLY | O_CREAT | O_TRUNC);
   WriteAll(writer.get(), big);
   ASSERT_EQ(::fsync(writer.get()), 0) << std::strerror(errno);

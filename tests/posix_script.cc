@@ -263,7 +263,7 @@ int Recorder::BindUnixSocket(absl::string_view path) {
   int r = ::bind(server, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
   Record(absl::StrCat("bind ", path), r);
   if (r == 0) {
-    r = ::listen(server, 1);
+    ::listen(server, 1);
     const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     r = ::connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
     Record(absl::StrCat("connect ", path), r);
