@@ -15,19 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "storage/object_observer.h"
 #include "storage/proc_path.h"
+#include "storage/timestamp.h"
 
 namespace replfs {
-namespace {
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
-}
-
-}  // namespace
-
 absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
                                  int64_t mtime_ns) {
   // Owner before mode: chown clears set-id bits.
@@ -57,7 +47,8 @@ absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes
     }
   }
   if (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO) {
-    struct timespec times[2] = {ToTimespec(mtime_ns), ToTimespec(mtime_ns)};
+    const struct timespec mtime = TimespecFromNanoseconds(mtime_ns);
+    const struct timespec times[2] = {mtime, mtime};
     if (::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
       return absl::ErrnoToStatus(errno, "utimens");
     }

@@ -14,14 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "storage/content_hasher.h"
 #include "storage/proc_path.h"
+#include "storage/timestamp.h"
 #include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {
-
-int64_t Nanos(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 Kind KindOf(mode_t mode) {
   if (S_ISREG(mode)) return KIND_FILE;
@@ -90,8 +87,8 @@ LocalStat LocalStatOf(const struct stat& st) {
   LocalStat local;
   local.set_ino(st.st_ino);
   local.set_size(static_cast<uint64_t>(st.st_size));
-  local.set_mtime_ns(Nanos(st.st_mtim));
-  local.set_ctime_ns(Nanos(st.st_ctim));
+  local.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
+  local.set_ctime_ns(NanosecondsFromTimespec(st.st_ctim));
   return local;
 }
 
@@ -114,7 +111,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
 
   switch (kind) {
     case KIND_FILE: {
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       // O_PATH fds cannot be read; reopen through /proc.
       UniqueFd readable(::open(ProcPath(fd).c_str(), O_RDONLY | O_NOATIME | O_CLOEXEC));
       if (!readable.valid() && errno == EPERM) {
@@ -131,7 +128,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
       break;
     }
     case KIND_SYMLINK: {
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
       const ssize_t n = ::readlinkat(fd, "", target.data(), target.size());
       if (n < 0) return absl::ErrnoToStatus(errno, "readlink");
@@ -141,7 +138,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
       return observed;  // Symlinks carry no replicated xattrs or mode.
     }
     case KIND_FIFO:
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       break;
     default:
       break;  // Directories: their mtime follows their children, not us.
