@@ -18,6 +18,8 @@ struct ApplyStats {
   uint64_t blocks_fetched = 0;
   uint64_t block_bytes_fetched = 0;
   uint64_t blocks_reused = 0;   // Found locally by hash: no transfer.
+  uint64_t set_aside = 0;       // Could not be applied here: kept and retried.
+  uint64_t partial = 0;         // Applied without something the file system refused.
 };
 
 struct ApplierOptions {

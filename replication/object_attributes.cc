@@ -13,21 +13,27 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/errno_status.h"
 #include "storage/object_observer.h"
 #include "storage/proc_path.h"
 #include "storage/timestamp.h"
 
 namespace replfs {
 absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
-                                 int64_t mtime_ns) {
+                                 int64_t mtime_ns, DroppedAttributes* dropped) {
+  auto drop = [dropped](const std::string& what, int error_number) {
+    dropped->items.push_back(absl::StrCat(what, ": ", std::strerror(error_number)));
+    dropped->retryable = true;
+  };
   // Owner before mode: chown clears set-id bits.
   if (::fchownat(fd, "", attributes.uid(), attributes.gid(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !=
       0) {
-    return absl::ErrnoToStatus(errno, "chown");
+    if (errno != EPERM && errno != EINVAL && errno != EOVERFLOW) return ErrnoStatus(errno, "chown");
+    drop(absl::StrCat("owner ", attributes.uid(), ":", attributes.gid()), errno);
   }
   if (kind != KIND_SYMLINK) {
     const std::string proc = ProcPath(fd);
-    if (::chmod(proc.c_str(), attributes.mode()) != 0) return absl::ErrnoToStatus(errno, "chmod");
+    if (::chmod(proc.c_str(), attributes.mode()) != 0) return ErrnoStatus(errno, "chmod");
     // Replace the replicated xattrs with exactly the entry's set.
     std::vector<char> names(65536);
     const ssize_t length = ::listxattr(proc.c_str(), names.data(), names.size());
@@ -40,9 +46,14 @@ absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes
       if (!keep) ::removexattr(proc.c_str(), name);
     }
     for (const Xattr& x : attributes.xattrs()) {
-      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0 &&
-          errno != ENOTSUP) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("setxattr ", x.name()));
+      if (!IsReplicatedXattr(x.name().c_str())) {
+        // Machine policy (security.*, trusted.*) is never taken from a peer.
+        dropped->items.push_back(
+            absl::StrCat("xattr ", x.name(), ": replfs does not replicate this namespace"));
+        continue;
+      }
+      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0) {
+        drop(absl::StrCat("xattr ", x.name()), errno);
       }
     }
   }
@@ -50,7 +61,10 @@ absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes
     const struct timespec mtime = TimespecFromNanoseconds(mtime_ns);
     const struct timespec times[2] = {mtime, mtime};
     if (::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-      return absl::ErrnoToStatus(errno, "utimens");
+      if (errno != EINVAL && errno != EOVERFLOW && errno != ERANGE) {
+        return ErrnoStatus(errno, "utimens");
+      }
+      drop(absl::StrCat("mtime ", mtime_ns, " ns"), errno);
     }
   }
   return absl::OkStatus();

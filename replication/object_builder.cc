@@ -11,10 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "replication/apply_failure.h"
 #include "replication/conflict_keeper.h"
 #include "replication/local_blocks.h"
 #include "replication/object_attributes.h"
 #include "storage/content_hasher.h"
+#include "storage/errno_status.h"
 
 namespace replfs {
 namespace {
@@ -26,7 +28,7 @@ absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
                                static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "write");
+      return ErrnoStatus(errno, "write");
     }
     done += static_cast<size_t>(n);
   }
@@ -92,10 +94,14 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
   if (!missing.empty()) next = fetch_group(0);
   for (size_t at = 0; at < missing.size(); at += kGroup) {
     absl::StatusOr<std::vector<std::string>> blocks = next.get();
+    // A peer that no longer holds a block cannot serve this entry (its
+    // file changed since): set it aside and retry, from any peer, later.
+    if (absl::IsNotFound(blocks.status())) return EntryFault(blocks.status());
+    if (absl::IsDataLoss(blocks.status())) return PeerFault(blocks.status());
     if (!blocks.ok()) return blocks.status();
     const size_t count = std::min(kGroup, missing.size() - at);
     if (blocks->size() != count) {
-      return absl::DataLossError("peer returned the wrong number of blocks");
+      return PeerFault(absl::DataLossError("peer returned the wrong number of blocks"));
     }
     if (at + kGroup < missing.size()) next = fetch_group(at + kGroup);
     for (size_t j = 0; j < count; ++j) {
@@ -103,7 +109,7 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
       const uint64_t expected = std::min<uint64_t>(kBlockSize, c.size() - index * kBlockSize);
       const std::string& data = (*blocks)[j];
       if (data.size() != expected || Sha256(data) != missing[at + j].second) {
-        return absl::DataLossError("block content does not match its hash");
+        return PeerFault(absl::DataLossError("block content does not match its hash"));
       }
       ++stats->blocks_fetched;
       stats->block_bytes_fetched += data.size();
@@ -121,25 +127,25 @@ absl::Status BuildObject(const Entry& entry, int root_fd, const MetadataStore& s
   const Content& c = entry.content();
   if (c.kind() == KIND_SYMLINK) {
     if (::symlinkat(c.symlink_target().c_str(), temp_dir_fd, temp_name.c_str()) != 0) {
-      return absl::ErrnoToStatus(errno, "create temp symlink");
+      return ErrnoStatus(errno, "create temp symlink");
     }
     return absl::OkStatus();
   }
   if (c.kind() == KIND_FIFO) {
     if (::mkfifoat(temp_dir_fd, temp_name.c_str(), 0600) != 0) {
-      return absl::ErrnoToStatus(errno, "create temp fifo");
+      return ErrnoStatus(errno, "create temp fifo");
     }
     return absl::OkStatus();
   }
   UniqueFd out(::openat(temp_dir_fd, temp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!out.valid()) return absl::ErrnoToStatus(errno, "create temp file");
+  if (!out.valid()) return ErrnoStatus(errno, "create temp file");
   if (!c.is_inline() && ::ftruncate(out.get(), static_cast<off_t>(c.size())) != 0) {
-    return absl::ErrnoToStatus(errno, "size temp file");
+    return ErrnoStatus(errno, "size temp file");
   }
   if (absl::Status s = FillFile(entry, out.get(), root_fd, store, options, fetcher, stats); !s.ok()) {
     return s;
   }
-  if (durable && ::fsync(out.get()) != 0) return absl::ErrnoToStatus(errno, "fsync temp file");
+  if (durable && ::fsync(out.get()) != 0) return ErrnoStatus(errno, "fsync temp file");
   return absl::OkStatus();
 }
 
@@ -150,7 +156,7 @@ absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int
                            uint64_t* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
                            bool durable, PreparedObject* prepared) {
   prepared->temp_dir.Reset(::open(options.temp_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!prepared->temp_dir.valid()) return absl::ErrnoToStatus(errno, "open temp folder");
+  if (!prepared->temp_dir.valid()) return ErrnoStatus(errno, "open temp folder");
   prepared->temp_name = absl::StrFormat("apply-%d-%d", ::getpid(), ++*temp_counter);
   // A leftover of a crashed apply by an earlier process with the same pid
   // would make the exclusive create fail forever: the temp folder is ours
@@ -165,12 +171,12 @@ absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int
   prepared->durable = durable || entry.content().kind() != KIND_FILE;
   UniqueFd object(::openat(prepared->temp_dir_fd(), prepared->temp_name.c_str(),
                            O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!object.valid()) return absl::ErrnoToStatus(errno, "open temp object");
+  if (!object.valid()) return ErrnoStatus(errno, "open temp object");
   struct stat st;
-  if (::fstat(object.get(), &st) != 0) return absl::ErrnoToStatus(errno, "stat temp object");
+  if (::fstat(object.get(), &st) != 0) return ErrnoStatus(errno, "stat temp object");
   prepared->placed_ino = st.st_ino;
   return SetObjectAttributes(object.get(), entry.content().kind(), attributes,
-                             entry.content().mtime_ns());
+                             entry.content().mtime_ns(), &prepared->dropped);
 }
 
 absl::Status MakeDurable(const std::vector<PreparedObject*>& prepared) {
@@ -183,13 +189,13 @@ absl::Status MakeDurable(const std::vector<PreparedObject*>& prepared) {
     PreparedObject* object = pending.front();
     UniqueFd fd(::openat(object->temp_dir_fd(), object->temp_name.c_str(),
                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return absl::ErrnoToStatus(errno, "open temp file to sync");
-    if (::fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, "fsync temp file");
+    if (!fd.valid()) return ErrnoStatus(errno, "open temp file to sync");
+    if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync temp file");
   } else {
     // syncfs refuses O_PATH fds.
     UniqueFd dir(::openat(pending.front()->temp_dir_fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) return absl::ErrnoToStatus(errno, "open temp folder to sync");
-    if (::syncfs(dir.get()) != 0) return absl::ErrnoToStatus(errno, "syncfs temp folder");
+    if (!dir.valid()) return ErrnoStatus(errno, "open temp folder to sync");
+    if (::syncfs(dir.get()) != 0) return ErrnoStatus(errno, "syncfs temp folder");
   }
   for (PreparedObject* object : pending) object->durable = true;
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include "entry.pb.h"
 #include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
+#include "replication/object_attributes.h"
 #include "storage/metadata_store.h"
 #include "storage/unique_fd.h"
 
@@ -36,6 +37,7 @@ struct PreparedObject {
   std::string temp_name;    // Empty: nothing to rename (dirs, tombstones).
   uint64_t placed_ino = 0;  // The built object's inode (kept by the rename).
   bool durable = false;     // Its data has been fsynced.
+  DroppedAttributes dropped;  // What of its attributes the file system refused.
 };
 
 // Builds the live non-directory `entry` with `attributes` in the temp

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "replication/apply_failure.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
 
@@ -35,8 +36,11 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::Fetch(
   Block block;
   while (reader->Read(&block)) {
     if (blocks.size() >= hashes.size()) return absl::DataLossError("peer sent extra blocks");
-    if (block.hash() != hashes[blocks.size()] || !block.found()) {
-      return absl::NotFoundError("peer no longer holds a block (it changed since): will retry");
+    if (block.hash() != hashes[blocks.size()]) {
+      return absl::DataLossError("peer answered with a block that was not asked for");
+    }
+    if (!block.found()) {
+      return absl::NotFoundError("peer no longer holds a block (it changed since)");
     }
     bytes_ += block.ByteSizeLong();
     blocks.push_back(std::move(*block.mutable_data()));
@@ -200,21 +204,20 @@ absl::Status Puller::Session() {
     }
     const uint64_t fetched_before = fetcher.bytes();
     ApplyStats stats;
-    std::vector<Entry> entries(batch.entries().begin(), batch.entries().end());
-    absl::Status applied = applier_->ApplyBatch(entries, &fetcher, &stats);
+    absl::Status applied =
+        applier_->ApplyBatch(batch.entries(), BatchSource{&fetcher, reply.node()}, &stats);
     if (!applied.ok()) {
       // Nothing past the last good checkpoint is trusted: drop the stream;
-      // the next session resumes from the checkpoint.
-      if (absl::IsInvalidArgument(applied) || absl::IsOutOfRange(applied) ||
-          absl::IsDataLoss(applied)) {
-        Reject(applied.message());
-      }
+      // the next session resumes from the checkpoint. (An entry this
+      // replica cannot apply is no reason: it was set aside.)
+      if (IsPeerFault(applied)) Reject(applied.message());
       result = applied;
       context.TryCancel();
       break;
     }
-    const uint64_t covered = std::max(batch.through_seq(),
-                                      entries.empty() ? uint64_t{0} : entries.back().seq());
+    const uint64_t covered =
+        std::max(batch.through_seq(),
+                 batch.entries().empty() ? uint64_t{0} : batch.entries().rbegin()->seq());
     if (covered > applied_seq) {
       applied_seq = covered;
       if (absl::Status s = store_->PutCheckpoint(reply.node(), applied_seq); !s.ok()) {
@@ -237,8 +240,10 @@ absl::Status Puller::Session() {
         acked_seq = applied_seq;
       }
     }
-    state_.RecordBatch(applied_seq, batch.head_seq(), batch.ByteSizeLong() + fetcher.bytes() - fetched_before,
-                       entries.size(), stats.applied, stats.block_bytes_fetched, stats.blocks_reused);
+    state_.RecordBatch(applied_seq, batch.head_seq(),
+                       batch.ByteSizeLong() + fetcher.bytes() - fetched_before,
+                       static_cast<uint64_t>(batch.entries_size()), stats.applied,
+                       stats.block_bytes_fetched, stats.blocks_reused);
   }
   grpc::Status status = reader->Finish();
   {

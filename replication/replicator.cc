@@ -3,7 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "replication/admin_service.h"
 #include "replication/tombstone_purger.h"
 #include "storage/log.h"
@@ -32,6 +37,19 @@ class AnyPeerFetcher final : public BlockFetcher {
  private:
   const std::vector<std::unique_ptr<Puller>>& pullers_;
 };
+
+SetAsideProblem ProblemOf(const SetAsideRecord& record) {
+  SetAsideProblem problem;
+  problem.set_path(record.entry().path());
+  *problem.mutable_version() = record.entry().content().version();
+  problem.set_reason(record.reason());
+  problem.set_partial(record.partial());
+  for (const std::string& item : record.dropped()) problem.add_dropped(item);
+  problem.set_attempts(record.attempts());
+  problem.set_first_unix_ms(record.first_unix_ms());
+  if (record.retryable()) problem.set_next_attempt_unix_ms(record.next_attempt_unix_ms());
+  return problem;
+}
 
 }  // namespace
 
@@ -120,20 +138,22 @@ void Replicator::OnWriteClosed(const std::string& path) {
 }
 
 void Replicator::RunDeferredWorker() {
+  absl::Time last_sweep = absl::Now();
   for (;;) {
-    std::string path;
+    std::optional<std::string> path;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !closed_queue_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));
+      // Set-aside entries are due from 1 s after they failed.
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
       if (stopping_) return;
-      if (closed_queue_.empty()) {
-        path = "";  // Periodic sweep: retry everything deferred.
-      } else {
+      if (!closed_queue_.empty()) {
         path = closed_queue_.front();
         closed_queue_.pop_front();
+      } else if (absl::Now() - last_sweep >= absl::Seconds(5)) {
+        path = "";  // Periodic sweep: retry everything deferred.
       }
     }
     if (absl::Now() - last_purge_ >= config_.purge_interval) {
@@ -142,8 +162,19 @@ void Replicator::RunDeferredWorker() {
     }
     AnyPeerFetcher fetcher(pullers_);
     ApplyStats stats;
-    if (absl::Status s = applier_.RetryDeferred(path, &fetcher, &stats); !s.ok()) {
-      LogWarning(absl::StrCat("deferred apply of ", path.empty() ? "(all)" : path, ": ", s.message()));
+    if (path.has_value()) {
+      if (path->empty()) last_sweep = absl::Now();
+      if (absl::Status s = applier_.RetryDeferred(*path, &fetcher, &stats); !s.ok()) {
+        LogWarning(absl::StrCat("deferred apply of ", path->empty() ? "(all)" : *path, ": ",
+                                s.message()));
+      }
+    }
+    // A bounded share per round: a long list of set-aside entries must not
+    // keep the deferred ones waiting.
+    if (absl::Status s = applier_.RetrySetAside(&fetcher, absl::ToUnixMillis(absl::Now()),
+                                                /*all=*/false, /*limit=*/64, &stats);
+        !s.ok()) {
+      LogWarning(absl::StrCat("retrying set-aside entries: ", s.message()));
     }
   }
 }
@@ -195,16 +226,40 @@ ReplicaStatus Replicator::Status() const {
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
   if (service_ != nullptr) pulled_by = service_->PulledBy();
+  // Set-aside entries by the peer they came from: a count, and the first
+  // few in full (the list is bounded by the tree, but a status is small).
+  constexpr int kProblemsShown = 20;
+  absl::flat_hash_map<uint64_t, std::pair<uint64_t, std::vector<SetAsideProblem>>> set_aside;
+  uint64_t set_aside_total = 0;
+  (void)store_->ScanSetAside("", [&](const SetAsideRecord& record) {
+    ++set_aside_total;
+    auto& [count, problems] = set_aside[record.peer()];
+    ++count;
+    if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
+    return true;
+  });
+  status.set_set_aside(set_aside_total);
   for (const auto& puller : pullers_) {
     PeerStatus peer = puller->state().Snapshot();
     if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
       peer.set_their_applied_seq(it->second);
+    }
+    if (auto it = set_aside.find(peer.node()); peer.node() != 0 && it != set_aside.end()) {
+      peer.set_set_aside_entries(it->second.first);
+      for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
+      set_aside.erase(it);
     }
     if (std::abs(peer.clock_skew_ms()) > 5000) {
       status.add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
                                        peer.clock_skew_ms(), " ms"));
     }
     *status.add_peers() = std::move(peer);
+  }
+  for (const auto& [node, problems] : set_aside) {
+    status.add_warnings(absl::StrFormat(
+        "%d entries set aside from %s (not applied here, retried): first %s: %s",
+        problems.first, node == 0 ? "no known peer" : absl::StrFormat("node %016x", node),
+        problems.second.front().path(), problems.second.front().reason()));
   }
   return status;
 }

@@ -78,6 +78,16 @@ absl::Status ReadXattrs(int fd, Attributes* attributes) {
 
 }  // namespace
 
+bool KindMatches(Kind kind, mode_t mode) {
+  switch (kind) {
+    case KIND_FILE: return S_ISREG(mode);
+    case KIND_DIR: return S_ISDIR(mode);
+    case KIND_SYMLINK: return S_ISLNK(mode);
+    case KIND_FIFO: return S_ISFIFO(mode);
+    default: return false;
+  }
+}
+
 bool IsReplicatedXattr(const char* name) {
   return absl::StartsWith(name, "user.") ||
          absl::StartsWith(name, "system.posix_acl_");
