@@ -251,6 +251,10 @@ absl::Status SimReplica::Apply(const std::vector<Entry>& batch, BlockFetcher* fe
 
 absl::StatusOr<std::vector<std::string>> SimBlockFetcher::Fetch(
     const std::vector<std::string>& hashes) {
+  if (unserving_) {
+    return absl::NotFoundError(absl::StrFormat("sender %016x no longer serves these blocks",
+                                               sender_->node_id()));
+  }
   std::vector<std::string> blocks;
   for (const std::string& hash : hashes) {
     absl::StatusOr<std::optional<std::string>> block =
@@ -264,6 +268,18 @@ absl::StatusOr<std::vector<std::string>> SimBlockFetcher::Fetch(
     blocks.push_back(std::move(**block));
   }
   return blocks;
+}
+
+absl::StatusOr<std::vector<std::string>> AnyReplicaFetcher::Fetch(
+    const std::vector<std::string>& hashes) {
+  absl::Status last = absl::NotFoundError("no replica");
+  for (SimReplica* replica : replicas_) {
+    SimBlockFetcher fetcher(replica);
+    absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
+    if (blocks.ok()) return blocks;
+    last = blocks.status();
+  }
+  return last;
 }
 
 }  // namespace replfs::sim
