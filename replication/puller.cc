@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "replication/apply_failure.h"
+#include "replication/feed_position.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
 
@@ -167,11 +168,18 @@ absl::Status Puller::Session() {
     LogWarning(absl::StrFormat("peer %s: its clock is %d ms %s ours", config_.peer_address,
                                std::abs(skew_ms), skew_ms > 0 ? "ahead of" : "behind"));
   }
-  absl::StatusOr<uint64_t> checkpoint = store_->GetCheckpoint(reply.node());
-  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<uint64_t> stored_checkpoint = store_->GetCheckpoint(reply.node());
+  if (!stored_checkpoint.ok()) return stored_checkpoint.status();
+  const uint64_t resume = FeedPosition::ResumeFrom(*stored_checkpoint, reply.head_seq());
+  if (resume != *stored_checkpoint) {
+    LogWarning(absl::StrFormat(
+        "peer %s (node %016x): our checkpoint %d is past its head %d: pulling its log again "
+        "from the start",
+        config_.peer_address, reply.node(), *stored_checkpoint, reply.head_seq()));
+  }
   state_.SetConnected(reply.node(), skew_ms);
   LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
-                          config_.peer_address, reply.node(), *checkpoint, reply.head_seq()));
+                          config_.peer_address, reply.node(), resume, reply.head_seq()));
 
   grpc::ClientContext context;
   {
@@ -181,7 +189,7 @@ absl::Status Puller::Session() {
     stub_ = stub;
   }
   ChangesRequest request;
-  request.set_since(*checkpoint);
+  request.set_since(resume);
   request.set_node(config_.node_id);
   request.set_listen(config_.listen);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
@@ -190,7 +198,7 @@ absl::Status Puller::Session() {
   ChangeBatch batch;
   GrpcBlockFetcher fetcher(stub);
   absl::Status result;
-  uint64_t applied_seq = *checkpoint;
+  FeedPosition position(resume, reply.head_seq(), absl::Now());
   absl::Time last_ack = absl::InfinitePast();
   uint64_t acked_seq = 0;
   while (reader->Read(&raw)) {
@@ -198,6 +206,14 @@ absl::Status Puller::Session() {
     if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
       result = absl::InvalidArgumentError(
           "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
+      Reject(result.message());
+      context.TryCancel();
+      break;
+    }
+    // The feed's seqs are checked before anything of the batch applies.
+    absl::StatusOr<uint64_t> covered = position.Check(batch, absl::Now());
+    if (!covered.ok()) {
+      result = covered.status();
       Reject(result.message());
       context.TryCancel();
       break;
@@ -215,17 +231,17 @@ absl::Status Puller::Session() {
       context.TryCancel();
       break;
     }
-    const uint64_t covered =
-        std::max(batch.through_seq(),
-                 batch.entries().empty() ? uint64_t{0} : batch.entries().rbegin()->seq());
-    if (covered > applied_seq) {
-      applied_seq = covered;
-      if (absl::Status s = store_->PutCheckpoint(reply.node(), applied_seq); !s.ok()) {
+    // Every entry up to `covered` is applied or set aside (the record
+    // keeps it): the checkpoint may move there.
+    if (*covered > position.checkpoint()) {
+      if (absl::Status s = store_->PutCheckpoint(reply.node(), *covered); !s.ok()) {
         result = s;
         context.TryCancel();
         break;
       }
+      position.Advance(*covered);
     }
+    const uint64_t applied_seq = position.checkpoint();
     // Tell the peer how far we have applied (for its tombstone purging),
     // at most every few seconds.
     if (applied_seq > acked_seq && absl::Now() - last_ack > absl::Seconds(2)) {

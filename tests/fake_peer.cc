@@ -32,7 +32,9 @@ class FakeReplicationService final
     absl::MutexLock lock(&mu_);
     reply->set_cluster(hello_cluster_);
     reply->set_node(hello_node_);
-    reply->set_head_seq(0);
+    // A head past every seq the scripts use: a checkpoint beyond the
+    // announced head would make the replica pull again from the start.
+    reply->set_head_seq(kAnnouncedHead);
     reply->set_hlc(HlcFromNow());
     return grpc::Status::OK;
   }
@@ -61,8 +63,13 @@ class FakeReplicationService final
   }
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Changes(grpc::CallbackServerContext*,
-                                                      const grpc::ByteBuffer*) override {
+                                                      const grpc::ByteBuffer* raw_request) override {
     ++streams_opened_;
+    ChangesRequest request;
+    grpc::ByteBuffer copy = *raw_request;
+    if (grpc::SerializationTraits<ChangesRequest>::Deserialize(&copy, &request).ok()) {
+      last_since_ = request.since();
+    }
     absl::MutexLock lock(&mu_);
     streams_.push_back(std::make_unique<ScriptedStream>(this, script_));
     return streams_.back().get();
@@ -93,6 +100,8 @@ class FakeReplicationService final
   std::atomic<int> streams_opened_{0};
   std::atomic<int> streams_dropped_{0};
   std::atomic<int> fetch_calls_{0};
+  std::atomic<uint64_t> last_since_{0};
+  static constexpr uint64_t kAnnouncedHead = 1'000'000;
 
  private:
   // One Changes stream: writes the script's messages one at a time, then
@@ -195,6 +204,7 @@ void FakePeer::SetHello(const std::string& cluster, uint64_t node) {
 int FakePeer::streams_opened() const { return service_->streams_opened_.load(); }
 int FakePeer::streams_dropped() const { return service_->streams_dropped_.load(); }
 int FakePeer::fetch_calls() const { return service_->fetch_calls_.load(); }
+uint64_t FakePeer::last_since() const { return service_->last_since_.load(); }
 
 bool FakePeer::WaitForDroppedStreams(int count, absl::Duration timeout) const {
   return WaitUntil([&] { return streams_dropped() >= count; }, timeout);

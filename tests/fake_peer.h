@@ -72,6 +72,8 @@ class FakePeer {
   // write failed: it hung up) rather than by the script's end.
   int streams_dropped() const;
   int fetch_calls() const;
+  // The `since` of the last Changes request: the replica's checkpoint.
+  uint64_t last_since() const;
   // Waits (bounded) until at least `count` streams were dropped.
   bool WaitForDroppedStreams(int count, absl::Duration timeout) const;
 

@@ -447,6 +447,55 @@ TEST_F(MaliciousPeerTest, FarFutureVersionsAreRejectedAndDoNotMoveTheClock) {
   ExpectStillReplicates();
 }
 
+// ---- Seqs ----
+
+// A checkpoint moves only to a seq the feed could have reached and really
+// covered: an entry at seq 2^64-1 (which used to move the checkpoint to
+// the end of time, after which the peer's real log was never pulled
+// again), a through_seq there, and seqs out of order are refused, and the
+// replica keeps pulling from where it really is.
+TEST_F(MaliciousPeerTest, SeqsTheFeedCannotHaveReachedDoNotMoveTheCheckpoint) {
+  constexpr uint64_t kEndOfTime = std::numeric_limits<uint64_t>::max();
+  ChangesScript script;
+  script.messages.push_back(BatchBytes({InlineFileEntry("at-5", "five\n", HlcFromNow())}, 5));
+  fake_.SetScript(script);
+  StartReplica();
+  ASSERT_TRUE(WaitUntil([&] { return testing::ReadWholeFile(mount_ + "/at-5") == "five\n"; },
+                        absl::Seconds(20)))
+      << Diagnostics();
+  const std::set<std::string> before = WholeListing();
+
+  script.messages = {BatchBytes({InlineFileEntry("end-of-time", "x", HlcFromNow())}, kEndOfTime)};
+  fake_.SetScript(script);
+  ExpectRejected(1, "beyond what the peer can have reached");
+  ChangeBatch skip_to_the_end;
+  skip_to_the_end.set_head_seq(kEndOfTime);
+  skip_to_the_end.set_through_seq(kEndOfTime);
+  script.messages = {skip_to_the_end.SerializeAsString()};
+  fake_.SetScript(script);
+  ExpectRejected(2, "feed announces head seq 18446744073709551615");
+  ChangeBatch backwards;
+  for (uint64_t seq : {uint64_t{20}, uint64_t{10}}) {
+    Entry* e = backwards.add_entries();
+    *e = InlineFileEntry(absl::StrCat("backwards-", seq), "x", HlcFromNow());
+    e->set_seq(seq);
+  }
+  backwards.set_head_seq(20);
+  script.messages = {backwards.SerializeAsString()};
+  fake_.SetScript(script);
+  ExpectRejected(3, "at seq 10 does not follow seq 20");
+  EXPECT_EQ(WholeListing(), before);
+
+  // The next session asks from the real checkpoint.
+  const int streams = fake_.streams_opened();
+  script.messages.clear();
+  fake_.SetScript(script);
+  ASSERT_TRUE(WaitUntil([&] { return fake_.streams_opened() > streams; }, absl::Seconds(20)))
+      << Diagnostics();
+  EXPECT_EQ(fake_.last_since(), 5u);
+  ExpectStillReplicates();
+}
+
 // ---- Blocks that do not match their hashes ----
 
 TEST_F(MaliciousPeerTest, BlocksThatDoNotMatchTheirHashesAreRejected) {
