@@ -86,7 +86,7 @@ int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 // given space) gets its entries soon, and one that never will costs little.
 int64_t NextAttemptUnixMs(int64_t now_unix_ms, uint32_t attempts) {
   constexpr int64_t kFirstMs = 1000;
-  constexpr int64_t kMaxMs = 10 * 60 * 1000;
+  constexpr int64_t kMaxMs = int64_t{10} * 60 * 1000;
   const int64_t delay = attempts >= 10 ? kMaxMs : std::min(kMaxMs, kFirstMs << attempts);
   return now_unix_ms + delay;
 }
@@ -246,7 +246,7 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
 
 absl::Status RemoteApplier::SetAsideOrFail(const Entry& remote, uint64_t peer,
                                            const absl::Status& failure, ApplyStats* stats) {
-  const absl::Status in_entry = InEntry(remote, failure);
+  absl::Status in_entry = InEntry(remote, failure);
   if (ScopeOf(failure) != FailureScope::kEntry) return in_entry;
   const int64_t now = NowUnixMs();
   SetAsideRecord record;
