@@ -21,6 +21,10 @@
 namespace replfs {
 namespace {
 
+// Blocks per FetchBlocks request (the server allows 16): with the next
+// request in flight, at most 2 x 8 MiB of one file's blocks are held.
+constexpr size_t kFetchGroup = 8;
+
 absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
   size_t done = 0;
   while (done < data.size()) {
@@ -57,7 +61,8 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
   }
   // Blocks held locally (the old version, a renamed or copied file, a
   // conflict copy) cost nothing; the rest come from the peer in small groups.
-  std::vector<std::pair<uint64_t, std::string>> missing;
+  // Only their indices are kept: the hashes are in the entry already.
+  std::vector<uint64_t> missing;
   for (int i = 0; i < c.block_hashes_size(); ++i) {
     const std::string& hash = c.block_hashes(i);
     const uint64_t index = static_cast<uint64_t>(i);
@@ -65,26 +70,26 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
     if (!data.ok()) return data.status();
     if (!data->has_value() && !conflict_copy.empty()) *data = ReadBlockOf(conflict_copy, index, hash);
     if (!data->has_value()) {
-      missing.emplace_back(index, hash);
+      missing.push_back(index);
       continue;
     }
     ++stats->blocks_reused;
     if (absl::Status s = WriteAll(out, **data, index * kBlockSize); !s.ok()) return s;
   }
-  // Fetched in requests of up to 16 blocks (the server's limit), the next
-  // request in flight while this one's blocks are verified and written:
-  // the peer reads and the network carries while this side hashes and
-  // writes (a 1 GiB file: 190 MiB/s before, 235-340 after; see
-  // tools/bench-replication).
+  // Fetched in requests of kFetchGroup blocks, the next request in flight
+  // while this one's blocks are verified and written: the peer reads and
+  // the network carries while this side hashes and writes (a 1 GiB file:
+  // 190 MiB/s before, 235-340 after; see tools/bench-replication). At most
+  // two groups of blocks are held at once: that bounds the bytes in flight
+  // from one peer for one file.
   // Fetches never overlap each other, only this thread's work.
-  constexpr size_t kGroup = 16;
   if (!missing.empty() && fetcher == nullptr) {
     return absl::UnavailableError("no peer to fetch blocks from");
   }
   auto fetch_group = [&](size_t at) {
     std::vector<std::string> hashes;
-    for (size_t j = at; j < std::min(missing.size(), at + kGroup); ++j) {
-      hashes.push_back(missing[j].second);
+    for (size_t j = at; j < std::min(missing.size(), at + kFetchGroup); ++j) {
+      hashes.push_back(c.block_hashes(static_cast<int>(missing[j])));
     }
     return std::async(std::launch::async, [fetcher, hashes = std::move(hashes)] {
       return fetcher->Fetch(hashes);
@@ -92,23 +97,24 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
   };
   std::future<absl::StatusOr<std::vector<std::string>>> next;
   if (!missing.empty()) next = fetch_group(0);
-  for (size_t at = 0; at < missing.size(); at += kGroup) {
+  for (size_t at = 0; at < missing.size(); at += kFetchGroup) {
     absl::StatusOr<std::vector<std::string>> blocks = next.get();
     // A peer that no longer holds a block cannot serve this entry (its
     // file changed since): set it aside and retry, from any peer, later.
     if (absl::IsNotFound(blocks.status())) return EntryFault(blocks.status());
     if (absl::IsDataLoss(blocks.status())) return PeerFault(blocks.status());
     if (!blocks.ok()) return blocks.status();
-    const size_t count = std::min(kGroup, missing.size() - at);
+    const size_t count = std::min(kFetchGroup, missing.size() - at);
     if (blocks->size() != count) {
       return PeerFault(absl::DataLossError("peer returned the wrong number of blocks"));
     }
-    if (at + kGroup < missing.size()) next = fetch_group(at + kGroup);
+    if (at + kFetchGroup < missing.size()) next = fetch_group(at + kFetchGroup);
     for (size_t j = 0; j < count; ++j) {
-      const uint64_t index = missing[at + j].first;
+      const uint64_t index = missing[at + j];
       const uint64_t expected = std::min<uint64_t>(kBlockSize, c.size() - index * kBlockSize);
       const std::string& data = (*blocks)[j];
-      if (data.size() != expected || Sha256(data) != missing[at + j].second) {
+      if (data.size() != expected ||
+          Sha256(data) != c.block_hashes(static_cast<int>(index))) {
         return PeerFault(absl::DataLossError("block content does not match its hash"));
       }
       ++stats->blocks_fetched;

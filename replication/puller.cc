@@ -5,17 +5,25 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "replication/apply_failure.h"
+#include "replication/batch_shape.h"
 #include "replication/feed_position.h"
+#include "storage/content_hasher.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
 
 namespace replfs {
 
-grpc::ChannelArguments ReplicationChannelArguments() {
+namespace {
+
+grpc::ChannelArguments CommonChannelArguments(const std::string& quota_name,
+                                              size_t quota_bytes) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxSmallMessageBytes);
+  grpc::ResourceQuota quota(quota_name);
+  quota.Resize(quota_bytes);
+  args.SetResourceQuota(quota);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -23,6 +31,28 @@ grpc::ChannelArguments ReplicationChannelArguments() {
   // We run our own backoff; keep gRPC's reconnect short for loopback peers.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return args;
+}
+
+}  // namespace
+
+grpc::ChannelArguments FeedChannelArguments() {
+  grpc::ChannelArguments args = CommonChannelArguments("replfs-feed", kFeedBufferBytes);
+  args.SetMaxReceiveMessageSize(kMaxBatchMessageBytes);
+  // A hello reply is small (a peer answering with a 16 MiB cluster name is
+  // refused by gRPC, not logged).
+  args.SetServiceConfigJSON(absl::StrFormat(
+      R"({"methodConfig": [{"name": [{"service": "%s", "method": "Hello"},
+                                     {"service": "%s", "method": "Ack"}],
+                            "maxResponseMessageBytes": %d}]})",
+      Replication::service_full_name(), Replication::service_full_name(),
+      kMaxSmallMessageBytes));
+  return args;
+}
+
+grpc::ChannelArguments BlockChannelArguments() {
+  grpc::ChannelArguments args = CommonChannelArguments("replfs-blocks", kBlockBufferBytes);
+  args.SetMaxReceiveMessageSize(kMaxBlockMessageBytes);
   return args;
 }
 
@@ -43,10 +73,19 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::Fetch(
     if (!block.found()) {
       return absl::NotFoundError("peer no longer holds a block (it changed since)");
     }
+    if (block.data().size() > kBlockSize) {
+      return absl::DataLossError("peer sent a block larger than a block can be");
+    }
     bytes_ += block.ByteSizeLong();
     blocks.push_back(std::move(*block.mutable_data()));
   }
   grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // A message above kMaxBlockMessageBytes, or more than kBlockBufferBytes
+    // sent at us ("Buffers full"): no honest replica sends that.
+    return absl::DataLossError(
+        absl::StrCat("peer sent more than a block can be: ", status.error_message()));
+  }
   if (!status.ok()) return absl::UnavailableError(absl::StrCat("fetch blocks: ", status.error_message()));
   if (blocks.size() != hashes.size()) return absl::DataLossError("peer sent too few blocks");
   return blocks;
@@ -123,9 +162,14 @@ void Puller::Reject(absl::string_view why) {
 }
 
 absl::Status Puller::Session() {
+  // Blocks travel on a connection of their own: a peer flooding or hanging
+  // FetchBlocks fills that connection's buffers, not the feed's.
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      config_.peer_address, config_.credentials, ReplicationChannelArguments());
+      config_.peer_address, config_.credentials, FeedChannelArguments());
   auto stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(channel));
+  auto block_stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(
+      grpc::CreateCustomChannel(config_.peer_address, config_.credentials,
+                                BlockChannelArguments())));
   HelloRequest hello;
   hello.set_protocol_version(PROTOCOL_VERSION_CURRENT);
   hello.set_cluster(config_.cluster);
@@ -186,7 +230,7 @@ absl::Status Puller::Session() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     active_context_ = &context;
-    stub_ = stub;
+    stub_ = block_stub;
   }
   ChangesRequest request;
   request.set_since(resume);
@@ -195,14 +239,25 @@ absl::Status Puller::Session() {
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
       OpenRawChanges(channel.get(), &context, request);
   grpc::ByteBuffer raw;
-  ChangeBatch batch;
-  GrpcBlockFetcher fetcher(stub);
+  GrpcBlockFetcher fetcher(block_stub);
   absl::Status result;
   FeedPosition position(resume, reply.head_seq(), absl::Now());
   absl::Time last_ack = absl::InfinitePast();
   uint64_t acked_seq = 0;
   while (reader->Read(&raw)) {
-    batch.Clear();
+    // One batch at a time, freed before the next is read (a cleared
+    // message would keep every entry allocated for reuse).
+    ChangeBatch batch;
+    {
+      // What cannot be legal is refused before parsing allocates for it.
+      grpc::ProtoBufferReader wire(&raw);
+      if (absl::Status shape = CheckBatchShape(&wire, BatchLimits()); !shape.ok()) {
+        result = shape;
+        Reject(result.message());
+        context.TryCancel();
+        break;
+      }
+    }
     if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
       result = absl::InvalidArgumentError(
           "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
@@ -268,8 +323,8 @@ absl::Status Puller::Session() {
   }
   if (!result.ok()) return result;
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-    // Our channel refused a message above kMaxMessageBytes: the peer sent
-    // something no honest replica sends (batches are cut at a few MiB).
+    // Our channel refused a message above its bound (kMaxBatchMessageBytes
+    // and the per-method ones): the peer sent what no honest replica sends.
     Reject(status.error_message());
   }
   if (!status.ok()) return absl::UnavailableError(absl::StrCat("stream ended: ", status.error_message()));

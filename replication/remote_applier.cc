@@ -245,22 +245,32 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
 }
 
 absl::Status RemoteApplier::SetAsideOrFail(const Entry& remote, uint64_t peer,
-                                           const absl::Status& failure, ApplyStats* stats) {
+                                           const absl::Status& failure, ApplyStats* stats,
+                                           const SetAsideRecord* retried) {
   absl::Status in_entry = InEntry(remote, failure);
   if (ScopeOf(failure) != FailureScope::kEntry) return in_entry;
   const int64_t now = NowUnixMs();
+  // The record's history is kept when the same entry fails again.
+  auto keep_history = [&](const SetAsideRecord& earlier) {
+    SetAsideRecord record;  // Without its entry: `remote` goes in as it is.
+    record.set_peer(peer != 0 ? peer : earlier.peer());
+    record.set_first_unix_ms(earlier.first_unix_ms());
+    record.set_attempts(earlier.attempts());
+    return record;
+  };
   SetAsideRecord record;
-  absl::StatusOr<std::optional<SetAsideRecord>> earlier = store_->GetSetAside(remote.path());
-  if (!earlier.ok()) return earlier.status();
-  if (earlier->has_value() && !(*earlier)->partial() &&
-      SameVersions((*earlier)->entry(), remote)) {
-    record = **earlier;  // Tried again: keep its history.
-    if (peer != 0) record.set_peer(peer);
+  if (retried != nullptr) {
+    record = keep_history(*retried);
   } else {
-    *record.mutable_entry() = remote;
-    record.mutable_entry()->clear_local_stat();
-    record.set_peer(peer);
-    record.set_first_unix_ms(now);
+    absl::StatusOr<std::optional<SetAsideRecord>> earlier = store_->GetSetAside(remote.path());
+    if (!earlier.ok()) return earlier.status();
+    if (earlier->has_value() && !(*earlier)->partial() &&
+        SameVersions((*earlier)->entry(), remote)) {
+      record = keep_history(**earlier);
+    } else {
+      record.set_peer(peer);
+      record.set_first_unix_ms(now);
+    }
   }
   record.set_partial(false);
   record.clear_dropped();
@@ -269,7 +279,7 @@ absl::Status RemoteApplier::SetAsideOrFail(const Entry& remote, uint64_t peer,
   record.set_next_attempt_unix_ms(NextAttemptUnixMs(now, record.attempts()));
   record.set_attempts(record.attempts() + 1);
   if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-        txn.PutSetAside(record);
+        txn.PutSetAside(record, remote);
         return absl::OkStatus();
       });
       !s.ok()) {
@@ -317,23 +327,28 @@ absl::Status RemoteApplier::RetryDeferred(const std::string& path, BlockFetcher*
 
 absl::Status RemoteApplier::RetrySetAside(BlockFetcher* fetcher, int64_t now_unix_ms, bool all,
                                           size_t limit, ApplyStats* stats) {
-  std::vector<SetAsideRecord> due;
+  // Which are due, by path and attempt only: a record may hold an entry
+  // listing 2^18 hashes, and they are read again one at a time.
+  struct Due {
+    std::string path;
+    uint32_t attempts;
+  };
+  std::vector<Due> due;
   absl::Status scanned = store_->ScanSetAside("", [&](const SetAsideRecord& record) {
     if (all || (record.retryable() && record.next_attempt_unix_ms() <= now_unix_ms)) {
-      due.push_back(record);
+      due.push_back({record.entry().path(), record.attempts()});
     }
     return due.size() < limit;
   });
   if (!scanned.ok()) return scanned;
   absl::MutexLock lock(&mu_);
-  for (const SetAsideRecord& record : due) {
-    const Entry& entry = record.entry();
+  for (const Due& item : due) {
     // Applied, superseded or tried again since it was read: not due now.
-    absl::StatusOr<std::optional<SetAsideRecord>> current = store_->GetSetAside(entry.path());
+    absl::StatusOr<std::optional<SetAsideRecord>> current = store_->GetSetAside(item.path);
     if (!current.ok()) return current.status();
-    if (!current->has_value() || (*current)->SerializeAsString() != record.SerializeAsString()) {
-      continue;
-    }
+    if (!current->has_value() || (*current)->attempts() != item.attempts) continue;
+    const SetAsideRecord& record = **current;
+    const Entry& entry = record.entry();
     if (record.partial()) {
       if (absl::Status s = RetryDroppedAttributes(record, now_unix_ms); !s.ok()) return s;
       continue;
@@ -366,15 +381,18 @@ absl::Status RemoteApplier::RetrySetAside(BlockFetcher* fetcher, int64_t now_uni
       }
       continue;
     }
-    if (SetAsideOrFail(entry, record.peer(), outcome.status(), stats).ok()) continue;
+    if (SetAsideOrFail(entry, record.peer(), outcome.status(), stats, &record).ok()) continue;
     // Not the entry's own failure (the disk is full, no peer serves its
     // blocks right now): it stays set aside, tried again later.
-    SetAsideRecord later = record;
+    SetAsideRecord later;  // Its entry stays as it is.
+    later.set_peer(record.peer());
+    later.set_retryable(true);
+    later.set_first_unix_ms(record.first_unix_ms());
     later.set_reason(std::string(outcome.status().message()));
-    later.set_next_attempt_unix_ms(NextAttemptUnixMs(now_unix_ms, later.attempts()));
-    later.set_attempts(later.attempts() + 1);
+    later.set_next_attempt_unix_ms(NextAttemptUnixMs(now_unix_ms, record.attempts()));
+    later.set_attempts(record.attempts() + 1);
     if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-          txn.PutSetAside(later);
+          txn.PutSetAside(later, entry);
           return absl::OkStatus();
         });
         !s.ok()) {

@@ -98,9 +98,11 @@ class RemoteApplier {
                             ApplyStats* stats);
   // After `failure` applying `remote`: sets the entry aside when the failure
   // is the entry's own (FailureScope::kEntry) and returns OK; else returns
-  // the failure, for the caller to stop on.
+  // the failure, for the caller to stop on. `retried`: the record `remote`
+  // was tried again from (its history is kept); else the store is asked.
   absl::Status SetAsideOrFail(const Entry& remote, uint64_t peer, const absl::Status& failure,
-                              ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                              ApplyStats* stats, const SetAsideRecord* retried = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores the attributes a partly applied entry lacks again.
   absl::Status RetryDroppedAttributes(const SetAsideRecord& record, int64_t now_unix_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -69,8 +69,9 @@ absl::Status Replicator::Start() {
     grpc::ServerBuilder builder;
     int bound_port = 0;
     builder.AddListeningPort(config_.listen, config_.server_credentials, &bound_port);
-    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    // Requests are small; replies are bounded by what a receiver accepts.
+    builder.SetMaxReceiveMessageSize(kMaxSmallMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxBatchMessageBytes);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);

@@ -10,6 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "leveldb/write_batch.h"
 #include "storage/pread_env.h"
 
@@ -212,6 +215,22 @@ void StoreTransaction::DeleteRaw(std::string key) { raw_.emplace_back(std::move(
 
 void StoreTransaction::PutSetAside(const SetAsideRecord& record) {
   raw_.emplace_back(SetAsideKey(record.entry().path()), record.SerializeAsString());
+}
+
+void StoreTransaction::PutSetAside(const SetAsideRecord& record, const Entry& entry) {
+  // Fields may come in any order on the wire: the record's own, then its
+  // entry (field 1, length-delimited), as if it had been set in it.
+  std::string bytes = record.SerializeAsString();
+  const std::string entry_bytes = entry.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(SetAsideRecord::kEntryFieldNumber << 3 |
+                 google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    out.WriteVarint32(static_cast<uint32_t>(entry_bytes.size()));
+    out.WriteString(entry_bytes);
+  }
+  raw_.emplace_back(SetAsideKey(entry.path()), std::move(bytes));
 }
 
 void StoreTransaction::DeleteSetAside(absl::string_view path) {

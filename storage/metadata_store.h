@@ -46,6 +46,9 @@ class StoreTransaction {
   void DeleteRaw(std::string key);
   // Sets aside (or updates) the record of `record.entry().path()`.
   void PutSetAside(const SetAsideRecord& record);
+  // The same for `record` (without an entry) holding `entry`, which is not
+  // copied into it (a legal entry may list 2^18 block hashes).
+  void PutSetAside(const SetAsideRecord& record, const Entry& entry);
   void DeleteSetAside(absl::string_view path);
   // Writes the raw changes queued so far now, ahead of the batch (which
   // still commits the rest at the end): a write-ahead record that must be

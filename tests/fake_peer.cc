@@ -39,14 +39,24 @@ class FakeReplicationService final
     return grpc::Status::OK;
   }
 
-  grpc::Status FetchBlocks(grpc::ServerContext*, const FetchBlocksRequest* request,
+  grpc::Status FetchBlocks(grpc::ServerContext* context, const FetchBlocksRequest* request,
                            grpc::ServerWriter<Block>* writer) override {
     ++fetch_calls_;
     const BlockScript script = blocks();
+    if (script.hang) {
+      // Bounded: the receiver's deadline cancels the call long before.
+      for (int i = 0; i < 1200 && !context->IsCancelled(); ++i) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "hung");
+    }
     for (const std::string& hash : request->hashes()) {
       Block block;
       block.set_hash(hash);
-      if (auto it = script.data_by_hash.find(hash); it != script.data_by_hash.end()) {
+      if (script.every_block_bytes > 0) {
+        block.set_found(true);
+        block.mutable_data()->assign(script.every_block_bytes, 'f');
+      } else if (auto it = script.data_by_hash.find(hash); it != script.data_by_hash.end()) {
         block.set_found(true);
         block.set_data(it->second);
       }

@@ -541,15 +541,21 @@ TEST_F(MaliciousPeerTest, BlocksThatDoNotMatchTheirHashesAreRejected) {
 
 // ---- Messages that are not ChangeBatches ----
 
+// Above the largest batch an honest feed sends (kMaxBatchMessageBytes), and
+// above what the feed's connection may buffer at all (kFeedBufferBytes).
 TEST_F(MaliciousPeerTest, OversizedBatchIsDropped) {
   Entry huge = InlineFileEntry("huge-" + Evil(), "", HlcFromNow());
-  huge.mutable_content()->set_inline_data(std::string((64 << 20) + 1024, 'h'));
+  huge.mutable_content()->set_inline_data(std::string(30 << 20, 'h'));
   ChangesScript script;
   script.messages.push_back(BatchBytes({huge}));
   fake_.SetScript(script);
   const std::set<std::string> before = WholeListing();
   StartReplica();
   ExpectRejected(1, "message larger than max");
+  huge.mutable_content()->set_inline_data(std::string((64 << 20) + 1024, 'h'));
+  script.messages = {BatchBytes({huge})};
+  fake_.SetScript(script);
+  ExpectRejected(2, "Buffers full");
   EXPECT_EQ(WholeListing(), before);
   ExpectStillReplicates();
 }
