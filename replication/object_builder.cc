@@ -159,11 +159,11 @@ absl::Status BuildObject(const Entry& entry, int root_fd, const MetadataStore& s
 
 absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int root_fd,
                            const MetadataStore& store, const ApplierOptions& options,
-                           uint64_t* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
+                           std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
                            bool durable, PreparedObject* prepared) {
   prepared->temp_dir.Reset(::open(options.temp_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!prepared->temp_dir.valid()) return ErrnoStatus(errno, "open temp folder");
-  prepared->temp_name = absl::StrFormat("apply-%d-%d", ::getpid(), ++*temp_counter);
+  prepared->temp_name = absl::StrFormat("apply-%d-%d", ::getpid(), temp_counter->fetch_add(1) + 1);
   // A leftover of a crashed apply by an earlier process with the same pid
   // would make the exclusive create fail forever: the temp folder is ours
   // alone (the state folder is locked), so clear it.

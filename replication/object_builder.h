@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,7 +51,7 @@ struct PreparedObject {
 // one go).
 absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int root_fd,
                            const MetadataStore& store, const ApplierOptions& options,
-                           uint64_t* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
+                           std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
                            bool durable, PreparedObject* prepared);
 
 // Makes the data of prepared files durable before they are renamed into

@@ -58,23 +58,39 @@ grpc::ChannelArguments BlockChannelArguments() {
 
 absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::Fetch(
     const std::vector<std::string>& hashes) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kFetchDeadline));
+  if (cancellation_ != nullptr && !cancellation_->Register(&context)) {
+    return absl::CancelledError("stopping");
+  }
+  absl::StatusOr<std::vector<std::string>> blocks = FetchWith(&context, hashes);
+  if (cancellation_ != nullptr) cancellation_->Unregister(&context);
+  return blocks;
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
+    grpc::ClientContext* context, const std::vector<std::string>& hashes) {
   FetchBlocksRequest request;
   for (const std::string& h : hashes) request.add_hashes(h);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(&context, request);
+  std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(context, request);
+  // What the peer sent wrong: the call is dropped before the error returns.
+  auto refuse = [&](absl::Status why) {
+    context->TryCancel();
+    (void)reader->Finish();
+    return why;
+  };
   std::vector<std::string> blocks;
   Block block;
   while (reader->Read(&block)) {
-    if (blocks.size() >= hashes.size()) return absl::DataLossError("peer sent extra blocks");
+    if (blocks.size() >= hashes.size()) return refuse(absl::DataLossError("peer sent extra blocks"));
     if (block.hash() != hashes[blocks.size()]) {
-      return absl::DataLossError("peer answered with a block that was not asked for");
+      return refuse(absl::DataLossError("peer answered with a block that was not asked for"));
     }
     if (!block.found()) {
-      return absl::NotFoundError("peer no longer holds a block (it changed since)");
+      return refuse(absl::NotFoundError("peer no longer holds a block (it changed since)"));
     }
     if (block.data().size() > kBlockSize) {
-      return absl::DataLossError("peer sent a block larger than a block can be");
+      return refuse(absl::DataLossError("peer sent a block larger than a block can be"));
     }
     bytes_ += block.ByteSizeLong();
     blocks.push_back(std::move(*block.mutable_data()));
@@ -128,6 +144,7 @@ void Puller::Stop() {
     if (active_context_ != nullptr) active_context_->TryCancel();
     wake_.SignalAll();
   }
+  fetches_.CancelAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -239,7 +256,7 @@ absl::Status Puller::Session() {
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
       OpenRawChanges(channel.get(), &context, request);
   grpc::ByteBuffer raw;
-  GrpcBlockFetcher fetcher(block_stub);
+  GrpcBlockFetcher fetcher(block_stub, &fetches_);
   absl::Status result;
   FeedPosition position(resume, reply.head_seq(), absl::Now());
   absl::Time last_ack = absl::InfinitePast();
@@ -273,7 +290,7 @@ absl::Status Puller::Session() {
       context.TryCancel();
       break;
     }
-    const uint64_t fetched_before = fetcher.bytes();
+    const uint64_t fetched_before = fetcher.bytes_received();
     ApplyStats stats;
     absl::Status applied =
         applier_->ApplyBatch(batch.entries(), BatchSource{&fetcher, reply.node()}, &stats);
@@ -312,7 +329,7 @@ absl::Status Puller::Session() {
       }
     }
     state_.RecordBatch(applied_seq, batch.head_seq(),
-                       batch.ByteSizeLong() + fetcher.bytes() - fetched_before,
+                       batch.ByteSizeLong() + fetcher.bytes_received() - fetched_before,
                        static_cast<uint64_t>(batch.entries_size()), stats.applied,
                        stats.block_bytes_fetched, stats.blocks_reused);
   }

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 #include "replfs.grpc.pb.h"
+#include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
 #include "replication/remote_applier.h"
 
@@ -62,18 +63,29 @@ class Puller {
   grpc::ClientContext* active_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::shared_ptr<Replication::Stub> stub_ ABSL_GUARDED_BY(mu_);
   absl::CondVar wake_;
+  // This puller's block fetches, cancelled by Stop.
+  FetchCancellation fetches_;
 };
 
-// Fetches blocks from one peer over FetchBlocks.
+// Fetches blocks from one peer over FetchBlocks, each request within
+// kFetchDeadline; its calls are cancelled by `cancellation` (when not null).
 class GrpcBlockFetcher final : public BlockFetcher {
  public:
-  explicit GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub) : stub_(std::move(stub)) {}
+  // A request of 8 blocks (8 MiB) that takes longer is a peer that hangs.
+  static constexpr absl::Duration kFetchDeadline = absl::Seconds(30);
+
+  GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub, FetchCancellation* cancellation)
+      : stub_(std::move(stub)), cancellation_(cancellation) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
-  uint64_t bytes() const { return bytes_; }
+  uint64_t bytes_received() const override { return bytes_; }
 
  private:
+  absl::StatusOr<std::vector<std::string>> FetchWith(grpc::ClientContext* context,
+                                                     const std::vector<std::string>& hashes);
+
   std::shared_ptr<Replication::Stub> stub_;
-  uint64_t bytes_ = 0;
+  FetchCancellation* cancellation_;
+  std::atomic<uint64_t> bytes_{0};
 };
 
 // gRPC channel arguments for a peer's feed (Hello, Changes, Ack) and for

@@ -8,6 +8,7 @@
 #include <limits>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -124,7 +125,11 @@ struct RemoteApplier::Plan {
   std::optional<Entry> before;       // The local entry it was decided against.
   bool content_wins = false;         // Else only the attributes win.
   Entry result;                      // What the path holds once placed.
+  bool needs_object = false;         // Content to build before placing.
+  bool builds_for_all = false;       // Registered in building_ for its path.
+  bool decide_again = false;         // Another puller built this version meanwhile.
   PreparedObject prepared;           // Built content, if any.
+  absl::Status build_failure;        // Why building it failed.
   std::optional<Outcome> done;       // Decided without placing anything.
 };
 
@@ -187,59 +192,148 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
     if (a_live != b_live) return a_live;
     return a_live ? a->path() < b->path() : a->path() > b->path();
   });
-  absl::MutexLock lock(&mu_);
   for (size_t at = 0; at < order.size();) {
-    std::vector<std::unique_ptr<Plan>> group;
+    std::vector<const Entry*> group;
     uint64_t group_bytes = 0;
     for (; at < order.size() && group.size() < kGroupEntries && group_bytes < kGroupBytes; ++at) {
-      ++stats->received;
-      absl::StatusOr<std::unique_ptr<Plan>> plan =
-          Decide(*order[at], source, stats, /*durable=*/false, /*retrying=*/false);
-      if (!plan.ok()) {
-        if (absl::Status s = SetAsideOrFail(*order[at], source.peer, plan.status(), stats);
+      group_bytes += order[at]->content().size();
+      group.push_back(order[at]);
+    }
+    stats->received += group.size();
+    if (absl::Status s = ApplyGroup(std::move(group), source, nullptr, stats); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
+                                       const SetAsideRecord* retried, ApplyStats* stats) {
+  auto count = [stats](Outcome outcome) {
+    switch (outcome) {
+      case Outcome::kIgnored: ++stats->ignored; break;
+      case Outcome::kApplied: ++stats->applied; break;
+      case Outcome::kDeferred: ++stats->deferred; break;
+    }
+  };
+  constexpr int kRounds = 5;
+  for (int round = 0; !group.empty(); ++round) {
+    if (round == kRounds) {
+      return InEntry(*group.front(), absl::AbortedError("local changes kept racing with the apply"));
+    }
+    std::vector<std::unique_ptr<Plan>> plans;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const Entry* remote : group) {
+        absl::StatusOr<std::unique_ptr<Plan>> plan = Decide(*remote, source, retried != nullptr);
+        if (!plan.ok()) {
+          if (absl::Status s = SetAsideOrFail(*remote, source.peer, plan.status(), stats, retried);
+              !s.ok()) {
+            return s;
+          }
+          continue;
+        }
+        if ((*plan)->done.has_value()) {
+          count(*(*plan)->done);
+          continue;
+        }
+        plans.push_back(*std::move(plan));
+      }
+    }
+    // One build per path and version at a time: a version another puller
+    // is building is waited for while that build makes progress, then
+    // decided again; one that stalls for a second (its peer hangs) is
+    // built here too, so that it delays no other peer's entries more.
+    {
+      absl::MutexLock lock(&mu_);
+      for (const std::unique_ptr<Plan>& plan : plans) {
+        if (!plan->needs_object) continue;
+        const std::string& path = plan->remote->path();
+        const Version& version = plan->result.content().version();
+        auto building_it = building_.find(path);
+        if (building_it == building_.end()) {
+          building_.emplace(path, Build{version, source.fetcher});
+          plan->builds_for_all = true;
+          continue;
+        }
+        if (CompareVersions(building_it->second.version, version) < 0) continue;
+        auto other_done = [this, &path, &version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          auto it = building_.find(path);
+          return it == building_.end() || CompareVersions(it->second.version, version) < 0;
+        };
+        uint64_t progress = 0;
+        absl::Time progressed = absl::Now();
+        while (!(plan->decide_again = mu_.AwaitWithTimeout(absl::Condition(&other_done),
+                                                           absl::Milliseconds(100)))) {
+          const BlockFetcher* other = building_.find(path)->second.fetcher;
+          const uint64_t now = other == nullptr ? 0 : other->bytes_received();
+          if (now != progress) {
+            progress = now;
+            progressed = absl::Now();
+          } else if (absl::Now() - progressed >= absl::Seconds(1)) {
+            break;
+          }
+        }
+      }
+    }
+    // Whatever happens below, this group's builds are not in flight any more.
+    auto release_builds = [this, &plans]() {
+      absl::MutexLock lock(&mu_);
+      for (const std::unique_ptr<Plan>& plan : plans) {
+        if (!plan->builds_for_all) continue;
+        auto it = building_.find(plan->remote->path());
+        if (it != building_.end() &&
+            CompareVersions(it->second.version, plan->result.content().version()) == 0) {
+          building_.erase(it);
+        }
+        plan->builds_for_all = false;
+      }
+    };
+    struct ReleaseOnExit {
+      std::function<void()> release;
+      ~ReleaseOnExit() { release(); }
+    } release_on_exit{release_builds};
+    // Built outside the order: here blocks are fetched. A peer's failure
+    // (gone, bad blocks) stops the batch; one of the entry's is decided on
+    // in order, below.
+    std::vector<PreparedObject*> built;
+    for (const std::unique_ptr<Plan>& plan : plans) {
+      if (!plan->needs_object || plan->decide_again) continue;
+      plan->build_failure =
+          PrepareObject(plan->result, plan->result.attributes(), root_fd_, *store_, options_,
+                        &temp_counter_, source.fetcher, stats, /*durable=*/false,
+                        &plan->prepared);
+      if (plan->build_failure.ok()) {
+        built.push_back(&plan->prepared);
+      } else if (ScopeOf(plan->build_failure) != FailureScope::kEntry) {
+        return InEntry(*plan->remote, plan->build_failure);
+      }
+    }
+    if (absl::Status s = MakeDurable(built); !s.ok()) return s;
+    std::vector<const Entry*> raced;
+    absl::MutexLock lock(&mu_);
+    for (const std::unique_ptr<Plan>& plan : plans) {
+      if (plan->decide_again) {
+        raced.push_back(plan->remote);
+        continue;
+      }
+      absl::StatusOr<std::optional<Outcome>> placed =
+          plan->build_failure.ok() ? Place(*plan, source.fetcher, stats)
+                                   : absl::StatusOr<std::optional<Outcome>>(plan->build_failure);
+      if (!placed.ok()) {
+        if (absl::Status s =
+                SetAsideOrFail(*plan->remote, source.peer, placed.status(), stats, retried);
             !s.ok()) {
           return s;
         }
         continue;
       }
-      group_bytes += order[at]->content().size();
-      group.push_back(*std::move(plan));
+      if (!placed->has_value()) {
+        // A local change got in since it was decided: decide again.
+        raced.push_back(plan->remote);
+        continue;
+      }
+      count(**placed);
     }
-    std::vector<PreparedObject*> built;
-    built.reserve(group.size());
-    for (const std::unique_ptr<Plan>& plan : group) built.push_back(&plan->prepared);
-    if (absl::Status s = MakeDurable(built); !s.ok()) return s;
-    for (const std::unique_ptr<Plan>& plan : group) {
-      std::optional<Outcome> outcome = plan->done;
-      if (!outcome.has_value()) {
-        absl::StatusOr<std::optional<Outcome>> placed = Place(*plan, source.fetcher, stats);
-        if (!placed.ok()) {
-          if (absl::Status s = SetAsideOrFail(*plan->remote, source.peer, placed.status(), stats);
-              !s.ok()) {
-            return s;
-          }
-          continue;
-        }
-        outcome = *placed;
-      }
-      if (!outcome.has_value()) {
-        // A local change got in since the group was decided: decide again.
-        absl::StatusOr<Outcome> again = ApplyOne(*plan->remote, source, stats, /*retrying=*/false);
-        if (!again.ok()) {
-          if (absl::Status s = SetAsideOrFail(*plan->remote, source.peer, again.status(), stats);
-              !s.ok()) {
-            return s;
-          }
-          continue;
-        }
-        outcome = *again;
-      }
-      switch (*outcome) {
-        case Outcome::kIgnored: ++stats->ignored; break;
-        case Outcome::kApplied: ++stats->applied; break;
-        case Outcome::kDeferred: ++stats->deferred; break;
-      }
-    }
+    group = std::move(raced);
   }
   return absl::OkStatus();
 }
@@ -341,7 +435,6 @@ absl::Status RemoteApplier::RetrySetAside(BlockFetcher* fetcher, int64_t now_uni
     return due.size() < limit;
   });
   if (!scanned.ok()) return scanned;
-  absl::MutexLock lock(&mu_);
   for (const Due& item : due) {
     // Applied, superseded or tried again since it was read: not due now.
     absl::StatusOr<std::optional<SetAsideRecord>> current = store_->GetSetAside(item.path);
@@ -350,45 +443,48 @@ absl::Status RemoteApplier::RetrySetAside(BlockFetcher* fetcher, int64_t now_uni
     const SetAsideRecord& record = **current;
     const Entry& entry = record.entry();
     if (record.partial()) {
+      absl::MutexLock lock(&mu_);
       if (absl::Status s = RetryDroppedAttributes(record, now_unix_ms); !s.ok()) return s;
       continue;
     }
-    absl::StatusOr<std::optional<Entry>> local = store_->Get(entry.path());
-    if (!local.ok()) return local.status();
-    if (local->has_value() &&
-        CompareVersions((*local)->content().version(), entry.content().version()) >= 0) {
-      // A newer version was made or applied here since: it decides now.
-      LogInfo(absl::StrCat("set-aside entry ", entry.path(), " ",
-                           VersionToString(entry.content().version()), " superseded by ",
-                           VersionToString((*local)->content().version())));
-      if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-            txn.DeleteSetAside(entry.path());
-            return absl::OkStatus();
-          });
-          !s.ok()) {
-        return s;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::StatusOr<std::optional<Entry>> local = store_->Get(entry.path());
+      if (!local.ok()) return local.status();
+      if (local->has_value() &&
+          CompareVersions((*local)->content().version(), entry.content().version()) >= 0) {
+        // A newer version was made or applied here since: it decides now.
+        LogInfo(absl::StrCat("set-aside entry ", entry.path(), " ",
+                             VersionToString(entry.content().version()), " superseded by ",
+                             VersionToString((*local)->content().version())));
+        if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
+              txn.DeleteSetAside(entry.path());
+              return absl::OkStatus();
+            });
+            !s.ok()) {
+          return s;
+        }
+        continue;
       }
-      continue;
     }
-    absl::StatusOr<Outcome> outcome =
-        ApplyOne(entry, BatchSource{fetcher, record.peer()}, stats, /*retrying=*/true);
+    const uint64_t applied_before = stats->applied;
+    const absl::Status outcome =
+        ApplyGroup({&entry}, BatchSource{fetcher, record.peer()}, &record, stats);
     if (outcome.ok()) {
-      if (*outcome == Outcome::kApplied) {
-        ++stats->applied;
+      if (stats->applied > applied_before) {
         LogInfo(absl::StrCat("set-aside entry ", entry.path(), " ",
                              VersionToString(entry.content().version()), " applied at attempt ",
                              record.attempts() + 1));
       }
       continue;
     }
-    if (SetAsideOrFail(entry, record.peer(), outcome.status(), stats, &record).ok()) continue;
     // Not the entry's own failure (the disk is full, no peer serves its
     // blocks right now): it stays set aside, tried again later.
     SetAsideRecord later;  // Its entry stays as it is.
     later.set_peer(record.peer());
     later.set_retryable(true);
     later.set_first_unix_ms(record.first_unix_ms());
-    later.set_reason(std::string(outcome.status().message()));
+    later.set_reason(std::string(outcome.message()));
     later.set_next_attempt_unix_ms(NextAttemptUnixMs(now_unix_ms, record.attempts()));
     later.set_attempts(record.attempts() + 1);
     if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
@@ -454,24 +550,8 @@ absl::Status RemoteApplier::RetryDroppedAttributes(const SetAsideRecord& record,
   });
 }
 
-absl::StatusOr<RemoteApplier::Outcome> RemoteApplier::ApplyOne(const Entry& remote,
-                                                               const BatchSource& source,
-                                                               ApplyStats* stats, bool retrying) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    absl::StatusOr<std::unique_ptr<Plan>> plan =
-        Decide(remote, source, stats, /*durable=*/true, retrying);
-    if (!plan.ok()) return plan.status();
-    if ((*plan)->done.has_value()) return *(*plan)->done;
-    absl::StatusOr<std::optional<Outcome>> placed = Place(**plan, source.fetcher, stats);
-    if (!placed.ok()) return placed.status();
-    if (placed->has_value()) return **placed;
-  }
-  return absl::AbortedError("local changes kept racing with the apply");
-}
-
 absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
-    const Entry& remote, const BatchSource& source, ApplyStats* stats, bool durable,
-    bool retrying) {
+    const Entry& remote, const BatchSource& source, bool retrying) {
   // The clock first: whatever is changed here after seeing this entry must
   // beat it, even with skewed wall clocks. A far-future version is refused.
   for (const Version* v : {&remote.content().version(), &remote.attributes().version()}) {
@@ -562,19 +642,13 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   }
   const Kind kind = result.content().kind();
 
-  // Build new file content, symlinks and fifos in the temp folder first:
-  // nothing visible changes until Place renames it into place.
-  if (content_wins && (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO)) {
-    if (absl::Status s = PrepareObject(result, result.attributes(), root_fd_, *store_, options_,
-                                       &temp_counter_, source.fetcher, stats, durable,
-                                       &plan->prepared);
-        !s.ok()) {
-      return s;
-    }
-  }
+  // New file content, symlinks and fifos are built in the temp folder first
+  // (by ApplyGroup, outside the order): nothing visible changes until Place
+  // renames it into place.
+  plan->needs_object =
+      content_wins && (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO);
   return plan;
 }
-
 
 absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan& plan,
                                                                           BlockFetcher* fetcher,

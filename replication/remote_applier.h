@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "entry.pb.h"
@@ -78,24 +79,27 @@ class RemoteApplier {
  private:
   enum class Outcome { kIgnored, kApplied, kDeferred };
   struct Plan;
-  // Decides `remote` against the store as it is now and builds the winning
-  // object in the temp folder (its data fsynced only if `durable`; else
-  // MakeDurable before placing it). A plan that ignores or defers the entry
-  // is done already.
+  // Decides `remote` against the store as it is now: a plan that ignores or
+  // defers the entry is done already; one whose content wins says whether
+  // an object must be built for it (outside mu_) before Place.
   // `retrying`: `remote` is the set-aside entry of its path, tried again.
   absl::StatusOr<std::unique_ptr<Plan>> Decide(const Entry& remote, const BatchSource& source,
-                                               ApplyStats* stats, bool durable, bool retrying)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                               bool retrying) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Places a decided plan on disk and commits it; nullopt when a local
   // change got in since it was decided (decide again).
   absl::StatusOr<std::optional<Outcome>> Place(Plan& plan, BlockFetcher* fetcher,
                                                ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Decides and places one entry, again while local changes race with it.
-  absl::StatusOr<Outcome> ApplyOne(const Entry& remote, const BatchSource& source,
-                                   ApplyStats* stats, bool retrying)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyEntries(const std::vector<const Entry*>& entries, const BatchSource& source,
                             ApplyStats* stats);
+  // Decides, builds and places `group`, in order. Decisions and placements
+  // take their turn in the applier's order (mu_); objects are built (their
+  // blocks fetched, with deadlines) outside it, so a peer slow or hung on
+  // FetchBlocks holds up its own entries only. Entries a local change
+  // raced with are decided again, a few rounds at most. `retried`: the
+  // group is that set-aside record's entry, tried again.
+  absl::Status ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
+                          const SetAsideRecord* retried, ApplyStats* stats)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // After `failure` applying `remote`: sets the entry aside when the failure
   // is the entry's own (FailureScope::kEntry) and returns OK; else returns
   // the failure, for the caller to stop on. `retried`: the record `remote`
@@ -113,8 +117,20 @@ class RemoteApplier {
   FilesystemHooks* hooks_;
   ApplierOptions options_;
   ConflictKeeper conflicts_;
+  // Orders decisions and placements (not builds) across pullers.
   absl::Mutex mu_;
-  uint64_t temp_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  // Content versions being built right now, by path, with the fetcher that
+  // builds each: a second puller deciding the same version waits for that
+  // build while it makes progress, instead of fetching the same blocks
+  // from its own peer (in a full mesh every new file arrives from every
+  // peer at once); one that stalls a second is not waited for.
+  struct Build {
+    Version version;
+    const BlockFetcher* fetcher;  // Alive while the build is registered.
+  };
+  absl::flat_hash_map<std::string, Build> building_ ABSL_GUARDED_BY(mu_);
+  // Names of objects built in the temp folder; builds run concurrently.
+  std::atomic<uint64_t> temp_counter_{0};
 };
 
 // The attribute register a replica ends up with: the higher version, when

@@ -20,13 +20,15 @@ namespace {
 // entries, whose origin stream may be gone).
 class AnyPeerFetcher final : public BlockFetcher {
  public:
-  explicit AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers) : pullers_(pullers) {}
+  AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers,
+                 FetchCancellation* cancellation)
+      : pullers_(pullers), cancellation_(cancellation) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override {
     absl::Status last = absl::UnavailableError("no connected peer");
     for (const auto& puller : pullers_) {
       std::shared_ptr<Replication::Stub> stub = puller->stub();
       if (stub == nullptr) continue;
-      GrpcBlockFetcher fetcher(stub);
+      GrpcBlockFetcher fetcher(stub, cancellation_);
       absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
       if (blocks.ok()) return blocks;
       last = blocks.status();
@@ -36,6 +38,7 @@ class AnyPeerFetcher final : public BlockFetcher {
 
  private:
   const std::vector<std::unique_ptr<Puller>>& pullers_;
+  FetchCancellation* cancellation_;
 };
 
 SetAsideProblem ProblemOf(const SetAsideRecord& record) {
@@ -120,6 +123,7 @@ void Replicator::Stop() {
     stopping_ = true;
   }
   if (service_ != nullptr) service_->Shutdown();
+  retry_fetches_.CancelAll();
   for (auto& puller : pullers_) puller->Stop();
   if (deferred_worker_.joinable()) deferred_worker_.join();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
@@ -161,7 +165,7 @@ void Replicator::RunDeferredWorker() {
       last_purge_ = absl::Now();
       PurgeTombstones();
     }
-    AnyPeerFetcher fetcher(pullers_);
+    AnyPeerFetcher fetcher(pullers_, &retry_fetches_);
     ApplyStats stats;
     if (path.has_value()) {
       if (path->empty()) last_sweep = absl::Now();

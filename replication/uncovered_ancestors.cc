@@ -31,7 +31,7 @@ bool SameStoredEntry(const std::optional<Entry>& a, const std::optional<Entry>& 
 // left alone.
 absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, MetadataStore* store,
                                       FilesystemHooks* hooks, const ApplierOptions& options,
-                                      uint64_t* temp_counter, BlockFetcher* fetcher,
+                                      std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher,
                                       ApplyStats* stats) {
   auto settle = [&](UncoveredAncestor& found) -> absl::StatusOr<bool> {
     const std::string& ancestor = found.path;
