@@ -42,9 +42,10 @@ absl::StatusOr<bool> ReachedDisk(int root_fd, const ApplyIntent& intent, Entry* 
     if (!object.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
     // What the file system refuses stays out, as the apply left it.
     DroppedAttributes dropped;
+    // Set-id bits stay off: the apply left them off unless allowed.
     if (absl::Status s = SetObjectAttributes(object.get(), result->content().kind(),
                                              result->attributes(), result->content().mtime_ns(),
-                                             &dropped);
+                                             /*allow_setid=*/false, &dropped);
         !s.ok()) {
       return s;
     }

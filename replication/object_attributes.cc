@@ -20,7 +20,7 @@
 
 namespace replfs {
 absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
-                                 int64_t mtime_ns, DroppedAttributes* dropped) {
+                                 int64_t mtime_ns, bool allow_setid, DroppedAttributes* dropped) {
   auto drop = [dropped](const std::string& what, int error_number) {
     dropped->items.push_back(absl::StrCat(what, ": ", std::strerror(error_number)));
     dropped->retryable = true;
@@ -33,7 +33,12 @@ absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes
   }
   if (kind != KIND_SYMLINK) {
     const std::string proc = ProcPath(fd);
-    if (::chmod(proc.c_str(), attributes.mode()) != 0) return ErrnoStatus(errno, "chmod");
+    mode_t mode = attributes.mode();
+    if (!allow_setid && kind != KIND_DIR && (mode & (S_ISUID | S_ISGID)) != 0) {
+      mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+      dropped->setid_stripped = true;
+    }
+    if (::chmod(proc.c_str(), mode) != 0) return ErrnoStatus(errno, "chmod");
     // Replace the replicated xattrs with exactly the entry's set.
     std::vector<char> names(65536);
     const ssize_t length = ::listxattr(proc.c_str(), names.data(), names.size());

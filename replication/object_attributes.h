@@ -17,6 +17,8 @@ struct DroppedAttributes {
   // Whether trying again may store them (the file system refused them, not
   // replfs: a namespace it never replicates stays dropped).
   bool retryable = false;
+  // Set-id bits were left off a file (by policy: not a problem to retry).
+  bool setid_stripped = false;
   bool empty() const { return items.empty(); }
 };
 
@@ -27,9 +29,11 @@ struct DroppedAttributes {
 // added to `dropped` (a file system without ownership, an xattr too large
 // for it or in a namespace it lacks, a time it cannot represent), as is an
 // xattr in a namespace replfs does not replicate (security.*, trusted.*):
-// the rest still applies. A mode it refuses fails the call.
+// the rest still applies. A mode it refuses fails the call. Unless
+// `allow_setid`, a file (anything but a directory) never gets the setuid or
+// setgid bit; `dropped->setid_stripped` says when one was left off.
 absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
-                                 int64_t mtime_ns, DroppedAttributes* dropped);
+                                 int64_t mtime_ns, bool allow_setid, DroppedAttributes* dropped);
 
 }  // namespace replfs
 

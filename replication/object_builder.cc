@@ -1,6 +1,7 @@
 #include "replication/object_builder.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -143,6 +144,22 @@ absl::Status BuildObject(const Entry& entry, int root_fd, const MetadataStore& s
     }
     return absl::OkStatus();
   }
+  if (!c.is_inline()) {
+    // A file that cannot fit is not fetched at all (a 1 TiB file used to be
+    // fetched onto 75 GiB): set aside, reported, and tried again later,
+    // when space may have been freed. The store's reserve stays free.
+    struct statvfs vfs;
+    if (::fstatvfs(temp_dir_fd, &vfs) == 0) {
+      const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+      const uint64_t kept = store.ReservedSpaceBytes();
+      if (c.size() > free_bytes || free_bytes - c.size() < kept) {
+        return EntryFault(absl::ResourceExhaustedError(absl::StrFormat(
+            "a file of %d bytes does not fit: %d bytes free, %d of them kept for the metadata "
+            "store",
+            c.size(), free_bytes, std::min(kept, free_bytes))));
+      }
+    }
+  }
   UniqueFd out(::openat(temp_dir_fd, temp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return ErrnoStatus(errno, "create temp file");
   if (!c.is_inline() && ::ftruncate(out.get(), static_cast<off_t>(c.size())) != 0) {
@@ -182,7 +199,7 @@ absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int
   if (::fstat(object.get(), &st) != 0) return ErrnoStatus(errno, "stat temp object");
   prepared->placed_ino = st.st_ino;
   return SetObjectAttributes(object.get(), entry.content().kind(), attributes,
-                             entry.content().mtime_ns(), &prepared->dropped);
+                             entry.content().mtime_ns(), options.allow_setuid, &prepared->dropped);
 }
 
 absl::Status MakeDurable(const std::vector<PreparedObject*>& prepared) {

@@ -100,9 +100,12 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
     // A message above kMaxBlockMessageBytes, or more than kBlockBufferBytes
     // sent at us ("Buffers full"): no honest replica sends that.
     return absl::DataLossError(
-        absl::StrCat("peer sent more than a block can be: ", status.error_message()));
+        absl::StrCat("peer sent more than a block can be: ", ForLog(status.error_message(), 512)));
   }
-  if (!status.ok()) return absl::UnavailableError(absl::StrCat("fetch blocks: ", status.error_message()));
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("fetch blocks: ", ForLog(status.error_message(), 512)));
+  }
   if (blocks.size() != hashes.size()) return absl::DataLossError("peer sent too few blocks");
   return blocks;
 }
@@ -198,7 +201,7 @@ absl::Status Puller::Session() {
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     grpc::Status status = stub->Hello(&context, hello, &reply);
     if (!status.ok()) {
-      std::string message = absl::StrCat("hello failed: ", status.error_message());
+      std::string message = absl::StrCat("hello failed: ", ForLog(status.error_message(), 512));
       // In TLS 1.3 the server checks our certificate after our side of the
       // handshake is done, so a refused certificate reaches us only as a
       // closed socket. Say what that usually means (tests/tls_test).
@@ -219,7 +222,7 @@ absl::Status Puller::Session() {
       reply.node() == 0 || reply.node() == config_.node_id) {
     const std::string why = absl::StrFormat(
         "peer answered hello with protocol %d, cluster '%s', node %016x: not a peer of ours",
-        reply.protocol_version(), reply.cluster(), reply.node());
+        reply.protocol_version(), ForLog(reply.cluster()), reply.node());
     Reject(why);
     return absl::FailedPreconditionError(why);
   }
@@ -303,6 +306,12 @@ absl::Status Puller::Session() {
       context.TryCancel();
       break;
     }
+    if (stats.forged > 0) {
+      state_.RecordRefused(stats.forged,
+                           absl::StrCat("refused ", stats.forged,
+                                        " entries claiming versions of this replica it never "
+                                        "issued"));
+    }
     // Every entry up to `covered` is applied or set aside (the record
     // keeps it): the checkpoint may move there.
     if (*covered > position.checkpoint()) {
@@ -342,9 +351,12 @@ absl::Status Puller::Session() {
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
     // Our channel refused a message above its bound (kMaxBatchMessageBytes
     // and the per-method ones): the peer sent what no honest replica sends.
-    Reject(status.error_message());
+    Reject(ForLog(status.error_message(), 512));
   }
-  if (!status.ok()) return absl::UnavailableError(absl::StrCat("stream ended: ", status.error_message()));
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("stream ended: ", ForLog(status.error_message(), 512)));
+  }
   return absl::UnavailableError("stream ended");
 }
 

@@ -212,6 +212,7 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
       case Outcome::kIgnored: ++stats->ignored; break;
       case Outcome::kApplied: ++stats->applied; break;
       case Outcome::kDeferred: ++stats->deferred; break;
+      case Outcome::kForged: ++stats->forged; break;
     }
   };
   constexpr int kRounds = 5;
@@ -526,7 +527,8 @@ absl::Status RemoteApplier::RetryDroppedAttributes(const SetAsideRecord& record,
       if (!object.valid()) return ErrnoStatus(errno, "open for attributes");
       if (absl::Status s = SetObjectAttributes(object.get(), applied.content().kind(),
                                                applied.attributes(),
-                                               applied.content().mtime_ns(), &dropped);
+                                               applied.content().mtime_ns(),
+                                               options_.allow_setuid, &dropped);
           !s.ok()) {
         dropped.items.push_back(std::string(s.message()));
         dropped.retryable = true;
@@ -600,6 +602,17 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   }
   const bool content_wins =
       local == nullptr || CompareVersions(remote.content().version(), local->content().version()) > 0;
+  // Every content version this node issues is committed here first, and
+  // a register only ever moves to a newer version: one of ours newer than
+  // what this replica holds was never issued by it (a peer forging our
+  // node id to win LWW as if we had written it). Not applied.
+  if (content_wins && options_.node_id != 0 &&
+      remote.content().version().node() == options_.node_id) {
+    LogWarning(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                            ": refused: claims a version of this replica it never issued"));
+    plan->done = Outcome::kForged;
+    return plan;
+  }
   const bool attributes_win =
       !content_wins && IsLive(*local) && IsLive(remote) &&
       local->content().kind() == remote.content().kind() &&
@@ -765,7 +778,8 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
         UniqueFd object(::openat(parent_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         if (!object.valid()) return ErrnoStatus(errno, "open for attributes");
         if (absl::Status s = SetObjectAttributes(object.get(), kind, result.attributes(),
-                                                 result.content().mtime_ns(), &dropped);
+                                                 result.content().mtime_ns(),
+                                                 options_.allow_setuid, &dropped);
             !s.ok()) {
           return s;
         }
@@ -803,7 +817,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
         DroppedAttributes implicit_dropped;  // Not this entry's attributes.
         if (absl::Status s = SetObjectAttributes(dir.get(), KIND_DIR,
                                                  ImplicitDirectoryAttributes(existing), 0,
-                                                 &implicit_dropped);
+                                                 options_.allow_setuid, &implicit_dropped);
             !s.ok()) {
           return s;
         }
@@ -828,7 +842,8 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
       }
       UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!dir.valid()) return ErrnoStatus(errno, "open directory");
-      if (absl::Status s = SetObjectAttributes(dir.get(), kind, result.attributes(), 0, &dropped);
+      if (absl::Status s = SetObjectAttributes(dir.get(), kind, result.attributes(), 0,
+                                               options_.allow_setuid, &dropped);
           !s.ok()) {
         return s;
       }
@@ -861,6 +876,12 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
                          ": deferred, opened for writing here meanwhile"));
     return std::optional<Outcome>(Outcome::kDeferred);
+  }
+  if (dropped.setid_stripped) {
+    LogWarning(absl::StrFormat(
+        "apply %s: setuid/setgid bits left off (mode %04o from the peer; -o allow_setuid keeps "
+        "them)",
+        path, result.attributes().mode()));
   }
   if (!dropped.empty()) {
     ++stats->partial;

@@ -77,7 +77,7 @@ class RemoteApplier {
   ConflictKeeper& conflicts() { return conflicts_; }
 
  private:
-  enum class Outcome { kIgnored, kApplied, kDeferred };
+  enum class Outcome { kIgnored, kApplied, kDeferred, kForged };
   struct Plan;
   // Decides `remote` against the store as it is now: a plan that ignores or
   // defers the entry is done already; one whose content wins says whether

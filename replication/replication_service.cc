@@ -33,8 +33,8 @@ grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest*
   }
   if (request->cluster() != config_.cluster) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("cluster '", request->cluster(), "' is not this replica's cluster '",
-                                     config_.cluster, "'"));
+                        absl::StrCat("cluster '", ForLog(request->cluster()),
+                                     "' is not this replica's cluster '", config_.cluster, "'"));
   }
   if (request->node() == config_.node_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -116,7 +116,7 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
       // that replicates, a path deeper than a peer accepts) would stop
       // their feeds at it: it is skipped, like their own, and said so.
       if (absl::Status valid = ValidateRemoteEntry(entry, "", EntryLimits()); !valid.ok()) {
-        LogWarning(absl::StrCat("change feed: not sending ", entry.path().substr(0, 200),
+        LogWarning(absl::StrCat("change feed: not sending ", ForLog(entry.path(), 200),
                                 " to peers, they would refuse it: ", valid.message()));
         next_since = entry.seq();
         return true;

@@ -41,6 +41,13 @@ class AnyPeerFetcher final : public BlockFetcher {
   FetchCancellation* cancellation_;
 };
 
+// The applier's options, told this replica's node id.
+ApplierOptions ApplierOptionsOf(const ReplicatorConfig& config) {
+  ApplierOptions options = config.applier;
+  options.node_id = config.node_id;
+  return options;
+}
+
 SetAsideProblem ProblemOf(const SetAsideRecord& record) {
   SetAsideProblem problem;
   problem.set_path(record.entry().path());
@@ -59,7 +66,7 @@ SetAsideProblem ProblemOf(const SetAsideRecord& record) {
 Replicator::Replicator(ReplicatorConfig config, int root_fd, MetadataStore* store,
                        HybridLogicalClock* clock, FilesystemHooks* hooks)
     : config_(std::move(config)), root_fd_(root_fd), store_(store), clock_(clock),
-      applier_(root_fd, store, clock, hooks, config_.applier) {}
+      applier_(root_fd, store, clock, hooks, ApplierOptionsOf(config_)) {}
 
 Replicator::~Replicator() { Stop(); }
 

@@ -160,6 +160,10 @@ class MetadataStore {
   uint64_t LiveEntries() const;
   uint64_t Tombstones() const;
 
+  // Space the store keeps for itself on its file system (its reserve): a
+  // file applied from a peer must leave at least this much free.
+  uint64_t ReservedSpaceBytes() const { return reserve_->reserve_bytes(); }
+
   absl::StatusOr<uint64_t> GetCheckpoint(uint64_t peer_node) const;
   absl::Status PutCheckpoint(uint64_t peer_node, uint64_t seq);
 

@@ -121,10 +121,11 @@ class MaliciousPeerTest : public ::testing::Test {
     root_.reset();
   }
 
-  void StartReplica() {
+  void StartReplica(const std::string& more_options = "") {
     replica_ = std::make_unique<ReplicaProcess>(
         backing_, mount_,
-        std::vector<std::string>{"-o", absl::StrCat("listen=", listen_, ",peers=", fake_.address())});
+        std::vector<std::string>{"-o", absl::StrCat("listen=", listen_, ",peers=", fake_.address(),
+                                                     more_options)});
     ASSERT_OK(replica_->Start());
   }
 
@@ -421,6 +422,99 @@ TEST_F(MaliciousPeerTest, ImpostorHelloRepliesAreRefused) {
   EXPECT_EQ(fake_.streams_opened(), 0) << "Changes was called after a bad Hello reply";
   fake_.SetHello("replfs", FakePeer::kNodeId);
   ExpectStillReplicates();
+}
+
+// ---- Hygiene ----
+
+// What a peer says is quoted in the log cut short and escaped, and a line
+// repeated at every retry is written once in a while: a hello reply with a
+// 60,000-byte cluster name (and one of 16 MiB, which gRPC refuses) used to
+// be logged in full, twice per attempt.
+TEST_F(MaliciousPeerTest, HugeStringsFromAPeerDoNotFloodTheLog) {
+  fake_.SetHello(std::string(60'000, 'c') + "\nreplfs error: forged line", FakePeer::kNodeId);
+  StartReplica();
+  ASSERT_TRUE(WaitUntil([&] { return RejectedCount() >= 4; }, absl::Seconds(30))) << Diagnostics();
+  fake_.SetHello(std::string(16 << 20, 'C'), FakePeer::kNodeId);
+  const uint64_t rejected = RejectedCount();
+  const int streams = fake_.streams_opened();
+  absl::SleepFor(absl::Seconds(4));  // A few more attempts (backoff: 3.2 s, 6.4 s...).
+  EXPECT_EQ(fake_.streams_opened(), streams) << "Changes after a bad hello";
+  const std::string log = replica_->Log();
+  EXPECT_LT(log.size(), size_t{32} << 10) << log.substr(0, 4000);
+  EXPECT_THAT(log, HasSubstr("... [60026 bytes]"));
+  EXPECT_EQ(log.find("\nreplfs error: forged line"), std::string::npos) << "a peer wrote a log line";
+  // Written once, whatever the number of attempts within the window.
+  size_t lines = 0;
+  for (size_t at = log.find("not a peer of ours"); at != std::string::npos;
+       at = log.find("not a peer of ours", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LE(lines, 2u) << "after " << rejected << " rejections";
+  fake_.SetHello("replfs", FakePeer::kNodeId);
+  ExpectStillReplicates();
+}
+
+// An entry claiming a version of this replica's own node that it never
+// issued (every version it issues is committed here first) is refused and
+// counted; the entries behind it apply.
+TEST_F(MaliciousPeerTest, VersionsOfOurOwnNodeWeNeverIssuedAreRefused) {
+  StartReplica();
+  absl::StatusOr<ReplicaStatus> own = AdminStatus(backing_);
+  ASSERT_OK(own.status());
+  Entry forged = InlineFileEntry("forged", "as if written here\n", HlcFromNow());
+  forged.mutable_content()->mutable_version()->set_node(own->node());
+  forged.mutable_attributes()->mutable_version()->set_node(own->node());
+  Entry over_keep = InlineFileEntry("keep.txt", "overwritten\n", HlcFromNow());
+  over_keep.mutable_content()->mutable_version()->set_node(own->node());
+  ChangesScript script;
+  script.messages.push_back(BatchBytes({forged, over_keep}, 1));
+  script.messages.push_back(BatchBytes({InlineFileEntry("behind", "behind\n", HlcFromNow())}, 3));
+  fake_.SetScript(script);
+  ASSERT_TRUE(WaitUntil([&] { return testing::ReadWholeFile(mount_ + "/behind") == "behind\n"; },
+                        absl::Seconds(20)))
+      << Diagnostics();
+  EXPECT_FALSE(Exists(mount_ + "/forged"));
+  EXPECT_EQ(testing::ReadWholeFile(mount_ + "/keep.txt"), "original\n");
+  EXPECT_GE(RejectedCount(), 2u) << Diagnostics();
+  EXPECT_THAT(replica_->Log(), HasSubstr("claims a version of this replica it never issued"));
+}
+
+// A peer cannot plant a setuid or setgid file in the backing directory
+// (which, unlike the mount, is not nosuid): the bits are left off and that
+// is logged, unless the replica is told -o allow_setuid.
+TEST_F(MaliciousPeerTest, SetIdBitsOfFilesFromPeersAreLeftOff) {
+  Entry setuid = InlineFileEntry("setuid", "#!/bin/sh\n", HlcFromNow());
+  setuid.mutable_attributes()->set_mode(04755);
+  Entry setgid = InlineFileEntry("setgid", "#!/bin/sh\n", HlcFromNow());
+  setgid.mutable_attributes()->set_mode(02755);
+  Entry shared_dir = DirEntry("shared", HlcFromNow());
+  shared_dir.mutable_attributes()->set_mode(02775);  // A setgid directory is fine.
+  ChangesScript script;
+  script.messages.push_back(BatchBytes({setuid, setgid, shared_dir}));
+  fake_.SetScript(script);
+  StartReplica();
+  auto mode_of = [&](const std::string& name) -> mode_t {
+    struct stat st;
+    return ::lstat((backing_ + "/" + name).c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return mode_of("setuid") != 0 && mode_of("setgid") != 0; },
+                        absl::Seconds(20)))
+      << Diagnostics();
+  EXPECT_EQ(mode_of("setuid"), 0755u);
+  EXPECT_EQ(mode_of("setgid"), 0755u);
+  EXPECT_EQ(mode_of("shared"), 02775u);
+  EXPECT_THAT(replica_->Log(), HasSubstr("setuid/setgid bits left off"));
+
+  // Told to keep them, the replica does.
+  replica_.reset();
+  Entry allowed = InlineFileEntry("allowed", "#!/bin/sh\n", HlcFromNow());
+  allowed.mutable_attributes()->set_mode(04755);
+  script.messages = {BatchBytes({allowed}, 10)};
+  fake_.SetScript(script);
+  StartReplica(",allow_setuid");
+  ASSERT_TRUE(WaitUntil([&] { return mode_of("allowed") != 0; }, absl::Seconds(20)))
+      << Diagnostics();
+  EXPECT_EQ(mode_of("allowed"), 04755u);
 }
 
 // ---- Clock ----

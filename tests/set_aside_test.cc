@@ -274,6 +274,7 @@ class FakePeerSetAsideTest : public ::testing::Test {
   }
   void TearDown() override {
     replica_.reset();
+    small_fs_.reset();
     root_.reset();
   }
   PeerStatus View() const { return PeerOf(AdminStatus(backing_), fake_.address()); }
@@ -296,6 +297,7 @@ class FakePeerSetAsideTest : public ::testing::Test {
   std::string backing_, mount_;
   FakePeer fake_;
   std::unique_ptr<ReplicaProcess> replica_;
+  std::unique_ptr<SmallFilesystem> small_fs_;  // At backing_, when a test needs one.
   uint64_t next_seq_ = 1;
 };
 
@@ -391,6 +393,31 @@ TEST_F(FakePeerSetAsideTest, EntryWhoseBlocksAreNotServedIsSetAsideAndDecidesIts
   fake_.SetBlocks({{{Sha256(other), other}}, 0});
   absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(Read("p"), "newest\n");
+}
+
+// A file that cannot fit the receiver's free space (less what its store
+// keeps for itself) is not fetched at all (a 1 TiB file used to be fetched
+// onto 75 GiB of free space): set aside, reported, and the entries behind
+// it arrive.
+TEST_F(FakePeerSetAsideTest, FileLargerThanTheFreeSpaceIsNotFetched) {
+  absl::StatusOr<std::unique_ptr<SmallFilesystem>> fs =
+      SmallFilesystem::Tmpfs(backing_, "size=24m");
+  REPLFS_ASSERT_OK(fs.status());
+  small_fs_ = *std::move(fs);
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 64; ++i) hashes.push_back(Sha256(absl::StrCat("block ", i)));
+  Play({{BlockFileEntry("huge", 64 * kBlockSize, hashes, HlcFromNow())},
+        {InlineFileEntry("after", "after\n", HlcFromNow())}});
+  REPLFS_ASSERT_OK(replica_->Start());
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Read("after") == "after\n" && View().set_aside_entries() == 1; },
+      absl::Seconds(20)))
+      << Diagnostics();
+  const PeerStatus seen = View();
+  EXPECT_EQ(seen.set_aside(0).path(), "huge");
+  EXPECT_NE(seen.set_aside(0).reason().find("does not fit"), std::string::npos) << Diagnostics();
+  EXPECT_EQ(fake_.fetch_calls(), 0) << "blocks of a file that cannot fit were fetched";
+  EXPECT_FALSE(Exists(mount_ + "/huge"));
 }
 
 }  // namespace

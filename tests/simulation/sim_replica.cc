@@ -88,6 +88,8 @@ absl::Status SimReplica::Open() {
   options.hidden_name = kStateName;
   options.temp_dir = state_->TempPath();
   options.conflicts_dir = state_->ConflictsPath();
+  // Its own entries come back through peers: never mistaken for forged ones.
+  options.node_id = node_id_;
   applier_ = std::make_unique<RemoteApplier>(root_fd_.get(), store_.get(), clock_.get(), &hooks_,
                                              std::move(options));
   return absl::OkStatus();
