@@ -241,10 +241,14 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
     }
     // One build per path and version at a time: a version another puller
     // is building is waited for while that build makes progress, then
-    // decided again; one that stalls for a second (its peer hangs) is
-    // built here too, so that it delays no other peer's entries more.
+    // decided again. Once the builds waited for stall for a second (a peer
+    // hangs, or they are slow), this group waits no more and builds what
+    // is left itself: it delays no other peer's entries longer than that.
     {
       absl::MutexLock lock(&mu_);
+      uint64_t progress = 0;
+      absl::Time progressed = absl::Now();
+      bool stalled = false;
       for (const std::unique_ptr<Plan>& plan : plans) {
         if (!plan->needs_object) continue;
         const std::string& path = plan->remote->path();
@@ -255,13 +259,11 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
           plan->builds_for_all = true;
           continue;
         }
-        if (CompareVersions(building_it->second.version, version) < 0) continue;
+        if (stalled || CompareVersions(building_it->second.version, version) < 0) continue;
         auto other_done = [this, &path, &version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           auto it = building_.find(path);
           return it == building_.end() || CompareVersions(it->second.version, version) < 0;
         };
-        uint64_t progress = 0;
-        absl::Time progressed = absl::Now();
         while (!(plan->decide_again = mu_.AwaitWithTimeout(absl::Condition(&other_done),
                                                            absl::Milliseconds(100)))) {
           const BlockFetcher* other = building_.find(path)->second.fetcher;
@@ -270,6 +272,7 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
             progress = now;
             progressed = absl::Now();
           } else if (absl::Now() - progressed >= absl::Seconds(1)) {
+            stalled = true;
             break;
           }
         }
@@ -333,6 +336,11 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
         continue;
       }
       count(**placed);
+      // Placed: whoever waits for this build decides again now.
+      if (plan->builds_for_all) {
+        building_.erase(plan->remote->path());
+        plan->builds_for_all = false;
+      }
     }
     group = std::move(raced);
   }
