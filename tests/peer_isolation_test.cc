@@ -47,10 +47,11 @@ TEST(PeerIsolation, HungFetchBlocksOnOnePeerDoesNotDelayAnotherPeersEntries) {
   blocks.hang = true;
   hung.SetBlocks(blocks);
   std::vector<std::string> hashes;
+  hashes.reserve(3);
   for (int i = 0; i < 3; ++i) hashes.push_back(Sha256(absl::StrCat("stuck block ", i)));
   ChangesScript script;
   script.messages.push_back(
-      BatchBytes({BlockFileEntry("stuck", 3 * kBlockSize, hashes, HlcFromNow())}));
+      BatchBytes({BlockFileEntry("stuck", uint64_t{3} * kBlockSize, hashes, HlcFromNow())}));
   hung.SetScript(script);
   ASSERT_TRUE(WaitUntil([&] { return hung.fetch_calls() >= 1; }, absl::Seconds(20)))
       << receiver.Log();

@@ -168,13 +168,14 @@ class PeerMemoryTest : public ::testing::Test {
 // FetchBlocks answers each of 16 requested hashes with 60 MiB of data.
 TEST_F(PeerMemoryTest, SixtyMebibyteBlocksAreRefusedBeforeTheyAreBuffered) {
   std::vector<std::string> hashes;
+  hashes.reserve(16);
   for (int i = 0; i < 16; ++i) hashes.push_back(Sha256(absl::StrCat("block ", i)));
   BlockScript blocks;
   blocks.every_block_bytes = uint64_t{60} << 20;
   fake_.SetBlocks(blocks);
   ExpectBoundedThroughout(
       "16 blocks of 60 MiB",
-      BatchBytes({BlockFileEntry("flooded", 16 * kBlockSize, hashes, HlcFromNow())}));
+      BatchBytes({BlockFileEntry("flooded", uint64_t{16} * kBlockSize, hashes, HlcFromNow())}));
 }
 
 // One entry listing 1.95 million block hashes: a 63 MiB message.

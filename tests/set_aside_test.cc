@@ -405,8 +405,9 @@ TEST_F(FakePeerSetAsideTest, FileLargerThanTheFreeSpaceIsNotFetched) {
   REPLFS_ASSERT_OK(fs.status());
   small_fs_ = *std::move(fs);
   std::vector<std::string> hashes;
+  hashes.reserve(64);
   for (int i = 0; i < 64; ++i) hashes.push_back(Sha256(absl::StrCat("block ", i)));
-  Play({{BlockFileEntry("huge", 64 * kBlockSize, hashes, HlcFromNow())},
+  Play({{BlockFileEntry("huge", uint64_t{64} * kBlockSize, hashes, HlcFromNow())},
         {InlineFileEntry("after", "after\n", HlcFromNow())}});
   REPLFS_ASSERT_OK(replica_->Start());
   ASSERT_TRUE(WaitUntil(
