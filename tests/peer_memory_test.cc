@@ -24,6 +24,15 @@ namespace {
 
 constexpr uint64_t kTargetPeakBytes = uint64_t{128} << 20;
 
+// AddressSanitizer's shadow memory and quarantine multiply a process's
+// RSS: under it the scenarios still run (refused, and replication goes
+// on), but the peak is only printed.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPeakIsMeaningful = false;
+#else
+constexpr bool kPeakIsMeaningful = true;
+#endif
+
 // The highest resident set size the process has had (VmHWM), in bytes.
 uint64_t PeakRssBytes(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
@@ -149,14 +158,18 @@ class PeerMemoryTest : public ::testing::Test {
                 static_cast<double>(peak) / (1 << 20));
     EXPECT_TRUE(dealt_with) << "neither refused nor set aside" << Diagnostics();
     EXPECT_GT(peak, 0u);
-    EXPECT_LT(peak, kTargetPeakBytes) << label << Diagnostics();
+    if (kPeakIsMeaningful) {
+      EXPECT_LT(peak, kTargetPeakBytes) << label << Diagnostics();
+    }
 
     script.messages = {BatchBytes({InlineFileEntry("after", "after\n", HlcFromNow())}, 100)};
     fake_.SetScript(script);
     EXPECT_TRUE(WaitUntil([&] { return ReadWholeFile(mount_ + "/after") == "after\n"; },
                           absl::Seconds(30)))
         << "nothing arrives after it" << Diagnostics();
-    EXPECT_LT(PeakRssBytes(replica_->pid()), kTargetPeakBytes) << label << Diagnostics();
+    if (kPeakIsMeaningful) {
+      EXPECT_LT(PeakRssBytes(replica_->pid()), kTargetPeakBytes) << label << Diagnostics();
+    }
   }
 
   std::unique_ptr<TempDir> root_;
