@@ -2,11 +2,15 @@
 // peer that sends what costs a receiver the most memory, and its peak RSS
 // (VmHWM) must stay under 128 MiB while it refuses or sets aside what it
 // cannot take and goes on replicating. Each test prints the peak it saw
-// (REPLFS_BINARY=<an older replfs> measures that one).
+// (REPLFS_BINARY=<an older replfs> measures that one;
+// REPLFS_PEER_MEMORY_FILES=1000000 gives the receiver a tree of that many
+// small files first, as a measurement: it takes minutes per test).
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -109,12 +113,30 @@ std::string HashListBatch(uint64_t hashes) {
   return batch;
 }
 
+// `count` files of 100 bytes in directories of 1000, under `dir`.
+absl::Status MakeTree(const std::string& dir, uint64_t count) {
+  const std::string content(100, 'x');
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string sub = absl::StrCat(dir, "/d", i / 1000);
+    if (i % 1000 == 0) std::filesystem::create_directories(sub);
+    std::ofstream out(absl::StrCat(sub, "/f", i % 1000), std::ios::binary);
+    out << content << i;
+    if (!out) return absl::InternalError(absl::StrCat("cannot write under ", sub));
+  }
+  return absl::OkStatus();
+}
+
 class PeerMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = std::make_unique<TempDir>("replfs-peer-memory");
     backing_ = root_->Sub("backing");
     mount_ = root_->Sub("mnt");
+    if (const char* files = std::getenv("REPLFS_PEER_MEMORY_FILES"); files != nullptr) {
+      uint64_t count = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(files, &count)) << files;
+      ASSERT_TRUE(MakeTree(backing_ + "/tree", count).ok());
+    }
     ASSERT_TRUE(fake_.Start().ok());
     absl::StatusOr<int> port = FreeLoopbackPort();
     ASSERT_TRUE(port.ok()) << port.status();
