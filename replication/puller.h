@@ -112,6 +112,9 @@ constexpr int kMaxSmallMessageBytes = 64 << 10;
 // blocks in flight; HTTP/2 read-ahead).
 constexpr size_t kFeedBufferBytes = 48 << 20;
 constexpr size_t kBlockBufferBytes = 32 << 20;
+// The same for this replica's server, all clients together (requests are
+// small; what it sends is bounded by kMaxBatchMessageBytes per stream).
+constexpr size_t kServerBufferBytes = 64 << 20;
 
 }  // namespace replfs
 

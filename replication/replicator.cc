@@ -82,6 +82,12 @@ absl::Status Replicator::Start() {
     // Requests are small; replies are bounded by what a receiver accepts.
     builder.SetMaxReceiveMessageSize(kMaxSmallMessageBytes);
     builder.SetMaxSendMessageSize(kMaxBatchMessageBytes);
+    // gRPC checks a request's size only once all of it is in: without a
+    // quota a client's 300 MiB request was buffered whole. Past it gRPC
+    // cancels the call ("Buffers full").
+    grpc::ResourceQuota quota("replfs-server");
+    quota.Resize(kServerBufferBytes);
+    builder.SetResourceQuota(quota);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);

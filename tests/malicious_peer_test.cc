@@ -753,6 +753,42 @@ std::unique_ptr<Replication::Stub> PlainStub(const std::string& address) {
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
 }
 
+// The highest resident set size `pid` has had (VmHWM), in bytes.
+uint64_t PeakRssBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) << 10;
+  }
+  return 0;
+}
+
+// gRPC checks a request's size only once all of it is in: a client sending
+// a 300 MiB request used to have it buffered whole. The server's memory
+// quota cancels it first ("Buffers full"), and the replica still serves.
+TEST_F(MaliciousPeerTest, HugeRequestsDoNotBloatTheReplica) {
+  StartReplica();
+  std::unique_ptr<Replication::Stub> stub = PlainStub(listen_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FetchBlocksRequest request;
+    request.add_hashes(std::string(size_t{300} << 20, 'h'));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->FetchBlocks(&context, request);
+    Block block;
+    while (reader->Read(&block)) {
+    }
+    const grpc::Status status = reader->Finish();
+    EXPECT_FALSE(status.ok());
+  }
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(PeakRssBytes(replica_->pid()), uint64_t{128} << 20);
+#endif
+  absl::StatusOr<HelloReply> hello = CallHello(listen_);
+  EXPECT_TRUE(hello.ok()) << hello.status();
+  ExpectStillReplicates();
+}
+
 TEST_F(MaliciousPeerTest, ReplicaSurvivesHostileClients) {
   StartReplica();
   const int port = std::stoi(listen_.substr(listen_.rfind(':') + 1));
