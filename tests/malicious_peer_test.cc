@@ -781,8 +781,10 @@ TEST_F(MaliciousPeerTest, HugeRequestsDoNotBloatTheReplica) {
     const grpc::Status status = reader->Finish();
     EXPECT_FALSE(status.ok());
   }
-#if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(PeakRssBytes(replica_->pid()), uint64_t{128} << 20);
+  const uint64_t peak = PeakRssBytes(replica_->pid());
+  std::printf("peak RSS of the replica: %.1f MiB\n", static_cast<double>(peak) / (1 << 20));
+#if !defined(__SANITIZE_ADDRESS__)  // Its shadow memory multiplies RSS.
+  EXPECT_LT(peak, uint64_t{128} << 20);
 #endif
   absl::StatusOr<HelloReply> hello = CallHello(listen_);
   EXPECT_TRUE(hello.ok()) << hello.status();

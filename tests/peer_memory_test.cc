@@ -133,9 +133,8 @@ class PeerMemoryTest : public ::testing::Test {
     backing_ = root_->Sub("backing");
     mount_ = root_->Sub("mnt");
     if (const char* files = std::getenv("REPLFS_PEER_MEMORY_FILES"); files != nullptr) {
-      uint64_t count = 0;
-      ASSERT_TRUE(absl::SimpleAtoi(files, &count)) << files;
-      ASSERT_TRUE(MakeTree(backing_ + "/tree", count).ok());
+      ASSERT_TRUE(absl::SimpleAtoi(files, &tree_files_)) << files;
+      ASSERT_TRUE(MakeTree(backing_ + "/tree", tree_files_).ok());
     }
     ASSERT_TRUE(fake_.Start().ok());
     absl::StatusOr<int> port = FreeLoopbackPort();
@@ -168,7 +167,8 @@ class PeerMemoryTest : public ::testing::Test {
     ChangesScript script;
     script.messages.push_back(message);
     fake_.SetScript(script);
-    ASSERT_TRUE(replica_->Start().ok());
+    // A big tree's start-up scan takes minutes.
+    ASSERT_TRUE(replica_->Start(tree_files_ > 0 ? absl::Minutes(30) : absl::Seconds(30)).ok());
     const bool dealt_with = WaitUntil(
         [&] {
           const PeerStatus peer = View();
@@ -198,6 +198,7 @@ class PeerMemoryTest : public ::testing::Test {
   std::string backing_, mount_;
   FakePeer fake_;
   std::unique_ptr<ReplicaProcess> replica_;
+  uint64_t tree_files_ = 0;  // REPLFS_PEER_MEMORY_FILES
 };
 
 // FetchBlocks answers each of 16 requested hashes with 60 MiB of data.
