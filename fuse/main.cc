@@ -215,6 +215,7 @@ int Run(const Options& options) {
   replication.backing = options.backing;
   replication.mountpoint = options.mountpoint;
   replication.applier.hidden_name = hidden;
+  replication.applier.allow_setuid = options.allow_setuid;
   replication.tombstone_grace = absl::Seconds(options.tombstone_grace);
   // Short graces (tests, small sites) get checked more often.
   replication.purge_interval = std::min(absl::Minutes(1), absl::Seconds(options.tombstone_grace));

@@ -41,6 +41,7 @@ struct RawOptions {
   char* tls_cert = nullptr;
   char* tls_key = nullptr;
   int insecure = 0;
+  int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
   int foreground = 0;
   int debug = 0;
@@ -94,6 +95,8 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--config=%s", config),
     {"insecure", offsetof(RawOptions, insecure), 1},
     {"--insecure", offsetof(RawOptions, insecure), 1},
+    {"allow_setuid", offsetof(RawOptions, allow_setuid), 1},
+    {"--allow_setuid", offsetof(RawOptions, allow_setuid), 1},
     FUSE_OPT_KEY("peer=", kKeyPeer),
     FUSE_OPT_KEY("--peer=", kKeyPeer),
     FUSE_OPT_KEY("-h", kKeyHelp),
@@ -325,6 +328,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     FillFrom(raw.tls_key, file.tls_key);
     Take(file.config);
     raw.insecure |= file.insecure;
+    raw.allow_setuid |= file.allow_setuid;
     for (auto list : {&RawOptions::peer_list, &RawOptions::unknown, &RawOptions::positional,
                        &RawOptions::passthrough}) {
       (raw.*list).insert((raw.*list).end(), (file.*list).begin(), (file.*list).end());
@@ -360,6 +364,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   options.tls_cert = Take(raw.tls_cert);
   options.tls_key = Take(raw.tls_key);
   options.insecure = raw.insecure != 0;
+  options.allow_setuid = raw.allow_setuid != 0;
   if (options.show_help || options.show_version) return options;
   if (!cluster.empty()) options.cluster = cluster;
   ParsePeers(peers, &options.peers);
@@ -493,6 +498,8 @@ void PrintUsage(const char* program) {
       "                         other clusters are refused\n"
       "  -o insecure            allow plaintext replication on non-loopback\n"
       "                         addresses\n"
+      "  -o allow_setuid        keep setuid/setgid bits of files from peers\n"
+      "                         (default: stripped, and logged)\n"
       "  -o tombstone_grace=SECS  keep deletions (tombstones) at least this long\n"
       "                         and until every peer has applied them\n"
       "                         (default 86400)\n"

@@ -34,6 +34,7 @@ struct Options {
   std::vector<std::string> peers;   // HOST:PORT of each peer to pull from.
   std::string cluster = "replfs";   // Peers of another cluster are refused.
   bool insecure = false;            // Allow plaintext on non-loopback addresses.
+  bool allow_setuid = false;        // Keep set-id bits of files from peers.
   std::string tls_ca;               // Mutual TLS: cluster CA, own cert and key.
   std::string tls_cert;
   std::string tls_key;

@@ -17,16 +17,6 @@
 namespace replfs {
 namespace {
 
-bool KindMatches(Kind kind, mode_t mode) {
-  switch (kind) {
-    case KIND_FILE: return S_ISREG(mode);
-    case KIND_DIR: return S_ISDIR(mode);
-    case KIND_SYMLINK: return S_ISLNK(mode);
-    case KIND_FIFO: return S_ISFIFO(mode);
-    default: return false;
-  }
-}
-
 // Whether the apply recorded by `intent` reached the disk; if so, readies
 // its entry for commit (local stat, attributes set again: they may have been
 // half set).
@@ -50,8 +40,12 @@ absl::StatusOr<bool> ReachedDisk(int root_fd, const ApplyIntent& intent, Entry* 
     // attributes may be half set, so set them again.
     UniqueFd object(::openat(parent->get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!object.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+    // What the file system refuses stays out, as the apply left it.
+    DroppedAttributes dropped;
+    // Set-id bits stay off: the apply left them off unless allowed.
     if (absl::Status s = SetObjectAttributes(object.get(), result->content().kind(),
-                                             result->attributes(), result->content().mtime_ns());
+                                             result->attributes(), result->content().mtime_ns(),
+                                             /*allow_setid=*/false, &dropped);
         !s.ok()) {
       return s;
     }

@@ -18,6 +18,10 @@ struct ApplyStats {
   uint64_t blocks_fetched = 0;
   uint64_t block_bytes_fetched = 0;
   uint64_t blocks_reused = 0;   // Found locally by hash: no transfer.
+  uint64_t set_aside = 0;       // Could not be applied here: kept and retried.
+  uint64_t partial = 0;         // Applied without something the file system refused.
+  // Claimed a version of this replica's own that it never issued: not applied.
+  uint64_t forged = 0;
 };
 
 struct ApplierOptions {
@@ -26,6 +30,14 @@ struct ApplierOptions {
   std::string conflicts_dir;
   uint64_t max_clock_ahead_ms = 60000;
   EntryLimits limits;
+  // This replica's node id (0: unknown). A remote entry claiming a version
+  // of this node newer than any it holds for the path is forged: every
+  // version a node issues is committed here first.
+  uint64_t node_id = 0;
+  // Keep setuid/setgid bits on files from peers (-o allow_setuid). Off, a
+  // peer cannot plant a set-id file in the backing directory (which, unlike
+  // the mount, is not nosuid).
+  bool allow_setuid = false;
 };
 
 }  // namespace replfs

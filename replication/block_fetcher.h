@@ -1,6 +1,7 @@
 #ifndef REPLFS_REPLICATION_BLOCK_FETCHER_H_
 #define REPLFS_REPLICATION_BLOCK_FETCHER_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ class BlockFetcher {
   virtual ~BlockFetcher() = default;
   // Fetches the blocks with these SHA-256 hashes; result i belongs to hash i.
   virtual absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) = 0;
+  // Bytes received so far, block by block (0 if not counted): whether a
+  // fetch in flight is making progress. Thread-safe.
+  virtual uint64_t bytes_received() const { return 0; }
 };
 
 }  // namespace replfs

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "storage/errno_status.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 
@@ -28,10 +29,10 @@ absl::Status CopyFile(int from_fd, int to_fd) {
   char buffer[1 << 16];
   for (;;) {
     const ssize_t n = ::read(from_fd, buffer, sizeof(buffer));
-    if (n < 0) return absl::ErrnoToStatus(errno, "read");
+    if (n < 0) return ErrnoStatus(errno, "read");
     if (n == 0) return absl::OkStatus();
     if (::write(to_fd, buffer, static_cast<size_t>(n)) != n) {
-      return absl::ErrnoToStatus(errno, "write");
+      return ErrnoStatus(errno, "write");
     }
   }
 }
@@ -52,9 +53,9 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   ::unlinkat(AT_FDCWD, copy_path.c_str(), 0);
   if (::linkat(parent_fd, name.c_str(), AT_FDCWD, copy_path.c_str(), 0) != 0) {
     UniqueFd from(::openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!from.valid()) return absl::ErrnoToStatus(errno, "open conflict source");
+    if (!from.valid()) return ErrnoStatus(errno, "open conflict source");
     UniqueFd to(::open(copy_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!to.valid()) return absl::ErrnoToStatus(errno, "create conflict copy");
+    if (!to.valid()) return ErrnoStatus(errno, "create conflict copy");
     if (absl::Status s = CopyFile(from.get(), to.get()); !s.ok()) return s;
   }
   ConflictRecord record;
@@ -125,9 +126,9 @@ absl::Status ConflictKeeper::Restore(const ConflictRecord& record,
   const std::string source =
       (std::filesystem::path(conflicts_dir_).parent_path() / record.copy_path()).string();
   UniqueFd from(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!from.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", source));
+  if (!from.valid()) return ErrnoStatus(errno, absl::StrCat("open ", source));
   UniqueFd to(::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!to.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("create ", destination));
+  if (!to.valid()) return ErrnoStatus(errno, absl::StrCat("create ", destination));
   return CopyFile(from.get(), to.get());
 }
 

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "storage/content_hasher.h"
@@ -89,10 +88,13 @@ absl::Status ValidateRemoteEntry(const Entry& entry, absl::string_view hidden_na
     if (static_cast<size_t>(a.xattrs_size()) > limits.max_xattrs) {
       return absl::InvalidArgumentError("too many xattrs");
     }
+    // A namespace replfs does not replicate (security.*, trusted.*) is no
+    // reason to refuse the entry: the applier leaves that xattr out and
+    // records it (a newer replica may replicate more than this one).
     for (const Xattr& x : a.xattrs()) {
       if (x.name().empty() || x.name().size() > 255 || x.name().find('\0') != std::string::npos ||
-          x.value().size() > limits.max_xattr_value_bytes ||
-          !(absl::StartsWith(x.name(), "user.") || absl::StartsWith(x.name(), "system.posix_acl_"))) {
+          x.name().find('.') == std::string::npos ||
+          x.value().size() > limits.max_xattr_value_bytes) {
         return absl::InvalidArgumentError("bad xattr");
       }
     }

@@ -15,7 +15,11 @@ struct EntryLimits {
   size_t max_path_bytes = 4095;       // PATH_MAX - 1
   size_t max_name_bytes = 255;        // NAME_MAX
   size_t max_symlink_bytes = 4095;
-  uint64_t max_file_bytes = uint64_t{1} << 44;  // 16 TiB
+  // 128 GiB: 2^17 block hashes, a 4.3 MiB entry, 12 MB parsed. A receiver
+  // parses, decides and sets aside the largest legal entry in bounded
+  // memory (issue 10: under 128 MiB). A replica does not send what its
+  // peers would refuse (ReplicationService skips it and says so).
+  uint64_t max_file_bytes = uint64_t{1} << 37;
   size_t max_xattrs = 128;
   size_t max_xattr_value_bytes = 65536;
 };

@@ -13,31 +13,32 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/errno_status.h"
 #include "storage/object_observer.h"
 #include "storage/proc_path.h"
+#include "storage/timestamp.h"
 
 namespace replfs {
-namespace {
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
-}
-
-}  // namespace
-
 absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes,
-                                 int64_t mtime_ns) {
+                                 int64_t mtime_ns, bool allow_setid, DroppedAttributes* dropped) {
+  auto drop = [dropped](const std::string& what, int error_number) {
+    dropped->items.push_back(absl::StrCat(what, ": ", std::strerror(error_number)));
+    dropped->retryable = true;
+  };
   // Owner before mode: chown clears set-id bits.
   if (::fchownat(fd, "", attributes.uid(), attributes.gid(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !=
       0) {
-    return absl::ErrnoToStatus(errno, "chown");
+    if (errno != EPERM && errno != EINVAL && errno != EOVERFLOW) return ErrnoStatus(errno, "chown");
+    drop(absl::StrCat("owner ", attributes.uid(), ":", attributes.gid()), errno);
   }
   if (kind != KIND_SYMLINK) {
     const std::string proc = ProcPath(fd);
-    if (::chmod(proc.c_str(), attributes.mode()) != 0) return absl::ErrnoToStatus(errno, "chmod");
+    mode_t mode = attributes.mode();
+    if (!allow_setid && kind != KIND_DIR && (mode & (S_ISUID | S_ISGID)) != 0) {
+      mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+      dropped->setid_stripped = true;
+    }
+    if (::chmod(proc.c_str(), mode) != 0) return ErrnoStatus(errno, "chmod");
     // Replace the replicated xattrs with exactly the entry's set.
     std::vector<char> names(65536);
     const ssize_t length = ::listxattr(proc.c_str(), names.data(), names.size());
@@ -50,16 +51,25 @@ absl::Status SetObjectAttributes(int fd, Kind kind, const Attributes& attributes
       if (!keep) ::removexattr(proc.c_str(), name);
     }
     for (const Xattr& x : attributes.xattrs()) {
-      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0 &&
-          errno != ENOTSUP) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("setxattr ", x.name()));
+      if (!IsReplicatedXattr(x.name().c_str())) {
+        // Machine policy (security.*, trusted.*) is never taken from a peer.
+        dropped->items.push_back(
+            absl::StrCat("xattr ", x.name(), ": replfs does not replicate this namespace"));
+        continue;
+      }
+      if (::setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0) {
+        drop(absl::StrCat("xattr ", x.name()), errno);
       }
     }
   }
   if (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO) {
-    struct timespec times[2] = {ToTimespec(mtime_ns), ToTimespec(mtime_ns)};
+    const struct timespec mtime = TimespecFromNanoseconds(mtime_ns);
+    const struct timespec times[2] = {mtime, mtime};
     if (::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-      return absl::ErrnoToStatus(errno, "utimens");
+      if (errno != EINVAL && errno != EOVERFLOW && errno != ERANGE) {
+        return ErrnoStatus(errno, "utimens");
+      }
+      drop(absl::StrCat("mtime ", mtime_ns, " ns"), errno);
     }
   }
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "entry.pb.h"
 #include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
+#include "replication/object_attributes.h"
 #include "storage/metadata_store.h"
 #include "storage/unique_fd.h"
 
@@ -36,6 +38,7 @@ struct PreparedObject {
   std::string temp_name;    // Empty: nothing to rename (dirs, tombstones).
   uint64_t placed_ino = 0;  // The built object's inode (kept by the rename).
   bool durable = false;     // Its data has been fsynced.
+  DroppedAttributes dropped;  // What of its attributes the file system refused.
 };
 
 // Builds the live non-directory `entry` with `attributes` in the temp
@@ -48,7 +51,7 @@ struct PreparedObject {
 // one go).
 absl::Status PrepareObject(const Entry& entry, const Attributes& attributes, int root_fd,
                            const MetadataStore& store, const ApplierOptions& options,
-                           uint64_t* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
+                           std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher, ApplyStats* stats,
                            bool durable, PreparedObject* prepared);
 
 // Makes the data of prepared files durable before they are renamed into

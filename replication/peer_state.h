@@ -45,6 +45,13 @@ class PeerState {
     status_.set_rejected_entries(status_.rejected_entries() + 1);
     status_.set_last_error(error);
   }
+  // Entries of theirs not applied because no honest replica sends them
+  // (a version of ours we never issued), counted with the rejections.
+  void RecordRefused(uint64_t entries, const std::string& why) {
+    absl::MutexLock lock(&mu_);
+    status_.set_rejected_entries(status_.rejected_entries() + entries);
+    status_.set_last_error(why);
+  }
   // A batch arrived: `applied_seq` is how far their log is applied here.
   void RecordBatch(uint64_t applied_seq, uint64_t head_seq, uint64_t bytes, uint64_t entries,
                    uint64_t applied, uint64_t block_bytes, uint64_t blocks_reused) {

@@ -5,15 +5,25 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "replication/apply_failure.h"
+#include "replication/batch_shape.h"
+#include "replication/feed_position.h"
+#include "storage/content_hasher.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
 
 namespace replfs {
 
-grpc::ChannelArguments ReplicationChannelArguments() {
+namespace {
+
+grpc::ChannelArguments CommonChannelArguments(const std::string& quota_name,
+                                              size_t quota_bytes) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxSmallMessageBytes);
+  grpc::ResourceQuota quota(quota_name);
+  quota.Resize(quota_bytes);
+  args.SetResourceQuota(quota);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -24,25 +34,78 @@ grpc::ChannelArguments ReplicationChannelArguments() {
   return args;
 }
 
+}  // namespace
+
+grpc::ChannelArguments FeedChannelArguments() {
+  grpc::ChannelArguments args = CommonChannelArguments("replfs-feed", kFeedBufferBytes);
+  args.SetMaxReceiveMessageSize(kMaxBatchMessageBytes);
+  // A hello reply is small (a peer answering with a 16 MiB cluster name is
+  // refused by gRPC, not logged).
+  args.SetServiceConfigJSON(absl::StrFormat(
+      R"({"methodConfig": [{"name": [{"service": "%s", "method": "Hello"},
+                                     {"service": "%s", "method": "Ack"}],
+                            "maxResponseMessageBytes": %d}]})",
+      Replication::service_full_name(), Replication::service_full_name(),
+      kMaxSmallMessageBytes));
+  return args;
+}
+
+grpc::ChannelArguments BlockChannelArguments() {
+  grpc::ChannelArguments args = CommonChannelArguments("replfs-blocks", kBlockBufferBytes);
+  args.SetMaxReceiveMessageSize(kMaxBlockMessageBytes);
+  return args;
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::Fetch(
     const std::vector<std::string>& hashes) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kFetchDeadline));
+  if (cancellation_ != nullptr && !cancellation_->Register(&context)) {
+    return absl::CancelledError("stopping");
+  }
+  absl::StatusOr<std::vector<std::string>> blocks = FetchWith(&context, hashes);
+  if (cancellation_ != nullptr) cancellation_->Unregister(&context);
+  return blocks;
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
+    grpc::ClientContext* context, const std::vector<std::string>& hashes) {
   FetchBlocksRequest request;
   for (const std::string& h : hashes) request.add_hashes(h);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(&context, request);
+  std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(context, request);
+  // What the peer sent wrong: the call is dropped before the error returns.
+  auto refuse = [&](absl::Status why) {
+    context->TryCancel();
+    (void)reader->Finish();
+    return why;
+  };
   std::vector<std::string> blocks;
   Block block;
   while (reader->Read(&block)) {
-    if (blocks.size() >= hashes.size()) return absl::DataLossError("peer sent extra blocks");
-    if (block.hash() != hashes[blocks.size()] || !block.found()) {
-      return absl::NotFoundError("peer no longer holds a block (it changed since): will retry");
+    if (blocks.size() >= hashes.size()) return refuse(absl::DataLossError("peer sent extra blocks"));
+    if (block.hash() != hashes[blocks.size()]) {
+      return refuse(absl::DataLossError("peer answered with a block that was not asked for"));
+    }
+    if (!block.found()) {
+      return refuse(absl::NotFoundError("peer no longer holds a block (it changed since)"));
+    }
+    if (block.data().size() > kBlockSize) {
+      return refuse(absl::DataLossError("peer sent a block larger than a block can be"));
     }
     bytes_ += block.ByteSizeLong();
     blocks.push_back(std::move(*block.mutable_data()));
   }
   grpc::Status status = reader->Finish();
-  if (!status.ok()) return absl::UnavailableError(absl::StrCat("fetch blocks: ", status.error_message()));
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // A message above kMaxBlockMessageBytes, or more than kBlockBufferBytes
+    // sent at us ("Buffers full"): no honest replica sends that.
+    return absl::DataLossError(
+        absl::StrCat("peer sent more than a block can be: ", ForLog(status.error_message(), 512)));
+  }
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("fetch blocks: ", ForLog(status.error_message(), 512)));
+  }
   if (blocks.size() != hashes.size()) return absl::DataLossError("peer sent too few blocks");
   return blocks;
 }
@@ -84,6 +147,7 @@ void Puller::Stop() {
     if (active_context_ != nullptr) active_context_->TryCancel();
     wake_.SignalAll();
   }
+  fetches_.CancelAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -118,9 +182,14 @@ void Puller::Reject(absl::string_view why) {
 }
 
 absl::Status Puller::Session() {
+  // Blocks travel on a connection of their own: a peer flooding or hanging
+  // FetchBlocks fills that connection's buffers, not the feed's.
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      config_.peer_address, config_.credentials, ReplicationChannelArguments());
+      config_.peer_address, config_.credentials, FeedChannelArguments());
   auto stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(channel));
+  auto block_stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(
+      grpc::CreateCustomChannel(config_.peer_address, config_.credentials,
+                                BlockChannelArguments())));
   HelloRequest hello;
   hello.set_protocol_version(PROTOCOL_VERSION_CURRENT);
   hello.set_cluster(config_.cluster);
@@ -132,7 +201,7 @@ absl::Status Puller::Session() {
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     grpc::Status status = stub->Hello(&context, hello, &reply);
     if (!status.ok()) {
-      std::string message = absl::StrCat("hello failed: ", status.error_message());
+      std::string message = absl::StrCat("hello failed: ", ForLog(status.error_message(), 512));
       // In TLS 1.3 the server checks our certificate after our side of the
       // handshake is done, so a refused certificate reaches us only as a
       // closed socket. Say what that usually means (tests/tls_test).
@@ -153,7 +222,7 @@ absl::Status Puller::Session() {
       reply.node() == 0 || reply.node() == config_.node_id) {
     const std::string why = absl::StrFormat(
         "peer answered hello with protocol %d, cluster '%s', node %016x: not a peer of ours",
-        reply.protocol_version(), reply.cluster(), reply.node());
+        reply.protocol_version(), ForLog(reply.cluster()), reply.node());
     Reject(why);
     return absl::FailedPreconditionError(why);
   }
@@ -163,34 +232,52 @@ absl::Status Puller::Session() {
     LogWarning(absl::StrFormat("peer %s: its clock is %d ms %s ours", config_.peer_address,
                                std::abs(skew_ms), skew_ms > 0 ? "ahead of" : "behind"));
   }
-  absl::StatusOr<uint64_t> checkpoint = store_->GetCheckpoint(reply.node());
-  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<uint64_t> stored_checkpoint = store_->GetCheckpoint(reply.node());
+  if (!stored_checkpoint.ok()) return stored_checkpoint.status();
+  const uint64_t resume = FeedPosition::ResumeFrom(*stored_checkpoint, reply.head_seq());
+  if (resume != *stored_checkpoint) {
+    LogWarning(absl::StrFormat(
+        "peer %s (node %016x): our checkpoint %d is past its head %d: pulling its log again "
+        "from the start",
+        config_.peer_address, reply.node(), *stored_checkpoint, reply.head_seq()));
+  }
   state_.SetConnected(reply.node(), skew_ms);
   LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
-                          config_.peer_address, reply.node(), *checkpoint, reply.head_seq()));
+                          config_.peer_address, reply.node(), resume, reply.head_seq()));
 
   grpc::ClientContext context;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     active_context_ = &context;
-    stub_ = stub;
+    stub_ = block_stub;
   }
   ChangesRequest request;
-  request.set_since(*checkpoint);
+  request.set_since(resume);
   request.set_node(config_.node_id);
   request.set_listen(config_.listen);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
       OpenRawChanges(channel.get(), &context, request);
   grpc::ByteBuffer raw;
-  ChangeBatch batch;
-  GrpcBlockFetcher fetcher(stub);
+  GrpcBlockFetcher fetcher(block_stub, &fetches_);
   absl::Status result;
-  uint64_t applied_seq = *checkpoint;
+  FeedPosition position(resume, reply.head_seq(), absl::Now());
   absl::Time last_ack = absl::InfinitePast();
   uint64_t acked_seq = 0;
   while (reader->Read(&raw)) {
-    batch.Clear();
+    // One batch at a time, freed before the next is read (a cleared
+    // message would keep every entry allocated for reuse).
+    ChangeBatch batch;
+    {
+      // What cannot be legal is refused before parsing allocates for it.
+      grpc::ProtoBufferReader wire(&raw);
+      if (absl::Status shape = CheckBatchShape(&wire, BatchLimits()); !shape.ok()) {
+        result = shape;
+        Reject(result.message());
+        context.TryCancel();
+        break;
+      }
+    }
     if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
       result = absl::InvalidArgumentError(
           "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
@@ -198,31 +285,44 @@ absl::Status Puller::Session() {
       context.TryCancel();
       break;
     }
-    const uint64_t fetched_before = fetcher.bytes();
+    // The feed's seqs are checked before anything of the batch applies.
+    absl::StatusOr<uint64_t> covered = position.Check(batch, absl::Now());
+    if (!covered.ok()) {
+      result = covered.status();
+      Reject(result.message());
+      context.TryCancel();
+      break;
+    }
+    const uint64_t fetched_before = fetcher.bytes_received();
     ApplyStats stats;
-    std::vector<Entry> entries(batch.entries().begin(), batch.entries().end());
-    absl::Status applied = applier_->ApplyBatch(entries, &fetcher, &stats);
+    absl::Status applied =
+        applier_->ApplyBatch(batch.entries(), BatchSource{&fetcher, reply.node()}, &stats);
     if (!applied.ok()) {
       // Nothing past the last good checkpoint is trusted: drop the stream;
-      // the next session resumes from the checkpoint.
-      if (absl::IsInvalidArgument(applied) || absl::IsOutOfRange(applied) ||
-          absl::IsDataLoss(applied)) {
-        Reject(applied.message());
-      }
+      // the next session resumes from the checkpoint. (An entry this
+      // replica cannot apply is no reason: it was set aside.)
+      if (IsPeerFault(applied)) Reject(applied.message());
       result = applied;
       context.TryCancel();
       break;
     }
-    const uint64_t covered = std::max(batch.through_seq(),
-                                      entries.empty() ? uint64_t{0} : entries.back().seq());
-    if (covered > applied_seq) {
-      applied_seq = covered;
-      if (absl::Status s = store_->PutCheckpoint(reply.node(), applied_seq); !s.ok()) {
+    if (stats.forged > 0) {
+      state_.RecordRefused(stats.forged,
+                           absl::StrCat("refused ", stats.forged,
+                                        " entries claiming versions of this replica it never "
+                                        "issued"));
+    }
+    // Every entry up to `covered` is applied or set aside (the record
+    // keeps it): the checkpoint may move there.
+    if (*covered > position.checkpoint()) {
+      if (absl::Status s = store_->PutCheckpoint(reply.node(), *covered); !s.ok()) {
         result = s;
         context.TryCancel();
         break;
       }
+      position.Advance(*covered);
     }
+    const uint64_t applied_seq = position.checkpoint();
     // Tell the peer how far we have applied (for its tombstone purging),
     // at most every few seconds.
     if (applied_seq > acked_seq && absl::Now() - last_ack > absl::Seconds(2)) {
@@ -237,8 +337,10 @@ absl::Status Puller::Session() {
         acked_seq = applied_seq;
       }
     }
-    state_.RecordBatch(applied_seq, batch.head_seq(), batch.ByteSizeLong() + fetcher.bytes() - fetched_before,
-                       entries.size(), stats.applied, stats.block_bytes_fetched, stats.blocks_reused);
+    state_.RecordBatch(applied_seq, batch.head_seq(),
+                       batch.ByteSizeLong() + fetcher.bytes_received() - fetched_before,
+                       static_cast<uint64_t>(batch.entries_size()), stats.applied,
+                       stats.block_bytes_fetched, stats.blocks_reused);
   }
   grpc::Status status = reader->Finish();
   {
@@ -247,11 +349,14 @@ absl::Status Puller::Session() {
   }
   if (!result.ok()) return result;
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-    // Our channel refused a message above kMaxMessageBytes: the peer sent
-    // something no honest replica sends (batches are cut at a few MiB).
-    Reject(status.error_message());
+    // Our channel refused a message above its bound (kMaxBatchMessageBytes
+    // and the per-method ones): the peer sent what no honest replica sends.
+    Reject(ForLog(status.error_message(), 512));
   }
-  if (!status.ok()) return absl::UnavailableError(absl::StrCat("stream ended: ", status.error_message()));
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("stream ended: ", ForLog(status.error_message(), 512)));
+  }
   return absl::UnavailableError("stream ended");
 }
 

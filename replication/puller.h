@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 #include "replfs.grpc.pb.h"
+#include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
 #include "replication/remote_applier.h"
 
@@ -41,7 +42,8 @@ class Puller {
   void Stop();  // Cancels the stream and joins the thread.
 
   PeerState& state() { return state_; }
-  // A stub to fetch blocks from this peer while connected (nullptr if not).
+  // A stub to fetch blocks from this peer while connected (nullptr if not),
+  // on the blocks connection.
   std::shared_ptr<Replication::Stub> stub();
 
  private:
@@ -61,24 +63,58 @@ class Puller {
   grpc::ClientContext* active_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::shared_ptr<Replication::Stub> stub_ ABSL_GUARDED_BY(mu_);
   absl::CondVar wake_;
+  // This puller's block fetches, cancelled by Stop.
+  FetchCancellation fetches_;
 };
 
-// Fetches blocks from one peer over FetchBlocks.
+// Fetches blocks from one peer over FetchBlocks, each request within
+// kFetchDeadline; its calls are cancelled by `cancellation` (when not null).
 class GrpcBlockFetcher final : public BlockFetcher {
  public:
-  explicit GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub) : stub_(std::move(stub)) {}
+  // A request of 8 blocks (8 MiB) that takes longer is a peer that hangs.
+  static constexpr absl::Duration kFetchDeadline = absl::Seconds(30);
+
+  GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub, FetchCancellation* cancellation)
+      : stub_(std::move(stub)), cancellation_(cancellation) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
-  uint64_t bytes() const { return bytes_; }
+  uint64_t bytes_received() const override { return bytes_; }
 
  private:
+  absl::StatusOr<std::vector<std::string>> FetchWith(grpc::ClientContext* context,
+                                                     const std::vector<std::string>& hashes);
+
   std::shared_ptr<Replication::Stub> stub_;
-  uint64_t bytes_ = 0;
+  FetchCancellation* cancellation_;
+  std::atomic<uint64_t> bytes_{0};
 };
 
-// gRPC channel arguments shared by every replica connection (message size
-// bounds, keepalive so a hung peer is noticed).
-grpc::ChannelArguments ReplicationChannelArguments();
-constexpr int kMaxMessageBytes = 64 << 20;
+// gRPC channel arguments for a peer's feed (Hello, Changes, Ack) and for
+// its blocks (FetchBlocks, a connection of its own): message size bounds,
+// a memory quota, keepalive so a hung peer is noticed.
+grpc::ChannelArguments FeedChannelArguments();
+grpc::ChannelArguments BlockChannelArguments();
+
+// Message size bounds. gRPC refuses a larger message from its length
+// prefix, so a peer cannot make a receiver buffer more than this at once.
+// A batch: an honest feed cuts at 16 MiB, or sends one legal entry alone
+// (at most ~13 MiB: 2^17 hashes and 128 xattrs of 64 KiB).
+constexpr int kMaxBatchMessageBytes = 24 << 20;
+// A block: at most kBlockSize of data, its hash and framing.
+constexpr int kMaxBlockMessageBytes = (1 << 20) + 4096;
+// Everything else (Hello, Ack, requests).
+constexpr int kMaxSmallMessageBytes = 64 << 10;
+// What gRPC may buffer for one peer's feed and blocks connections at most.
+// It checks a message's size only once the whole message is in, so without
+// a quota one block of 60 MiB (or 400) was buffered whole before it was
+// refused; past the quota it cancels the call ("Buffers full"), which
+// counts as the peer's fault. Well above what an honest peer's traffic
+// needs (one batch of at most kMaxBatchMessageBytes; two requests of 8
+// blocks in flight; HTTP/2 read-ahead).
+constexpr size_t kFeedBufferBytes = 48 << 20;
+constexpr size_t kBlockBufferBytes = 32 << 20;
+// The same for this replica's server, all clients together (requests are
+// small; what it sends is bounded by kMaxBatchMessageBytes per stream).
+constexpr size_t kServerBufferBytes = 64 << 20;
 
 }  // namespace replfs
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "entry.pb.h"
@@ -23,6 +24,13 @@
 
 namespace replfs {
 
+// Where a batch comes from: the peer whose log it is (node id; 0 when
+// unknown) and where blocks its entries lack can be fetched.
+struct BatchSource {
+  BlockFetcher* fetcher = nullptr;
+  uint64_t peer = 0;
+};
+
 // Applies entries received from peers to the backing directory and the
 // store, by the convergence contract (DESIGN.md): per register, the higher
 // version wins; a losing or equal entry changes nothing and logs nothing.
@@ -30,39 +38,77 @@ namespace replfs {
 // hash, the rest fetched and verified), given its attributes, renamed into
 // place, committed, and the kernel cache invalidated. Thread-safe: applies
 // are serialized.
+//
+// No entry stops the ones behind it (issue 10). One the file system cannot
+// store as sent is applied without what it refuses (an xattr, the owner,
+// the mtime) and that is recorded; one it cannot store at all (a name too
+// long for it, a file it cannot hold, blocks no peer serves any more) is
+// set aside: kept in the store (R/<path>) with its reason, decided against
+// by later entries of its path as if it had been applied, reported, and
+// retried with backoff until it applies or a newer version supersedes it.
 class RemoteApplier {
  public:
   RemoteApplier(int root_fd, MetadataStore* store, HybridLogicalClock* clock,
                 FilesystemHooks* hooks, ApplierOptions options);
 
-  // Validates every entry first (one bad entry rejects the whole batch, and
+  // Validates every entry first (one bad entry refuses the whole batch, and
   // nothing of it is applied), then applies live entries parents-first and
   // tombstones children-first, so a rename's new names are built from the
-  // old ones before those are removed.
+  // old ones before those are removed. Returns OK when every entry was
+  // applied, ignored, deferred or set aside; an error marked IsPeerFault
+  // when the peer sent what no honest replica sends; any other error when
+  // this replica cannot apply now (disk full, peer gone): the caller pulls
+  // the batch again later.
+  absl::Status ApplyBatch(const google::protobuf::RepeatedPtrField<Entry>& entries,
+                          const BatchSource& source, ApplyStats* stats);
   absl::Status ApplyBatch(const std::vector<Entry>& entries, BlockFetcher* fetcher,
                           ApplyStats* stats);
 
   // Applies entries that waited for `path` to be closed (all when empty).
   absl::Status RetryDeferred(const std::string& path, BlockFetcher* fetcher, ApplyStats* stats);
 
+  // Tries set-aside entries again whose next attempt is due at `now_unix_ms`
+  // (every one with `all`), at most `limit` of them: each applies, stays
+  // set aside with a later next attempt, or is dropped when a newer version
+  // of its path superseded it.
+  absl::Status RetrySetAside(BlockFetcher* fetcher, int64_t now_unix_ms, bool all, size_t limit,
+                             ApplyStats* stats);
+
   ConflictKeeper& conflicts() { return conflicts_; }
 
  private:
-  enum class Outcome { kIgnored, kApplied, kDeferred };
+  enum class Outcome { kIgnored, kApplied, kDeferred, kForged };
   struct Plan;
-  // Decides `remote` against the store as it is now and builds the winning
-  // object in the temp folder (its data fsynced only if `durable`; else
-  // MakeDurable before placing it). A plan that ignores or defers the entry
-  // is done already.
-  absl::StatusOr<std::unique_ptr<Plan>> Decide(const Entry& remote, BlockFetcher* fetcher,
-                                               ApplyStats* stats, bool durable)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides `remote` against the store as it is now: a plan that ignores or
+  // defers the entry is done already; one whose content wins says whether
+  // an object must be built for it (outside mu_) before Place.
+  // `retrying`: `remote` is the set-aside entry of its path, tried again.
+  absl::StatusOr<std::unique_ptr<Plan>> Decide(const Entry& remote, const BatchSource& source,
+                                               bool retrying) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Places a decided plan on disk and commits it; nullopt when a local
   // change got in since it was decided (decide again).
   absl::StatusOr<std::optional<Outcome>> Place(Plan& plan, BlockFetcher* fetcher,
                                                ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Decides and places one entry, again while local changes race with it.
-  absl::StatusOr<Outcome> ApplyOne(const Entry& remote, BlockFetcher* fetcher, ApplyStats* stats)
+  absl::Status ApplyEntries(const std::vector<const Entry*>& entries, const BatchSource& source,
+                            ApplyStats* stats);
+  // Decides, builds and places `group`, in order. Decisions and placements
+  // take their turn in the applier's order (mu_); objects are built (their
+  // blocks fetched, with deadlines) outside it, so a peer slow or hung on
+  // FetchBlocks holds up its own entries only. Entries a local change
+  // raced with are decided again, a few rounds at most. `retried`: the
+  // group is that set-aside record's entry, tried again.
+  absl::Status ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
+                          const SetAsideRecord* retried, ApplyStats* stats)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // After `failure` applying `remote`: sets the entry aside when the failure
+  // is the entry's own (FailureScope::kEntry) and returns OK; else returns
+  // the failure, for the caller to stop on. `retried`: the record `remote`
+  // was tried again from (its history is kept); else the store is asked.
+  absl::Status SetAsideOrFail(const Entry& remote, uint64_t peer, const absl::Status& failure,
+                              ApplyStats* stats, const SetAsideRecord* retried = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores the attributes a partly applied entry lacks again.
+  absl::Status RetryDroppedAttributes(const SetAsideRecord& record, int64_t now_unix_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int root_fd_;
@@ -71,8 +117,20 @@ class RemoteApplier {
   FilesystemHooks* hooks_;
   ApplierOptions options_;
   ConflictKeeper conflicts_;
+  // Orders decisions and placements (not builds) across pullers.
   absl::Mutex mu_;
-  uint64_t temp_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  // Content versions being built right now, by path, with the fetcher that
+  // builds each: a second puller deciding the same version waits for that
+  // build while it makes progress, instead of fetching the same blocks
+  // from its own peer (in a full mesh every new file arrives from every
+  // peer at once); one that stalls a second is not waited for.
+  struct Build {
+    Version version;
+    const BlockFetcher* fetcher;  // Alive while the build is registered.
+  };
+  absl::flat_hash_map<std::string, Build> building_ ABSL_GUARDED_BY(mu_);
+  // Names of objects built in the temp folder; builds run concurrently.
+  std::atomic<uint64_t> temp_counter_{0};
 };
 
 // The attribute register a replica ends up with: the higher version, when

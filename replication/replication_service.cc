@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "replication/entry_validation.h"
 #include "replication/local_blocks.h"
 #include "storage/content_hasher.h"
 #include "storage/log.h"
@@ -32,8 +33,8 @@ grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest*
   }
   if (request->cluster() != config_.cluster) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("cluster '", request->cluster(), "' is not this replica's cluster '",
-                                     config_.cluster, "'"));
+                        absl::StrCat("cluster '", ForLog(request->cluster()),
+                                     "' is not this replica's cluster '", config_.cluster, "'"));
   }
   if (request->node() == config_.node_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -98,10 +99,27 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
       const bool same_group = batch.entries_size() > 0 &&
                               entry.content().version().hlc() == group_version.hlc() &&
                               entry.content().version().node() == group_version.node();
-      if ((bytes >= config_.max_batch_bytes ||
-           static_cast<size_t>(batch.entries_size()) >= config_.max_batch_entries) &&
-          (!same_group || bytes >= 4 * config_.max_batch_bytes)) {
+      const size_t entries = static_cast<size_t>(batch.entries_size());
+      const size_t entry_bytes = entry.ByteSizeLong();
+      if ((bytes >= config_.max_batch_bytes || entries >= config_.max_batch_entries) &&
+          !same_group) {
         return false;
+      }
+      // Even one commit stops at what a receiver accepts (BatchLimits): 4x
+      // the usual bounds, an entry that would cross them starting the next
+      // batch (one alone is always sent).
+      if (entries > 0 && (bytes + entry_bytes > 4 * config_.max_batch_bytes ||
+                          entries >= 4 * config_.max_batch_entries)) {
+        return false;
+      }
+      // An entry every peer would refuse (a file above the largest size
+      // that replicates, a path deeper than a peer accepts) would stop
+      // their feeds at it: it is skipped, like their own, and said so.
+      if (absl::Status valid = ValidateRemoteEntry(entry, "", EntryLimits()); !valid.ok()) {
+        LogWarning(absl::StrCat("change feed: not sending ", ForLog(entry.path(), 200),
+                                " to peers, they would refuse it: ", valid.message()));
+        next_since = entry.seq();
+        return true;
       }
       // Its own changes coming back would be ignored by the caller anyway
       // (equal versions); skip them, but let the caller checkpoint past.

@@ -3,7 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "replication/admin_service.h"
 #include "replication/tombstone_purger.h"
 #include "storage/log.h"
@@ -15,13 +20,15 @@ namespace {
 // entries, whose origin stream may be gone).
 class AnyPeerFetcher final : public BlockFetcher {
  public:
-  explicit AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers) : pullers_(pullers) {}
+  AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers,
+                 FetchCancellation* cancellation)
+      : pullers_(pullers), cancellation_(cancellation) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override {
     absl::Status last = absl::UnavailableError("no connected peer");
     for (const auto& puller : pullers_) {
       std::shared_ptr<Replication::Stub> stub = puller->stub();
       if (stub == nullptr) continue;
-      GrpcBlockFetcher fetcher(stub);
+      GrpcBlockFetcher fetcher(stub, cancellation_);
       absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
       if (blocks.ok()) return blocks;
       last = blocks.status();
@@ -31,14 +38,35 @@ class AnyPeerFetcher final : public BlockFetcher {
 
  private:
   const std::vector<std::unique_ptr<Puller>>& pullers_;
+  FetchCancellation* cancellation_;
 };
+
+// The applier's options, told this replica's node id.
+ApplierOptions ApplierOptionsOf(const ReplicatorConfig& config) {
+  ApplierOptions options = config.applier;
+  options.node_id = config.node_id;
+  return options;
+}
+
+SetAsideProblem ProblemOf(const SetAsideRecord& record) {
+  SetAsideProblem problem;
+  problem.set_path(record.entry().path());
+  *problem.mutable_version() = record.entry().content().version();
+  problem.set_reason(record.reason());
+  problem.set_partial(record.partial());
+  for (const std::string& item : record.dropped()) problem.add_dropped(item);
+  problem.set_attempts(record.attempts());
+  problem.set_first_unix_ms(record.first_unix_ms());
+  if (record.retryable()) problem.set_next_attempt_unix_ms(record.next_attempt_unix_ms());
+  return problem;
+}
 
 }  // namespace
 
 Replicator::Replicator(ReplicatorConfig config, int root_fd, MetadataStore* store,
                        HybridLogicalClock* clock, FilesystemHooks* hooks)
     : config_(std::move(config)), root_fd_(root_fd), store_(store), clock_(clock),
-      applier_(root_fd, store, clock, hooks, config_.applier) {}
+      applier_(root_fd, store, clock, hooks, ApplierOptionsOf(config_)) {}
 
 Replicator::~Replicator() { Stop(); }
 
@@ -51,8 +79,15 @@ absl::Status Replicator::Start() {
     grpc::ServerBuilder builder;
     int bound_port = 0;
     builder.AddListeningPort(config_.listen, config_.server_credentials, &bound_port);
-    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    // Requests are small; replies are bounded by what a receiver accepts.
+    builder.SetMaxReceiveMessageSize(kMaxSmallMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxBatchMessageBytes);
+    // gRPC checks a request's size only once all of it is in: without a
+    // quota a client's 300 MiB request was buffered whole. Past it gRPC
+    // cancels the call ("Buffers full").
+    grpc::ResourceQuota quota("replfs-server");
+    quota.Resize(kServerBufferBytes);
+    builder.SetResourceQuota(quota);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -101,6 +136,7 @@ void Replicator::Stop() {
     stopping_ = true;
   }
   if (service_ != nullptr) service_->Shutdown();
+  retry_fetches_.CancelAll();
   for (auto& puller : pullers_) puller->Stop();
   if (deferred_worker_.joinable()) deferred_worker_.join();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
@@ -120,30 +156,43 @@ void Replicator::OnWriteClosed(const std::string& path) {
 }
 
 void Replicator::RunDeferredWorker() {
+  absl::Time last_sweep = absl::Now();
   for (;;) {
-    std::string path;
+    std::optional<std::string> path;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !closed_queue_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));
+      // Set-aside entries are due from 1 s after they failed.
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
       if (stopping_) return;
-      if (closed_queue_.empty()) {
-        path = "";  // Periodic sweep: retry everything deferred.
-      } else {
+      if (!closed_queue_.empty()) {
         path = closed_queue_.front();
         closed_queue_.pop_front();
+      } else if (absl::Now() - last_sweep >= absl::Seconds(5)) {
+        path = "";  // Periodic sweep: retry everything deferred.
       }
     }
     if (absl::Now() - last_purge_ >= config_.purge_interval) {
       last_purge_ = absl::Now();
       PurgeTombstones();
     }
-    AnyPeerFetcher fetcher(pullers_);
+    AnyPeerFetcher fetcher(pullers_, &retry_fetches_);
     ApplyStats stats;
-    if (absl::Status s = applier_.RetryDeferred(path, &fetcher, &stats); !s.ok()) {
-      LogWarning(absl::StrCat("deferred apply of ", path.empty() ? "(all)" : path, ": ", s.message()));
+    if (path.has_value()) {
+      if (path->empty()) last_sweep = absl::Now();
+      if (absl::Status s = applier_.RetryDeferred(*path, &fetcher, &stats); !s.ok()) {
+        LogWarning(absl::StrCat("deferred apply of ", path->empty() ? "(all)" : *path, ": ",
+                                s.message()));
+      }
+    }
+    // A bounded share per round: a long list of set-aside entries must not
+    // keep the deferred ones waiting.
+    if (absl::Status s = applier_.RetrySetAside(&fetcher, absl::ToUnixMillis(absl::Now()),
+                                                /*all=*/false, /*limit=*/64, &stats);
+        !s.ok()) {
+      LogWarning(absl::StrCat("retrying set-aside entries: ", s.message()));
     }
   }
 }
@@ -196,16 +245,40 @@ ReplicaStatus Replicator::Status() const {
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
   if (service_ != nullptr) pulled_by = service_->PulledBy();
+  // Set-aside entries by the peer they came from: a count, and the first
+  // few in full (the list is bounded by the tree, but a status is small).
+  constexpr int kProblemsShown = 20;
+  absl::flat_hash_map<uint64_t, std::pair<uint64_t, std::vector<SetAsideProblem>>> set_aside;
+  uint64_t set_aside_total = 0;
+  (void)store_->ScanSetAside("", [&](const SetAsideRecord& record) {
+    ++set_aside_total;
+    auto& [count, problems] = set_aside[record.peer()];
+    ++count;
+    if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
+    return true;
+  });
+  status.set_set_aside(set_aside_total);
   for (const auto& puller : pullers_) {
     PeerStatus peer = puller->state().Snapshot();
     if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
       peer.set_their_applied_seq(it->second);
+    }
+    if (auto it = set_aside.find(peer.node()); peer.node() != 0 && it != set_aside.end()) {
+      peer.set_set_aside_entries(it->second.first);
+      for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
+      set_aside.erase(it);
     }
     if (std::abs(peer.clock_skew_ms()) > 5000) {
       status.add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
                                        peer.clock_skew_ms(), " ms"));
     }
     *status.add_peers() = std::move(peer);
+  }
+  for (const auto& [node, problems] : set_aside) {
+    status.add_warnings(absl::StrFormat(
+        "%d entries set aside from %s (not applied here, retried): first %s: %s",
+        problems.first, node == 0 ? "no known peer" : absl::StrFormat("node %016x", node),
+        problems.second.front().path(), problems.second.front().reason()));
   }
   return status;
 }

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "replication/fetch_cancellation.h"
 #include "replication/puller.h"
 #include "replication/remote_applier.h"
 #include "replication/replication_service.h"
@@ -93,6 +94,9 @@ class Replicator {
   std::deque<std::string> closed_queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread deferred_worker_;
+  // The deferred worker's block fetches (deferred and set-aside entries),
+  // cancelled by Stop.
+  FetchCancellation retry_fetches_;
   absl::Time last_purge_ = absl::Now();
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "replication/object_builder.h"
 #include "storage/beneath.h"
+#include "storage/errno_status.h"
 #include "storage/object_observer.h"
 #include "storage/uncovered_ancestor_walk.h"
 
@@ -30,7 +31,7 @@ bool SameStoredEntry(const std::optional<Entry>& a, const std::optional<Entry>& 
 // left alone.
 absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, MetadataStore* store,
                                       FilesystemHooks* hooks, const ApplierOptions& options,
-                                      uint64_t* temp_counter, BlockFetcher* fetcher,
+                                      std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher,
                                       ApplyStats* stats) {
   auto settle = [&](UncoveredAncestor& found) -> absl::StatusOr<bool> {
     const std::string& ancestor = found.path;
@@ -67,7 +68,7 @@ absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, Meta
       if (rebuild) {
         if (::renameat(prepared.temp_dir_fd(), prepared.temp_name.c_str(), parent.get(),
                        name.c_str()) != 0) {
-          return absl::ErrnoToStatus(errno, "rename into place");
+          return ErrnoStatus(errno, "rename into place");
         }
         prepared.temp_name.clear();
         struct stat placed;

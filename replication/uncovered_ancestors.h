@@ -1,6 +1,7 @@
 #ifndef REPLFS_REPLICATION_UNCOVERED_ANCESTORS_H_
 #define REPLFS_REPLICATION_UNCOVERED_ANCESTORS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +24,7 @@ bool SameStoredEntry(const std::optional<Entry>& a, const std::optional<Entry>& 
 // rebuilt in its place).
 absl::Status SettleUncoveredAncestors(const std::string& path, int root_fd, MetadataStore* store,
                                       FilesystemHooks* hooks, const ApplierOptions& options,
-                                      uint64_t* temp_counter, BlockFetcher* fetcher,
+                                      std::atomic<uint64_t>* temp_counter, BlockFetcher* fetcher,
                                       ApplyStats* stats);
 
 }  // namespace replfs

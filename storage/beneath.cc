@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "storage/errno_status.h"
 
 namespace replfs {
 namespace {
@@ -30,7 +31,7 @@ absl::StatusOr<UniqueFd> OpenBeneath(int root_fd, absl::string_view relative, in
                                      mode_t mode) {
   const std::string path = relative.empty() ? "." : std::string(relative);
   UniqueFd fd(OpenAt2(root_fd, path.c_str(), flags, mode));
-  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
   return fd;
 }
 
@@ -43,14 +44,14 @@ absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relati
   *name = parts.back();
   parts.pop_back();
   UniqueFd dir(::dup(root_fd));
-  if (!dir.valid()) return absl::ErrnoToStatus(errno, "dup");
+  if (!dir.valid()) return ErrnoStatus(errno, "dup");
   std::string walked;
   for (const std::string& part : parts) {
     walked = walked.empty() ? part : absl::StrCat(walked, "/", part);
     UniqueFd next(OpenAt2(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW, 0));
     if (!next.valid() && errno == ENOENT && create) {
       if (::mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", walked));
+        return ErrnoStatus(errno, absl::StrCat("mkdir ", walked));
       }
       next.Reset(OpenAt2(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW, 0));
     }
@@ -59,7 +60,7 @@ absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relati
         if (blocking_ancestor != nullptr) *blocking_ancestor = walked;
         return absl::FailedPreconditionError(absl::StrCat(walked, " is not a directory"));
       }
-      return absl::ErrnoToStatus(errno, absl::StrCat("open ", walked));
+      return ErrnoStatus(errno, absl::StrCat("open ", walked));
     }
     dir = std::move(next);
   }
@@ -68,9 +69,9 @@ absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relati
 
 absl::Status RemoveContents(int dir_fd) {
   UniqueFd listing(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!listing.valid()) return absl::ErrnoToStatus(errno, "open directory");
+  if (!listing.valid()) return ErrnoStatus(errno, "open directory");
   DIR* dir = ::fdopendir(listing.get());
-  if (dir == nullptr) return absl::ErrnoToStatus(errno, "fdopendir");
+  if (dir == nullptr) return ErrnoStatus(errno, "fdopendir");
   const int fd = listing.Release();
   absl::Status status;
   std::vector<std::string> names;
@@ -87,10 +88,10 @@ absl::Status RemoveContents(int dir_fd) {
         if (absl::Status s = RemoveContents(child.get()); !s.ok() && status.ok()) status = s;
       }
       if (::unlinkat(fd, n.c_str(), AT_REMOVEDIR) != 0 && status.ok()) {
-        status = absl::ErrnoToStatus(errno, absl::StrCat("rmdir ", n));
+        status = ErrnoStatus(errno, absl::StrCat("rmdir ", n));
       }
     } else if (::unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT && status.ok()) {
-      status = absl::ErrnoToStatus(errno, absl::StrCat("unlink ", n));
+      status = ErrnoStatus(errno, absl::StrCat("unlink ", n));
     }
   }
   ::closedir(dir);

@@ -10,6 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "leveldb/filter_policy.h"
 #include "leveldb/write_batch.h"
 #include "storage/pread_env.h"
@@ -21,6 +24,7 @@ constexpr absl::string_view kEntryPrefix = "E/";
 constexpr absl::string_view kSeqPrefix = "S/";
 constexpr absl::string_view kCheckpointPrefix = "C/";
 constexpr absl::string_view kBlockPrefix = "H/";
+constexpr absl::string_view kSetAsidePrefix = "R/";
 constexpr absl::string_view kFormatKey = "M/format";
 constexpr absl::string_view kMaxHlcKey = "M/max_hlc";
 // The last seq ever assigned. The S/ keys alone cannot say it once the
@@ -49,6 +53,8 @@ std::string EntryKey(absl::string_view path) { return absl::StrCat(kEntryPrefix,
 std::string BlockKey(absl::string_view hash, absl::string_view path) {
   return absl::StrCat(kBlockPrefix, hash, path);
 }
+
+std::string SetAsideKey(absl::string_view path) { return absl::StrCat(kSetAsidePrefix, path); }
 
 std::string SeqKey(uint64_t seq) {
   std::string key(kSeqPrefix);
@@ -224,6 +230,30 @@ void StoreTransaction::PutRaw(std::string key, std::string value) {
 
 void StoreTransaction::DeleteRaw(std::string key) { raw_.emplace_back(std::move(key), std::nullopt); }
 
+void StoreTransaction::PutSetAside(const SetAsideRecord& record) {
+  raw_.emplace_back(SetAsideKey(record.entry().path()), record.SerializeAsString());
+}
+
+void StoreTransaction::PutSetAside(const SetAsideRecord& record, const Entry& entry) {
+  // Fields may come in any order on the wire: the record's own, then its
+  // entry (field 1, length-delimited), as if it had been set in it.
+  std::string bytes = record.SerializeAsString();
+  const std::string entry_bytes = entry.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(SetAsideRecord::kEntryFieldNumber << 3 |
+                 google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    out.WriteVarint32(static_cast<uint32_t>(entry_bytes.size()));
+    out.WriteString(entry_bytes);
+  }
+  raw_.emplace_back(SetAsideKey(entry.path()), std::move(bytes));
+}
+
+void StoreTransaction::DeleteSetAside(absl::string_view path) {
+  raw_.emplace_back(SetAsideKey(path), std::nullopt);
+}
+
 absl::Status StoreTransaction::PersistQueuedRaw() {
   if (raw_.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
@@ -373,12 +403,45 @@ absl::Status MetadataStore::ScanEntries(absl::string_view prefix,
 
 absl::StatusOr<bool> MetadataStore::HasLiveDescendant(absl::string_view path) const {
   bool found = false;
-  absl::Status s = ScanEntries(absl::StrCat(path, "/"), [&](const Entry& e) {
+  const std::string below = absl::StrCat(path, "/");
+  absl::Status s = ScanEntries(below, [&](const Entry& e) {
     found = e.content().kind() != KIND_TOMBSTONE;
     return !found;
   });
   if (!s.ok()) return s;
+  if (found) return true;
+  s = ScanSetAside(below, [&](const SetAsideRecord& record) {
+    found = !record.partial() && record.entry().content().kind() != KIND_TOMBSTONE;
+    return !found;
+  });
+  if (!s.ok()) return s;
   return found;
+}
+
+absl::StatusOr<std::optional<SetAsideRecord>> MetadataStore::GetSetAside(
+    absl::string_view path) const {
+  absl::StatusOr<std::optional<std::string>> value = GetRaw(SetAsideKey(path));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  SetAsideRecord record;
+  if (!record.ParseFromString(**value)) {
+    return absl::DataLossError(absl::StrCat("corrupt set-aside record for ", path));
+  }
+  return record;
+}
+
+absl::Status MetadataStore::ScanSetAside(
+    absl::string_view prefix, const std::function<bool(const SetAsideRecord&)>& visit) const {
+  absl::Status corrupt;
+  absl::Status s = ScanRaw(SetAsideKey(prefix), [&](absl::string_view key, absl::string_view value) {
+    SetAsideRecord record;
+    if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      corrupt = absl::DataLossError(absl::StrCat("corrupt set-aside record ", key));
+      return false;
+    }
+    return visit(record);
+  });
+  return s.ok() ? corrupt : s;
 }
 
 uint64_t MetadataStore::LastSeq() const {

@@ -24,6 +24,8 @@ namespace replfs {
 //   E/<path>            -> Entry (with the seq it was committed at)
 //   S/<seq, 8 bytes BE> -> path; each path appears once, at its last change
 //   C/<peer node, hex>  -> the peer's last applied seq (pull checkpoint)
+//   R/<path>            -> SetAsideRecord: a remote entry not applied (or
+//                          applied in part), kept, retried
 //   M/<name>            -> store metadata (format version, clock floor)
 //
 // Thread-safe. Commits are serialized; reads are not blocked by them.
@@ -42,6 +44,12 @@ class StoreTransaction {
   // entries, conflict records).
   void PutRaw(std::string key, std::string value);
   void DeleteRaw(std::string key);
+  // Sets aside (or updates) the record of `record.entry().path()`.
+  void PutSetAside(const SetAsideRecord& record);
+  // The same for `record` (without an entry) holding `entry`, which is not
+  // copied into it (a legal entry may list 2^18 block hashes).
+  void PutSetAside(const SetAsideRecord& record, const Entry& entry);
+  void DeleteSetAside(absl::string_view path);
   // Writes the raw changes queued so far now, ahead of the batch (which
   // still commits the rest at the end): a write-ahead record that must be
   // in the store before the caller touches the backing directory.
@@ -101,6 +109,12 @@ class MetadataStore {
   absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> FindBlock(
       absl::string_view hash, size_t limit) const;
 
+  // Entries set aside (R/): the record of one path, or of every path
+  // starting with `prefix` (path order) until `visit` returns false.
+  absl::StatusOr<std::optional<SetAsideRecord>> GetSetAside(absl::string_view path) const;
+  absl::Status ScanSetAside(absl::string_view prefix,
+                            const std::function<bool(const SetAsideRecord&)>& visit) const;
+
   // Raw access to auxiliary key spaces (D/ deferred, X/ conflicts).
   absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
   absl::Status ScanRaw(absl::string_view prefix,
@@ -125,7 +139,8 @@ class MetadataStore {
 
   // Whether a live (non-tombstone) entry lies strictly beneath `path`: then
   // `path` exists as a directory whatever its own entry says (DESIGN.md,
-  // "Parents").
+  // "Parents"). A live entry set aside whole counts: it is known, only not
+  // on disk, and keeps its ancestors as every replica that applied it does.
   absl::StatusOr<bool> HasLiveDescendant(absl::string_view path) const;
 
   uint64_t LastSeq() const;
@@ -148,6 +163,10 @@ class MetadataStore {
   // every commit; counted once at open).
   uint64_t LiveEntries() const;
   uint64_t Tombstones() const;
+
+  // Space the store keeps for itself on its file system (its reserve): a
+  // file applied from a peer must leave at least this much free.
+  uint64_t ReservedSpaceBytes() const { return reserve_->reserve_bytes(); }
 
   absl::StatusOr<uint64_t> GetCheckpoint(uint64_t peer_node) const;
   absl::Status PutCheckpoint(uint64_t peer_node, uint64_t seq);
@@ -175,6 +194,7 @@ std::string EntryKey(absl::string_view path);
 std::string SeqKey(uint64_t seq);
 // H/<32-byte hash><path> -> block index: where a block can be found locally.
 std::string BlockKey(absl::string_view hash, absl::string_view path);
+std::string SetAsideKey(absl::string_view path);
 
 }  // namespace replfs
 

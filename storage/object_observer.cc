@@ -14,14 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "storage/content_hasher.h"
 #include "storage/proc_path.h"
+#include "storage/timestamp.h"
 #include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {
-
-int64_t Nanos(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 Kind KindOf(mode_t mode) {
   if (S_ISREG(mode)) return KIND_FILE;
@@ -100,6 +97,16 @@ absl::Status ReadXattrs(const XattrSource& source, Attributes* attributes) {
 
 }  // namespace
 
+bool KindMatches(Kind kind, mode_t mode) {
+  switch (kind) {
+    case KIND_FILE: return S_ISREG(mode);
+    case KIND_DIR: return S_ISDIR(mode);
+    case KIND_SYMLINK: return S_ISLNK(mode);
+    case KIND_FIFO: return S_ISFIFO(mode);
+    default: return false;
+  }
+}
+
 bool IsReplicatedXattr(const char* name) {
   return absl::StartsWith(name, "user.") ||
          absl::StartsWith(name, "system.posix_acl_");
@@ -109,8 +116,8 @@ LocalStat LocalStatOf(const struct stat& st) {
   LocalStat local;
   local.set_ino(st.st_ino);
   local.set_size(static_cast<uint64_t>(st.st_size));
-  local.set_mtime_ns(Nanos(st.st_mtim));
-  local.set_ctime_ns(Nanos(st.st_ctim));
+  local.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
+  local.set_ctime_ns(NanosecondsFromTimespec(st.st_ctim));
   return local;
 }
 
@@ -139,7 +146,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
         content.clear_vector();
         break;
       }
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       // O_PATH fds cannot be read; reopen through /proc.
       UniqueFd readable(::open(ProcPath(fd).c_str(), O_RDONLY | O_NOATIME | O_CLOEXEC));
       if (!readable.valid() && errno == EPERM) {
@@ -159,7 +166,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
       return observed;
     }
     case KIND_SYMLINK: {
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
       const ssize_t n = ::readlinkat(fd, "", target.data(), target.size());
       if (n < 0) return absl::ErrnoToStatus(errno, "readlink");
@@ -169,7 +176,7 @@ absl::StatusOr<ObservedObject> ObserveObject(int fd, const struct stat& st,
       return observed;  // Symlinks carry no replicated xattrs or mode.
     }
     case KIND_FIFO:
-      content.set_mtime_ns(Nanos(st.st_mtim));
+      content.set_mtime_ns(NanosecondsFromTimespec(st.st_mtim));
       break;
     default:
       break;  // Directories: their mtime follows their children, not us.
@@ -182,7 +189,7 @@ bool ContentKnownWithoutReading(const struct stat& st, const Content* previous,
                                 const DirtyBlocks* dirty) {
   return S_ISREG(st.st_mode) && previous != nullptr && dirty != nullptr && dirty->Empty() &&
          previous->kind() == KIND_FILE && previous->size() == static_cast<uint64_t>(st.st_size) &&
-         previous->mtime_ns() == Nanos(st.st_mtim);
+         previous->mtime_ns() == NanosecondsFromTimespec(st.st_mtim);
 }
 
 absl::StatusOr<ObservedObject> ObserveAt(int dirfd, const char* name,

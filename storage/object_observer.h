@@ -48,6 +48,9 @@ absl::StatusOr<ObservedObject> ObserveAt(int dirfd, const char* name,
 
 LocalStat LocalStatOf(const struct stat& st);
 
+// Whether an object of file type `mode` (st_mode) is of entry kind `kind`.
+bool KindMatches(Kind kind, mode_t mode);
+
 }  // namespace replfs
 
 #endif  // REPLFS_STORAGE_OBJECT_OBSERVER_H_

@@ -40,6 +40,9 @@ class SpaceReserve {
   // more time in LevelDB flushes and compactions than in applying them.)
   uint64_t write_buffer_bytes() const { return write_buffer_bytes_; }
 
+  // The reserve's full size (1/16 of the file system, 256 KiB to the max).
+  uint64_t reserve_bytes() const { return reserve_bytes_; }
+
  private:
   uint64_t AvailableBytes() const;
   void Regrow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -32,19 +32,31 @@ class FakeReplicationService final
     absl::MutexLock lock(&mu_);
     reply->set_cluster(hello_cluster_);
     reply->set_node(hello_node_);
-    reply->set_head_seq(0);
+    // A head past every seq the scripts use: a checkpoint beyond the
+    // announced head would make the replica pull again from the start.
+    reply->set_head_seq(kAnnouncedHead);
     reply->set_hlc(HlcFromNow());
     return grpc::Status::OK;
   }
 
-  grpc::Status FetchBlocks(grpc::ServerContext*, const FetchBlocksRequest* request,
+  grpc::Status FetchBlocks(grpc::ServerContext* context, const FetchBlocksRequest* request,
                            grpc::ServerWriter<Block>* writer) override {
     ++fetch_calls_;
     const BlockScript script = blocks();
+    if (script.hang) {
+      // Bounded: the receiver's deadline cancels the call long before.
+      for (int i = 0; i < 1200 && !context->IsCancelled(); ++i) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "hung");
+    }
     for (const std::string& hash : request->hashes()) {
       Block block;
       block.set_hash(hash);
-      if (auto it = script.data_by_hash.find(hash); it != script.data_by_hash.end()) {
+      if (script.every_block_bytes > 0) {
+        block.set_found(true);
+        block.mutable_data()->assign(script.every_block_bytes, 'f');
+      } else if (auto it = script.data_by_hash.find(hash); it != script.data_by_hash.end()) {
         block.set_found(true);
         block.set_data(it->second);
       }
@@ -61,8 +73,13 @@ class FakeReplicationService final
   }
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Changes(grpc::CallbackServerContext*,
-                                                      const grpc::ByteBuffer*) override {
+                                                      const grpc::ByteBuffer* raw_request) override {
     ++streams_opened_;
+    ChangesRequest request;
+    grpc::ByteBuffer copy = *raw_request;
+    if (grpc::SerializationTraits<ChangesRequest>::Deserialize(&copy, &request).ok()) {
+      last_since_ = request.since();
+    }
     absl::MutexLock lock(&mu_);
     streams_.push_back(std::make_unique<ScriptedStream>(this, script_));
     return streams_.back().get();
@@ -93,6 +110,8 @@ class FakeReplicationService final
   std::atomic<int> streams_opened_{0};
   std::atomic<int> streams_dropped_{0};
   std::atomic<int> fetch_calls_{0};
+  std::atomic<uint64_t> last_since_{0};
+  static constexpr uint64_t kAnnouncedHead = 1'000'000;
 
  private:
   // One Changes stream: writes the script's messages one at a time, then
@@ -195,6 +214,7 @@ void FakePeer::SetHello(const std::string& cluster, uint64_t node) {
 int FakePeer::streams_opened() const { return service_->streams_opened_.load(); }
 int FakePeer::streams_dropped() const { return service_->streams_dropped_.load(); }
 int FakePeer::fetch_calls() const { return service_->fetch_calls_.load(); }
+uint64_t FakePeer::last_since() const { return service_->last_since_.load(); }
 
 bool FakePeer::WaitForDroppedStreams(int count, absl::Duration timeout) const {
   return WaitUntil([&] { return streams_dropped() >= count; }, timeout);

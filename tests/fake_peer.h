@@ -42,6 +42,12 @@ struct ChangesScript {
 struct BlockScript {
   std::map<std::string, std::string> data_by_hash;
   int extra_blocks = 0;
+  // When non-zero: every requested hash is answered found=true with this
+  // many bytes (a peer flooding the receiver's memory).
+  uint64_t every_block_bytes = 0;
+  // When set: FetchBlocks answers nothing until the call is cancelled (its
+  // deadline passes or the receiver gives up), as a hung peer.
+  bool hang = false;
 };
 
 class FakeReplicationService;
@@ -72,6 +78,8 @@ class FakePeer {
   // write failed: it hung up) rather than by the script's end.
   int streams_dropped() const;
   int fetch_calls() const;
+  // The `since` of the last Changes request: the replica's checkpoint.
+  uint64_t last_since() const;
   // Waits (bounded) until at least `count` streams were dropped.
   bool WaitForDroppedStreams(int count, absl::Duration timeout) const;
 

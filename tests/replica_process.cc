@@ -178,7 +178,7 @@ ReplicaProcess::~ReplicaProcess() {
   if (IsMounted(mountpoint_)) Unmount(mountpoint_);
 }
 
-absl::Status ReplicaProcess::Start() {
+absl::Status ReplicaProcess::Start(absl::Duration timeout) {
   if (pid_ > 0) return absl::FailedPreconditionError("already running");
   std::vector<std::string> argv = {ReplfsBinary(), backing_, mountpoint_, "-f"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
@@ -204,7 +204,7 @@ absl::Status ReplicaProcess::Start() {
     ::_exit(127);
   }
   pid_ = pid;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoSeconds(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
     if (IsMounted(mountpoint_)) return absl::OkStatus();
     int status = 0;
@@ -219,7 +219,8 @@ absl::Status ReplicaProcess::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   Kill();
-  return absl::DeadlineExceededError(absl::StrCat("replfs did not mount within 30 s: ", Log()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("replfs did not mount within ", absl::FormatDuration(timeout), ": ", Log()));
 }
 
 absl::Status ReplicaProcess::Stop() {

@@ -43,9 +43,10 @@ class ReplicaProcess {
   ReplicaProcess(const ReplicaProcess&) = delete;
   ReplicaProcess& operator=(const ReplicaProcess&) = delete;
 
-  // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded) until
-  // the mount is up.
-  absl::Status Start();
+  // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded by
+  // `timeout`: the start-up scan of a big tree takes minutes) until the
+  // mount is up.
+  absl::Status Start(absl::Duration timeout = absl::Seconds(30));
   // Unmounts and waits for the process to exit cleanly.
   absl::Status Stop();
   // SIGKILLs the process, then lazily unmounts the dead mount.

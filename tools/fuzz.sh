@@ -6,9 +6,12 @@
 #
 #   tools/fuzz.sh [--seconds N] [--build-dir DIR] [FUZZER...]
 #
-#   --seconds N     run time per fuzzer (default 60; CI uses ~30)
+#   --seconds N     run time per fuzzer (default 60; CI uses ~30). A nightly
+#                   run of the apply path against one live store:
+#                   tools/fuzz.sh --seconds 28800 apply_live_fuzzer
 #   --build-dir D   default: build-fuzz next to the source tree's build/
-#   FUZZER          entry_validation_fuzzer, apply_fuzzer (default: both)
+#   FUZZER          entry_validation_fuzzer, batch_shape_fuzzer, apply_fuzzer,
+#                   apply_live_fuzzer (default: all)
 #
 # Exits non-zero if a fuzzer found a crash (the input is kept in
 # <build-dir>/fuzz-artifacts/) or if the build failed.
@@ -22,12 +25,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) fuzzers+=("$1"); shift ;;
   esac
 done
-[ ${#fuzzers[@]} -gt 0 ] || fuzzers=(entry_validation_fuzzer apply_fuzzer)
+[ ${#fuzzers[@]} -gt 0 ] || fuzzers=(entry_validation_fuzzer batch_shape_fuzzer apply_fuzzer apply_live_fuzzer)
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (tools/install-deps.sh)" >&2; exit 2; }
 
 # Our libraries get coverage instrumentation and the sanitizers too; the
@@ -43,14 +46,17 @@ mkdir -p "$artifacts"
 failed=0
 for name in "${fuzzers[@]}"; do
   corpus="$build/fuzz-corpus/$name"
-  mkdir -p "$corpus"
+  seeds="$src/tests/fuzz/corpus/$name"
+  # The live variant reads the same inputs as apply_fuzzer.
+  [ "$name" != apply_live_fuzzer ] || seeds="$src/tests/fuzz/corpus/apply_fuzzer"
+  mkdir -p "$corpus" "$seeds"
   log="$build/fuzz-$name.log"
   echo "fuzz.sh: $name for ${seconds}s"
   if "$build/tests/fuzz/$name" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
        -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
-       "$corpus" "$src/tests/fuzz/corpus/$name" >"$log" 2>&1; then
+       "$corpus" "$seeds" >"$log" 2>&1; then
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    echo "fuzz.sh: $name: ok, ${execs:-?} runs, corpus $(ls "$corpus" | wc -l) new + $(ls "$src/tests/fuzz/corpus/$name" | wc -l) seeds"
+    echo "fuzz.sh: $name: ok, ${execs:-?} runs, corpus $(ls "$corpus" | wc -l) new + $(ls "$seeds" | wc -l) seeds"
   else
     failed=1
     echo "fuzz.sh: $name FAILED; last lines of $log:" >&2

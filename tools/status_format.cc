@@ -141,6 +141,23 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       if (p.rejected_entries() > 0) {
         out << absl::StrFormat("    rejected %d entries from this peer\n", p.rejected_entries());
       }
+      if (p.set_aside_entries() > 0) {
+        out << absl::StrFormat("    set aside %d entries from this peer (kept, retried):\n",
+                               p.set_aside_entries());
+        for (const SetAsideProblem& problem : p.set_aside()) {
+          std::string when = "not retried";
+          if (problem.next_attempt_unix_ms() > 0) {
+            when = problem.next_attempt_unix_ms() > now
+                       ? absl::StrCat("next attempt in ",
+                                      Duration(static_cast<double>(
+                                                   problem.next_attempt_unix_ms() - now) /
+                                               1000.0))
+                       : "attempting now";
+          }
+          out << absl::StrFormat("      %s: %s (%d attempts, %s)\n", problem.path(),
+                                 problem.reason(), problem.attempts(), when);
+        }
+      }
     }
   }
   for (const std::string& problem : report.problems) out << "  ! " << problem << "\n";

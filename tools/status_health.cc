@@ -63,6 +63,16 @@ PeerAssessment AssessPeer(const HealthThresholds& thresholds, int64_t now_unix_m
                                          peer.address(), a.incoming_lag_entries,
                                          a.incoming_lag_seconds));
   }
+  if (peer.set_aside_entries() > 0) {
+    a.set_aside = true;
+    std::string why = absl::StrFormat("%d entries from peer %s are set aside (this replica "
+                                      "cannot apply them as sent; retried)",
+                                      peer.set_aside_entries(), peer.address());
+    if (peer.set_aside_size() > 0) {
+      absl::StrAppend(&why, ": first ", peer.set_aside(0).path(), ": ", peer.set_aside(0).reason());
+    }
+    a.problems.push_back(why);
+  }
   if (a.outgoing_lag_entries.has_value() && *a.outgoing_lag_entries > thresholds.max_lag_entries) {
     a.behind = true;
     a.problems.push_back(absl::StrFormat("peer %s is behind this replica by %d entries",
@@ -84,7 +94,7 @@ void AssessReplica(const HealthThresholds& thresholds, int64_t now_unix_ms, Repl
   report->health = Health::kHealthy;
   for (const PeerStatus& peer : report->status->peers()) {
     PeerAssessment a = AssessPeer(thresholds, now_unix_ms, *report->status, peer);
-    if (a.down || a.behind) report->health = Health::kDegraded;
+    if (a.down || a.behind || a.set_aside) report->health = Health::kDegraded;
     report->problems.insert(report->problems.end(), a.problems.begin(), a.problems.end());
     report->peers.push_back(std::move(a));
   }

@@ -29,6 +29,9 @@ struct PeerAssessment {
   uint64_t node = 0;    // 0 until the peer has answered once.
   bool down = false;    // Not connected, or connected but silent too long.
   bool behind = false;  // Lagging past a threshold in either direction.
+  // Entries from the peer this replica could not apply (whole or in part),
+  // kept and retried: this replica does not hold all of the peer's tree.
+  bool set_aside = false;
   // This replica behind the peer: their log not yet applied here.
   uint64_t incoming_lag_entries = 0;
   double incoming_lag_seconds = 0;

@@ -1,13 +1,22 @@
 // libFuzzer target: the apply planner. A sequence of fuzzer-made batches of
 // entries (hostile paths, symlinks planted and then written through,
-// tombstones, kind changes, blocks whose data may or may not match) goes
-// through RemoteApplier over a temporary backing directory. Invariants:
-// nothing crashes, and nothing is ever created, changed or removed outside
-// the backing directory nor in its state folder (checked by walking the
-// temporary root around it, and a canary in the state folder).
+// tombstones, kind changes, blocks whose data may or may not match or that
+// the peer no longer serves, xattrs of every namespace, times before 1970)
+// goes through RemoteApplier over a temporary backing directory, with
+// set-aside entries tried again now and then. Invariants: nothing crashes;
+// nothing is ever created, changed or removed outside the backing
+// directory nor in its state folder (checked by walking the temporary root
+// around it, and a canary in the state folder); no object in the tree gets
+// an xattr of a namespace replfs does not replicate.
+//
+// Built twice: apply_fuzzer starts every input on an empty tree and store;
+// apply_live_fuzzer (REPLFS_FUZZ_LIVE_STORE) keeps one tree, store and
+// applier for the whole run, so inputs build on what earlier ones left (the
+// long run is `tools/fuzz.sh --seconds 28800 apply_live_fuzzer`).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -16,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -122,6 +132,34 @@ void CheckNothingEscaped(const Sandbox& s) {
   }
 }
 
+[[noreturn]] void ForeignXattr(const std::string& path, const std::string& name) {
+  std::fprintf(stderr, "apply set xattr %s on %s: a namespace replfs does not replicate\n",
+               name.c_str(), path.c_str());
+  std::abort();
+}
+
+// No object in the tree carries a security.* or trusted.* xattr: those are
+// this machine's policy and never taken from a peer.
+void CheckNoForeignXattrs(const Sandbox& s) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(s.root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path() == s.state) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::vector<char> names(4096);
+    const ssize_t n = ::llistxattr(it->path().c_str(), names.data(), names.size());
+    for (ssize_t at = 0; n > 0 && at < n;) {
+      const std::string name(names.data() + at);
+      at += static_cast<ssize_t>(name.size()) + 1;
+      if (name.starts_with("security.") || name.starts_with("trusted.")) {
+        ForeignXattr(it->path().string(), name);
+      }
+    }
+  }
+}
+
 // Empties the backing dir (but the state folder) and the store, without
 // following symlinks.
 void Reset(const Sandbox& s) {
@@ -152,10 +190,11 @@ class FuzzFetcher final : public replfs::BlockFetcher {
       for (size_t i = 0; i < pool_.hashes.size(); ++i) {
         if (pool_.hashes[i] == hash) block = pool_.data[i];
       }
-      switch (input_.ConsumeIntegralInRange<int>(0, 5)) {
+      switch (input_.ConsumeIntegralInRange<int>(0, 6)) {
         case 0: block = input_.ConsumeRandomLengthString(64); break;
         case 1: if (!block.empty()) block[0] = static_cast<char>(block[0] ^ 1); break;
         case 2: return absl::UnavailableError("fetch failed");
+        case 3: return absl::NotFoundError("peer no longer holds the block");
         default: break;
       }
       out.push_back(std::move(block));
@@ -217,7 +256,7 @@ replfs::Entry MakeEntry(FuzzedDataProvider& input, const BlockPool& pool, const 
     item->set_node(static_cast<uint64_t>(i) + 1);
     item->set_counter(input.ConsumeIntegralInRange<uint64_t>(1, 4));
   }
-  c->set_mtime_ns(input.ConsumeIntegralInRange<int64_t>(0, int64_t{1} << 62));
+  c->set_mtime_ns(input.ConsumeIntegralInRange<int64_t>(-(int64_t{1} << 62), int64_t{1} << 62));
   if (c->kind() == replfs::KIND_FILE) {
     if (input.ConsumeBool() || pool.data.empty()) {
       c->set_is_inline(true);
@@ -247,18 +286,65 @@ replfs::Entry MakeEntry(FuzzedDataProvider& input, const BlockPool& pool, const 
   a->set_uid(input.ConsumeBool() ? ::getuid() : input.ConsumeIntegralInRange<uint32_t>(0, 2000));
   a->set_gid(::getgid());
   if (input.ConsumeIntegralInRange<int>(0, 7) == 0) {
+    static const std::vector<std::string> kXattrNames = {
+        "user.fuzz", "security.capability", "trusted.fuzz", "system.posix_acl_access", "fuzz"};
     replfs::Xattr* x = a->add_xattrs();
-    x->set_name(input.ConsumeBool() ? "user.fuzz" : input.ConsumeRandomLengthString(16));
+    x->set_name(input.ConsumeBool()
+                    ? kXattrNames[input.ConsumeIntegralInRange<size_t>(0, kXattrNames.size() - 1)]
+                    : input.ConsumeRandomLengthString(16));
     x->set_value(input.ConsumeRandomLengthString(16));
   }
   return e;
+}
+
+
+// The store and applier inputs apply through: a fresh one per input, or
+// (REPLFS_FUZZ_LIVE_STORE) one for the whole run.
+struct Applying {
+  std::unique_ptr<replfs::MetadataStore> store;
+  int root_fd = -1;
+  replfs::HybridLogicalClock clock;
+  replfs::NoFilesystemHooks hooks;
+  std::unique_ptr<replfs::RemoteApplier> applier;
+
+  void Open(const Sandbox& s) {
+    // A small space reserve keeps each store cheap.
+    replfs::MetadataStore::OpenOptions store_options;
+    store_options.max_reserve_bytes = 2 << 20;
+    absl::StatusOr<std::unique_ptr<replfs::MetadataStore>> opened =
+        replfs::MetadataStore::Open(s.store, store_options);
+    if (!opened.ok()) std::abort();
+    store = *std::move(opened);
+    root_fd = ::open(s.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) std::abort();
+    replfs::ApplierOptions options;
+    options.hidden_name = ".replfs";
+    options.temp_dir = s.state + "/tmp";
+    options.conflicts_dir = s.state + "/conflicts";
+    applier = std::make_unique<replfs::RemoteApplier>(root_fd, store.get(), &clock, &hooks,
+                                                      options);
+  }
+  void Close() {
+    applier.reset();
+    store.reset();
+    if (root_fd >= 0) ::close(root_fd);
+    root_fd = -1;
+  }
+};
+
+Applying& Applier(const Sandbox& s) {
+  static Applying* applying = new Applying;
+  if (applying->applier == nullptr) {
+    Reset(s);
+    applying->Open(s);
+  }
+  return *applying;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Sandbox& s = GetSandbox();
-  Reset(s);
   FuzzedDataProvider input(data, size);
 
   BlockPool pool;
@@ -276,35 +362,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pool.data.push_back(std::move(block));
   }
 
-  {
-    // A store per input: a small space reserve keeps each one cheap.
-    replfs::MetadataStore::OpenOptions store_options;
-    store_options.max_reserve_bytes = 2 << 20;
-    absl::StatusOr<std::unique_ptr<replfs::MetadataStore>> store =
-        replfs::MetadataStore::Open(s.store, store_options);
-    if (!store.ok()) std::abort();
-    const int root_fd = ::open(s.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) std::abort();
-    replfs::HybridLogicalClock clock;
-    replfs::NoFilesystemHooks hooks;
-    replfs::ApplierOptions options;
-    options.hidden_name = ".replfs";
-    options.temp_dir = s.state + "/tmp";
-    options.conflicts_dir = s.state + "/conflicts";
-    replfs::RemoteApplier applier(root_fd, store->get(), &clock, &hooks, options);
-    FuzzFetcher fetcher(pool, input);
-    const int batches = input.ConsumeIntegralInRange<int>(1, 4);
-    for (int b = 0; b < batches && input.remaining_bytes() > 0; ++b) {
-      std::vector<replfs::Entry> batch;
-      const int entries = input.ConsumeIntegralInRange<int>(1, 5);
-      batch.reserve(static_cast<size_t>(entries));
-      for (int i = 0; i < entries; ++i) batch.push_back(MakeEntry(input, pool, s));
-      replfs::ApplyStats stats;
-      (void)applier.ApplyBatch(batch, &fetcher, &stats);
-      CheckNothingEscaped(s);
+  Applying& applying = Applier(s);
+  FuzzFetcher fetcher(pool, input);
+  const int batches = input.ConsumeIntegralInRange<int>(1, 4);
+  for (int b = 0; b < batches && input.remaining_bytes() > 0; ++b) {
+    std::vector<replfs::Entry> batch;
+    const int entries = input.ConsumeIntegralInRange<int>(1, 5);
+    batch.reserve(static_cast<size_t>(entries));
+    for (int i = 0; i < entries; ++i) batch.push_back(MakeEntry(input, pool, s));
+    replfs::ApplyStats stats;
+    (void)applying.applier->ApplyBatch(batch, &fetcher, &stats);
+    if (input.ConsumeIntegralInRange<int>(0, 3) == 0) {
+      (void)applying.applier->RetrySetAside(&fetcher, 0, /*all=*/true, 16, &stats);
     }
-    ::close(root_fd);
+    CheckNothingEscaped(s);
   }
+  CheckNoForeignXattrs(s);
+#ifndef REPLFS_FUZZ_LIVE_STORE
+  applying.Close();
+#endif
   CheckNothingEscaped(s);
   return 0;
 }

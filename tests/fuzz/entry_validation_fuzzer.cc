@@ -55,6 +55,7 @@ void CheckAcceptedEntry(const replfs::Entry& e) {
           Violation("inline data and size disagree", e.path());
         }
       } else {
+        if (c.size() > (uint64_t{1} << 37)) Violation("file above 128 GiB", e.path());
         const uint64_t blocks = c.size() / replfs::kBlockSize + (c.size() % replfs::kBlockSize != 0);
         if (static_cast<uint64_t>(c.block_hashes_size()) != blocks) {
           Violation("block count and size disagree", e.path());
@@ -78,10 +79,13 @@ void CheckAcceptedEntry(const replfs::Entry& e) {
   }
   if (c.kind() != replfs::KIND_TOMBSTONE) {
     if ((e.attributes().mode() & ~07777u) != 0) Violation("file type bits in mode", e.path());
+    // Any namespace is accepted (the applier leaves out those it does not
+    // replicate), but a name is namespaced, bounded and NUL-free.
     for (const replfs::Xattr& x : e.attributes().xattrs()) {
       const absl::string_view name = x.name();
-      if (name.substr(0, 5) != "user." && name.substr(0, 17) != "system.posix_acl_") {
-        Violation("xattr outside user.* / ACLs", e.path());
+      if (name.find('.') == absl::string_view::npos || name.size() > 255 ||
+          name.find('\0') != absl::string_view::npos) {
+        Violation("xattr name without a namespace", e.path());
       }
     }
   }

@@ -1,6 +1,7 @@
 // Writes the seed corpora of the fuzzers (tests/fuzz/corpus/<fuzzer>/):
 // serialized ChangeBatches of honest and hostile entries for
-// entry_validation_fuzzer, and fixed pseudo-random byte strings (it reads
+// entry_validation_fuzzer and batch_shape_fuzzer (with batches around its
+// limits for the latter), and fixed pseudo-random byte strings (it reads
 // them through FuzzedDataProvider) for apply_fuzzer.
 //   make_fuzz_seeds CORPUS_DIR
 #include <cstdio>
@@ -78,7 +79,25 @@ int main(int argc, char** argv) {
       *batch.add_entries() = e;
     }
     batch.set_head_seq(seq - 1);
-    Write(dir + "/entry_validation_fuzzer/batch-" + std::to_string(n++), batch.SerializeAsString());
+    const std::string name = "/batch-" + std::to_string(n++);
+    Write(dir + "/entry_validation_fuzzer" + name, batch.SerializeAsString());
+    Write(dir + "/batch_shape_fuzzer" + name, batch.SerializeAsString());
+  }
+  // Around batch_shape_fuzzer's limits (4 entries, 3 hashes per entry, 5 in
+  // all): at them, and one past each.
+  for (int entries : {4, 5}) {
+    replfs::ChangeBatch batch;
+    for (int i = 0; i < entries; ++i) *batch.add_entries() = Live("e", replfs::KIND_DIR);
+    Write(dir + "/batch_shape_fuzzer/entries-" + std::to_string(entries), batch.SerializeAsString());
+  }
+  for (int hashes : {3, 4}) {
+    replfs::ChangeBatch batch;
+    replfs::Entry e = block_file;
+    e.mutable_content()->clear_block_hashes();
+    for (int i = 0; i < hashes; ++i) e.mutable_content()->add_block_hashes(replfs::Sha256("h"));
+    *batch.add_entries() = e;
+    *batch.add_entries() = e;
+    Write(dir + "/batch_shape_fuzzer/hashes-" + std::to_string(hashes), batch.SerializeAsString());
   }
 
   std::mt19937 rng(20240601);

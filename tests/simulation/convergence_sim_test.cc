@@ -75,9 +75,9 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
     EXPECT_TRUE(result.ok) << "seed " << options.seed << " failed: " << result.failure
                            << "\nreplay: " << ReplayCommand(options.seed);
     std::printf("seed %lu: %d replicas, %d local ops, %d deliveries, %d restarts, "
-                "%d conflict copies required\n",
+                "%d conflict copies required, %d entries set aside\n",
                 static_cast<unsigned long>(options.seed), result.replicas, result.local_ops,
-                result.deliveries, result.restarts, result.conflicts_required);
+                result.deliveries, result.restarts, result.conflicts_required, result.set_aside);
     return;
   }
 
@@ -87,6 +87,7 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
   std::atomic<uint64_t> next{first};
   std::atomic<uint64_t> finished{0};
   std::atomic<uint64_t> conflicts{0};
+  std::atomic<uint64_t> set_aside{0};
   std::atomic<bool> out_of_time{false};
   std::mutex failures_mu;
   std::vector<std::pair<uint64_t, std::string>> failures;
@@ -106,6 +107,7 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
       const SimulationResult result = RunSimulation(options);
       ++finished;
       conflicts += static_cast<uint64_t>(result.conflicts_required);
+      set_aside += static_cast<uint64_t>(result.set_aside);
       std::lock_guard lock(failures_mu);
       if (!result.ok) failures.emplace_back(seed, result.failure);
       if (!result.attribute_anomaly.empty()) anomalies.push_back(seed);
@@ -118,9 +120,11 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%lu seeds from %lu in %.1f s on %u threads (%lu conflict copies checked)%s\n",
+  std::printf("%lu seeds from %lu in %.1f s on %u threads (%lu conflict copies checked, "
+              "%lu entries set aside and retried)%s\n",
               static_cast<unsigned long>(finished.load()), static_cast<unsigned long>(first),
               seconds, workers, static_cast<unsigned long>(conflicts.load()),
+              static_cast<unsigned long>(set_aside.load()),
               out_of_time ? "; stopped at the time budget" : "");
   if (!anomalies.empty()) {
     std::sort(anomalies.begin(), anomalies.end());

@@ -88,6 +88,8 @@ absl::Status SimReplica::Open() {
   options.hidden_name = kStateName;
   options.temp_dir = state_->TempPath();
   options.conflicts_dir = state_->ConflictsPath();
+  // Its own entries come back through peers: never mistaken for forged ones.
+  options.node_id = node_id_;
   applier_ = std::make_unique<RemoteApplier>(root_fd_.get(), store_.get(), clock_.get(), &hooks_,
                                              std::move(options));
   return absl::OkStatus();
@@ -251,6 +253,10 @@ absl::Status SimReplica::Apply(const std::vector<Entry>& batch, BlockFetcher* fe
 
 absl::StatusOr<std::vector<std::string>> SimBlockFetcher::Fetch(
     const std::vector<std::string>& hashes) {
+  if (unserving_) {
+    return absl::NotFoundError(absl::StrFormat("sender %016x no longer serves these blocks",
+                                               sender_->node_id()));
+  }
   std::vector<std::string> blocks;
   for (const std::string& hash : hashes) {
     absl::StatusOr<std::optional<std::string>> block =
@@ -264,6 +270,18 @@ absl::StatusOr<std::vector<std::string>> SimBlockFetcher::Fetch(
     blocks.push_back(std::move(**block));
   }
   return blocks;
+}
+
+absl::StatusOr<std::vector<std::string>> AnyReplicaFetcher::Fetch(
+    const std::vector<std::string>& hashes) {
+  absl::Status last = absl::NotFoundError("no replica");
+  for (SimReplica* replica : replicas_) {
+    SimBlockFetcher fetcher(replica);
+    absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
+    if (blocks.ok()) return blocks;
+    last = blocks.status();
+  }
+  return last;
 }
 
 }  // namespace replfs::sim

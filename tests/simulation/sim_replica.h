@@ -96,14 +96,29 @@ class SimReplica {
 };
 
 // Blocks for a receiver, read from the sending replica's own files (what the
-// sender's FetchBlocks would serve).
+// sender's FetchBlocks would serve). A fetcher made `unserving` answers
+// NotFound, as a peer whose file changed since does: the receiver sets the
+// entry aside.
 class SimBlockFetcher final : public BlockFetcher {
  public:
-  explicit SimBlockFetcher(SimReplica* sender) : sender_(sender) {}
+  explicit SimBlockFetcher(SimReplica* sender, bool unserving = false)
+      : sender_(sender), unserving_(unserving) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
 
  private:
   SimReplica* sender_;
+  bool unserving_;
+};
+
+// Blocks from whichever replica holds them (a set-aside entry is retried
+// from any peer).
+class AnyReplicaFetcher final : public BlockFetcher {
+ public:
+  explicit AnyReplicaFetcher(std::vector<SimReplica*> replicas) : replicas_(std::move(replicas)) {}
+  absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
+
+ private:
+  std::vector<SimReplica*> replicas_;
 };
 
 }  // namespace replfs::sim

@@ -98,7 +98,22 @@ class Simulation {
   absl::Status Collect(size_t r, uint64_t seq_before);
   // Delivers up to `limit` entries of `sender`'s log after `receiver`'s
   // checkpoint. Sets *applied_any when the receiver committed something.
-  absl::Status Deliver(size_t receiver, size_t sender, size_t limit, bool* applied_any);
+  // While `unserving_allowed`, the sender sometimes no longer serves the
+  // blocks a file entry needs: the receiver sets the entry aside.
+  absl::Status Deliver(size_t receiver, size_t sender, size_t limit, bool unserving_allowed,
+                       bool* applied_any);
+  // Replica r tries every entry it set aside again, fetching from any
+  // replica. Sets *changed_any when it committed or dropped a record.
+  absl::Status RetrySetAside(size_t r, bool* changed_any);
+  // The file versions visible on replica r at `paths` or their ancestors
+  // (what applying entries of these paths may replace).
+  absl::StatusOr<std::map<std::string, Entry>> VisibleFiles(size_t r,
+                                                            const std::vector<std::string>& paths);
+  // Losers are not lost (DESIGN.md): each file version in `visible` that is
+  // now replaced by one not descending from it (or displaced by a live
+  // descendant) must be kept as a conflict copy on replica r.
+  absl::Status RequireLosersKept(size_t r, const std::map<std::string, Entry>& visible);
+  uint64_t SetAsideCount(size_t r);
 
   SimulationOptions options_;
   std::mt19937_64 rng_;
@@ -289,7 +304,60 @@ bool IsRegularFileAt(int root_fd, const std::string& path) {
 
 }  // namespace
 
-absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit, bool* applied_any) {
+absl::StatusOr<std::map<std::string, Entry>> Simulation::VisibleFiles(
+    size_t r, const std::vector<std::string>& paths) {
+  SimReplica& replica = *replicas_[r];
+  std::map<std::string, Entry> visible;
+  for (std::string path : paths) {
+    for (;;) {
+      absl::StatusOr<std::optional<Entry>> local = replica.store().Get(path);
+      if (!local.ok()) return local.status();
+      if (local->has_value() && (*local)->content().kind() == KIND_FILE &&
+          IsRegularFileAt(replica.root_fd(), path)) {
+        visible.emplace(path, **local);
+      }
+      const size_t slash = path.rfind('/');
+      if (slash == std::string::npos) break;
+      path.resize(slash);
+    }
+  }
+  return visible;
+}
+
+absl::Status Simulation::RequireLosersKept(size_t r, const std::map<std::string, Entry>& visible) {
+  SimReplica& replica = *replicas_[r];
+  for (const auto& [path, before] : visible) {
+    absl::StatusOr<std::optional<Entry>> after = replica.store().Get(path);
+    if (!after.ok()) return after.status();
+    std::string why;
+    if (!after->has_value()) {
+      why = "entry vanished";
+    } else if (CompareVersions((*after)->content().version(), before.content().version()) == 0) {
+      if (!IsRegularFileAt(replica.root_fd(), path)) why = "displaced by a live descendant";
+    } else if (!SameContent(before.content(), (*after)->content()) &&
+               !VectorDominates((*after)->content().vector(), before.content().vector())) {
+      why = absl::StrCat("replaced by concurrent ", Kind_Name((*after)->content().kind()), " ",
+                         VersionToString((*after)->content().version()));
+    }
+    if (why.empty()) continue;
+    Trace(absl::StrFormat("  r%d must keep %s %s as a conflict copy (%s)", r, path,
+                          VersionToString(before.content().version()), why));
+    required_copies_.push_back({r, path, before.content(), why});
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Simulation::SetAsideCount(size_t r) {
+  uint64_t count = 0;
+  (void)replicas_[r]->store().ScanSetAside("", [&](const SetAsideRecord&) {
+    ++count;
+    return true;
+  });
+  return count;
+}
+
+absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit,
+                                 bool unserving_allowed, bool* applied_any) {
   SimReplica& to = *replicas_[receiver];
   SimReplica& from = *replicas_[sender];
   absl::StatusOr<uint64_t> checkpoint = to.store().GetCheckpoint(from.node_id());
@@ -304,26 +372,16 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit, b
   if (!scan.ok()) return scan;
   if (batch.empty()) return absl::OkStatus();
 
-  // The file versions visible on the receiver that this batch may replace:
-  // its paths and their ancestors (a live descendant displaces a file).
-  std::map<std::string, Entry> visible;
-  for (const Entry& e : batch) {
-    std::string path = e.path();
-    for (;;) {
-      absl::StatusOr<std::optional<Entry>> local = to.store().Get(path);
-      if (!local.ok()) return local.status();
-      if (local->has_value() && (*local)->content().kind() == KIND_FILE &&
-          IsRegularFileAt(to.root_fd(), path)) {
-        visible.emplace(path, **local);
-      }
-      const size_t slash = path.rfind('/');
-      if (slash == std::string::npos) break;
-      path.resize(slash);
-    }
-  }
+  std::vector<std::string> paths;
+  paths.reserve(batch.size());
+  for (const Entry& e : batch) paths.push_back(e.path());
+  absl::StatusOr<std::map<std::string, Entry>> visible = VisibleFiles(receiver, paths);
+  if (!visible.ok()) return visible.status();
 
   const uint64_t seq_before = to.store().LastSeq();
-  SimBlockFetcher fetcher(&from);
+  const uint64_t set_aside_before = SetAsideCount(receiver);
+  const bool unserving = unserving_allowed && Chance(0.2);
+  SimBlockFetcher fetcher(&from, unserving);
   ApplyStats stats;
   if (options_.verbose) {
     std::vector<std::string> names;
@@ -332,7 +390,8 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit, b
       names.push_back(absl::StrFormat("%s:%s@%s", e.path(), Kind_Name(e.content().kind()),
                                       VersionToString(e.content().version())));
     }
-    Trace(absl::StrFormat("deliver r%d -> r%d after seq %d: %s", sender, receiver, *checkpoint,
+    Trace(absl::StrFormat("deliver r%d -> r%d after seq %d%s: %s", sender, receiver, *checkpoint,
+                          unserving ? " (sender serves no blocks)" : "",
                           absl::StrJoin(names, " ")));
   }
   if (absl::Status s = to.Apply(batch, &fetcher, &stats); !s.ok()) {
@@ -342,29 +401,43 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit, b
   if (absl::Status s = Collect(receiver, seq_before); !s.ok()) return s;
   *applied_any = to.store().LastSeq() != seq_before;
   ++result_.deliveries;
-
-  // Losers are not lost (DESIGN.md): a file version visible here before the
-  // batch and replaced by one that does not descend from it (or displaced by
-  // a live descendant) must now be a conflict copy on this replica.
-  for (const auto& [path, before] : visible) {
-    absl::StatusOr<std::optional<Entry>> after = to.store().Get(path);
-    if (!after.ok()) return after.status();
-    std::string why;
-    if (!after->has_value()) {
-      why = "entry vanished";
-    } else if (CompareVersions((*after)->content().version(), before.content().version()) == 0) {
-      if (!IsRegularFileAt(to.root_fd(), path)) why = "displaced by a live descendant";
-    } else if (!SameContent(before.content(), (*after)->content()) &&
-               !VectorDominates((*after)->content().vector(), before.content().vector())) {
-      why = absl::StrCat("replaced by concurrent ", Kind_Name((*after)->content().kind()), " ",
-                         VersionToString((*after)->content().version()));
-    }
-    if (why.empty()) continue;
-    Trace(absl::StrFormat("  r%d must keep %s %s as a conflict copy (%s)", receiver, path,
-                          VersionToString(before.content().version()), why));
-    required_copies_.push_back({receiver, path, before.content(), why});
+  if (stats.set_aside > 0) {
+    result_.set_aside += static_cast<int>(stats.set_aside);
+    Trace(absl::StrFormat("  r%d set aside %d entries (now %d, was %d)", receiver,
+                          stats.set_aside, SetAsideCount(receiver), set_aside_before));
   }
+  if (absl::Status s = RequireLosersKept(receiver, *visible); !s.ok()) return s;
   return to.store().PutCheckpoint(from.node_id(), last);
+}
+
+absl::Status Simulation::RetrySetAside(size_t r, bool* changed_any) {
+  SimReplica& replica = *replicas_[r];
+  std::vector<std::string> paths;
+  if (absl::Status s = replica.store().ScanSetAside("", [&](const SetAsideRecord& record) {
+        paths.push_back(record.entry().path());
+        return true;
+      });
+      !s.ok()) {
+    return s;
+  }
+  if (paths.empty()) return absl::OkStatus();
+  absl::StatusOr<std::map<std::string, Entry>> visible = VisibleFiles(r, paths);
+  if (!visible.ok()) return visible.status();
+  std::vector<SimReplica*> everyone;
+  for (const auto& other : replicas_) everyone.push_back(other.get());
+  AnyReplicaFetcher fetcher(everyone);
+  const uint64_t seq_before = replica.store().LastSeq();
+  ApplyStats stats;
+  if (absl::Status s = replica.applier().RetrySetAside(&fetcher, 0, /*all=*/true,
+                                                       ~size_t{0}, &stats);
+      !s.ok()) {
+    return Fail(absl::StrFormat("r%d retrying set-aside entries: %s", r, s.ToString()));
+  }
+  if (absl::Status s = Collect(r, seq_before); !s.ok()) return s;
+  const uint64_t left = SetAsideCount(r);
+  Trace(absl::StrFormat("r%d retries %d set-aside entries: %d left", r, paths.size(), left));
+  *changed_any = replica.store().LastSeq() != seq_before || left != paths.size();
+  return RequireLosersKept(r, *visible);
 }
 
 absl::Status Simulation::RandomPhase() {
@@ -378,7 +451,14 @@ absl::Status Simulation::RandomPhase() {
       const auto [receiver, sender] = Pick(links_);
       const size_t limit = Chance(0.4) ? ~size_t{0} : Uniform(1, 6);
       bool applied = false;
-      if (absl::Status s = Deliver(receiver, sender, limit, &applied); !s.ok()) return s;
+      if (absl::Status s = Deliver(receiver, sender, limit, /*unserving_allowed=*/true, &applied);
+          !s.ok()) {
+        return s;
+      }
+      if (Chance(0.3)) {
+        bool changed = false;
+        if (absl::Status s = RetrySetAside(receiver, &changed); !s.ok()) return s;
+      }
     } else if (roll < 97) {
       // Duplication: the receiver forgets part of what it applied.
       const auto [receiver, sender] = Pick(links_);
@@ -410,8 +490,17 @@ absl::Status Simulation::Quiesce() {
     bool any = false;
     for (auto [receiver, sender] : links_) {
       bool applied = false;
-      if (absl::Status s = Deliver(receiver, sender, ~size_t{0}, &applied); !s.ok()) return s;
+      if (absl::Status s = Deliver(receiver, sender, ~size_t{0}, /*unserving_allowed=*/false,
+                                   &applied);
+          !s.ok()) {
+        return s;
+      }
       any = any || applied;
+    }
+    for (size_t r = 0; r < replicas_.size(); ++r) {
+      bool changed = false;
+      if (absl::Status s = RetrySetAside(r, &changed); !s.ok()) return s;
+      any = any || changed;
     }
     if (!any) {
       Trace(absl::StrFormat("quiescent after %d full rounds", round + 1));
@@ -422,6 +511,12 @@ absl::Status Simulation::Quiesce() {
 }
 
 absl::Status Simulation::Check() {
+  // (0) Every entry set aside was applied or superseded in the end.
+  for (size_t r = 0; r < replicas_.size(); ++r) {
+    if (const uint64_t left = SetAsideCount(r); left > 0) {
+      return Fail(absl::StrFormat("r%d still has %d entries set aside", r, left));
+    }
+  }
   // (1) Every replica holds the same tree.
   std::vector<Tree> trees;
   for (size_t r = 0; r < replicas_.size(); ++r) {

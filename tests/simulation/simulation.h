@@ -24,6 +24,7 @@ struct SimulationResult {
   int deliveries = 0;
   int restarts = 0;
   int conflicts_required = 0;
+  int set_aside = 0;  // Entries set aside (their blocks not served) on delivery.
   // Set when the tree passed every check but a mode differs from the strict
   // attribute rule: the known order dependence of the attribute merge.
   std::string attribute_anomaly;

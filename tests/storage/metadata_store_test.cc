@@ -257,6 +257,42 @@ TEST_F(MetadataStoreTest, RefusesOtherFormatVersion) {
   EXPECT_NE(s.status().message().find("version 1"), absl::string_view::npos) << s.status();
 }
 
+TEST_F(MetadataStoreTest, SetAsideRecordsAreKeptPerPathOutsideTheChangeLog) {
+  SetAsideRecord record;
+  *record.mutable_entry() = FileEntry("d/set-aside", 7);
+  record.set_reason("symlink: File name too long");
+  record.set_attempts(1);
+  SetAsideRecord partial;
+  *partial.mutable_entry() = FileEntry("e/partial", 8);
+  partial.set_partial(true);
+  ASSERT_TRUE(store_->Transact([&](StoreTransaction& txn) {
+    txn.PutSetAside(record);
+    txn.PutSetAside(partial);
+    return absl::OkStatus();
+  }).ok());
+  absl::StatusOr<std::optional<SetAsideRecord>> got = store_->GetSetAside("d/set-aside");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->reason(), record.reason());
+  EXPECT_TRUE(Log().empty()) << "a set-aside entry is not in the change log";
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_->ScanSetAside("", [&](const SetAsideRecord& r) {
+    seen.push_back(r.entry().path());
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"d/set-aside", "e/partial"}));
+  // A live entry set aside whole keeps its ancestors, as an applied one
+  // would ("Parents"); a partial one is in E/ already, or is not.
+  EXPECT_TRUE(*store_->HasLiveDescendant("d"));
+  EXPECT_FALSE(*store_->HasLiveDescendant("e"));
+  EXPECT_FALSE(*store_->HasLiveDescendant("d/set"));
+  ASSERT_TRUE(store_->Transact([&](StoreTransaction& txn) {
+    txn.DeleteSetAside("d/set-aside");
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_FALSE(store_->GetSetAside("d/set-aside")->has_value());
+  EXPECT_FALSE(*store_->HasLiveDescendant("d"));
+}
+
 TEST_F(MetadataStoreTest, SecondOpenOfSameStoreFails) {
   absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(StoreDir());
   EXPECT_FALSE(s.ok());  // LevelDB's own LOCK file.

@@ -1,0 +1,138 @@
+// The change feed a replica serves, read by an in-process client over
+// loopback: what it sends and how it cuts batches.
+#include "replication/replication_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "replication/batch_shape.h"
+#include "replication/entry_validation.h"
+#include "storage/content_hasher.h"
+#include "storage/unique_fd.h"
+#include "tests/storage/scratch_dir.h"
+
+namespace replfs {
+namespace {
+
+Entry InlineFile(const std::string& path, uint64_t hlc) {
+  Entry e;
+  e.set_path(path);
+  e.mutable_content()->set_kind(KIND_FILE);
+  e.mutable_content()->mutable_version()->set_hlc(hlc);
+  e.mutable_content()->mutable_version()->set_node(1);
+  e.mutable_content()->set_is_inline(true);
+  e.mutable_content()->set_inline_data("x");
+  e.mutable_content()->set_size(1);
+  e.mutable_attributes()->mutable_version()->set_hlc(hlc);
+  e.mutable_attributes()->mutable_version()->set_node(1);
+  e.mutable_attributes()->set_mode(0644);
+  return e;
+}
+
+class ReplicationServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<MetadataStore>> store =
+        MetadataStore::Open(dir_.Path("store"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    root_.Reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    service_ = std::make_unique<ReplicationService>(
+        ReplicationService::Config{"replfs", 1, "127.0.0.1:0"}, store_.get(), &clock_,
+        root_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.SetMaxSendMessageSize(-1);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    stub_ = Replication::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+  }
+  void TearDown() override {
+    service_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
+
+  void Commit(std::vector<Entry> entries) {
+    const absl::Status s = store_->Commit(&entries);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // The batches a peer (node 2) pulling from seq 0 gets until the feed has
+  // sent everything up to `head`.
+  std::vector<ChangeBatch> Pull(uint64_t head) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    ChangesRequest request;
+    request.set_node(2);
+    std::unique_ptr<grpc::ClientReader<ChangeBatch>> reader = stub_->Changes(&context, request);
+    std::vector<ChangeBatch> batches;
+    ChangeBatch batch;
+    while (reader->Read(&batch)) {
+      batches.push_back(batch);
+      if (batch.through_seq() >= head) break;
+    }
+    context.TryCancel();
+    (void)reader->Finish();
+    return batches;
+  }
+
+  testing::ScratchDir dir_{"replication-service-test"};
+  std::unique_ptr<MetadataStore> store_;
+  HybridLogicalClock clock_;
+  UniqueFd root_;
+  std::unique_ptr<ReplicationService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Replication::Stub> stub_;
+};
+
+// A file above the largest size that replicates is in this replica's log,
+// but every peer would refuse it, and refusing it stopped their feeds at
+// it: it is not sent, and the feed covers its seq all the same.
+TEST_F(ReplicationServiceTest, EntriesPeersWouldRefuseAreNotSentButCovered) {
+  Entry too_large = InlineFile("too-large", clock_.Now());
+  too_large.mutable_content()->set_is_inline(false);
+  too_large.mutable_content()->clear_inline_data();
+  too_large.mutable_content()->set_size(EntryLimits().max_file_bytes + 1);
+  too_large.mutable_content()->set_block_size(kBlockSize);
+  Commit({InlineFile("before", clock_.Now())});
+  Commit({too_large});
+  Commit({InlineFile("after", clock_.Now())});
+  std::vector<std::string> sent;
+  uint64_t through = 0;
+  for (const ChangeBatch& batch : Pull(3)) {
+    for (const Entry& e : batch.entries()) sent.push_back(e.path());
+    through = std::max(through, batch.through_seq());
+  }
+  EXPECT_EQ(sent, (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(through, 3u);
+}
+
+// One commit (a directory rename) is kept in one batch as far as a
+// receiver accepts one: never past BatchLimits' entries.
+TEST_F(ReplicationServiceTest, OneLargeCommitIsCutWhereReceiversStopAccepting) {
+  const uint64_t hlc = clock_.Now();
+  std::vector<Entry> group;
+  constexpr uint64_t kEntries = 12000;
+  for (uint64_t i = 0; i < kEntries; ++i) group.push_back(InlineFile(absl::StrCat("d/", i), hlc));
+  Commit(group);
+  uint64_t total = 0;
+  for (const ChangeBatch& batch : Pull(kEntries)) {
+    EXPECT_LE(static_cast<size_t>(batch.entries_size()), BatchLimits().max_entries);
+    total += static_cast<uint64_t>(batch.entries_size());
+  }
+  EXPECT_EQ(total, kEntries);
+}
+
+}  // namespace
+}  // namespace replfs
