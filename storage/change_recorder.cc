@@ -154,9 +154,6 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
       absl::StatusOr<std::optional<Entry>> top = txn.Get(side);
       if (!top.ok()) return top.status();
       if (top->has_value() && IsLive(**top)) out->push_back(**top);
-      // A recorded file or symlink has nothing beneath it: spare the scan
-      // (an iterator over every table) the common rename of a file.
-      if (!out->empty() && out->front().content().kind() != KIND_DIR) continue;
       if (absl::Status s = CollectSubtree(*store_, side, out); !s.ok()) return s;
     }
     const Version version = MakeVersion(clock_->Now(), node_id_);
