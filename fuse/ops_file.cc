@@ -171,7 +171,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   std::shared_lock gate = fs->HoldLocalChange();
   UniqueFd fd(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
-  bool created = fd.valid();
+  const bool created = fd.valid();
   if (!fd.valid()) {
     // O_CREAT without O_EXCL on an existing file: open it instead.
     if (errno == EEXIST && !(fi->flags & O_EXCL)) {
