@@ -362,10 +362,16 @@ absl::Status MetadataStore::UpdateLocalStat(absl::string_view path, const LocalS
 
 absl::Status MetadataStore::ScanChanges(uint64_t after,
                                         const std::function<bool(const Entry&)>& visit) const {
+  // A commit's keys are readable a moment before LastSeq() counts them; a
+  // scan stops at what LastSeq() said when it began, so no caller ever
+  // holds an entry past the head it reports (a feed whose batch covered
+  // more than its own head would be refused by its receiver).
+  const uint64_t through = LastSeq();
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(AsSlice(SeqKey(after + 1))); it->Valid(); it->Next()) {
     const absl::string_view key(it->key().data(), it->key().size());
     if (!absl::StartsWith(key, kSeqPrefix)) break;
+    if (DecodeBigEndian(key.substr(kSeqPrefix.size())) > through) break;
     const absl::string_view path(it->value().data(), it->value().size());
     absl::StatusOr<std::optional<Entry>> entry = Get(path);
     if (!entry.ok()) return entry.status();

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
@@ -328,6 +329,34 @@ TEST_F(MetadataStoreTest, WaitForChanges) {
   });
   EXPECT_EQ(store_->WaitForChanges(1, absl::Seconds(10)), 2u);
   committer.join();
+}
+
+// A change feed cuts a batch from ScanChanges and then reports LastSeq()
+// as its head: with commits running meanwhile, no scan may yield a seq
+// that the LastSeq() read after it does not cover.
+TEST_F(MetadataStoreTest, ScanChangesNeverPassesTheLastSeqReadAfterIt) {
+  constexpr int kCommits = 3000;
+  std::thread committer([&] {
+    for (int i = 0; i < kCommits; ++i) {
+      std::vector<Entry> e = {FileEntry(absl::StrCat("f", i), static_cast<uint64_t>(i) + 1)};
+      ASSERT_TRUE(store_->Commit(&e).ok());
+    }
+  });
+  uint64_t since = 0;
+  int scans = 0;
+  while (since < kCommits && scans < 10 * kCommits) {
+    ++scans;
+    uint64_t highest = since;
+    ASSERT_TRUE(store_->ScanChanges(since, [&](const Entry& e) {
+      highest = e.seq();
+      return true;
+    }).ok());
+    const uint64_t head = store_->LastSeq();
+    ASSERT_LE(highest, head) << "after scan " << scans;
+    since = highest;
+  }
+  committer.join();
+  EXPECT_EQ(store_->LastSeq(), static_cast<uint64_t>(kCommits));
 }
 
 TEST(KeyLayoutTest, SeqKeysAreBigEndian) {
