@@ -29,4 +29,14 @@ grpc::Status AdminService::Conflicts(grpc::ServerContext*, const ConflictsReques
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::ForgetPuller(grpc::ServerContext*, const ForgetPullerRequest* request,
+                                        ForgetPullerReply* reply) {
+  absl::StatusOr<bool> forgotten = replicator_->ForgetPuller(request->node());
+  if (!forgotten.ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(forgotten.status().message()));
+  }
+  reply->set_forgotten(*forgotten);
+  return grpc::Status::OK;
+}
+
 }  // namespace replfs

@@ -16,6 +16,8 @@ class AdminService final : public Admin::Service {
                       ReplicaStatus* reply) override;
   grpc::Status Conflicts(grpc::ServerContext* context, const ConflictsRequest* request,
                          ConflictsReply* reply) override;
+  grpc::Status ForgetPuller(grpc::ServerContext* context, const ForgetPullerRequest* request,
+                            ForgetPullerReply* reply) override;
 
  private:
   Replicator* replicator_;

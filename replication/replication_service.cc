@@ -48,30 +48,70 @@ grpc::Status ReplicationService::Ack(grpc::ServerContext*, const AckRequest* req
   if (request->node() == 0 || request->node() == config_.node_id) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id");
   }
-  // A peer cannot have applied more than we have logged.
-  const uint64_t applied = std::min(request->applied_seq(), store_->LastSeq());
-  const std::string key = absl::StrFormat("P/%016x", request->node());
-  absl::StatusOr<std::optional<std::string>> old = store_->GetRaw(key);
-  uint64_t previous = 0;
-  if (old.ok() && old->has_value()) (void)absl::SimpleAtoi(**old, &previous);
-  if (applied <= previous) return grpc::Status::OK;
-  absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-    txn.PutRaw(key, absl::StrCat(applied));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+  if (absl::Status s = RecordPullerProgress(request->node(), request->applied_seq()); !s.ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+  }
   return grpc::Status::OK;
 }
 
-absl::flat_hash_map<uint64_t, uint64_t> ReplicationService::AckedBy(const MetadataStore& store) {
-  absl::flat_hash_map<uint64_t, uint64_t> acked;
-  (void)store.ScanRaw("P/", [&](absl::string_view key, absl::string_view value) {
-    uint64_t node = 0, seq = 0;
-    if (absl::SimpleHexAtoi(key.substr(2), &node) && absl::SimpleAtoi(value, &seq)) {
-      acked[node] = seq;
+namespace {
+
+std::string PullerKey(uint64_t node) { return absl::StrFormat("P/%016x", node); }
+
+}  // namespace
+
+absl::Status ReplicationService::RecordPullerProgress(uint64_t node, uint64_t applied) {
+  // A peer cannot have applied more than we have logged.
+  applied = std::min(applied, store_->LastSeq());
+  const std::string key = PullerKey(node);
+  absl::MutexLock lock(&progress_mu_);
+  absl::StatusOr<std::optional<std::string>> old = store_->GetRaw(key);
+  if (!old.ok()) return old.status();
+  if (old->has_value()) {
+    uint64_t previous = 0;
+    if (!absl::SimpleAtoi(**old, &previous)) {
+      return absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
     }
+    if (applied <= previous) return absl::OkStatus();
+  } else {
+    LogInfo(absl::StrFormat(
+        "node %016x pulls from this replica: tombstones are kept until it has them", node));
+  }
+  return store_->Transact([&](StoreTransaction& txn) {
+    txn.PutRaw(key, absl::StrCat(applied));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> ReplicationService::ForgetPuller(MetadataStore* store, uint64_t node) {
+  const std::string key = PullerKey(node);
+  absl::StatusOr<std::optional<std::string>> old = store->GetRaw(key);
+  if (!old.ok()) return old.status();
+  if (!old->has_value()) return false;
+  absl::Status removed = store->Transact([&](StoreTransaction& txn) {
+    txn.DeleteRaw(key);
+    return absl::OkStatus();
+  });
+  if (!removed.ok()) return removed;
+  LogInfo(absl::StrFormat("forgot puller node %016x: its tombstones are no longer held", node));
+  return true;
+}
+
+absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> ReplicationService::AckedBy(
+    const MetadataStore& store) {
+  absl::flat_hash_map<uint64_t, uint64_t> acked;
+  absl::Status unreadable;
+  absl::Status scanned = store.ScanRaw("P/", [&](absl::string_view key, absl::string_view value) {
+    uint64_t node = 0, seq = 0;
+    if (!absl::SimpleHexAtoi(key.substr(2), &node) || !absl::SimpleAtoi(value, &seq)) {
+      unreadable = absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
+      return false;
+    }
+    acked[node] = seq;
     return true;
   });
+  if (!scanned.ok()) return scanned;
+  if (!unreadable.ok()) return unreadable;
   return acked;
 }
 
@@ -82,6 +122,14 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
   // replay the whole log. No seq follows 2^64-2 either: this only stops the
   // wrap.
   uint64_t since = std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1);
+  if (request->node() == 0 || request->node() == config_.node_id) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id");
+  }
+  // Its checkpoint is what it has applied: from now on it holds tombstones.
+  if (absl::Status s = RecordPullerProgress(request->node(), since); !s.ok()) {
+    LogError(absl::StrCat("change feed: ", s.ToString()));
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+  }
   {
     absl::MutexLock lock(&mu_);
     pulled_by_[request->node()] = since;

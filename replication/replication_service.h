@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "replfs.grpc.pb.h"
 #include "storage/hlc.h"
@@ -42,9 +43,13 @@ class ReplicationService final : public Replication::Service {
   void Shutdown() { shutting_down_ = true; }
 
   uint64_t bytes_served() const { return bytes_served_; }
-  // How far each peer (by node id) has applied our log, as it last told us
-  // (persisted in the store under P/<node>).
-  static absl::flat_hash_map<uint64_t, uint64_t> AckedBy(const MetadataStore& store);
+  // How far each node that pulls from this replica has applied our log, as
+  // it last told us (persisted in the store under P/<node>): every one of
+  // them, configured peer or not, holds our tombstones until it has them.
+  static absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> AckedBy(
+      const MetadataStore& store);
+  // Removes `node`'s record; false if it had none.
+  static absl::StatusOr<bool> ForgetPuller(MetadataStore* store, uint64_t node);
   // How far each peer (by node id) has pulled our log.
   absl::flat_hash_map<uint64_t, uint64_t> PulledBy() const;
 
@@ -55,8 +60,17 @@ class ReplicationService final : public Replication::Service {
   int root_fd_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> bytes_served_{0};
+  // Records that `node` has applied our log through `applied` (never moving
+  // it back). Called at its acknowledgements and when it starts a feed
+  // (its checkpoint), so that a node that pulls from us but not we from it
+  // (a receive-only spoke) is known before its first acknowledgement.
+  absl::Status RecordPullerProgress(uint64_t node, uint64_t applied)
+      ABSL_LOCKS_EXCLUDED(progress_mu_);
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by_ ABSL_GUARDED_BY(mu_);
+  // Serializes the read-modify-write of P/ records.
+  absl::Mutex progress_mu_;
 };
 
 }  // namespace replfs

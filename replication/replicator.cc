@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "replication/admin_service.h"
@@ -198,14 +201,26 @@ void Replicator::RunDeferredWorker() {
 }
 
 void Replicator::PurgeTombstones() {
-  // Every configured peer must have told us how far it applied our log.
-  const absl::flat_hash_map<uint64_t, uint64_t> acked = ReplicationService::AckedBy(*store_);
+  // Every configured peer must have told us how far it applied our log,
+  // and so must every other node that pulls from us (a receive-only spoke
+  // we never pull from: it learns of deletions only through us).
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  if (!acked.ok()) {
+    LogWarning(absl::StrCat("tombstone purge: ", acked.status().message()));
+    return;
+  }
   std::vector<std::optional<uint64_t>> peers;
+  absl::flat_hash_set<uint64_t> configured;
   for (const auto& puller : pullers_) {
     const uint64_t node = puller->state().node();
-    auto it = acked.find(node);
-    peers.push_back(node != 0 && it != acked.end() ? std::optional<uint64_t>(it->second)
-                                                   : std::nullopt);
+    configured.insert(node);
+    auto it = acked->find(node);
+    peers.push_back(node != 0 && it != acked->end() ? std::optional<uint64_t>(it->second)
+                                                    : std::nullopt);
+  }
+  for (const auto& [node, seq] : *acked) {
+    if (!configured.contains(node)) peers.push_back(seq);
   }
   TombstonePurger purger(store_, config_.tombstone_grace);
   absl::StatusOr<uint64_t> purged = purger.PurgeOnce(peers, absl::Now());
@@ -214,6 +229,10 @@ void Replicator::PurgeTombstones() {
   } else if (*purged > 0) {
     LogInfo(absl::StrCat("purged ", *purged, " tombstones every peer has applied"));
   }
+}
+
+absl::StatusOr<bool> Replicator::ForgetPuller(uint64_t node) {
+  return ReplicationService::ForgetPuller(store_, node);
 }
 
 ReplicaStatus Replicator::Status() const {
@@ -273,6 +292,22 @@ ReplicaStatus Replicator::Status() const {
                                        peer.clock_skew_ms(), " ms"));
     }
     *status.add_peers() = std::move(peer);
+  }
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  if (acked.ok()) {
+    absl::flat_hash_set<uint64_t> configured;
+    for (const PeerStatus& peer : status.peers()) configured.insert(peer.node());
+    std::vector<std::pair<uint64_t, uint64_t>> sorted(acked->begin(), acked->end());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [node, seq] : sorted) {
+      PullingNode* puller = status.add_pullers();
+      puller->set_node(node);
+      puller->set_acknowledged_seq(seq);
+      puller->set_is_peer(configured.contains(node));
+    }
+  } else {
+    status.add_warnings(absl::StrCat("cannot list pullers: ", acked.status().message()));
   }
   for (const auto& [node, problems] : set_aside) {
     status.add_warnings(absl::StrFormat(

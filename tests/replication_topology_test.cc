@@ -222,5 +222,53 @@ TEST(ReplicationTopologyTest, FileCreatedInATreeRemovedConcurrentlySurvivesWithI
   }
 }
 
+// A receive-only spoke (it pulls from its hub; the hub does not pull from
+// it) is down for longer than tombstone_grace while files are deleted at
+// the origin. The origin purges its tombstones once the hub has them, but
+// the hub keeps them for the spoke, which learns of the deletions only
+// through it: back, the spoke removes the files instead of serving deleted
+// pages for good. Once the spoke has them, the hub purges them too.
+TEST(ReplicationTopologyTest, ReceiveOnlySpokeAwayPastTheGraceDoesNotKeepDeletedFiles) {
+  constexpr int kOrigin = 0, kHub = 1, kSpoke = 2;
+  constexpr int kFiles = 20;
+  Cluster cluster(3, Topology{{kHub}, {kOrigin}, {kHub}}, {"-o", "tombstone_grace=1"});
+  REPLFS_ASSERT_OK(cluster.init_status());
+  REPLFS_ASSERT_OK(cluster.StartAll());
+  ASSERT_EQ(::mkdir(cluster.Mount(kOrigin, "site").c_str(), 0755), 0);
+  for (int f = 0; f < kFiles; ++f) {
+    REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kOrigin, absl::StrCat("site/page", f)), "page"));
+  }
+  REPLFS_ASSERT_OK(cluster.WaitForConvergence());
+  REPLFS_ASSERT_OK(cluster.Stop(kSpoke));
+
+  for (int f = 0; f < kFiles; ++f) {
+    ASSERT_EQ(::unlink(cluster.Mount(kOrigin, absl::StrCat("site/page", f)).c_str()), 0);
+  }
+  REPLFS_ASSERT_OK(cluster.WaitForConvergence());  // Origin and hub.
+  auto tombstones = [&](int i) -> uint64_t {
+    absl::StatusOr<ReplicaStatus> status = cluster.Status(i);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? status->tombstones() : 0;
+  };
+  // Past the grace: the origin's only puller (the hub) has them.
+  ASSERT_TRUE(WaitUntil([&] { return tombstones(kOrigin) == 0; }, absl::Seconds(20)))
+      << cluster.Diagnostics();
+  // The hub has had the same grace and three more purge rounds (one a
+  // second), and still keeps them for the spoke.
+  ::usleep(3'000'000);
+  ASSERT_GE(tombstones(kHub), static_cast<uint64_t>(kFiles)) << cluster.Diagnostics();
+
+  REPLFS_ASSERT_OK(cluster.Start(kSpoke));
+  REPLFS_ASSERT_OK(cluster.WaitForConvergence());
+  struct stat st;
+  for (int f = 0; f < kFiles; ++f) {
+    EXPECT_NE(::lstat(cluster.Mount(kSpoke, absl::StrCat("site/page", f)).c_str(), &st), 0)
+        << "page" << f << " came back on the spoke";
+  }
+  // The spoke acknowledges (every 2 s at most); then nothing holds them.
+  EXPECT_TRUE(WaitUntil([&] { return tombstones(kHub) == 0; }, absl::Seconds(20)))
+      << cluster.Diagnostics();
+}
+
 }  // namespace
 }  // namespace replfs::testing

@@ -293,6 +293,60 @@ TEST_F(StatusTest, StoppedPeerIsReportedDownAndExitsOne) {
   EXPECT_NE(table.out.find("DEGRADED"), std::string::npos) << table.out;
 }
 
+// A replica that pulls from A while A does not pull from it (a receive-only
+// spoke) is listed as "pulled by" on A, and holds A's tombstones until
+// forgotten: --forget-puller drops it, once; a bad node id is a usage error.
+TEST_F(StatusTest, PullerThatIsNoPeerIsListedAndCanBeForgotten) {
+  ASSERT_EQ(WaitHealthy().exit_code, 0);
+  absl::StatusOr<std::vector<int>> port = testing::DistinctLoopbackPorts(1);
+  ASSERT_TRUE(port.ok()) << port.status();
+  ReplicaProcess spoke(dir_->Sub("spoke-backing"), dir_->Sub("spoke-mount"),
+                       std::vector<std::string>{"-o", absl::StrCat("listen=", Address(port->front()),
+                                                                   ",peers=", PeerAddress(0))});
+  ASSERT_TRUE(spoke.Start().ok());
+  StatusRun spoke_run;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        spoke_run = Status({"--json", spoke.mountpoint()});
+        return spoke_run.exit_code == 0;
+      },
+      absl::Seconds(30)))
+      << spoke_run.Describe();
+  const std::string spoke_node =
+      Field(*ReplicaIn(spoke_run, spoke.mountpoint()), "node").string_value();
+  ASSERT_EQ(spoke_node.size(), 16u) << spoke_run.out;
+
+  // Recorded when its feed starts, which follows its hello.
+  const std::string listed = absl::StrCat("pulled by     ", spoke_node, " (not a peer");
+  StatusRun table;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        table = Status({Mount(0)});
+        return table.out.find(listed) != std::string::npos;
+      },
+      absl::Seconds(20)))
+      << table.Describe();
+  // B pulls from A too, but is a peer: not listed as a stranger.
+  const StatusRun b_run = Status({"--json", Mount(1)});
+  const std::string b_node = Field(*ReplicaIn(b_run, Mount(1)), "node").string_value();
+  EXPECT_EQ(table.out.find(absl::StrCat("pulled by     ", b_node)), std::string::npos)
+      << table.out;
+
+  absl::Status stopped = spoke.Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped;
+  const StatusRun forgot = Status({"--forget-puller", spoke_node, Mount(0)});
+  EXPECT_EQ(forgot.exit_code, 0) << forgot.Describe();
+  EXPECT_NE(forgot.out.find("forgot node " + spoke_node), std::string::npos) << forgot.out;
+  table = Status({Mount(0)});
+  EXPECT_EQ(table.out.find("pulled by"), std::string::npos) << table.out;
+  const StatusRun again = Status({"--forget-puller=" + spoke_node, Mount(0)});
+  EXPECT_EQ(again.exit_code, 1) << again.Describe();
+  EXPECT_NE(again.err.find("does not pull from this replica"), std::string::npos) << again.err;
+
+  EXPECT_EQ(Status({"--forget-puller=xyz", Mount(0)}).exit_code, 2);
+  EXPECT_EQ(Status({"--forget-puller=" + spoke_node, Mount(0), Mount(1)}).exit_code, 2);
+}
+
 TEST_F(StatusTest, LaggingPeerIsReportedBehindAndExitsOne) {
   ASSERT_EQ(WaitHealthy().exit_code, 0);
   // Freeze replica C: it stops reading its streams, so once the HTTP/2

@@ -52,6 +52,10 @@ void PrintUsage() {
       "                         copy a kept conflict copy back over PATH through\n"
       "                         the mount (it replicates as a new version); needs\n"
       "                         exactly one replica named\n"
+      "  --forget-puller=NODE   stop keeping tombstones for NODE (16 hex digits,\n"
+      "                         as 'pulled by' shows it), a replica that pulled\n"
+      "                         from this one and will never return (retired, or\n"
+      "                         its state folder lost); needs exactly one replica\n"
       "  --state-dir=DIR        a replica by its state folder (needed when it was\n"
       "                         started with -o state_dir=: /proc/mounts only\n"
       "                         leads to BACKING/.replfs); repeatable\n"
@@ -81,6 +85,7 @@ struct Arguments {
   bool conflicts = false;
   std::optional<double> watch_seconds;
   std::string restore;
+  std::optional<uint64_t> forget_puller;
   std::vector<std::string> targets;
   std::vector<std::string> state_dirs;
   HealthThresholds thresholds;
@@ -133,6 +138,12 @@ std::optional<Arguments> ParseArguments(int argc, char** argv) {
     } else if (TakeValue("--restore", arg, &i, argc, argv, &value, &missing)) {
       if (missing || value.empty()) return fail("--restore wants PATH[@VERSION]");
       args.restore = value;
+    } else if (TakeValue("--forget-puller", arg, &i, argc, argv, &value, &missing)) {
+      uint64_t node = 0;
+      if (missing || value.size() > 16 || !absl::SimpleHexAtoi(value, &node) || node == 0) {
+        return fail("--forget-puller wants a node id (up to 16 hex digits, not 0)");
+      }
+      args.forget_puller = node;
     } else if (TakeValue("--state-dir", arg, &i, argc, argv, &value, &missing)) {
       if (missing || value.empty()) return fail("--state-dir wants a directory");
       args.state_dirs.push_back(value);
@@ -160,6 +171,9 @@ std::optional<Arguments> ParseArguments(int argc, char** argv) {
   }
   if (!args.restore.empty() && args.targets.size() + args.state_dirs.size() != 1) {
     return fail("--restore wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
+  }
+  if (args.forget_puller.has_value() && args.targets.size() + args.state_dirs.size() != 1) {
+    return fail("--forget-puller wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
   }
   return args;
 }
@@ -248,6 +262,29 @@ int Restore(const Arguments& args, std::vector<ReplicaReport>& reports) {
   return 0;
 }
 
+int ForgetPuller(const Arguments& args, const std::vector<ReplicaReport>& reports) {
+  const ReplicaReport& report = reports.front();
+  if (report.location.state_dir.empty()) {
+    std::fprintf(stderr, "replfs-status: error: %s\n", report.error.c_str());
+    return 1;
+  }
+  StatusClient client(report.location.admin_socket(), absl::Seconds(args.timeout_seconds));
+  absl::StatusOr<bool> forgotten = client.ForgetPuller(*args.forget_puller);
+  if (!forgotten.ok()) {
+    std::fprintf(stderr, "replfs-status: error: %s\n",
+                 std::string(forgotten.status().message()).c_str());
+    return 1;
+  }
+  if (!*forgotten) {
+    std::fprintf(stderr, "replfs-status: error: node %016llx does not pull from this replica\n",
+                 static_cast<unsigned long long>(*args.forget_puller));
+    return 1;
+  }
+  std::printf("forgot node %016llx: tombstones are no longer kept for it\n",
+              static_cast<unsigned long long>(*args.forget_puller));
+  return 0;
+}
+
 int Show(const Arguments& args, std::vector<ReplicaReport>& reports) {
   if (reports.empty()) {
     std::fprintf(stderr,
@@ -306,5 +343,6 @@ int main(int argc, char** argv) {
   }
   std::vector<replfs::ReplicaReport> reports = replfs::Locate(*args);
   if (!args->restore.empty()) return replfs::Restore(*args, reports);
+  if (args->forget_puller.has_value()) return replfs::ForgetPuller(*args, reports);
   return replfs::Show(*args, reports);
 }

@@ -78,4 +78,17 @@ absl::StatusOr<std::vector<ConflictCopy>> StatusClient::Conflicts() const {
   return std::vector<ConflictCopy>(reply.conflicts().begin(), reply.conflicts().end());
 }
 
+absl::StatusOr<bool> StatusClient::ForgetPuller(uint64_t node) const {
+  if (absl::Status s = CheckSocket(); !s.ok()) return s;
+  std::unique_ptr<Admin::Stub> stub = Connect(admin_socket_);
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout_);
+  ForgetPullerRequest request;
+  request.set_node(node);
+  ForgetPullerReply reply;
+  grpc::Status status = stub->ForgetPuller(&context, request, &reply);
+  if (!status.ok()) return FromGrpc(status, admin_socket_);
+  return reply.forgotten();
+}
+
 }  // namespace replfs

@@ -21,6 +21,8 @@ class StatusClient {
 
   absl::StatusOr<ReplicaStatus> Status() const;
   absl::StatusOr<std::vector<ConflictCopy>> Conflicts() const;
+  // Whether the replica had a record of `node` pulling from it.
+  absl::StatusOr<bool> ForgetPuller(uint64_t node) const;
 
  private:
   // Why the socket cannot be used, before gRPC turns it into a vaguer error.

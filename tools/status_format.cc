@@ -160,6 +160,13 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       }
     }
   }
+  for (const PullingNode& puller : s.pullers()) {
+    if (puller.is_peer()) continue;
+    out << absl::StrFormat(
+        "  pulled by     %s (not a peer of this one), acknowledged seq %d: tombstones after it "
+        "are kept for it\n",
+        Node(puller.node()), puller.acknowledged_seq());
+  }
   for (const std::string& problem : report.problems) out << "  ! " << problem << "\n";
   if (options.conflicts) PrintConflicts(report, mountpoint, out);
   out << "\n";

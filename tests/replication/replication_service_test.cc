@@ -134,5 +134,54 @@ TEST_F(ReplicationServiceTest, OneLargeCommitIsCutWhereReceiversStopAccepting) {
   EXPECT_EQ(total, kEntries);
 }
 
+// A node that pulls from this replica is known from its first feed, before
+// it acknowledges anything (a receive-only spoke this replica never pulls
+// from), so the tombstones it has not seen are kept for it; its
+// acknowledgements move its record forward, never back.
+TEST_F(ReplicationServiceTest, EveryNodeThatPullsIsRecordedForTombstonePurging) {
+  Commit({InlineFile("a", 1), InlineFile("b", 2), InlineFile("c", 3)});
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_TRUE(acked->empty());
+
+  ASSERT_FALSE(Pull(3).empty());  // Node 2, from seq 0.
+  acked = ReplicationService::AckedBy(*store_);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  ASSERT_EQ(acked->size(), 1u);
+  EXPECT_EQ(acked->at(2), 0u);
+
+  auto ack = [&](uint64_t node, uint64_t seq) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    AckRequest request;
+    request.set_node(node);
+    request.set_applied_seq(seq);
+    AckReply reply;
+    return stub_->Ack(&context, request, &reply);
+  };
+  EXPECT_TRUE(ack(2, 2).ok());
+  EXPECT_TRUE(ack(2, 1).ok());    // Late and lower: ignored.
+  EXPECT_TRUE(ack(2, 999).ok());  // Past our log: capped at its head.
+  EXPECT_FALSE(ack(1, 3).ok());   // Our own node id.
+  EXPECT_FALSE(ack(0, 3).ok());
+  acked = ReplicationService::AckedBy(*store_);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->size(), 1u);
+  EXPECT_EQ(acked->at(2), 3u);
+}
+
+// A record that does not parse is data loss, not a node that acknowledged
+// nothing (which would quietly stop or start purging).
+TEST_F(ReplicationServiceTest, UnreadableAcknowledgementRecordIsDataLoss) {
+  ASSERT_TRUE(store_->Transact([](StoreTransaction& txn) {
+    txn.PutRaw("P/0000000000000002", "not a seq");
+    return absl::OkStatus();
+  }).ok());
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  EXPECT_TRUE(absl::IsDataLoss(acked.status())) << acked.status();
+}
+
 }  // namespace
 }  // namespace replfs
