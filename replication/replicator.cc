@@ -250,16 +250,22 @@ ReplicaStatus Replicator::Status() const {
   if (pending_commits_) status.set_pending_commits(pending_commits_());
   if (data_path_) data_path_(&status);
   uint64_t deferred = 0;
-  (void)store_->ScanRaw("D/", [&](absl::string_view, absl::string_view) {
-    ++deferred;
-    return true;
-  });
+  if (absl::Status s = store_->ScanRaw("D/", [&](absl::string_view, absl::string_view) {
+        ++deferred;
+        return true;
+      });
+      !s.ok()) {
+    status.add_warnings(absl::StrCat("cannot count deferred entries: ", s.message()));
+  }
   status.set_deferred(deferred);
   uint64_t conflicts = 0;
-  (void)store_->ScanRaw("X/", [&](absl::string_view, absl::string_view) {
-    ++conflicts;
-    return true;
-  });
+  if (absl::Status s = store_->ScanRaw("X/", [&](absl::string_view, absl::string_view) {
+        ++conflicts;
+        return true;
+      });
+      !s.ok()) {
+    status.add_warnings(absl::StrCat("cannot count conflict copies: ", s.message()));
+  }
   status.set_conflicts(conflicts);
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
@@ -269,13 +275,16 @@ ReplicaStatus Replicator::Status() const {
   constexpr int kProblemsShown = 20;
   absl::flat_hash_map<uint64_t, std::pair<uint64_t, std::vector<SetAsideProblem>>> set_aside;
   uint64_t set_aside_total = 0;
-  (void)store_->ScanSetAside("", [&](const SetAsideRecord& record) {
-    ++set_aside_total;
-    auto& [count, problems] = set_aside[record.peer()];
-    ++count;
-    if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
-    return true;
-  });
+  if (absl::Status s = store_->ScanSetAside("", [&](const SetAsideRecord& record) {
+        ++set_aside_total;
+        auto& [count, problems] = set_aside[record.peer()];
+        ++count;
+        if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
+        return true;
+      });
+      !s.ok()) {
+    status.add_warnings(absl::StrCat("cannot list set-aside entries: ", s.message()));
+  }
   status.set_set_aside(set_aside_total);
   for (const auto& puller : pullers_) {
     PeerStatus peer = puller->state().Snapshot();
