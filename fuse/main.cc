@@ -211,6 +211,8 @@ int Run(const Options& options) {
   replication.node_id = (*state)->node_id();
   replication.listen = options.listen;
   replication.peers = options.peers;
+  replication.fallback_peers = options.fallback_peers;
+  replication.fallback_after = absl::Seconds(options.fallback_after);
   replication.admin_socket = (*state)->path() + "/admin.sock";
   replication.backing = options.backing;
   replication.mountpoint = options.mountpoint;

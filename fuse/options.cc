@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -33,6 +34,8 @@ struct RawOptions {
   char* log_level = nullptr;
   char* listen = nullptr;
   char* peers = nullptr;
+  char* fallback_peers = nullptr;
+  char* fallback_after = nullptr;
   char* cluster = nullptr;
   char* config = nullptr;
   char* tls_ca = nullptr;
@@ -74,6 +77,12 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--listen=%s", listen),
     REPLFS_OPT("peers=%s", peers),
     REPLFS_OPT("--peers=%s", peers),
+    REPLFS_OPT("fallback_peers=%s", fallback_peers),
+    REPLFS_OPT("--fallback_peers=%s", fallback_peers),
+    REPLFS_OPT("--fallback-peers=%s", fallback_peers),
+    REPLFS_OPT("fallback_after=%s", fallback_after),
+    REPLFS_OPT("--fallback_after=%s", fallback_after),
+    REPLFS_OPT("--fallback-after=%s", fallback_after),
     REPLFS_OPT("cluster=%s", cluster),
     REPLFS_OPT("--cluster=%s", cluster),
     REPLFS_OPT("config=%s", config),
@@ -320,6 +329,8 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     FillFrom(raw.log_level, file.log_level);
     FillFrom(raw.listen, file.listen);
     FillFrom(raw.peers, file.peers);
+    FillFrom(raw.fallback_peers, file.fallback_peers);
+    FillFrom(raw.fallback_after, file.fallback_after);
     FillFrom(raw.cluster, file.cluster);
     FillFrom(raw.tls_ca, file.tls_ca);
     FillFrom(raw.tombstone_grace, file.tombstone_grace);
@@ -348,6 +359,13 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   const std::string log_level = Take(raw.log_level);
   options.listen = Take(raw.listen);
   const std::string peers = Take(raw.peers);
+  const std::string fallback_peers = Take(raw.fallback_peers);
+  const std::string fallback_after = Take(raw.fallback_after);
+  if (!fallback_after.empty() &&
+      (!absl::SimpleAtod(fallback_after, &options.fallback_after) || options.fallback_after < 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fallback_after must be a number of seconds >= 0, got '", fallback_after, "'"));
+  }
   const std::string cluster = Take(raw.cluster);
   const std::string tombstone_grace = Take(raw.tombstone_grace);
   if (!tombstone_grace.empty() &&
@@ -371,6 +389,18 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   for (const std::string& p : raw.peer_list) ParsePeers(p, &options.peers);
   for (const std::string& p : options.peers) {
     if (absl::Status s = CheckHostPort("a peer", p); !s.ok()) return s;
+  }
+  ParsePeers(fallback_peers, &options.fallback_peers);
+  for (const std::string& p : options.fallback_peers) {
+    if (absl::Status s = CheckHostPort("a fallback peer", p); !s.ok()) return s;
+    if (std::find(options.peers.begin(), options.peers.end(), p) != options.peers.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(p, " is both a peer and a fallback peer; list it once"));
+    }
+  }
+  if (!options.fallback_peers.empty() && options.peers.empty()) {
+    return absl::InvalidArgumentError(
+        "fallback_peers are used only while the peers= are silent; give peers= as well");
   }
   const int tls_given = !options.tls_ca.empty() + !options.tls_cert.empty() + !options.tls_key.empty();
   if (tls_given != 0 && tls_given != 3) {
@@ -494,6 +524,11 @@ void PrintUsage(const char* program) {
       "                         Peers may be down or not started yet: replfs\n"
       "                         mounts anyway and retries with backoff. No\n"
       "                         peers: the replica works standalone.\n"
+      "  -o fallback_peers=H:P;...  pulled from, in this order, only while no\n"
+      "                         peer answers (a spoke whose hub is down keeps\n"
+      "                         receiving from another hub or the centre)\n"
+      "  -o fallback_after=SECS how long the peers may be silent before a\n"
+      "                         fallback is used (default 10)\n"
       "  -o cluster=NAME        cluster name (default replfs); replicas of\n"
       "                         other clusters are refused\n"
       "  -o insecure            allow plaintext replication on non-loopback\n"

@@ -32,6 +32,9 @@ struct Options {
   // Replication.
   std::string listen;               // HOST:PORT to serve peers on; "" = none.
   std::vector<std::string> peers;   // HOST:PORT of each peer to pull from.
+  // Pulled from only while no peer answers, after fallback_after seconds.
+  std::vector<std::string> fallback_peers;
+  double fallback_after = 10;
   std::string cluster = "replfs";   // Peers of another cluster are refused.
   bool insecure = false;            // Allow plaintext on non-loopback addresses.
   bool allow_setuid = false;        // Keep set-id bits of files from peers.

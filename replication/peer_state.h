@@ -25,6 +25,20 @@ class PeerState {
   void SetConnecting() {
     absl::MutexLock lock(&mu_);
     status_.set_state("connecting");
+    live_ = false;
+  }
+  // A fallback peer not pulled from now (FallbackPolicy says why).
+  void SetStandby() {
+    absl::MutexLock lock(&mu_);
+    status_.set_state("standby");
+    status_.set_next_attempt_unix_ms(0);
+    live_ = false;
+  }
+  void SetUse(bool fallback, bool in_use, std::string reason) {
+    absl::MutexLock lock(&mu_);
+    status_.set_fallback(fallback);
+    status_.set_in_use(in_use);
+    status_.set_use_reason(std::move(reason));
   }
   void SetConnected(uint64_t node, int64_t skew_ms) {
     absl::MutexLock lock(&mu_);
@@ -33,10 +47,12 @@ class PeerState {
     status_.set_clock_skew_ms(skew_ms);
     status_.set_last_error("");
     status_.set_last_contact_unix_ms(UnixMillisNow());
+    live_ = false;  // Until its log is replayed up to its head.
   }
   void SetRetrying(const std::string& error, int64_t next_attempt_unix_ms) {
     absl::MutexLock lock(&mu_);
     status_.set_state("retrying");
+    live_ = false;
     status_.set_last_error(error);
     status_.set_next_attempt_unix_ms(next_attempt_unix_ms);
   }
@@ -63,6 +79,7 @@ class PeerState {
     const uint64_t lag = head_seq > status_.applied_seq() ? head_seq - status_.applied_seq() : 0;
     status_.set_lag_entries(lag);
     if (lag == 0) caught_up_at_ms_ = now;
+    if (lag == 0) live_ = true;
     status_.set_lag_seconds(lag == 0 ? 0.0 : static_cast<double>(now - caught_up_at_ms_) / 1000.0);
     status_.set_bytes_received(status_.bytes_received() + bytes);
     status_.set_entries_received(status_.entries_received() + entries);
@@ -86,11 +103,22 @@ class PeerState {
     absl::MutexLock lock(&mu_);
     return status_.node();
   }
+  bool connected() const {
+    absl::MutexLock lock(&mu_);
+    return status_.state() == "connected";
+  }
+  // Connected, and its log was applied up to its head at least once since
+  // (a peer replaying a long backlog is not yet live).
+  bool live() const {
+    absl::MutexLock lock(&mu_);
+    return live_;
+  }
 
  private:
   mutable absl::Mutex mu_;
   PeerStatus status_ ABSL_GUARDED_BY(mu_);
   int64_t caught_up_at_ms_ ABSL_GUARDED_BY(mu_) = UnixMillisNow();
+  bool live_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace replfs

@@ -131,7 +131,15 @@ std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> OpenRawChanges(
 }  // namespace
 
 Puller::Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier)
-    : config_(std::move(config)), store_(store), applier_(applier), state_(config_.peer_address) {}
+    : config_(std::move(config)),
+      store_(store),
+      applier_(applier),
+      state_(config_.peer_address),
+      in_use_(!config_.fallback) {
+  state_.SetUse(config_.fallback, !config_.fallback,
+                config_.fallback ? "standby" : "a configured peer: always pulled from");
+  if (config_.fallback) state_.SetStandby();
+}
 
 Puller::~Puller() { Stop(); }
 
@@ -151,6 +159,61 @@ void Puller::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Puller::SetInUse(bool in_use) {
+  absl::MutexLock lock(&mu_);
+  if (in_use_ == in_use) return;
+  in_use_ = in_use;
+  if (!in_use && active_context_ != nullptr) active_context_->TryCancel();
+  wake_.SignalAll();
+}
+
+bool Puller::AwaitInUse() {
+  for (;;) {
+    bool release_owed = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return false;
+      if (in_use_) return true;
+      release_owed = release_owed_;
+    }
+    state_.SetStandby();
+    if (release_owed) {
+      absl::Status released = SendRelease();
+      if (!released.ok()) {
+        LogInfo(absl::StrCat("fallback peer ", config_.peer_address,
+                             ": cannot tell it we stopped pulling (retrying): ",
+                             released.message()));
+      }
+      absl::MutexLock lock(&mu_);
+      if (released.ok()) release_owed_ = false;
+    }
+    absl::MutexLock lock(&mu_);
+    // Retry an owed release now and then; otherwise wait to be used.
+    if (!stopping_ && !in_use_) {
+      wake_.WaitWithTimeout(&mu_,
+                            release_owed_ ? absl::Seconds(30) : absl::InfiniteDuration());
+    }
+  }
+}
+
+absl::Status Puller::SendRelease() {
+  auto stub = Replication::NewStub(grpc::CreateCustomChannel(
+      config_.peer_address, config_.credentials, FeedChannelArguments()));
+  AckRequest release;
+  release.set_node(config_.node_id);
+  release.set_release(true);
+  AckReply reply;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!fetches_.Register(&context)) return absl::CancelledError("stopping");
+  grpc::Status status = stub->Ack(&context, release, &reply);
+  fetches_.Unregister(&context);
+  if (!status.ok()) return absl::UnavailableError(ForLog(status.error_message(), 512));
+  LogInfo(absl::StrCat("fallback peer ", config_.peer_address,
+                       ": no longer pulled from; it stops holding tombstones for us"));
+  return absl::OkStatus();
+}
+
 std::shared_ptr<Replication::Stub> Puller::stub() {
   absl::MutexLock lock(&mu_);
   return stub_;
@@ -159,10 +222,20 @@ std::shared_ptr<Replication::Stub> Puller::stub() {
 void Puller::Run() {
   absl::Duration backoff = config_.min_backoff;
   while (!stopping_) {
+    if (config_.fallback && !AwaitInUse()) break;
     state_.SetConnecting();
     const absl::Time started = absl::Now();
     absl::Status result = Session();
     if (stopping_) break;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!in_use_) {
+        // Dropped as a fallback, not failed: no backoff, no error.
+        stub_.reset();
+        backoff = config_.min_backoff;
+        continue;
+      }
+    }
     // A session that lasted a while was healthy: start the backoff over.
     if (absl::Now() - started > absl::Seconds(10)) backoff = config_.min_backoff;
     const absl::Time next = absl::Now() + backoff;
@@ -171,7 +244,7 @@ void Puller::Run() {
                          absl::FormatDuration(backoff)));
     absl::MutexLock lock(&mu_);
     stub_.reset();
-    while (!stopping_ && absl::Now() < next) wake_.WaitWithDeadline(&mu_, next);
+    while (!stopping_ && in_use_ && absl::Now() < next) wake_.WaitWithDeadline(&mu_, next);
     backoff = std::min(backoff * 2, config_.max_backoff);
   }
 }
@@ -249,7 +322,11 @@ absl::Status Puller::Session() {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
+    if (!in_use_) return absl::CancelledError("no longer in use");
     active_context_ = &context;
+    // The peer records us as a puller from here on (and holds tombstones
+    // for us): a fallback dropped later tells it to stop.
+    if (config_.fallback) release_owed_ = true;
     stub_ = block_stub;
   }
   ChangesRequest request;

@@ -24,6 +24,10 @@ struct PullerConfig {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration min_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(10);
+  // A fallback peer: starts in standby and is pulled from only while
+  // SetInUse(true); when dropped, it is told to stop holding tombstones
+  // for us.
+  bool fallback = false;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
@@ -40,6 +44,9 @@ class Puller {
 
   void Start();
   void Stop();  // Cancels the stream and joins the thread.
+  // For a fallback peer: connect and pull (true), or drop the stream and
+  // wait in standby (false). A configured peer is always in use.
+  void SetInUse(bool in_use);
 
   PeerState& state() { return state_; }
   // A stub to fetch blocks from this peer while connected (nullptr if not),
@@ -50,6 +57,10 @@ class Puller {
   void Run();
   // One connection's life: returns why it ended.
   absl::Status Session();
+  // Waits while this fallback is not in use; meanwhile asks the peer, until
+  // it answers, to stop holding tombstones for us. False when stopping.
+  bool AwaitInUse();
+  absl::Status SendRelease();
   // Counts and logs something the peer sent that no honest replica sends.
   void Reject(absl::string_view why);
 
@@ -61,9 +72,12 @@ class Puller {
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   grpc::ClientContext* active_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool in_use_ ABSL_GUARDED_BY(mu_);
+  // Whether the peer still holds tombstones for us though we dropped it.
+  bool release_owed_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<Replication::Stub> stub_ ABSL_GUARDED_BY(mu_);
   absl::CondVar wake_;
-  // This puller's block fetches, cancelled by Stop.
+  // This puller's block fetches and release calls, cancelled by Stop.
   FetchCancellation fetches_;
 };
 

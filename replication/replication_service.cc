@@ -48,6 +48,16 @@ grpc::Status ReplicationService::Ack(grpc::ServerContext*, const AckRequest* req
   if (request->node() == 0 || request->node() == config_.node_id) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id");
   }
+  if (request->release()) {
+    // A replica that pulled from us as a fallback and went back to its own
+    // peers: they hold tombstones for it, we need not.
+    absl::MutexLock lock(&progress_mu_);
+    absl::StatusOr<bool> forgotten = ForgetPuller(store_, request->node());
+    if (!forgotten.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(forgotten.status().message()));
+    }
+    return grpc::Status::OK;
+  }
   if (absl::Status s = RecordPullerProgress(request->node(), request->applied_seq()); !s.ok()) {
     return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
   }

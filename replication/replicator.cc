@@ -116,20 +116,35 @@ absl::Status Replicator::Start() {
     }
     ::chmod(config_.admin_socket.c_str(), 0600);
   }
-  for (const std::string& peer : config_.peers) {
-    PullerConfig pc;
-    pc.peer_address = peer;
-    pc.cluster = config_.cluster;
-    pc.node_id = config_.node_id;
-    pc.listen = config_.listen;
-    pc.credentials = config_.channel_credentials;
-    pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
-  }
-  for (auto& puller : pullers_) puller->Start();
+  StartPullers();
   deferred_worker_ = std::thread([this] { RunDeferredWorker(); });
   // Entries deferred before a restart: their files are closed now.
   OnWriteClosed("");
   return absl::OkStatus();
+}
+
+void Replicator::StartPullers() {
+  auto add = [&](const std::string& address, bool fallback) {
+    PullerConfig pc;
+    pc.peer_address = address;
+    pc.cluster = config_.cluster;
+    pc.node_id = config_.node_id;
+    pc.listen = config_.listen;
+    pc.credentials = config_.channel_credentials;
+    pc.fallback = fallback;
+    pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
+    return pullers_.back().get();
+  };
+  std::vector<Puller*> peers;
+  std::vector<Puller*> fallbacks;
+  for (const std::string& peer : config_.peers) peers.push_back(add(peer, false));
+  for (const std::string& peer : config_.fallback_peers) fallbacks.push_back(add(peer, true));
+  for (auto& puller : pullers_) puller->Start();
+  if (!fallbacks.empty()) {
+    fallback_supervisor_ = std::make_unique<FallbackSupervisor>(config_.fallback_after,
+                                                                std::move(peers), fallbacks);
+    fallback_supervisor_->Start();
+  }
 }
 
 void Replicator::Stop() {
@@ -140,6 +155,7 @@ void Replicator::Stop() {
   }
   if (service_ != nullptr) service_->Shutdown();
   retry_fetches_.CancelAll();
+  if (fallback_supervisor_ != nullptr) fallback_supervisor_->Stop();
   for (auto& puller : pullers_) puller->Stop();
   if (deferred_worker_.joinable()) deferred_worker_.join();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
@@ -212,8 +228,10 @@ void Replicator::PurgeTombstones() {
   }
   std::vector<std::optional<uint64_t>> peers;
   absl::flat_hash_set<uint64_t> configured;
-  for (const auto& puller : pullers_) {
-    const uint64_t node = puller->state().node();
+  // Fallback peers do not count: a replica we pull from only while our
+  // own peers are silent does not pull from us.
+  for (size_t i = 0; i < config_.peers.size(); ++i) {
+    const uint64_t node = pullers_[i]->state().node();
     configured.insert(node);
     auto it = acked->find(node);
     peers.push_back(node != 0 && it != acked->end() ? std::optional<uint64_t>(it->second)
@@ -306,7 +324,9 @@ ReplicaStatus Replicator::Status() const {
       ReplicationService::AckedBy(*store_);
   if (acked.ok()) {
     absl::flat_hash_set<uint64_t> configured;
-    for (const PeerStatus& peer : status.peers()) configured.insert(peer.node());
+    for (const PeerStatus& peer : status.peers()) {
+      if (!peer.fallback()) configured.insert(peer.node());
+    }
     std::vector<std::pair<uint64_t, uint64_t>> sorted(acked->begin(), acked->end());
     std::sort(sorted.begin(), sorted.end());
     for (const auto& [node, seq] : sorted) {

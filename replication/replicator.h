@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "replication/fallback_supervisor.h"
 #include "replication/fetch_cancellation.h"
 #include "replication/puller.h"
 #include "replication/remote_applier.h"
@@ -23,6 +24,10 @@ struct ReplicatorConfig {
   uint64_t node_id = 0;
   std::string listen;                 // HOST:PORT; empty: do not serve.
   std::vector<std::string> peers;     // HOST:PORT each.
+  // Pulled from only while none of `peers` answers (FallbackPolicy), in
+  // this order of preference, after `fallback_after` of silence.
+  std::vector<std::string> fallback_peers;
+  absl::Duration fallback_after = absl::Seconds(10);
   std::string admin_socket;           // Unix socket path for replfs-status.
   std::string backing;
   std::string mountpoint;
@@ -74,6 +79,7 @@ class Replicator {
   }
 
  private:
+  void StartPullers();
   void RunDeferredWorker();
   void PurgeTombstones();
 
@@ -86,7 +92,10 @@ class Replicator {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Service> admin_service_;
   std::unique_ptr<grpc::Server> admin_server_;
+  // Configured peers first, then fallback peers (the last
+  // config_.fallback_peers.size() entries).
   std::vector<std::unique_ptr<Puller>> pullers_;
+  std::unique_ptr<FallbackSupervisor> fallback_supervisor_;
   int64_t started_unix_ms_ = 0;
   std::function<uint64_t()> commit_failures_;
   std::function<uint64_t()> pending_commits_;

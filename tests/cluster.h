@@ -73,6 +73,8 @@ class Cluster {
   const absl::Status& init_status() const { return init_status_; }
 
   int size() const { return static_cast<int>(replicas_.size()); }
+  // Arguments for replica i only (before its Start).
+  void AddArguments(int i, const std::vector<std::string>& args) { replica(i).AddArguments(args); }
   absl::Status StartAll();
   absl::Status Start(int i);
   absl::Status Stop(int i);

@@ -43,6 +43,12 @@ class ReplicaProcess {
   ReplicaProcess(const ReplicaProcess&) = delete;
   ReplicaProcess& operator=(const ReplicaProcess&) = delete;
 
+  // More arguments for the next Start (e.g. ones that name other
+  // replicas' ports, known only once they all exist).
+  void AddArguments(const std::vector<std::string>& args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
+
   // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded by
   // `timeout`: the start-up scan of a big tree takes minutes) until the
   // mount is up.

@@ -124,7 +124,8 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       out << absl::StrFormat("  %-22s %-16s %-10s %-22s %-14s %-26s %s\n", p.address(),
                              Node(p.node()), state, incoming, outgoing, received,
                              Ago(now, p.last_contact_unix_ms()));
-      if (p.state() != "connected") {
+      if (p.fallback()) out << "    fallback peer, " << p.use_reason() << "\n";
+      if (p.state() != "connected" && p.state() != "standby") {
         std::string retry =
             p.last_error().empty() ? "" : absl::StrCat("last error: ", p.last_error());
         if (p.next_attempt_unix_ms() > 0) {

@@ -30,7 +30,9 @@ PeerAssessment AssessPeer(const HealthThresholds& thresholds, int64_t now_unix_m
   a.node = peer.node();
   a.incoming_lag_entries = peer.lag_entries();
   a.incoming_lag_seconds = peer.lag_seconds();
-  if (peer.node() != 0) {
+  if (peer.fallback() && !peer.in_use()) return a;  // Standing by is its job.
+  if (peer.node() != 0 && !peer.fallback()) {
+    // A fallback does not pull from us: only a peer has an outgoing lag.
     // Saturating: their position can only trail our head, but a restarted
     // peer may report a position from our previous incarnation.
     a.outgoing_lag_entries = replica.head_seq() > peer.their_applied_seq()

@@ -173,6 +173,30 @@ TEST_F(ReplicationServiceTest, EveryNodeThatPullsIsRecordedForTombstonePurging) 
 
 // A record that does not parse is data loss, not a node that acknowledged
 // nothing (which would quietly stop or start purging).
+TEST_F(ReplicationServiceTest, ReleaseFromAFallbackPullerStopsHoldingTombstonesForIt) {
+  Commit({InlineFile("a", 1), InlineFile("b", 2)});
+  ASSERT_FALSE(Pull(2).empty());  // Node 2 pulls (as a fallback).
+  auto release = [&](uint64_t node) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    AckRequest request;
+    request.set_node(node);
+    request.set_release(true);
+    AckReply reply;
+    return stub_->Ack(&context, request, &reply);
+  };
+  EXPECT_FALSE(release(1).ok());  // Our own node id.
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  ASSERT_TRUE(acked->contains(2));
+  EXPECT_TRUE(release(2).ok());
+  acked = ReplicationService::AckedBy(*store_);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_FALSE(acked->contains(2));
+  EXPECT_TRUE(release(2).ok());  // Released twice (a retry): nothing to do.
+}
+
 TEST_F(ReplicationServiceTest, UnreadableAcknowledgementRecordIsDataLoss) {
   ASSERT_TRUE(store_->Transact([](StoreTransaction& txn) {
     txn.PutRaw("P/0000000000000002", "not a seq");
