@@ -717,7 +717,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     intent.set_placed_ino(plan.prepared.placed_ino);
     intent.set_attributes_only(!content_wins);
     txn.PutRaw(IntentKey(path), intent.SerializeAsString());
-    if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+    if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
     std::string name, blocking;
     absl::StatusOr<UniqueFd> parent =
         OpenParentBeneath(root_fd_, path, /*create=*/IsLive(result), &name, &blocking);
@@ -737,7 +737,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
           return s;
         }
         ++stats->conflicts;
-        if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
       }
       if (::unlinkat(ancestor_parent->get(), ancestor_name.c_str(), 0) != 0) {
         return ErrnoStatus(errno, absl::StrCat("replace ", blocking));
@@ -770,7 +770,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
         LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
                              ": kept the concurrent local version ",
                              VersionToString(local->content().version()), " as a conflict copy"));
-        if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
       }
     }
     struct stat existing;
