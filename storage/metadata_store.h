@@ -59,10 +59,6 @@ class StoreTransaction {
   // copied into it (a legal entry may list 2^18 block hashes).
   void PutSetAside(const SetAsideRecord& record, const Entry& entry);
   void DeleteSetAside(absl::string_view path);
-  // Queues a raw key write/delete in the same atomic batch (deferred
-  // entries, conflict records).
-  void PutRaw(std::string key, std::string value);
-  void DeleteRaw(std::string key);
   // Writes the records (everything but entries) queued so far now, ahead
   // of the batch (which still commits the rest at the end): a write-ahead
   // record that must be in the store before the caller touches the backing
@@ -79,6 +75,9 @@ class StoreTransaction {
   friend class ConflictRecords;
   friend class DeferredEntries;
   friend class PullerRecords;
+  // Queues a key write/delete in the same atomic batch as the entries.
+  void PutRaw(std::string key, std::string value);
+  void DeleteRaw(std::string key);
   explicit StoreTransaction(MetadataStore* store) : store_(store) {}
   // The entry in the store, read once per transaction: no other commit can
   // change it while the transaction holds the commit lock.
@@ -134,12 +133,6 @@ class MetadataStore {
   absl::StatusOr<std::optional<SetAsideRecord>> GetSetAside(absl::string_view path) const;
   absl::Status ScanSetAside(absl::string_view prefix,
                             const std::function<bool(const SetAsideRecord&)>& visit) const;
-
-  // Raw access to auxiliary key spaces (D/ deferred, X/ conflicts).
-  absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
-  absl::Status ScanRaw(absl::string_view prefix,
-                       const std::function<bool(absl::string_view key, absl::string_view value)>&
-                           visit) const;
 
   // Rewrites an entry's local stat without changing its seq or versions: the
   // object was touched locally in a way that does not replicate.
@@ -198,6 +191,13 @@ class MetadataStore {
   friend class ConflictRecords;
   friend class DeferredEntries;
   friend class PullerRecords;
+  // Reads of any key, for the accessors above and the R/ records.
+  absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
+  // Visits the keys starting with `prefix` in key order until `visit`
+  // returns false.
+  absl::Status ScanRaw(absl::string_view prefix,
+                       const std::function<bool(absl::string_view key, absl::string_view value)>&
+                           visit) const;
   MetadataStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<SpaceReserve> reserve);
   absl::Status LoadCounters();
   // Writes a transaction's queued changes. REQUIRES: commit_mu_ held.
