@@ -106,7 +106,7 @@ absl::Status Replicator::Start() {
   }
   if (!config_.admin_socket.empty()) {
     ::unlink(config_.admin_socket.c_str());
-    admin_service_ = std::make_unique<AdminService>(this);
+    admin_service_ = std::make_unique<AdminService>(store_, [this] { return Status(); });
     grpc::ServerBuilder builder;
     int bound = 0;
     builder.AddListeningPort(absl::StrCat("unix:", config_.admin_socket),
@@ -237,10 +237,6 @@ void Replicator::PurgeTombstones() {
   } else if (*purged > 0) {
     LogInfo(absl::StrCat("purged ", *purged, " tombstones every peer has applied"));
   }
-}
-
-absl::StatusOr<bool> Replicator::ForgetPuller(uint64_t node) {
-  return ReplicationService::ForgetPuller(store_, node);
 }
 
 ReplicaStatus Replicator::Status() const {
