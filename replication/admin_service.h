@@ -1,17 +1,21 @@
 #ifndef REPLFS_REPLICATION_ADMIN_SERVICE_H_
 #define REPLFS_REPLICATION_ADMIN_SERVICE_H_
 
+#include <functional>
+#include <utility>
+
 #include "replfs.grpc.pb.h"
+#include "storage/metadata_store.h"
 
 namespace replfs {
 
-class Replicator;
-
 // The local admin endpoint (a unix socket in the state folder, mode 0600:
 // only root and the replica's owner can reach it) that replfs-status reads.
+// Knows the store and how to make a status, not the replicator that owns it.
 class AdminService final : public Admin::Service {
  public:
-  explicit AdminService(Replicator* replicator) : replicator_(replicator) {}
+  AdminService(MetadataStore* store, std::function<ReplicaStatus()> status)
+      : store_(store), status_(std::move(status)) {}
   grpc::Status Status(grpc::ServerContext* context, const StatusRequest* request,
                       ReplicaStatus* reply) override;
   grpc::Status Conflicts(grpc::ServerContext* context, const ConflictsRequest* request,
@@ -20,7 +24,8 @@ class AdminService final : public Admin::Service {
                             ForgetPullerReply* reply) override;
 
  private:
-  Replicator* replicator_;
+  MetadataStore* store_;
+  std::function<ReplicaStatus()> status_;
 };
 
 }  // namespace replfs

@@ -8,8 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "replication/object_attributes.h"
-#include "replication/remote_applier.h"
+#include "storage/apply_intents.h"
 #include "storage/beneath.h"
+#include "storage/deferred_entries.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
 #include "storage/unique_fd.h"
@@ -57,16 +58,11 @@ absl::StatusOr<bool> ReachedDisk(int root_fd, const ApplyIntent& intent, Entry* 
 
 }  // namespace
 
-std::string IntentKey(absl::string_view path) { return absl::StrCat("A/", path); }
-
 absl::StatusOr<IntentRecovery> RecoverInterruptedApplies(int root_fd, MetadataStore* store) {
   // Few by construction (one per apply in flight when the process died).
   std::vector<ApplyIntent> intents;
-  absl::Status s = store->ScanRaw("A/", [&](absl::string_view, absl::string_view value) {
-    ApplyIntent intent;
-    if (intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      intents.push_back(std::move(intent));
-    }
+  absl::Status s = ApplyIntents(*store).Scan([&](const ApplyIntent& intent) {
+    intents.push_back(intent);
     return true;
   });
   if (!s.ok()) return s;
@@ -78,9 +74,9 @@ absl::StatusOr<IntentRecovery> RecoverInterruptedApplies(int root_fd, MetadataSt
     s = store->Transact([&](StoreTransaction& txn) {
       if (*reached) {
         txn.Put(result);
-        txn.DeleteRaw(DeferredKey(result.path()));
+        DeferredEntries::Delete(txn, result.path());
       }
-      txn.DeleteRaw(IntentKey(result.path()));
+      ApplyIntents::Delete(txn, result.path());
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

@@ -10,14 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "storage/conflict_records.h"
 #include "storage/errno_status.h"
+#include "storage/log.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs {
 namespace {
-
-constexpr absl::string_view kConflictPrefix = "X/";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -38,10 +38,6 @@ absl::Status CopyFile(int from_fd, int to_fd) {
 }
 
 }  // namespace
-
-std::string ConflictKey(absl::string_view path, const Version& loser) {
-  return absl::StrCat(kConflictPrefix, path, std::string(1, '\0'), VersionToString(loser));
-}
 
 absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const Entry& loser,
                                   const Version& winner, StoreTransaction& txn) {
@@ -64,7 +60,7 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   *record.mutable_loser() = loser.content();
   *record.mutable_winner_version() = winner;
   record.set_saved_unix_ms(NowMs());
-  txn.PutRaw(ConflictKey(loser.path(), loser.content().version()), record.SerializeAsString());
+  ConflictRecords::Put(txn, record);
   // Found by the convergence simulation (seed 852): a replica whose file was
   // displaced by a live descendant still lists that version in its change
   // log, and peers fetch its blocks from it; with the content only in an
@@ -82,9 +78,9 @@ void ConflictKeeper::IndexCopy(const ConflictRecord& record, bool add, StoreTran
   const std::string path = absl::StrCat(root_relative_dir_, "/", name);
   for (int i = 0; i < c.block_hashes_size(); ++i) {
     if (add) {
-      txn.PutRaw(BlockKey(c.block_hashes(i), path), absl::StrCat(i));
+      txn.PutBlockLocation(c.block_hashes(i), path, static_cast<uint64_t>(i));
     } else {
-      txn.DeleteRaw(BlockKey(c.block_hashes(i), path));
+      txn.DeleteBlockLocation(c.block_hashes(i), path);
     }
   }
 }
@@ -99,22 +95,25 @@ absl::Status ConflictKeeper::Prune(StoreTransaction& txn) {
   const size_t excess = all->size() - max_copies_ + 1;
   for (size_t i = 0; i < excess; ++i) {
     const ConflictRecord& old = (*all)[i];
-    txn.DeleteRaw(ConflictKey(old.path(), old.loser().version()));
+    ConflictRecords::Delete(txn, old);
     IndexCopy(old, /*add=*/false, txn);
-    std::error_code ignored;
-    std::filesystem::remove(std::filesystem::path(conflicts_dir_).parent_path() / old.copy_path(),
-                            ignored);
+    // The record goes either way: a copy that cannot be removed now is
+    // only space, not worth failing the apply that pruned it for.
+    const std::filesystem::path copy =
+        std::filesystem::path(conflicts_dir_).parent_path() / old.copy_path();
+    std::error_code removal;
+    std::filesystem::remove(copy, removal);
+    if (removal) {
+      LogWarning(absl::StrCat("pruning conflict copy ", copy.string(), ": ", removal.message()));
+    }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<ConflictRecord>> ConflictKeeper::List() const {
   std::vector<ConflictRecord> records;
-  absl::Status s = store_->ScanRaw(kConflictPrefix, [&](absl::string_view, absl::string_view value) {
-    ConflictRecord record;
-    if (record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      records.push_back(std::move(record));
-    }
+  absl::Status s = ConflictRecords(*store_).Scan([&](const ConflictRecord& record) {
+    records.push_back(record);
     return true;
   });
   if (!s.ok()) return s;

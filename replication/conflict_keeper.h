@@ -12,7 +12,7 @@ namespace replfs {
 
 // Keeps losing concurrent versions of files in the state folder's
 // conflicts/ directory (never visible in the mount), recorded in the store
-// under X/<path>\0<loser version>, capped in number (oldest dropped first).
+// (ConflictRecords), capped in number (oldest dropped first).
 class ConflictKeeper {
  public:
   ConflictKeeper(MetadataStore* store, std::string conflicts_dir, size_t max_copies = 1000)
@@ -25,6 +25,7 @@ class ConflictKeeper {
   absl::Status Keep(int parent_fd, const std::string& name, const Entry& loser,
                     const Version& winner, StoreTransaction& txn);
 
+  // Every record kept. DataLossError when one does not parse.
   absl::StatusOr<std::vector<ConflictRecord>> List() const;
 
   // Copies a conflict copy back into the tree at `destination` (an absolute
@@ -48,8 +49,6 @@ class ConflictKeeper {
   size_t max_copies_;
   std::string root_relative_dir_;
 };
-
-std::string ConflictKey(absl::string_view path, const Version& loser);
 
 }  // namespace replfs
 

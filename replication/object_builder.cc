@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "replication/apply_failure.h"
-#include "replication/conflict_keeper.h"
 #include "replication/local_blocks.h"
 #include "replication/object_attributes.h"
+#include "storage/conflict_records.h"
 #include "storage/content_hasher.h"
 #include "storage/errno_status.h"
 
@@ -54,11 +54,11 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
   const Content& c = entry.content();
   if (c.is_inline()) return WriteAll(out, c.inline_data(), 0);
   std::string conflict_copy;
-  absl::StatusOr<std::optional<std::string>> record_bytes =
-      store.GetRaw(ConflictKey(entry.path(), c.version()));
-  ConflictRecord record;
-  if (record_bytes.ok() && record_bytes->has_value() && record.ParseFromString(**record_bytes)) {
-    conflict_copy = absl::StrCat(options.conflicts_dir, "/../", record.copy_path());
+  absl::StatusOr<std::optional<ConflictRecord>> record =
+      ConflictRecords(store).Get(entry.path(), c.version());
+  if (!record.ok()) return record.status();
+  if (record->has_value()) {
+    conflict_copy = absl::StrCat(options.conflicts_dir, "/../", (*record)->copy_path());
   }
   // Blocks held locally (the old version, a renamed or copied file, a
   // conflict copy) cost nothing; the rest come from the peer in small groups.

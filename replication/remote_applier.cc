@@ -18,11 +18,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "replication/apply_failure.h"
-#include "replication/apply_intent.h"
 #include "replication/object_attributes.h"
 #include "replication/uncovered_ancestors.h"
+#include "storage/apply_intents.h"
 #include "storage/beneath.h"
 #include "storage/change_recorder.h"
+#include "storage/deferred_entries.h"
 #include "storage/errno_status.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
@@ -132,8 +133,6 @@ struct RemoteApplier::Plan {
   absl::Status build_failure;        // Why building it failed.
   std::optional<Outcome> done;       // Decided without placing anything.
 };
-
-std::string DeferredKey(absl::string_view path) { return absl::StrCat("D/", path); }
 
 const Attributes& MergedAttributes(const Entry& winner, const Entry* other) {
   if (other != nullptr && IsLive(*other) && IsLive(winner) &&
@@ -397,14 +396,19 @@ absl::Status RemoteApplier::SetAsideOrFail(const Entry& remote, uint64_t peer,
 
 absl::Status RemoteApplier::RetryDeferred(const std::string& path, BlockFetcher* fetcher,
                                           ApplyStats* stats) {
+  const DeferredEntries deferred(*store_);
   std::vector<Entry> waiting;
-  absl::Status s = store_->ScanRaw(DeferredKey(path), [&](absl::string_view key,
-                                                          absl::string_view value) {
-    if (!path.empty() && key != DeferredKey(path)) return true;
-    Entry e;
-    if (e.ParseFromArray(value.data(), static_cast<int>(value.size()))) waiting.push_back(e);
-    return true;
-  });
+  absl::Status s;
+  if (path.empty()) {
+    s = deferred.Scan([&](const Entry& e) {
+      waiting.push_back(e);
+      return true;
+    });
+  } else {
+    absl::StatusOr<std::optional<Entry>> one = deferred.Get(path);
+    s = one.status();
+    if (one.ok() && one->has_value()) waiting.push_back(**std::move(one));
+  }
   if (!s.ok()) return s;
   if (waiting.empty()) return absl::OkStatus();
   if (s = ApplyBatch(waiting, fetcher, stats); !s.ok()) return s;
@@ -413,15 +417,16 @@ absl::Status RemoteApplier::RetryDeferred(const std::string& path, BlockFetcher*
   // would be retried at every close and counted as deferred forever.
   return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
     for (const Entry& e : waiting) {
-      absl::StatusOr<std::optional<std::string>> still = store_->GetRaw(DeferredKey(e.path()));
+      absl::StatusOr<std::optional<Entry>> still = deferred.Get(e.path());
       if (!still.ok()) return still.status();
-      if (!still->has_value() || **still != e.SerializeAsString()) continue;
+      // Another entry deferred for the path since is still to apply.
+      if (!still->has_value() || (*still)->SerializeAsString() != e.SerializeAsString()) continue;
       absl::StatusOr<std::optional<Entry>> local = txn.Get(e.path());
       if (!local.ok()) return local.status();
       if (local->has_value() &&
           CompareVersions(e.content().version(), (*local)->content().version()) <= 0 &&
           CompareVersions(e.attributes().version(), (*local)->attributes().version()) <= 0) {
-        txn.DeleteRaw(DeferredKey(e.path()));
+        DeferredEntries::Delete(txn, e.path());
       }
     }
     return absl::OkStatus();
@@ -639,7 +644,7 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   // not committed yet: wait for its last close.
   if (content_wins && hooks_->IsOpenForWriting(path)) {
     absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-      txn.PutRaw(DeferredKey(path), remote.SerializeAsString());
+      DeferredEntries::Put(txn, remote);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
@@ -706,7 +711,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     // the writer's own commit out until this decision is made, and the
     // gate keeps new writers out until the object is replaced.)
     if (content_wins && hooks_->IsOpenForWriting(path)) {
-      txn.PutRaw(DeferredKey(path), plan.remote->SerializeAsString());
+      DeferredEntries::Put(txn, *plan.remote);
       deferred_late = true;
       return absl::OkStatus();
     }
@@ -716,8 +721,8 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     *intent.mutable_result() = result;
     intent.set_placed_ino(plan.prepared.placed_ino);
     intent.set_attributes_only(!content_wins);
-    txn.PutRaw(IntentKey(path), intent.SerializeAsString());
-    if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+    ApplyIntents::Put(txn, intent);
+    if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
     std::string name, blocking;
     absl::StatusOr<UniqueFd> parent =
         OpenParentBeneath(root_fd_, path, /*create=*/IsLive(result), &name, &blocking);
@@ -737,7 +742,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
           return s;
         }
         ++stats->conflicts;
-        if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
       }
       if (::unlinkat(ancestor_parent->get(), ancestor_name.c_str(), 0) != 0) {
         return ErrnoStatus(errno, absl::StrCat("replace ", blocking));
@@ -750,8 +755,8 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
       // A tombstone under a missing or non-directory ancestor: nothing on
       // disk to remove; the entry is still recorded.
       txn.Put(result);
-      txn.DeleteRaw(DeferredKey(path));
-      txn.DeleteRaw(IntentKey(path));
+      DeferredEntries::Delete(txn, path);
+      ApplyIntents::Delete(txn, path);
       txn.DeleteSetAside(path);
       return absl::OkStatus();
     }
@@ -770,7 +775,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
         LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
                              ": kept the concurrent local version ",
                              VersionToString(local->content().version()), " as a conflict copy"));
-        if (absl::Status s = txn.PersistQueuedRaw(); !s.ok()) return s;
+        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
       }
     }
     struct stat existing;
@@ -868,8 +873,8 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
       *result.mutable_local_stat() = LocalStatOf(placed);
     }
     txn.Put(result);
-    txn.DeleteRaw(DeferredKey(path));
-    txn.DeleteRaw(IntentKey(path));
+    DeferredEntries::Delete(txn, path);
+    ApplyIntents::Delete(txn, path);
     // Whatever was set aside for this path is superseded by what is placed
     // now; what the file system refused of it is recorded instead.
     txn.DeleteSetAside(path);

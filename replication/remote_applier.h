@@ -138,9 +138,6 @@ class RemoteApplier {
 // with the winning content.
 const Attributes& MergedAttributes(const Entry& winner, const Entry* other);
 
-// Deferred entries: D/<path> -> Entry.
-std::string DeferredKey(absl::string_view path);
-
 }  // namespace replfs
 
 #endif  // REPLFS_REPLICATION_REMOTE_APPLIER_H_

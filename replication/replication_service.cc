@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -11,6 +10,7 @@
 #include "replication/local_blocks.h"
 #include "storage/content_hasher.h"
 #include "storage/log.h"
+#include "storage/puller_records.h"
 
 namespace replfs {
 
@@ -64,42 +64,32 @@ grpc::Status ReplicationService::Ack(grpc::ServerContext*, const AckRequest* req
   return grpc::Status::OK;
 }
 
-namespace {
-
-std::string PullerKey(uint64_t node) { return absl::StrFormat("P/%016x", node); }
-
-}  // namespace
-
 absl::Status ReplicationService::RecordPullerProgress(uint64_t node, uint64_t applied) {
   // A peer cannot have applied more than we have logged.
   applied = std::min(applied, store_->LastSeq());
-  const std::string key = PullerKey(node);
   absl::MutexLock lock(&progress_mu_);
-  absl::StatusOr<std::optional<std::string>> old = store_->GetRaw(key);
-  if (!old.ok()) return old.status();
-  if (old->has_value()) {
-    uint64_t previous = 0;
-    if (!absl::SimpleAtoi(**old, &previous)) {
-      return absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
-    }
-    if (applied <= previous) return absl::OkStatus();
+  absl::StatusOr<std::optional<uint64_t>> previous = PullerRecords(*store_).Get(node);
+  if (!previous.ok()) return previous.status();
+  if (previous->has_value()) {
+    if (applied <= **previous) return absl::OkStatus();
   } else {
     LogInfo(absl::StrFormat(
         "node %016x pulls from this replica: tombstones are kept until it has them", node));
   }
   return store_->Transact([&](StoreTransaction& txn) {
-    txn.PutRaw(key, absl::StrCat(applied));
+    PullerRecords::Put(txn, node, applied);
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<bool> ReplicationService::ForgetPuller(MetadataStore* store, uint64_t node) {
-  const std::string key = PullerKey(node);
-  absl::StatusOr<std::optional<std::string>> old = store->GetRaw(key);
-  if (!old.ok()) return old.status();
-  if (!old->has_value()) return false;
+  // Found without being read: a record that does not parse (it stops every
+  // purge) must still be removable.
+  absl::StatusOr<bool> known = PullerRecords(*store).Contains(node);
+  if (!known.ok()) return known.status();
+  if (!*known) return false;
   absl::Status removed = store->Transact([&](StoreTransaction& txn) {
-    txn.DeleteRaw(key);
+    PullerRecords::Delete(txn, node);
     return absl::OkStatus();
   });
   if (!removed.ok()) return removed;
@@ -110,18 +100,11 @@ absl::StatusOr<bool> ReplicationService::ForgetPuller(MetadataStore* store, uint
 absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> ReplicationService::AckedBy(
     const MetadataStore& store) {
   absl::flat_hash_map<uint64_t, uint64_t> acked;
-  absl::Status unreadable;
-  absl::Status scanned = store.ScanRaw("P/", [&](absl::string_view key, absl::string_view value) {
-    uint64_t node = 0, seq = 0;
-    if (!absl::SimpleHexAtoi(key.substr(2), &node) || !absl::SimpleAtoi(value, &seq)) {
-      unreadable = absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
-      return false;
-    }
-    acked[node] = seq;
+  absl::Status scanned = PullerRecords(store).Scan([&](uint64_t node, uint64_t applied_seq) {
+    acked[node] = applied_seq;
     return true;
   });
   if (!scanned.ok()) return scanned;
-  if (!unreadable.ok()) return unreadable;
   return acked;
 }
 

@@ -44,8 +44,9 @@ class ReplicationService final : public Replication::Service {
 
   uint64_t bytes_served() const { return bytes_served_; }
   // How far each node that pulls from this replica has applied our log, as
-  // it last told us (persisted in the store under P/<node>): every one of
+  // it last told us (persisted in the store: PullerRecords): every one of
   // them, configured peer or not, holds our tombstones until it has them.
+  // DataLossError when a record does not parse.
   static absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> AckedBy(
       const MetadataStore& store);
   // Removes `node`'s record; false if it had none.

@@ -14,6 +14,8 @@
 #include "absl/strings/str_format.h"
 #include "replication/admin_service.h"
 #include "replication/tombstone_purger.h"
+#include "storage/conflict_records.h"
+#include "storage/deferred_entries.h"
 #include "storage/log.h"
 
 namespace replfs {
@@ -104,7 +106,7 @@ absl::Status Replicator::Start() {
   }
   if (!config_.admin_socket.empty()) {
     ::unlink(config_.admin_socket.c_str());
-    admin_service_ = std::make_unique<AdminService>(this);
+    admin_service_ = std::make_unique<AdminService>(store_, [this] { return Status(); });
     grpc::ServerBuilder builder;
     int bound = 0;
     builder.AddListeningPort(absl::StrCat("unix:", config_.admin_socket),
@@ -166,8 +168,14 @@ void Replicator::Stop() {
 
 void Replicator::OnWriteClosed(const std::string& path) {
   if (!path.empty()) {
-    absl::StatusOr<std::optional<std::string>> waiting = store_->GetRaw(DeferredKey(path));
-    if (!waiting.ok() || !waiting->has_value()) return;
+    absl::StatusOr<bool> waiting = DeferredEntries(*store_).Contains(path);
+    if (!waiting.ok()) {
+      // Queued all the same: the worker's retry reads the store again and
+      // reports what still fails.
+      LogWarning(absl::StrCat("deferred entries of ", path, ": ", waiting.status().message()));
+    } else if (!*waiting) {
+      return;
+    }
   }
   absl::MutexLock lock(&mu_);
   // Bounded: a path queued twice is applied once; an empty path means all.
@@ -249,10 +257,6 @@ void Replicator::PurgeTombstones() {
   }
 }
 
-absl::StatusOr<bool> Replicator::ForgetPuller(uint64_t node) {
-  return ReplicationService::ForgetPuller(store_, node);
-}
-
 ReplicaStatus Replicator::Status() const {
   ReplicaStatus status;
   status.set_node(config_.node_id);
@@ -267,24 +271,18 @@ ReplicaStatus Replicator::Status() const {
   if (commit_failures_) status.set_commit_failures(commit_failures_());
   if (pending_commits_) status.set_pending_commits(pending_commits_());
   if (data_path_) data_path_(&status);
-  uint64_t deferred = 0;
-  if (absl::Status s = store_->ScanRaw("D/", [&](absl::string_view, absl::string_view) {
-        ++deferred;
-        return true;
-      });
-      !s.ok()) {
-    status.add_warnings(absl::StrCat("cannot count deferred entries: ", s.message()));
+  if (absl::StatusOr<uint64_t> deferred = DeferredEntries(*store_).Count(); deferred.ok()) {
+    status.set_deferred(*deferred);
+  } else {
+    status.add_warnings(
+        absl::StrCat("cannot count deferred entries: ", deferred.status().message()));
   }
-  status.set_deferred(deferred);
-  uint64_t conflicts = 0;
-  if (absl::Status s = store_->ScanRaw("X/", [&](absl::string_view, absl::string_view) {
-        ++conflicts;
-        return true;
-      });
-      !s.ok()) {
-    status.add_warnings(absl::StrCat("cannot count conflict copies: ", s.message()));
+  if (absl::StatusOr<uint64_t> conflicts = ConflictRecords(*store_).Count(); conflicts.ok()) {
+    status.set_conflicts(*conflicts);
+  } else {
+    status.add_warnings(
+        absl::StrCat("cannot count conflict copies: ", conflicts.status().message()));
   }
-  status.set_conflicts(conflicts);
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
   if (service_ != nullptr) pulled_by = service_->PulledBy();

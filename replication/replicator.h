@@ -61,9 +61,6 @@ class Replicator {
   void OnWriteClosed(const std::string& path);
 
   ReplicaStatus Status() const;
-  // Stops holding tombstones for `node` (see ReplicationService::AckedBy);
-  // false if no such node pulls from this replica.
-  absl::StatusOr<bool> ForgetPuller(uint64_t node);
   RemoteApplier& applier() { return applier_; }
   void set_commit_failures_source(std::function<uint64_t()> source) {
     commit_failures_ = std::move(source);

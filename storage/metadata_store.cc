@@ -230,6 +230,15 @@ void StoreTransaction::PutRaw(std::string key, std::string value) {
 
 void StoreTransaction::DeleteRaw(std::string key) { raw_.emplace_back(std::move(key), std::nullopt); }
 
+void StoreTransaction::PutBlockLocation(absl::string_view hash, absl::string_view path,
+                                        uint64_t index) {
+  raw_.emplace_back(BlockKey(hash, path), absl::StrCat(index));
+}
+
+void StoreTransaction::DeleteBlockLocation(absl::string_view hash, absl::string_view path) {
+  raw_.emplace_back(BlockKey(hash, path), std::nullopt);
+}
+
 void StoreTransaction::PutSetAside(const SetAsideRecord& record) {
   raw_.emplace_back(SetAsideKey(record.entry().path()), record.SerializeAsString());
 }
@@ -254,7 +263,7 @@ void StoreTransaction::DeleteSetAside(absl::string_view path) {
   raw_.emplace_back(SetAsideKey(path), std::nullopt);
 }
 
-absl::Status StoreTransaction::PersistQueuedRaw() {
+absl::Status StoreTransaction::PersistQueuedRecords() {
   if (raw_.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
   for (const auto& [key, value] : raw_) {

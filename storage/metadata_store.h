@@ -28,8 +28,17 @@ namespace replfs {
 //                          applied in part), kept, retried
 //   M/<name>            -> store metadata (format version, clock floor)
 //
+// The other key spaces have their own accessors in storage/, each the only
+// code that spells its keys (see docs/store-format.md):
+//   D/ deferred_entries.h, A/ apply_intents.h, X/ conflict_records.h,
+//   P/ puller_records.h.
+//
 // Thread-safe. Commits are serialized; reads are not blocked by them.
 class MetadataStore;
+class ApplyIntents;
+class ConflictRecords;
+class DeferredEntries;
+class PullerRecords;
 
 // A read-modify-write of the store, holding its commit lock: what Get
 // returns cannot change before Commit. Created only by
@@ -40,25 +49,35 @@ class StoreTransaction {
   absl::StatusOr<std::optional<Entry>> Get(absl::string_view path);
   // Queues `entry` for commit with a fresh seq (replacing its old S/ key).
   void Put(Entry entry);
-  // Queues a raw key write/delete in the same atomic batch (deferred
-  // entries, conflict records).
-  void PutRaw(std::string key, std::string value);
-  void DeleteRaw(std::string key);
+  // Queues (or removes) an H/ block location of a file that has no entry:
+  // a conflict copy, whose blocks peers may still fetch from this replica.
+  void PutBlockLocation(absl::string_view hash, absl::string_view path, uint64_t index);
+  void DeleteBlockLocation(absl::string_view hash, absl::string_view path);
   // Sets aside (or updates) the record of `record.entry().path()`.
   void PutSetAside(const SetAsideRecord& record);
   // The same for `record` (without an entry) holding `entry`, which is not
   // copied into it (a legal entry may list 2^18 block hashes).
   void PutSetAside(const SetAsideRecord& record, const Entry& entry);
   void DeleteSetAside(absl::string_view path);
-  // Writes the raw changes queued so far now, ahead of the batch (which
-  // still commits the rest at the end): a write-ahead record that must be
-  // in the store before the caller touches the backing directory.
-  absl::Status PersistQueuedRaw();
+  // Writes the records (everything but entries) queued so far now, ahead
+  // of the batch (which still commits the rest at the end): a write-ahead
+  // record that must be in the store before the caller touches the backing
+  // directory.
+  absl::Status PersistQueuedRecords();
   // The seqs the queued entries got, valid after the commit.
   const std::vector<Entry>& committed() const { return puts_; }
 
  private:
   friend class MetadataStore;
+  // The key spaces storage/ owns outside this file queue their records
+  // through the raw writes; nothing else spells a key.
+  friend class ApplyIntents;
+  friend class ConflictRecords;
+  friend class DeferredEntries;
+  friend class PullerRecords;
+  // Queues a key write/delete in the same atomic batch as the entries.
+  void PutRaw(std::string key, std::string value);
+  void DeleteRaw(std::string key);
   explicit StoreTransaction(MetadataStore* store) : store_(store) {}
   // The entry in the store, read once per transaction: no other commit can
   // change it while the transaction holds the commit lock.
@@ -115,12 +134,6 @@ class MetadataStore {
   absl::Status ScanSetAside(absl::string_view prefix,
                             const std::function<bool(const SetAsideRecord&)>& visit) const;
 
-  // Raw access to auxiliary key spaces (D/ deferred, X/ conflicts).
-  absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
-  absl::Status ScanRaw(absl::string_view prefix,
-                       const std::function<bool(absl::string_view key, absl::string_view value)>&
-                           visit) const;
-
   // Rewrites an entry's local stat without changing its seq or versions: the
   // object was touched locally in a way that does not replicate.
   absl::Status UpdateLocalStat(absl::string_view path, const LocalStat& stat);
@@ -173,6 +186,18 @@ class MetadataStore {
 
  private:
   friend class StoreTransaction;
+  // The key spaces with their own accessors (see the top of this file).
+  friend class ApplyIntents;
+  friend class ConflictRecords;
+  friend class DeferredEntries;
+  friend class PullerRecords;
+  // Reads of any key, for the accessors above and the R/ records.
+  absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
+  // Visits the keys starting with `prefix` in key order until `visit`
+  // returns false.
+  absl::Status ScanRaw(absl::string_view prefix,
+                       const std::function<bool(absl::string_view key, absl::string_view value)>&
+                           visit) const;
   MetadataStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<SpaceReserve> reserve);
   absl::Status LoadCounters();
   // Writes a transaction's queued changes. REQUIRES: commit_mu_ held.

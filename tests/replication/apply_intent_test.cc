@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "replication/filesystem_hooks.h"
 #include "replication/remote_applier.h"
+#include "storage/apply_intents.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"
 #include "storage/startup_scan.h"
@@ -97,7 +98,7 @@ class ApplyIntentTest : public ::testing::Test {
     intent.set_placed_ino(placed_ino);
     ASSERT_TRUE(store_
                     ->Transact([&](StoreTransaction& txn) {
-                      txn.PutRaw(IntentKey(result.path()), intent.SerializeAsString());
+                      ApplyIntents::Put(txn, intent);
                       return absl::OkStatus();
                     })
                     .ok());
@@ -122,10 +123,10 @@ class ApplyIntentTest : public ::testing::Test {
 
   int Intents() {
     int n = 0;
-    EXPECT_TRUE(store_->ScanRaw("A/", [&](absl::string_view, absl::string_view) {
-                         ++n;
-                         return true;
-                       }).ok());
+    EXPECT_TRUE(ApplyIntents(*store_).Scan([&](const ApplyIntent&) {
+                  ++n;
+                  return true;
+                }).ok());
     return n;
   }
 

@@ -11,6 +11,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "leveldb/db.h"
 #include "replication/batch_shape.h"
 #include "replication/entry_validation.h"
 #include "storage/content_hasher.h"
@@ -171,8 +172,6 @@ TEST_F(ReplicationServiceTest, EveryNodeThatPullsIsRecordedForTombstonePurging) 
   EXPECT_EQ(acked->at(2), 3u);
 }
 
-// A record that does not parse is data loss, not a node that acknowledged
-// nothing (which would quietly stop or start purging).
 TEST_F(ReplicationServiceTest, ReleaseFromAFallbackPullerStopsHoldingTombstonesForIt) {
   Commit({InlineFile("a", 1), InlineFile("b", 2)});
   ASSERT_FALSE(Pull(2).empty());  // Node 2 pulls (as a fallback).
@@ -197,14 +196,32 @@ TEST_F(ReplicationServiceTest, ReleaseFromAFallbackPullerStopsHoldingTombstonesF
   EXPECT_TRUE(release(2).ok());  // Released twice (a retry): nothing to do.
 }
 
+// A record that does not parse is data loss, not a node that acknowledged
+// nothing (which would quietly stop or start purging).
+// It can still be forgotten: it would hold every tombstone back otherwise.
 TEST_F(ReplicationServiceTest, UnreadableAcknowledgementRecordIsDataLoss) {
-  ASSERT_TRUE(store_->Transact([](StoreTransaction& txn) {
-    txn.PutRaw("P/0000000000000002", "not a seq");
-    return absl::OkStatus();
-  }).ok());
+  // A damaged store of its own: the record is planted in its LevelDB
+  // before the store opens (the key is the P/ format, docs/store-format.md).
+  const std::string damaged = dir_.Path("damaged");
+  {
+    leveldb::Options options;
+    options.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, damaged, &raw).ok());
+    const std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "P/0000000000000002", "not a seq").ok());
+  }
+  absl::StatusOr<std::unique_ptr<MetadataStore>> store = MetadataStore::Open(damaged);
+  ASSERT_TRUE(store.ok()) << store.status();
   absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
-      ReplicationService::AckedBy(*store_);
+      ReplicationService::AckedBy(**store);
   EXPECT_TRUE(absl::IsDataLoss(acked.status())) << acked.status();
+  absl::StatusOr<bool> forgotten = ReplicationService::ForgetPuller(store->get(), 2);
+  ASSERT_TRUE(forgotten.ok()) << forgotten.status();
+  EXPECT_TRUE(*forgotten);
+  acked = ReplicationService::AckedBy(**store);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_TRUE(acked->empty());
 }
 
 }  // namespace

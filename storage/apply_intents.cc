@@ -1,0 +1,38 @@
+#include "storage/apply_intents.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace replfs {
+namespace {
+
+constexpr absl::string_view kIntentPrefix = "A/";
+
+std::string IntentKey(absl::string_view path) { return absl::StrCat(kIntentPrefix, path); }
+
+}  // namespace
+
+absl::Status ApplyIntents::Scan(const std::function<bool(const ApplyIntent&)>& visit) const {
+  absl::Status corrupt;
+  absl::Status scanned =
+      store_.ScanRaw(kIntentPrefix, [&](absl::string_view key, absl::string_view value) {
+        ApplyIntent intent;
+        if (!intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          corrupt = absl::DataLossError(absl::StrCat("corrupt apply intent ", key));
+          return false;
+        }
+        return visit(intent);
+      });
+  return scanned.ok() ? corrupt : scanned;
+}
+
+void ApplyIntents::Put(StoreTransaction& txn, const ApplyIntent& intent) {
+  txn.PutRaw(IntentKey(intent.result().path()), intent.SerializeAsString());
+}
+
+void ApplyIntents::Delete(StoreTransaction& txn, absl::string_view path) {
+  txn.DeleteRaw(IntentKey(path));
+}
+
+}  // namespace replfs

@@ -1,0 +1,72 @@
+#include "storage/deferred_entries.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace replfs {
+namespace {
+
+constexpr absl::string_view kDeferredPrefix = "D/";
+
+std::string DeferredKey(absl::string_view path) { return absl::StrCat(kDeferredPrefix, path); }
+
+absl::StatusOr<Entry> ParseDeferred(absl::string_view key, absl::string_view value) {
+  Entry entry;
+  if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("corrupt deferred entry ", key));
+  }
+  return entry;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Entry>> DeferredEntries::Get(absl::string_view path) const {
+  const std::string key = DeferredKey(path);
+  absl::StatusOr<std::optional<std::string>> value = store_.GetRaw(key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  absl::StatusOr<Entry> entry = ParseDeferred(key, **value);
+  if (!entry.ok()) return entry.status();
+  return *std::move(entry);
+}
+
+absl::StatusOr<bool> DeferredEntries::Contains(absl::string_view path) const {
+  absl::StatusOr<std::optional<std::string>> value = store_.GetRaw(DeferredKey(path));
+  if (!value.ok()) return value.status();
+  return value->has_value();
+}
+
+absl::Status DeferredEntries::Scan(const std::function<bool(const Entry&)>& visit) const {
+  absl::Status corrupt;
+  absl::Status scanned =
+      store_.ScanRaw(kDeferredPrefix, [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<Entry> entry = ParseDeferred(key, value);
+        if (!entry.ok()) {
+          corrupt = entry.status();
+          return false;
+        }
+        return visit(*entry);
+      });
+  return scanned.ok() ? corrupt : scanned;
+}
+
+absl::StatusOr<uint64_t> DeferredEntries::Count() const {
+  uint64_t count = 0;
+  absl::Status scanned = store_.ScanRaw(kDeferredPrefix, [&](absl::string_view, absl::string_view) {
+    ++count;
+    return true;
+  });
+  if (!scanned.ok()) return scanned;
+  return count;
+}
+
+void DeferredEntries::Put(StoreTransaction& txn, const Entry& entry) {
+  txn.PutRaw(DeferredKey(entry.path()), entry.SerializeAsString());
+}
+
+void DeferredEntries::Delete(StoreTransaction& txn, absl::string_view path) {
+  txn.DeleteRaw(DeferredKey(path));
+}
+
+}  // namespace replfs
