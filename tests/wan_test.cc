@@ -50,6 +50,12 @@ void ExpectEverywhere(WanBed& bed, const std::string& path, const std::string& c
   }
 }
 
+void ExpectNowhere(WanBed& bed, const std::string& path) {
+  for (const Site& site : bed.Sites()) {
+    EXPECT_FALSE(Exists(bed.Mount(site, path))) << path << " is back on " << site.Name();
+  }
+}
+
 // (a) Writes on a spoke of each datacentre reach every replica; the first
 // one crossed two relayed links, so it took at least two link delays.
 TEST(WanTest, WritesOnSpokesOfBothDatacentresConvergeEverywhere) {
@@ -77,6 +83,49 @@ TEST(WanTest, WritesOnSpokesOfBothDatacentresConvergeEverywhere) {
   EXPECT_GT(bed.LinkBytes(1), 0u);
   EXPECT_GT(bed.LinkBytes(2), 0u);
   std::printf("first write dc1-s1 -> dc2-s1 in %s\n", absl::FormatDuration(propagation).c_str());
+}
+
+// (b) Datacentre 2 is cut off while both sides write and delete. While
+// cut, nothing of the other side reaches it; after the heal everything
+// converges: no acknowledged write lost, no deleted file back.
+TEST(WanTest, DatacentreCutOffConvergesAfterHeal) {
+  constexpr int kFiles = 10;
+  WanBed bed(CiBed());
+  REPLFS_ASSERT_OK(bed.Up());
+  for (const char* dir : {"keep", "doomed", "cut"}) ASSERT_EQ(::mkdir(bed.Mount(kCentre, dir).c_str(), 0755), 0);
+  for (int i = 0; i < kFiles; ++i) {
+    REPLFS_ASSERT_OK(WriteFile(bed.Mount(kCentre, absl::StrCat("keep/k", i)), absl::StrCat("keep ", i)));
+    REPLFS_ASSERT_OK(WriteFile(bed.Mount(kCentre, absl::StrCat("doomed/d", i)), "doomed"));
+  }
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));
+
+  bed.CutDatacentre(2);
+  // Each side writes its own files and deletes half of the doomed ones.
+  for (int i = 0; i < kFiles; ++i) {
+    REPLFS_ASSERT_OK(WriteFile(bed.Mount(kSpoke1, absl::StrCat("cut/one", i)), absl::StrCat("one ", i)));
+    REPLFS_ASSERT_OK(WriteFile(bed.Mount(kSpoke2, absl::StrCat("cut/two", i)), absl::StrCat("two ", i)));
+  }
+  for (int i = 0; i < kFiles; ++i) {
+    const Site& deleter = i % 2 == 0 ? kSpoke1 : kSpoke2;
+    ASSERT_EQ(::unlink(bed.Mount(deleter, absl::StrCat("doomed/d", i)).c_str()), 0) << i;
+  }
+  ASSERT_EQ(::unlink(bed.Mount(kHub2, "keep/k0").c_str()), 0);
+  // The connected side converges; the cut one sees none of it.
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge, {kCentre, kHub1, kSpoke1}));
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge, {kHub2, kSpoke2}));
+  EXPECT_FALSE(Exists(bed.Mount(kHub2, "cut/one0")));
+  EXPECT_TRUE(Exists(bed.Mount(kHub2, "doomed/d0")));
+  EXPECT_TRUE(Exists(bed.Mount(kCentre, "keep/k0")));
+
+  bed.HealDatacentre(2);
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));
+  for (int i = 0; i < kFiles; ++i) {
+    ExpectEverywhere(bed, absl::StrCat("cut/one", i), absl::StrCat("one ", i));
+    ExpectEverywhere(bed, absl::StrCat("cut/two", i), absl::StrCat("two ", i));
+    ExpectNowhere(bed, absl::StrCat("doomed/d", i));
+    if (i > 0) ExpectEverywhere(bed, absl::StrCat("keep/k", i), absl::StrCat("keep ", i));
+  }
+  ExpectNowhere(bed, "keep/k0");
 }
 
 }  // namespace
