@@ -56,6 +56,12 @@ void ExpectNowhere(WanBed& bed, const std::string& path) {
   }
 }
 
+uint64_t Tombstones(const WanBed& bed, const Site& site) {
+  absl::StatusOr<ReplicaStatus> status = AdminStatus(bed.replica(site));
+  EXPECT_TRUE(status.ok()) << site.Name() << ": " << status.status();
+  return status.ok() ? status->tombstones() : 0;
+}
+
 // (a) Writes on a spoke of each datacentre reach every replica; the first
 // one crossed two relayed links, so it took at least two link delays.
 TEST(WanTest, WritesOnSpokesOfBothDatacentresConvergeEverywhere) {
@@ -188,6 +194,41 @@ TEST(WanTest, PowerOutageOfADatacentreMidBurstRecovers) {
   }
   std::printf("acknowledged: centre %d, dc1 %d before the outage\n", centre.acknowledged(),
               dc1.acknowledged());
+}
+
+// (d) A spoke of datacentre 1 is away longer than tombstone_grace while the
+// centre deletes files. The centre and datacentre 2 purge their tombstones;
+// datacentre 1's hub keeps them for its spoke, which, back, removes the
+// files instead of serving (or spreading) them again.
+TEST(WanTest, SpokeAwayPastTheTombstoneGraceResurrectsNothing) {
+  constexpr int kFiles = 20;
+  WanBed bed(CiBed({"-o", "tombstone_grace=1"}));
+  REPLFS_ASSERT_OK(bed.Up());
+  ASSERT_EQ(::mkdir(bed.Mount(kCentre, "site").c_str(), 0755), 0);
+  for (int f = 0; f < kFiles; ++f) {
+    REPLFS_ASSERT_OK(WriteFile(bed.Mount(kCentre, absl::StrCat("site/page", f)), "page"));
+  }
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));
+  REPLFS_ASSERT_OK(bed.Stop(kSpoke1));
+  const absl::Time away = absl::Now();
+
+  for (int f = 0; f < kFiles; ++f) {
+    ASSERT_EQ(::unlink(bed.Mount(kCentre, absl::StrCat("site/page", f)).c_str()), 0);
+  }
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));  // Everyone but the spoke.
+  // Past the grace, whoever has no absent puller purges.
+  ASSERT_TRUE(WaitUntil([&] { return Tombstones(bed, kCentre) == 0 && Tombstones(bed, kHub2) == 0; },
+                        absl::Seconds(30)))
+      << bed.Diagnostics();
+  EXPECT_GE(Tombstones(bed, kHub1), static_cast<uint64_t>(kFiles)) << bed.Diagnostics();
+
+  REPLFS_ASSERT_OK(bed.Start(kSpoke1));
+  EXPECT_GT(absl::Now() - away, absl::Seconds(1)) << "the spoke was not away past the grace";
+  REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));
+  for (int f = 0; f < kFiles; ++f) ExpectNowhere(bed, absl::StrCat("site/page", f));
+  // Once the spoke has them nothing holds them.
+  EXPECT_TRUE(WaitUntil([&] { return Tombstones(bed, kHub1) == 0; }, absl::Seconds(30)))
+      << bed.Diagnostics();
 }
 
 }  // namespace
