@@ -196,6 +196,9 @@ absl::Status ReplicaProcess::Start(absl::Duration timeout) {
       const int ns_fd = ::open(network_namespace_.c_str(), O_RDONLY | O_CLOEXEC);
       if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
       ::close(ns_fd);
+      // A process group of its own: a bed driven from a terminal stops its
+      // replicas itself, they must not take the Ctrl-C meant for it.
+      ::setpgid(0, 0);
     }
     const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log_fd >= 0) {

@@ -46,8 +46,9 @@ class ReplicaProcess {
   // Runs the process in this network namespace (a path such as
   // /var/run/netns/NAME): the child joins it with setns(2) before exec, so
   // its sockets live there while its FUSE mount stays in the caller's
-  // mount namespace (`ip netns exec` would hide the mount). Empty: the
-  // caller's namespace. Takes effect at the next Start().
+  // mount namespace (`ip netns exec` would hide the mount), and in a
+  // process group of its own (a terminal's Ctrl-C is for the caller).
+  // Empty: the caller's namespace. Takes effect at the next Start().
   void set_network_namespace(std::string path) { network_namespace_ = std::move(path); }
 
   // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded by
