@@ -332,17 +332,13 @@ absl::StatusOr<uint64_t> Cluster::BlockBytesFetched(int i) const {
   return SumOverPeers(i, [](const PeerStatus& p) { return p.block_bytes_fetched(); });
 }
 
-absl::Status Cluster::WaitForConvergence(absl::Duration timeout, std::vector<int> which) {
-  if (which.empty()) {
-    for (int i = 0; i < size(); ++i) {
-      if (running(i)) which.push_back(i);
-    }
-  }
+absl::Status WaitForMountsToConverge(const std::vector<NamedMount>& mounts, absl::Duration timeout,
+                                    const std::function<std::string()>& diagnostics) {
   std::vector<absl::StatusOr<std::vector<std::string>>> digests;
   auto all_equal = [&](bool hash_content) {
     digests.clear();
-    for (int i : which) {
-      digests.push_back(TreeDigest(Mount(i), ".replfs", hash_content));
+    for (const NamedMount& m : mounts) {
+      digests.push_back(TreeDigest(m.mount, ".replfs", hash_content));
       if (!digests.back().ok()) return false;
       if (*digests.back() != *digests.front()) return false;
     }
@@ -356,37 +352,55 @@ absl::Status Cluster::WaitForConvergence(absl::Duration timeout, std::vector<int
   if (converged) return absl::OkStatus();
   // Take every digest once more for the report.
   digests.clear();
-  for (int i : which) digests.push_back(TreeDigest(Mount(i)));
+  for (const NamedMount& m : mounts) digests.push_back(TreeDigest(m.mount));
   std::string report = absl::StrCat("replicas did not converge within ", absl::FormatDuration(timeout), "\n");
-  for (size_t k = 0; k < which.size(); ++k) {
+  for (size_t k = 0; k < mounts.size(); ++k) {
     if (!digests[k].ok()) {
-      absl::StrAppend(&report, "replica ", which[k], ": digest failed: ", digests[k].status().ToString(), "\n");
+      absl::StrAppend(&report, mounts[k].name, ": digest failed: ", digests[k].status().ToString(), "\n");
       continue;
     }
     if (k == 0) {
-      absl::StrAppend(&report, "replica ", which[0], " tree (", digests[0]->size(), " objects):\n");
+      absl::StrAppend(&report, mounts[0].name, " tree (", digests[0]->size(), " objects):\n");
       for (size_t j = 0; j < digests[0]->size() && j < 30; ++j) {
         absl::StrAppend(&report, "    ", (*digests[0])[j], "\n");
       }
     } else if (digests[0].ok()) {
-      absl::StrAppend(&report, "replica ", which[k], " vs replica ", which[0], ":\n",
+      absl::StrAppend(&report, mounts[k].name, " vs ", mounts[0].name, ":\n",
                       DigestDiff(*digests[k], *digests[0]));
     }
   }
-  absl::StrAppend(&report, Diagnostics());
+  if (diagnostics) absl::StrAppend(&report, diagnostics());
   return absl::DeadlineExceededError(report);
+}
+
+std::string ReplicaDiagnostics(const std::string& name, const ReplicaProcess& replica) {
+  const bool running = replica.pid() > 0;
+  std::string out = absl::StrCat("==== ", name, " (", running ? "running" : "stopped", ") ====\n");
+  if (running) {
+    absl::StatusOr<ReplicaStatus> status = AdminStatus(replica);
+    absl::StrAppend(&out, status.ok() ? status->ShortDebugString() : status.status().ToString(), "\n");
+  }
+  absl::StrAppend(&out, "-- log tail --\n", Tail(replica.Log(), 6000), "\n");
+  return out;
+}
+
+absl::Status Cluster::WaitForConvergence(absl::Duration timeout, std::vector<int> which) {
+  if (which.empty()) {
+    for (int i = 0; i < size(); ++i) {
+      if (running(i)) which.push_back(i);
+    }
+  }
+  std::vector<NamedMount> mounts;
+  mounts.reserve(which.size());
+  for (int i : which) mounts.push_back({absl::StrCat("replica ", i), Mount(i)});
+  return WaitForMountsToConverge(mounts, timeout, [this] { return Diagnostics(); });
 }
 
 std::string Cluster::Diagnostics() const {
   std::string out;
   for (int i = 0; i < size(); ++i) {
-    absl::StrAppend(&out, "==== replica ", i, " (port ", port(i), ", ",
-                    running(i) ? "running" : "stopped", ") ====\n");
-    if (running(i)) {
-      absl::StatusOr<ReplicaStatus> status = Status(i);
-      absl::StrAppend(&out, status.ok() ? status->ShortDebugString() : status.status().ToString(), "\n");
-    }
-    absl::StrAppend(&out, "-- log tail --\n", Tail(replicas_[static_cast<size_t>(i)]->Log(), 6000), "\n");
+    absl::StrAppend(&out, ReplicaDiagnostics(absl::StrCat("replica ", i, " port ", port(i)),
+                                             *replicas_[static_cast<size_t>(i)]));
   }
   return out;
 }

@@ -55,6 +55,21 @@ absl::StatusOr<std::string> FileSha256(const std::string& path);
 absl::StatusOr<ReplicaStatus> AdminStatus(const ReplicaProcess& replica);
 absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica);
 
+// A mount to compare, with the name a failure report gives it.
+struct NamedMount {
+  std::string name;
+  std::string mount;
+};
+
+// Waits until `mounts` show identical digests (metadata first, then
+// content). On timeout: the diff of each tree against the first one's, then
+// `diagnostics()` (if set), as an error. Cluster and the WAN bed share it.
+absl::Status WaitForMountsToConverge(const std::vector<NamedMount>& mounts, absl::Duration timeout,
+                                    const std::function<std::string()>& diagnostics);
+
+// A replica's admin status (if running) and the tail of its log, headed by `name`.
+std::string ReplicaDiagnostics(const std::string& name, const ReplicaProcess& replica);
+
 // N real replicas (real `replfs` processes with FUSE mounts) in one temp
 // dir, replicating over 127.0.0.1. Each replica i has backing dir
 // <tmp>/bN, mount <tmp>/mN and its own port; its peers follow the topology.

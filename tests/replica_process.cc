@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -191,6 +192,14 @@ absl::Status ReplicaProcess::Start(absl::Duration timeout) {
   const pid_t pid = ::fork();
   if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
   if (pid == 0) {
+    if (!network_namespace_.empty()) {
+      const int ns_fd = ::open(network_namespace_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+      ::close(ns_fd);
+      // A process group of its own: a bed driven from a terminal stops its
+      // replicas itself, they must not take the Ctrl-C meant for it.
+      ::setpgid(0, 0);
+    }
     const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log_fd >= 0) {
       ::dup2(log_fd, STDERR_FILENO);
@@ -214,7 +223,8 @@ absl::Status ReplicaProcess::Start(absl::Duration timeout) {
                               : WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
                                                     : "unknown status";
       return absl::InternalError(
-          absl::StrCat("replfs exited during start-up (", how, "; 127: exec failed): ", Log()));
+          absl::StrCat("replfs exited during start-up (", how,
+                       "; 127: exec failed, 126: could not join the network namespace): ", Log()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -49,6 +49,14 @@ class ReplicaProcess {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
   }
 
+  // Runs the process in this network namespace (a path such as
+  // /var/run/netns/NAME): the child joins it with setns(2) before exec, so
+  // its sockets live there while its FUSE mount stays in the caller's
+  // mount namespace (`ip netns exec` would hide the mount), and in a
+  // process group of its own (a terminal's Ctrl-C is for the caller).
+  // Empty: the caller's namespace. Takes effect at the next Start().
+  void set_network_namespace(std::string path) { network_namespace_ = std::move(path); }
+
   // Starts `replfs BACKING MOUNTPOINT -f extra...` and waits (bounded by
   // `timeout`: the start-up scan of a big tree takes minutes) until the
   // mount is up.
@@ -72,6 +80,7 @@ class ReplicaProcess {
   std::string mountpoint_;
   std::vector<std::string> extra_args_;
   std::string log_path_;
+  std::string network_namespace_;
   pid_t pid_ = -1;
 };
 

@@ -61,33 +61,12 @@ absl::Status ProxiedCluster::Init() {
 }
 
 absl::Status ProxiedCluster::WaitForConvergence(absl::Duration timeout) {
-  auto all_equal = [&](bool hash_content) {
-    absl::StatusOr<std::vector<std::string>> first;
-    for (int i = 0; i < kReplicas; ++i) {
-      absl::StatusOr<std::vector<std::string>> digest =
-          TreeDigest(replica(i).mountpoint(), ".replfs", hash_content);
-      if (!digest.ok()) return false;
-      if (i == 0) {
-        first = std::move(digest);
-      } else if (*digest != *first) {
-        return false;
-      }
-    }
-    return true;
-  };
-  if (WaitUntil([&] { return all_equal(false) && all_equal(true); }, timeout,
-                absl::Milliseconds(200))) {
-    return absl::OkStatus();
+  std::vector<NamedMount> mounts;
+  mounts.reserve(kReplicas);
+  for (int i = 0; i < kReplicas; ++i) {
+    mounts.push_back({absl::StrCat("replica ", i), replica(i).mountpoint()});
   }
-  std::string report = absl::StrCat("replicas did not converge within ",
-                                    absl::FormatDuration(timeout), "\n");
-  absl::StatusOr<std::vector<std::string>> first = TreeDigest(replica(0).mountpoint());
-  for (int i = 1; i < kReplicas && first.ok(); ++i) {
-    absl::StatusOr<std::vector<std::string>> digest = TreeDigest(replica(i).mountpoint());
-    absl::StrAppend(&report, "replica ", i, " vs replica 0:\n",
-                    digest.ok() ? DigestDiff(*digest, *first) : digest.status().ToString());
-  }
-  return absl::DeadlineExceededError(absl::StrCat(report, Diagnostics()));
+  return WaitForMountsToConverge(mounts, timeout, [this] { return Diagnostics(); });
 }
 
 std::string ProxiedCluster::Diagnostics(const std::set<std::string>& paths) const {
