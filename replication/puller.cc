@@ -5,10 +5,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "replication/apply_failure.h"
-#include "replication/batch_shape.h"
 #include "replication/feed_position.h"
+#include "replication/feed_reader.h"
 #include "storage/content_hasher.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
@@ -129,6 +128,19 @@ std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> OpenRawChanges(
 }
 
 }  // namespace
+
+// One Changes session's position and acknowledgements.
+struct Puller::FeedSession {
+  uint64_t peer;
+  Replication::Stub* stub;
+  GrpcBlockFetcher* fetcher;
+  // Through the batches taken so far (checked, maybe not yet applied).
+  FeedPosition checked;
+  // Through what is applied: the checkpoint.
+  FeedPosition applied;
+  absl::Time last_ack = absl::InfinitePast();
+  uint64_t acked_seq = 0;
+};
 
 Puller::Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier)
     : config_(std::move(config)),
@@ -335,89 +347,27 @@ absl::Status Puller::Session() {
   request.set_listen(config_.listen);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
       OpenRawChanges(channel.get(), &context, request);
-  grpc::ByteBuffer raw;
   GrpcBlockFetcher fetcher(block_stub, &fetches_);
+  FeedSession feed{reply.node(), stub.get(), &fetcher,
+                   FeedPosition(resume, reply.head_seq(), absl::Now()),
+                   FeedPosition(resume, reply.head_seq(), absl::Now())};
   absl::Status result;
-  FeedPosition position(resume, reply.head_seq(), absl::Now());
-  absl::Time last_ack = absl::InfinitePast();
-  uint64_t acked_seq = 0;
-  while (reader->Read(&raw)) {
-    // One batch at a time, freed before the next is read (a cleared
-    // message would keep every entry allocated for reuse).
-    ChangeBatch batch;
-    {
-      // What cannot be legal is refused before parsing allocates for it.
-      grpc::ProtoBufferReader wire(&raw);
-      if (absl::Status shape = CheckBatchShape(&wire, BatchLimits()); !shape.ok()) {
-        result = shape;
+  {
+    FeedReader batches(reader.get(), &context);
+    for (;;) {
+      absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take();
+      if (!taken.ok()) {
+        result = taken.status();
         Reject(result.message());
+        break;
+      }
+      if (taken->empty()) break;  // The stream ended; Finish says how.
+      result = ApplyTake(*std::move(taken), &feed);
+      if (!result.ok()) {
         context.TryCancel();
         break;
       }
     }
-    if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
-      result = absl::InvalidArgumentError(
-          "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
-      Reject(result.message());
-      context.TryCancel();
-      break;
-    }
-    // The feed's seqs are checked before anything of the batch applies.
-    absl::StatusOr<uint64_t> covered = position.Check(batch, absl::Now());
-    if (!covered.ok()) {
-      result = covered.status();
-      Reject(result.message());
-      context.TryCancel();
-      break;
-    }
-    const uint64_t fetched_before = fetcher.bytes_received();
-    ApplyStats stats;
-    absl::Status applied =
-        applier_->ApplyBatch(batch.entries(), BatchSource{&fetcher, reply.node()}, &stats);
-    if (!applied.ok()) {
-      // Nothing past the last good checkpoint is trusted: drop the stream;
-      // the next session resumes from the checkpoint. (An entry this
-      // replica cannot apply is no reason: it was set aside.)
-      if (IsPeerFault(applied)) Reject(applied.message());
-      result = applied;
-      context.TryCancel();
-      break;
-    }
-    if (stats.forged > 0) {
-      state_.RecordRefused(stats.forged,
-                           absl::StrCat("refused ", stats.forged,
-                                        " entries claiming versions of this replica it never "
-                                        "issued"));
-    }
-    // Every entry up to `covered` is applied or set aside (the record
-    // keeps it): the checkpoint may move there.
-    if (*covered > position.checkpoint()) {
-      if (absl::Status s = store_->PutCheckpoint(reply.node(), *covered); !s.ok()) {
-        result = s;
-        context.TryCancel();
-        break;
-      }
-      position.Advance(*covered);
-    }
-    const uint64_t applied_seq = position.checkpoint();
-    // Tell the peer how far we have applied (for its tombstone purging),
-    // at most every few seconds.
-    if (applied_seq > acked_seq && absl::Now() - last_ack > absl::Seconds(2)) {
-      AckRequest ack;
-      ack.set_node(config_.node_id);
-      ack.set_applied_seq(applied_seq);
-      AckReply ack_reply;
-      grpc::ClientContext ack_context;
-      ack_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      if (stub->Ack(&ack_context, ack, &ack_reply).ok()) {
-        last_ack = absl::Now();
-        acked_seq = applied_seq;
-      }
-    }
-    state_.RecordBatch(applied_seq, batch.head_seq(),
-                       batch.ByteSizeLong() + fetcher.bytes_received() - fetched_before,
-                       static_cast<uint64_t>(batch.entries_size()), stats.applied,
-                       stats.block_bytes_fetched, stats.blocks_reused);
   }
   grpc::Status status = reader->Finish();
   {
@@ -435,6 +385,84 @@ absl::Status Puller::Session() {
         absl::StrCat("stream ended: ", ForLog(status.error_message(), 512)));
   }
   return absl::UnavailableError("stream ended");
+}
+
+
+absl::Status Puller::ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed) {
+  // The feed's seqs are checked before anything of the take applies; the
+  // batches before one that fails are the peer's honest feed and apply.
+  google::protobuf::RepeatedPtrField<Entry> entries;
+  uint64_t covered = feed->applied.checkpoint();
+  uint64_t head_seq = 0;
+  uint64_t bytes = 0;
+  size_t accepted = 0;
+  absl::Status refused;
+  for (ChangeBatch& batch : batches) {
+    absl::StatusOr<uint64_t> through = feed->checked.Check(batch, absl::Now());
+    if (!through.ok()) {
+      refused = through.status();
+      break;
+    }
+    feed->checked.Advance(*through);
+    covered = std::max(covered, *through);
+    head_seq = batch.head_seq();
+    bytes += batch.ByteSizeLong();
+    for (Entry& entry : *batch.mutable_entries()) *entries.Add() = std::move(entry);
+    ++accepted;
+  }
+  if (accepted > 0) {
+    if (absl::Status s = ApplyChecked(entries, covered, head_seq, bytes, feed); !s.ok()) return s;
+  }
+  if (!refused.ok()) Reject(refused.message());
+  return refused;
+}
+
+absl::Status Puller::ApplyChecked(const google::protobuf::RepeatedPtrField<Entry>& entries,
+                                  uint64_t covered, uint64_t head_seq, uint64_t bytes,
+                                  FeedSession* feed) {
+  const uint64_t fetched_before = feed->fetcher->bytes_received();
+  ApplyStats stats;
+  absl::Status applied =
+      applier_->ApplyBatch(entries, BatchSource{feed->fetcher, feed->peer}, &stats);
+  if (!applied.ok()) {
+    // Nothing past the last good checkpoint is trusted: drop the stream;
+    // the next session resumes from the checkpoint. (An entry this
+    // replica cannot apply is no reason: it was set aside.)
+    if (IsPeerFault(applied)) Reject(applied.message());
+    return applied;
+  }
+  if (stats.forged > 0) {
+    state_.RecordRefused(stats.forged,
+                         absl::StrCat("refused ", stats.forged,
+                                      " entries claiming versions of this replica it never "
+                                      "issued"));
+  }
+  // Every entry up to `covered` is applied or set aside (the record keeps
+  // it): the checkpoint may move there.
+  if (covered > feed->applied.checkpoint()) {
+    if (absl::Status s = store_->PutCheckpoint(feed->peer, covered); !s.ok()) return s;
+    feed->applied.Advance(covered);
+  }
+  const uint64_t applied_seq = feed->applied.checkpoint();
+  // Tell the peer how far we have applied (for its tombstone purging), at
+  // most every few seconds.
+  if (applied_seq > feed->acked_seq && absl::Now() - feed->last_ack > absl::Seconds(2)) {
+    AckRequest ack;
+    ack.set_node(config_.node_id);
+    ack.set_applied_seq(applied_seq);
+    AckReply ack_reply;
+    grpc::ClientContext ack_context;
+    ack_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (feed->stub->Ack(&ack_context, ack, &ack_reply).ok()) {
+      feed->last_ack = absl::Now();
+      feed->acked_seq = applied_seq;
+    }
+  }
+  state_.RecordBatch(applied_seq, head_seq,
+                     bytes + feed->fetcher->bytes_received() - fetched_before,
+                     static_cast<uint64_t>(entries.size()), stats.applied,
+                     stats.block_bytes_fetched, stats.blocks_reused);
+  return absl::OkStatus();
 }
 
 }  // namespace replfs

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -61,6 +62,14 @@ class Puller {
   // it answers, to stop holding tombstones for us. False when stopping.
   bool AwaitInUse();
   absl::Status SendRelease();
+  struct FeedSession;
+  // Applies the batches that arrived while the previous take applied, as
+  // one (ApplyChecked), after checking their seqs.
+  absl::Status ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed);
+  // Applies checked entries, moves the checkpoint to `covered`, acks.
+  absl::Status ApplyChecked(const google::protobuf::RepeatedPtrField<Entry>& entries,
+                            uint64_t covered, uint64_t head_seq, uint64_t bytes,
+                            FeedSession* feed);
   // Counts and logs something the peer sent that no honest replica sends.
   void Reject(absl::string_view why);
 

@@ -298,12 +298,18 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
     // (gone, bad blocks) stops the batch; one of the entry's is decided on
     // in order, below.
     std::vector<PreparedObject*> built;
-    for (const std::unique_ptr<Plan>& plan : plans) {
+    PrefetchedBlocks prefetched(source.fetcher);
+    BlockFetcher* fetcher = source.fetcher == nullptr ? nullptr : &prefetched;
+    size_t prefetched_until = 0;
+    for (size_t i = 0; i < plans.size(); ++i) {
+      const std::unique_ptr<Plan>& plan = plans[i];
       if (!plan->needs_object || plan->decide_again) continue;
+      if (fetcher != nullptr && i >= prefetched_until) {
+        prefetched_until = PrefetchSmallFiles(plans, i, &prefetched);
+      }
       plan->build_failure =
           PrepareObject(plan->result, plan->result.attributes(), root_fd_, *store_, options_,
-                        &temp_counter_, source.fetcher, stats, /*durable=*/false,
-                        &plan->prepared);
+                        &temp_counter_, fetcher, stats, /*durable=*/false, &plan->prepared);
       if (plan->build_failure.ok()) {
         built.push_back(&plan->prepared);
       } else if (ScopeOf(plan->build_failure) != FailureScope::kEntry) {
@@ -344,6 +350,33 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
     group = std::move(raced);
   }
   return absl::OkStatus();
+}
+
+size_t RemoteApplier::PrefetchSmallFiles(const std::vector<std::unique_ptr<Plan>>& plans,
+                                         size_t from, PrefetchedBlocks* prefetched) const {
+  // Held at once per puller: about what one large file's fetch holds.
+  constexpr uint64_t kPrefetchBytes = 16 << 20;
+  prefetched->Clear();
+  std::vector<PrefetchedBlocks::Wanted> wanted;
+  uint64_t bytes = 0;
+  size_t i = from;
+  for (; i < plans.size() && bytes < kPrefetchBytes; ++i) {
+    const Plan& plan = *plans[i];
+    const Content& content = plan.result.content();
+    if (!plan.needs_object || plan.decide_again || content.kind() != KIND_FILE ||
+        content.is_inline() || content.block_hashes_size() != 1) {
+      continue;
+    }
+    // Held locally (a renamed or copied file): the build reads it here.
+    absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> places =
+        store_->FindBlock(content.block_hashes(0), 1);
+    if (!places.ok() || !places->empty()) continue;
+    wanted.push_back({content.block_hashes(0), content.size()});
+    bytes += content.size();
+  }
+  // One file alone gains nothing: its build fetches it as before.
+  if (wanted.size() > 1) prefetched->Prefetch(wanted);
+  return i;
 }
 
 absl::Status RemoteApplier::SetAsideOrFail(const Entry& remote, uint64_t peer,

@@ -15,6 +15,7 @@
 #include "entry.pb.h"
 #include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
+#include "replication/block_prefetch.h"
 #include "replication/object_builder.h"
 #include "replication/conflict_keeper.h"
 #include "replication/entry_validation.h"
@@ -100,6 +101,11 @@ class RemoteApplier {
   absl::Status ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
                           const SetAsideRecord* retried, ApplyStats* stats)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Prefetches the blocks of the small files (one block, not held locally)
+  // to be built from plans[from] on, up to kPrefetchBytes; returns the
+  // index of the first plan past what it covered.
+  size_t PrefetchSmallFiles(const std::vector<std::unique_ptr<Plan>>& plans, size_t from,
+                            PrefetchedBlocks* prefetched) const;
   // After `failure` applying `remote`: sets the entry aside when the failure
   // is the entry's own (FailureScope::kEntry) and returns OK; else returns
   // the failure, for the caller to stop on. `retried`: the record `remote`

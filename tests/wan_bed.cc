@@ -113,6 +113,12 @@ std::vector<std::string> WanBed::Arguments(const Site& site) const {
       "-o", absl::StrCat("listen=", Address(site), ",log_level=info,peers=", absl::StrJoin(peers, ";")),
       // Plain TCP between namespaces this process made: nothing leaves the host.
       "-o", "insecure"};
+  if (site.dc != 0 && site.server != 0 && options_.spoke_fallback_after > absl::ZeroDuration()) {
+    args.push_back("-o");
+    args.push_back(absl::StrCat("fallback_peers=", Subnet(site.dc), "254:", kRelayPort,
+                                ",fallback_after=",
+                                absl::ToDoubleSeconds(options_.spoke_fallback_after)));
+  }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   return args;
 }

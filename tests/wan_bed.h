@@ -23,6 +23,9 @@ struct WanBedOptions {
   LinkConditions link;
   // tbf rate limit on each datacentre bridge's egress (0: none); see wan_bed.cc.
   int rate_mbit = 0;
+  // Spokes fall back to the centre (through their datacentre's relay) once
+  // their hub has been silent this long; zero: spokes have no fallback.
+  absl::Duration spoke_fallback_after = absl::ZeroDuration();
   // Appended to every replica's command line (e.g. {"-o", "tombstone_grace=1"}).
   std::vector<std::string> extra_args;
   // Names of namespaces and the temp dir start with it; empty: a unique
