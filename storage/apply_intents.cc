@@ -14,17 +14,14 @@ std::string IntentKey(absl::string_view path) { return absl::StrCat(kIntentPrefi
 }  // namespace
 
 absl::Status ApplyIntents::Scan(const std::function<bool(const ApplyIntent&)>& visit) const {
-  absl::Status corrupt;
-  absl::Status scanned =
-      store_.ScanRaw(kIntentPrefix, [&](absl::string_view key, absl::string_view value) {
-        ApplyIntent intent;
-        if (!intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          corrupt = absl::DataLossError(absl::StrCat("corrupt apply intent ", key));
-          return false;
-        }
-        return visit(intent);
-      });
-  return scanned.ok() ? corrupt : scanned;
+  auto parse = [](absl::string_view key, absl::string_view value) -> absl::StatusOr<ApplyIntent> {
+    ApplyIntent intent;
+    if (!intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError(absl::StrCat("corrupt apply intent ", key));
+    }
+    return intent;
+  };
+  return store_.ScanParsed<ApplyIntent>(kIntentPrefix, parse, visit);
 }
 
 void ApplyIntents::Put(StoreTransaction& txn, const ApplyIntent& intent) {

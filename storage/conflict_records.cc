@@ -39,27 +39,11 @@ absl::StatusOr<std::optional<ConflictRecord>> ConflictRecords::Get(absl::string_
 
 absl::Status ConflictRecords::Scan(
     const std::function<bool(const ConflictRecord&)>& visit) const {
-  absl::Status corrupt;
-  absl::Status scanned =
-      store_.ScanRaw(kConflictPrefix, [&](absl::string_view key, absl::string_view value) {
-        absl::StatusOr<ConflictRecord> record = ParseConflict(key, value);
-        if (!record.ok()) {
-          corrupt = record.status();
-          return false;
-        }
-        return visit(*record);
-      });
-  return scanned.ok() ? corrupt : scanned;
+  return store_.ScanParsed<ConflictRecord>(kConflictPrefix, ParseConflict, visit);
 }
 
 absl::StatusOr<uint64_t> ConflictRecords::Count() const {
-  uint64_t count = 0;
-  absl::Status scanned = store_.ScanRaw(kConflictPrefix, [&](absl::string_view, absl::string_view) {
-    ++count;
-    return true;
-  });
-  if (!scanned.ok()) return scanned;
-  return count;
+  return store_.CountRaw(kConflictPrefix);
 }
 
 void ConflictRecords::Put(StoreTransaction& txn, const ConflictRecord& record) {

@@ -38,27 +38,11 @@ absl::StatusOr<bool> DeferredEntries::Contains(absl::string_view path) const {
 }
 
 absl::Status DeferredEntries::Scan(const std::function<bool(const Entry&)>& visit) const {
-  absl::Status corrupt;
-  absl::Status scanned =
-      store_.ScanRaw(kDeferredPrefix, [&](absl::string_view key, absl::string_view value) {
-        absl::StatusOr<Entry> entry = ParseDeferred(key, value);
-        if (!entry.ok()) {
-          corrupt = entry.status();
-          return false;
-        }
-        return visit(*entry);
-      });
-  return scanned.ok() ? corrupt : scanned;
+  return store_.ScanParsed<Entry>(kDeferredPrefix, ParseDeferred, visit);
 }
 
 absl::StatusOr<uint64_t> DeferredEntries::Count() const {
-  uint64_t count = 0;
-  absl::Status scanned = store_.ScanRaw(kDeferredPrefix, [&](absl::string_view, absl::string_view) {
-    ++count;
-    return true;
-  });
-  if (!scanned.ok()) return scanned;
-  return count;
+  return store_.CountRaw(kDeferredPrefix);
 }
 
 void DeferredEntries::Put(StoreTransaction& txn, const Entry& entry) {

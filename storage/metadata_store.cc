@@ -552,4 +552,14 @@ absl::StatusOr<bool> MetadataStore::PurgeTombstone(absl::string_view path, uint6
   return true;
 }
 
+absl::StatusOr<uint64_t> MetadataStore::CountRaw(absl::string_view prefix) const {
+  uint64_t count = 0;
+  absl::Status scanned = ScanRaw(prefix, [&](absl::string_view, absl::string_view) {
+    ++count;
+    return true;
+  });
+  if (!scanned.ok()) return scanned;
+  return count;
+}
+
 }  // namespace replfs

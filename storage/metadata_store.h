@@ -198,6 +198,27 @@ class MetadataStore {
   absl::Status ScanRaw(absl::string_view prefix,
                        const std::function<bool(absl::string_view key, absl::string_view value)>&
                            visit) const;
+  // ScanRaw with each record parsed first: one that does not parse ends the
+  // scan with its error (a DataLossError), never skipped.
+  template <typename Record>
+  absl::Status ScanParsed(
+      absl::string_view prefix,
+      const std::function<absl::StatusOr<Record>(absl::string_view key, absl::string_view value)>&
+          parse,
+      const std::function<bool(const Record&)>& visit) const {
+    absl::Status unreadable;
+    absl::Status scanned = ScanRaw(prefix, [&](absl::string_view key, absl::string_view value) {
+      absl::StatusOr<Record> record = parse(key, value);
+      if (!record.ok()) {
+        unreadable = record.status();
+        return false;
+      }
+      return visit(*record);
+    });
+    return scanned.ok() ? unreadable : scanned;
+  }
+  // How many keys start with `prefix`.
+  absl::StatusOr<uint64_t> CountRaw(absl::string_view prefix) const;
   MetadataStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<SpaceReserve> reserve);
   absl::Status LoadCounters();
   // Writes a transaction's queued changes. REQUIRES: commit_mu_ held.

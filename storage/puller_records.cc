@@ -1,6 +1,7 @@
 #include "storage/puller_records.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -42,22 +43,18 @@ absl::StatusOr<bool> PullerRecords::Contains(uint64_t node) const {
 
 absl::Status PullerRecords::Scan(
     const std::function<bool(uint64_t node, uint64_t applied_seq)>& visit) const {
-  absl::Status unreadable;
-  absl::Status scanned =
-      store_.ScanRaw(kPullerPrefix, [&](absl::string_view key, absl::string_view value) {
-        uint64_t node = 0;
-        if (!absl::SimpleHexAtoi(key.substr(kPullerPrefix.size()), &node)) {
-          unreadable = absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
-          return false;
-        }
-        absl::StatusOr<uint64_t> seq = ParseSeq(key, value);
-        if (!seq.ok()) {
-          unreadable = seq.status();
-          return false;
-        }
-        return visit(node, *seq);
-      });
-  return scanned.ok() ? unreadable : scanned;
+  using Record = std::pair<uint64_t, uint64_t>;
+  auto parse = [](absl::string_view key, absl::string_view value) -> absl::StatusOr<Record> {
+    uint64_t node = 0;
+    if (!absl::SimpleHexAtoi(key.substr(kPullerPrefix.size()), &node)) {
+      return absl::DataLossError(absl::StrCat("unreadable acknowledgement record ", key));
+    }
+    absl::StatusOr<uint64_t> seq = ParseSeq(key, value);
+    if (!seq.ok()) return seq.status();
+    return Record{node, *seq};
+  };
+  return store_.ScanParsed<Record>(kPullerPrefix, parse,
+                                   [&](const Record& record) { return visit(record.first, record.second); });
 }
 
 void PullerRecords::Put(StoreTransaction& txn, uint64_t node, uint64_t applied_seq) {
