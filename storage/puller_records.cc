@@ -53,8 +53,9 @@ absl::Status PullerRecords::Scan(
     if (!seq.ok()) return seq.status();
     return Record{node, *seq};
   };
-  return store_.ScanParsed<Record>(kPullerPrefix, parse,
-                                   [&](const Record& record) { return visit(record.first, record.second); });
+  return store_.ScanParsed<Record>(kPullerPrefix, parse, [&](const Record& record) {
+    return visit(record.first, record.second);
+  });
 }
 
 void PullerRecords::Put(StoreTransaction& txn, uint64_t node, uint64_t applied_seq) {
