@@ -27,7 +27,6 @@ size_t FallbackPolicy::Update(absl::Time now, const Observation& seen) {
       return in_use_;
     }
     in_use_ = 1;
-    in_use_since_ = now;
     fallback_last_connected_ = now;
     return in_use_;
   }

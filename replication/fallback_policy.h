@@ -48,7 +48,6 @@ class FallbackPolicy {
   absl::Time peer_last_connected_;
   // The last time a fallback in use was connected, or one was added.
   absl::Time fallback_last_connected_;
-  absl::Time in_use_since_ = absl::InfinitePast();
   size_t in_use_ = 0;
   bool peer_connected_ = false;
 };

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "storage/stored_message.h"
 
 namespace replfs {
 namespace {
@@ -14,12 +15,8 @@ std::string IntentKey(absl::string_view path) { return absl::StrCat(kIntentPrefi
 }  // namespace
 
 absl::Status ApplyIntents::Scan(const std::function<bool(const ApplyIntent&)>& visit) const {
-  auto parse = [](absl::string_view key, absl::string_view value) -> absl::StatusOr<ApplyIntent> {
-    ApplyIntent intent;
-    if (!intent.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError(absl::StrCat("corrupt apply intent ", key));
-    }
-    return intent;
+  auto parse = [](absl::string_view key, absl::string_view value) {
+    return ParseStoredMessage<ApplyIntent>("apply intent", key, value);
   };
   return store_.ScanParsed<ApplyIntent>(kIntentPrefix, parse, visit);
 }

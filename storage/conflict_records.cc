@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "storage/stored_message.h"
 #include "storage/version.h"
 
 namespace replfs {
@@ -17,11 +18,7 @@ std::string ConflictKey(absl::string_view path, const Version& loser) {
 }
 
 absl::StatusOr<ConflictRecord> ParseConflict(absl::string_view key, absl::string_view value) {
-  ConflictRecord record;
-  if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(absl::StrCat("corrupt conflict record ", key));
-  }
-  return record;
+  return ParseStoredMessage<ConflictRecord>("conflict record", key, value);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "storage/stored_message.h"
 
 namespace replfs {
 namespace {
@@ -12,11 +13,7 @@ constexpr absl::string_view kDeferredPrefix = "D/";
 std::string DeferredKey(absl::string_view path) { return absl::StrCat(kDeferredPrefix, path); }
 
 absl::StatusOr<Entry> ParseDeferred(absl::string_view key, absl::string_view value) {
-  Entry entry;
-  if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(absl::StrCat("corrupt deferred entry ", key));
-  }
-  return entry;
+  return ParseStoredMessage<Entry>("deferred entry", key, value);
 }
 
 }  // namespace

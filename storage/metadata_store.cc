@@ -16,6 +16,7 @@
 #include "leveldb/filter_policy.h"
 #include "leveldb/write_batch.h"
 #include "storage/pread_env.h"
+#include "storage/stored_message.h"
 
 namespace replfs {
 namespace {
@@ -447,16 +448,10 @@ absl::StatusOr<std::optional<SetAsideRecord>> MetadataStore::GetSetAside(
 
 absl::Status MetadataStore::ScanSetAside(
     absl::string_view prefix, const std::function<bool(const SetAsideRecord&)>& visit) const {
-  absl::Status corrupt;
-  absl::Status s = ScanRaw(SetAsideKey(prefix), [&](absl::string_view key, absl::string_view value) {
-    SetAsideRecord record;
-    if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      corrupt = absl::DataLossError(absl::StrCat("corrupt set-aside record ", key));
-      return false;
-    }
-    return visit(record);
-  });
-  return s.ok() ? corrupt : s;
+  auto parse = [](absl::string_view key, absl::string_view value) {
+    return ParseStoredMessage<SetAsideRecord>("set-aside record", key, value);
+  };
+  return ScanParsed<SetAsideRecord>(SetAsideKey(prefix), parse, visit);
 }
 
 uint64_t MetadataStore::LastSeq() const {
