@@ -137,7 +137,7 @@ constexpr size_t kFeedBufferBytes = 48 << 20;
 constexpr size_t kBlockBufferBytes = 32 << 20;
 // The same for this replica's server, all clients together (requests are
 // small; what it sends is bounded by kMaxBatchMessageBytes per stream).
-constexpr size_t kServerBufferBytes = 64 << 20;
+constexpr size_t kServerBufferBytes = 32 << 20;
 
 }  // namespace replfs
 
