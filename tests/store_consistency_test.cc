@@ -26,6 +26,7 @@
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/backing_tree.h"
+#include "tests/cluster.h"
 #include "tests/replica_process.h"
 
 namespace replfs {
@@ -62,6 +63,7 @@ class StoreConsistencyTest : public ::testing::Test {
   // synchronous, so the next operation's commit is certainly later.
   void Write(const std::string& rel, const std::string& data, int flags = O_TRUNC,
              off_t offset = -1, bool fsync = true) {
+    const uint64_t head_before = fsync ? 0 : HeadSeq();
     UniqueFd fd(::open(M(rel).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644));
     ASSERT_TRUE(fd.valid()) << rel << ": " << std::strerror(errno);
     const ssize_t n = offset >= 0 ? ::pwrite(fd.get(), data.data(), data.size(), offset)
@@ -71,12 +73,50 @@ class StoreConsistencyTest : public ::testing::Test {
       ASSERT_EQ(::fsync(fd.get()), 0) << rel;
     }
     ASSERT_EQ(::close(fd.Release()), 0) << rel;
-    if (!fsync) Settle();
+    if (!fsync) WaitForCommitAfter(head_before, rel);
+  }
+
+  // After many operations whose last commits come at FUSE release: until
+  // nothing is queued and the change log has not moved for 100 ms.
+  void WaitUntilQuiet() const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    uint64_t head = HeadSeq();
+    auto unchanged_since = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      absl::StatusOr<ReplicaStatus> status = testing::AdminStatus(*replica_);
+      ASSERT_TRUE(status.ok()) << status.status();
+      if (status->head_seq() != head || status->pending_commits() != 0) {
+        head = status->head_seq();
+        unchanged_since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - unchanged_since >
+                 std::chrono::milliseconds(100)) {
+        return;
+      }
+    }
+    ADD_FAILURE() << "the replica kept committing for 20 s";
+  }
+
+  // The head of the replica's change log.
+  uint64_t HeadSeq() const {
+    absl::StatusOr<ReplicaStatus> status = testing::AdminStatus(*replica_);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? status->head_seq() : 0;
   }
 
   // The commit of a plain close happens at FUSE release, which the kernel
-  // sends after close() returned; give it time to land before the next step.
-  static void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(30)); }
+  // sends after close() returned: the next step waits until it is in the
+  // change log, or it could commit first.
+  void WaitForCommitAfter(uint64_t head_before, const std::string& rel) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (HeadSeq() <= head_before) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << rel << ": the commit at its close never came";
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 
   void Ok(int r, const std::string& what) { ASSERT_EQ(r, 0) << what << ": " << std::strerror(errno); }
 
@@ -219,6 +259,7 @@ TEST_F(StoreConsistencyTest, FilesXattrsAndModes) {
 TEST_F(StoreConsistencyTest, ShrinkThenRegrowWhileOpen) {
   const std::string original = RandomBytes(6, size_t{3} << 20);
   Write("file", original);
+  const uint64_t head_before = HeadSeq();
   {
     UniqueFd fd(::open(M("file").c_str(), O_RDWR | O_CLOEXEC));
     ASSERT_TRUE(fd.valid());
@@ -226,7 +267,7 @@ TEST_F(StoreConsistencyTest, ShrinkThenRegrowWhileOpen) {
     Ok(::ftruncate(fd.get(), off_t{3} << 20), "regrow");
     Ok(::close(fd.Release()), "close");
   }
-  Settle();
+  WaitForCommitAfter(head_before, "file");
   CheckStore({}, {});
   std::string expected = original.substr(0, (1 << 20) / 2);
   expected.resize(size_t{3} << 20, '\0');
@@ -316,7 +357,7 @@ TEST_F(StoreConsistencyTest, CommitAtReleaseRacingUnlinkAndRename) {
     Ok(::rename(M(absl::StrCat("dir", i)).c_str(), M(absl::StrCat("moved/dir", i)).c_str()),
        "rename dir");
   }
-  Settle();
+  WaitUntilQuiet();
   const std::map<std::string, Entry> entries = StopAndExpectExactStore();
   for (int i = 0; i < kRounds; ++i) {
     const std::string name = absl::StrCat("f", i);
@@ -413,7 +454,7 @@ TEST_F(StoreConsistencyTest, ConcurrentRandomOperationsLeaveAnExactStore) {
     });
   }
   for (std::thread& t : threads) t.join();
-  Settle();
+  WaitUntilQuiet();
   StopAndExpectExactStore();
 }
 
