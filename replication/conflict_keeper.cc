@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "storage/conflict_records.h"
 #include "storage/errno_status.h"
+#include "storage/file_blocks.h"
 #include "storage/log.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
@@ -58,6 +61,7 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   record.set_path(loser.path());
   record.set_copy_path(absl::StrCat("conflicts/", copy_name));
   *record.mutable_loser() = loser.content();
+  StoreInlineAsBlock(record.mutable_loser());
   *record.mutable_winner_version() = winner;
   record.set_saved_unix_ms(NowMs());
   ConflictRecords::Put(txn, record);
@@ -71,16 +75,19 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
 
 void ConflictKeeper::IndexCopy(const ConflictRecord& record, bool add, StoreTransaction& txn) {
   const Content& c = record.loser();
-  if (root_relative_dir_.empty() || c.kind() != KIND_FILE || c.is_inline()) return;
+  if (root_relative_dir_.empty() || c.kind() != KIND_FILE) return;
   // copy_path is relative to the state folder: "conflicts/<name>".
   const absl::string_view name = absl::string_view(record.copy_path()).substr(
       record.copy_path().rfind('/') + 1);
   const std::string path = absl::StrCat(root_relative_dir_, "/", name);
-  for (int i = 0; i < c.block_hashes_size(); ++i) {
+  // A loser that came inline is indexed too: the store holds a small file
+  // as one block (file_blocks.h), found through this index.
+  const std::vector<std::string> hashes = FileBlockHashes(c);
+  for (size_t i = 0; i < hashes.size(); ++i) {
     if (add) {
-      txn.PutBlockLocation(c.block_hashes(i), path, static_cast<uint64_t>(i));
+      txn.PutBlockLocation(hashes[i], path, i);
     } else {
-      txn.DeleteBlockLocation(c.block_hashes(i), path);
+      txn.DeleteBlockLocation(hashes[i], path);
     }
   }
 }

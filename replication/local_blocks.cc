@@ -4,15 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "storage/beneath.h"
 #include "storage/content_hasher.h"
 
 namespace replfs {
 
 std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t index, const std::string& hash) {
-  std::string data(kBlockSize, '\0');
+  // Sized by the file: a small file's block is a few KiB, not kBlockSize.
+  struct stat st;
+  const uint64_t start = index * kBlockSize;
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) <= start) return std::nullopt;
+  std::string data(std::min<uint64_t>(kBlockSize, static_cast<uint64_t>(st.st_size) - start), '\0');
   size_t done = 0;
-  const off_t offset = static_cast<off_t>(index * kBlockSize);
+  const off_t offset = static_cast<off_t>(start);
   while (done < data.size()) {
     const ssize_t n = ::pread(fd, data.data() + done, data.size() - done,
                               offset + static_cast<off_t>(done));

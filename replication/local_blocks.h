@@ -10,12 +10,12 @@
 
 namespace replfs {
 
-// Reads a block by its SHA-256 from whichever local file the store's block
-// index says holds it, verifying the hash (the file may have changed since
-// it was committed). nullopt when no local copy matches.
 // Block `index` of the open file `fd`, if its SHA-256 is `hash`.
 std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t index, const std::string& hash);
 
+// Reads a block by its SHA-256 from whichever local file the store's block
+// index says holds it, verifying the hash (the file may have changed since
+// it was committed). nullopt when no local copy matches.
 absl::StatusOr<std::optional<std::string>> ReadLocalBlock(const MetadataStore& store, int root_fd,
                                                           const std::string& hash);
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "replication/entry_validation.h"
+#include "replication/feed_entry.h"
 #include "replication/local_blocks.h"
 #include "storage/content_hasher.h"
 #include "storage/log.h"
@@ -133,7 +134,21 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
     size_t bytes = 0;
     uint64_t next_since = since;
     Version group_version;  // Entries of one commit share a version.
+    absl::Status feed_error;
     absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
+      // Its own changes coming back would be ignored by the caller anyway
+      // (equal versions); skip them, but let the caller checkpoint past.
+      if (entry.content().version().node() == request->node() &&
+          (entry.content().kind() == KIND_TOMBSTONE ||
+           entry.attributes().version().node() == request->node())) {
+        next_since = entry.seq();
+        return true;
+      }
+      absl::StatusOr<Entry> sent = FeedEntry(entry, *store_, root_fd_);
+      if (!sent.ok()) {
+        feed_error = sent.status();
+        return false;
+      }
       // Keep one commit (e.g. a rename's tombstones and new names) in one
       // batch when possible, so the receiver builds the new names from the
       // old ones before removing them.
@@ -141,7 +156,7 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
                               entry.content().version().hlc() == group_version.hlc() &&
                               entry.content().version().node() == group_version.node();
       const size_t entries = static_cast<size_t>(batch.entries_size());
-      const size_t entry_bytes = entry.ByteSizeLong();
+      const size_t entry_bytes = sent->ByteSizeLong();
       if ((bytes >= config_.max_batch_bytes || entries >= config_.max_batch_entries) &&
           !same_group) {
         return false;
@@ -156,28 +171,19 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
       // An entry every peer would refuse (a file above the largest size
       // that replicates, a path deeper than a peer accepts) would stop
       // their feeds at it: it is skipped, like their own, and said so.
-      if (absl::Status valid = ValidateRemoteEntry(entry, "", EntryLimits()); !valid.ok()) {
+      if (absl::Status valid = ValidateRemoteEntry(*sent, "", EntryLimits()); !valid.ok()) {
         LogWarning(absl::StrCat("change feed: not sending ", ForLog(entry.path(), 200),
                                 " to peers, they would refuse it: ", valid.message()));
         next_since = entry.seq();
         return true;
       }
-      // Its own changes coming back would be ignored by the caller anyway
-      // (equal versions); skip them, but let the caller checkpoint past.
-      if (entry.content().version().node() == request->node() &&
-          (entry.content().kind() == KIND_TOMBSTONE ||
-           entry.attributes().version().node() == request->node())) {
-        next_since = entry.seq();
-        return true;
-      }
-      Entry* out = batch.add_entries();
-      *out = entry;
-      out->clear_local_stat();
-      bytes += out->ByteSizeLong();
+      *batch.add_entries() = std::move(*sent);
+      bytes += entry_bytes;
       group_version = entry.content().version();
       next_since = entry.seq();
       return true;
     });
+    if (s.ok()) s = feed_error;
     if (!s.ok()) {
       LogError(absl::StrCat("change feed: ", s.ToString()));
       return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));

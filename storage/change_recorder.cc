@@ -10,6 +10,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
 #include "storage/beneath.h"
+#include "storage/file_blocks.h"
 #include "storage/log.h"
 #include "storage/uncovered_ancestor_walk.h"
 #include "storage/version.h"
@@ -45,13 +46,12 @@ Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
 
 // Field by field: every commit compares, and reflection (MessageDifferencer)
 // cost more than the rest of a chmod's commit. A test sets each field in
-// turn, so a field added to the messages and not here fails it.
+// turn, so a field added to the messages and not here fails it. A file's
+// data compares by its blocks, whichever form (inline or one block) each
+// side holds it in.
 bool SameContent(const Content& a, const Content& b) {
-  return a.kind() == b.kind() && a.size() == b.size() && a.block_size() == b.block_size() &&
-         a.is_inline() == b.is_inline() && a.mtime_ns() == b.mtime_ns() &&
-         a.inline_data() == b.inline_data() && a.symlink_target() == b.symlink_target() &&
-         std::equal(a.block_hashes().begin(), a.block_hashes().end(), b.block_hashes().begin(),
-                    b.block_hashes().end());
+  return a.kind() == b.kind() && a.mtime_ns() == b.mtime_ns() &&
+         a.symlink_target() == b.symlink_target() && SameFileData(a, b);
 }
 
 bool SameAttributes(const Attributes& a, const Attributes& b) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/file_blocks.h"
 
 namespace replfs {
 
@@ -79,6 +80,7 @@ absl::Status HashFileContent(int fd, uint64_t size, const Content* previous,
     content->set_is_inline(true);
     content->set_inline_data(buffer.data(), *n);
     content->set_size(*n);
+    StoreInlineAsBlock(content);
     return absl::OkStatus();
   }
   content->set_is_inline(false);

@@ -12,14 +12,15 @@
 namespace replfs {
 
 inline constexpr uint32_t kBlockSize = 1u << 20;   // 1 MiB per hashed block.
-inline constexpr uint64_t kInlineLimit = 4096;     // Smaller files go inline.
+inline constexpr uint64_t kInlineLimit = 4096;     // Smaller files travel inline.
 inline constexpr size_t kSha256Size = 32;
 
 // SHA-256 of `data` (libcrypto, CPU-accelerated where available).
 std::string Sha256(absl::string_view data);
 
-// Fills the content fields (size, block_size, block_hashes or inline data)
-// of `content` from the readable regular file `fd` of `size` bytes.
+// Fills the content fields (size, block_size, block_hashes) of `content`
+// from the readable regular file `fd` of `size` bytes, in the store's form
+// (a small file as one block, see file_blocks.h; an empty one inline).
 // When `previous` describes an earlier version of the same file and `dirty`
 // names the blocks written since, only those blocks (and a changed tail) are
 // read and rehashed; every other hash is taken from `previous`.

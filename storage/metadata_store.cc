@@ -15,6 +15,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "leveldb/filter_policy.h"
 #include "leveldb/write_batch.h"
+#include "storage/file_blocks.h"
 #include "storage/pread_env.h"
 #include "storage/stored_message.h"
 
@@ -321,6 +322,7 @@ absl::Status MetadataStore::CommitLocked(StoreTransaction* txn) {
       IndexBlocks(**old, /*add=*/false, &batch);
     }
     ++(entry.content().kind() == KIND_TOMBSTONE ? dead_delta : live_delta);
+    StoreInlineAsBlock(entry.mutable_content());
     entry.set_seq(++seq);
     max_hlc = std::max({max_hlc, entry.content().version().hlc(),
                         entry.attributes().version().hlc()});

@@ -252,10 +252,10 @@ TEST_F(CrashTest, EditsMadeWhileStoppedAreCommittedAtStart) {
     EXPECT_FALSE(VectorDominates(old_entry.content().vector(), new_entry.content().vector()));
     EXPECT_GT(new_entry.seq(), seq_before);
   }
-  EXPECT_EQ(after.at("edited.txt").content().inline_data(), "version two, longer");
-  EXPECT_EQ(after.at("same-size.txt").content().inline_data(), "BBBB");
+  testing::ExpectContentIs(after.at("edited.txt"), "version two, longer");
+  testing::ExpectContentIs(after.at("same-size.txt"), "BBBB");
   EXPECT_EQ(after.at("removed.txt").content().kind(), KIND_TOMBSTONE);
-  EXPECT_EQ(after.at("added.txt").content().inline_data(), "new while stopped");
+  testing::ExpectContentIs(after.at("added.txt"), "new while stopped");
   const Entry& chmodded = after.at("chmodded.txt");
   EXPECT_EQ(chmodded.attributes().mode(), 0600u);
   EXPECT_GT(CompareVersions(chmodded.attributes().version(),

@@ -79,6 +79,11 @@ class ApplyIntentTest : public ::testing::Test {
     Entry e;
     e.set_path(rel);
     *e.mutable_content() = observed->content;
+    if (!data.empty()) {  // As the feed sends a small file: inline.
+      e.mutable_content()->clear_block_hashes();
+      e.mutable_content()->set_is_inline(true);
+      e.mutable_content()->set_inline_data(data);
+    }
     *e.mutable_attributes() = observed->attributes;
     const uint64_t hlc = clock_.Now() + 1000;
     e.mutable_content()->mutable_version()->set_hlc(hlc);
@@ -215,7 +220,8 @@ TEST_F(ApplyIntentTest, CompletedApplyLeavesNoIntentBehind) {
   RemoteApplier applier(root_.get(), store_.get(), &clock_, &hooks, options);
   ApplyStats stats;
   const Entry remote = RemoteFile("f", "remote version");
-  ASSERT_TRUE(applier.ApplyBatch({remote}, nullptr, &stats).ok());
+  const absl::Status applied = applier.ApplyBatch({remote}, nullptr, &stats);
+  ASSERT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(stats.applied, 1u);
   EXPECT_EQ(stats.conflicts, 1u);  // The concurrent local version was kept.
   EXPECT_EQ(Intents(), 0);

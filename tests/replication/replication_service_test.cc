@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "replication/batch_shape.h"
 #include "replication/entry_validation.h"
 #include "storage/content_hasher.h"
+#include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "tests/storage/scratch_dir.h"
 
@@ -117,6 +120,42 @@ TEST_F(ReplicationServiceTest, EntriesPeersWouldRefuseAreNotSentButCovered) {
   }
   EXPECT_EQ(sent, (std::vector<std::string>{"before", "after"}));
   EXPECT_EQ(through, 3u);
+}
+
+// The store holds a small file as one block; the feed sends its bytes
+// inline, read from the backing file (or any verified copy), so receivers
+// need no FetchBlocks round trip. Bytes that changed since the commit go as
+// the block they were.
+TEST_F(ReplicationServiceTest, SmallFilesTravelInlineFromTheirBackingFiles) {
+  auto file = [&](const std::string& path, const std::string& data) {
+    std::ofstream(dir_.Path(path)) << data;
+    Entry e = InlineFile(path, clock_.Now());
+    e.mutable_content()->set_inline_data(data);
+    e.mutable_content()->set_size(data.size());
+    return e;
+  };
+  Commit({file("page.html", "hello")});
+  Commit({file("edited.html", "committed")});
+  std::ofstream(dir_.Path("edited.html")) << "edited since";
+  Commit({file("copy-a.html", "same bytes")});
+  Commit({file("copy-b.html", "same bytes")});
+  ASSERT_EQ(::unlink(dir_.Path("copy-b.html").c_str()), 0);
+  std::map<std::string, Content> sent;
+  for (const ChangeBatch& batch : Pull(4)) {
+    for (const Entry& e : batch.entries()) {
+      EXPECT_TRUE(ValidateRemoteEntry(e, "", EntryLimits()).ok()) << e.path();
+      sent[e.path()] = e.content();
+    }
+  }
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_TRUE(sent["page.html"].is_inline());
+  EXPECT_EQ(sent["page.html"].inline_data(), "hello");
+  EXPECT_EQ(sent["page.html"].block_hashes_size(), 0);
+  EXPECT_FALSE(sent["edited.html"].is_inline());
+  EXPECT_TRUE(sent["edited.html"].inline_data().empty());
+  EXPECT_EQ(FileBlockHashes(sent["edited.html"]), std::vector<std::string>{Sha256("committed")});
+  EXPECT_TRUE(sent["copy-b.html"].is_inline());
+  EXPECT_EQ(sent["copy-b.html"].inline_data(), "same bytes");
 }
 
 // One commit (a directory rename) is kept in one batch as far as a

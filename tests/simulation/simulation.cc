@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "replication/feed_entry.h"
 #include "replication/remote_applier.h"
 #include "storage/beneath.h"
 #include "storage/change_recorder.h"
@@ -364,11 +365,18 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit,
   if (!checkpoint.ok()) return checkpoint.status();
   std::vector<Entry> batch;
   uint64_t last = *checkpoint;
+  absl::Status feed_error;
   absl::Status scan = from.store().ScanChanges(*checkpoint, [&](const Entry& e) {
-    batch.push_back(e);
+    absl::StatusOr<Entry> sent = FeedEntry(e, from.store(), from.root_fd());
+    if (!sent.ok()) {
+      feed_error = sent.status();
+      return false;
+    }
+    batch.push_back(*std::move(sent));
     last = e.seq();
     return batch.size() < limit;
   });
+  if (scan.ok()) scan = feed_error;
   if (!scan.ok()) return scan;
   if (batch.empty()) return absl::OkStatus();
 

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/content_hasher.h"
+#include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/storage/scratch_dir.h"
@@ -25,6 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr uint64_t kNode = 0x1111;
+
+// A small file's data as the store holds it: one block of its own size.
+std::vector<std::string> HashesOf(const std::string& bytes) { return {Sha256(bytes)}; }
 constexpr uint64_t kOtherNode = 0x2222;
 
 class ChangeRecorderTest : public ::testing::Test {
@@ -99,8 +104,8 @@ TEST_F(ChangeRecorderTest, NewObjectGetsBothRegistersVersioned) {
   const Entry e = Get("f");
   EXPECT_EQ(e.seq(), 1u);
   EXPECT_EQ(e.content().kind(), KIND_FILE);
-  EXPECT_TRUE(e.content().is_inline());
-  EXPECT_EQ(e.content().inline_data(), "hello");
+  EXPECT_EQ(e.content().size(), 5u);
+  EXPECT_EQ(FileBlockHashes(e.content()), HashesOf("hello"));
   EXPECT_EQ(e.content().size(), 5u);
   EXPECT_EQ(e.content().version().node(), kNode);
   EXPECT_GT(e.content().version().hlc(), 0u);
@@ -171,7 +176,7 @@ TEST_F(ChangeRecorderTest, ContentChangeBumpsContentVersionAndVector) {
   WriteFile("f", "hello, world");
   ASSERT_TRUE(Record("f"));
   const Entry after = Get("f");
-  EXPECT_EQ(after.content().inline_data(), "hello, world");
+  EXPECT_EQ(FileBlockHashes(after.content()), HashesOf("hello, world"));
   EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
   EXPECT_EQ(CompareVersions(after.attributes().version(), before.attributes().version()), 0);
   EXPECT_EQ(CounterOf(after, kNode), after.content().version().hlc());
@@ -285,7 +290,7 @@ TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
   EXPECT_TRUE(IsTombstone(a));
   EXPECT_TRUE(SameContent(b.content(), old_a.content()));
   EXPECT_TRUE(SameAttributes(b.attributes(), old_a.attributes()));
-  EXPECT_EQ(b.content().inline_data(), "content of a");
+  EXPECT_EQ(FileBlockHashes(b.content()), HashesOf("content of a"));
   // One version for the whole batch.
   EXPECT_EQ(CompareVersions(a.content().version(), b.content().version()), 0);
   EXPECT_EQ(CompareVersions(b.attributes().version(), b.content().version()), 0);
@@ -347,7 +352,7 @@ TEST_F(ChangeRecorderTest, RenameDirectoryOverEmptyDirectoryMergesVectors) {
   const Entry e = Get("e");
   EXPECT_EQ(e.content().kind(), KIND_DIR);
   EXPECT_TRUE(VectorDominates(e.content().vector(), old_e.content().vector()));
-  EXPECT_EQ(Get("e/x").content().inline_data(), "x");
+  EXPECT_EQ(FileBlockHashes(Get("e/x").content()), HashesOf("x"));
   EXPECT_TRUE(IsTombstone(Get("d")));
   EXPECT_TRUE(IsTombstone(Get("d/x")));
 }
@@ -370,8 +375,8 @@ TEST_F(ChangeRecorderTest, ExchangeSwapsBothSides) {
   const Entry d = Get("d");
   EXPECT_EQ(a.content().kind(), KIND_DIR);
   EXPECT_EQ(d.content().kind(), KIND_FILE);
-  EXPECT_EQ(d.content().inline_data(), "AAA");
-  EXPECT_EQ(Get("a/x").content().inline_data(), "inside d");
+  EXPECT_EQ(FileBlockHashes(d.content()), HashesOf("AAA"));
+  EXPECT_EQ(FileBlockHashes(Get("a/x").content()), HashesOf("inside d"));
   EXPECT_TRUE(IsTombstone(Get("d/x")));
   const Version version = a.content().version();
   for (const char* p : {"a", "d", "a/x", "d/x"}) {
@@ -463,7 +468,9 @@ void ExpectEveryFieldButVersionsCounts(bool (*same)(const Message&, const Messag
 }
 
 TEST_F(ChangeRecorderTest, SameContentAndAttributesWeighEveryField) {
-  ExpectEveryFieldButVersionsCounts<Content>(&SameContent, {"version", "vector"});
+  // is_inline is the form the data is in, not the data: inline_data and
+  // block_hashes count.
+  ExpectEveryFieldButVersionsCounts<Content>(&SameContent, {"version", "vector", "is_inline"});
   ExpectEveryFieldButVersionsCounts<Attributes>(&SameAttributes, {"version"});
 }
 

@@ -13,6 +13,8 @@
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
 #include "leveldb/iterator.h"
+#include "storage/content_hasher.h"
+#include "storage/file_blocks.h"
 #include "tests/storage/scratch_dir.h"
 
 namespace replfs {
@@ -115,7 +117,31 @@ TEST_F(MetadataStoreTest, CommitAssignsIncreasingSeqs) {
   absl::StatusOr<std::optional<Entry>> b = store_->Get("b");
   ASSERT_TRUE(b.ok() && b->has_value());
   EXPECT_EQ((*b)->seq(), 2u);
-  EXPECT_EQ((*b)->content().inline_data(), "x");
+  EXPECT_EQ(FileBlockHashes((*b)->content()), std::vector<std::string>{Sha256("x")});
+}
+
+// Small file data is in the backing file, not a second time in the store:
+// an entry that arrives inline is kept as one block, indexed like any.
+TEST_F(MetadataStoreTest, InlineContentIsStoredAsOneIndexedBlock) {
+  Commit({FileEntry("small", 1, "four")});
+  absl::StatusOr<std::optional<Entry>> e = store_->Get("small");
+  ASSERT_TRUE(e.ok() && e->has_value());
+  const Content& c = (*e)->content();
+  EXPECT_FALSE(c.is_inline());
+  EXPECT_TRUE(c.inline_data().empty());
+  EXPECT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.block_size(), kBlockSize);
+  ASSERT_EQ(c.block_hashes_size(), 1);
+  EXPECT_EQ(c.block_hashes(0), Sha256("four"));
+  absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> places =
+      store_->FindBlock(Sha256("four"), 4);
+  ASSERT_TRUE(places.ok()) << places.status();
+  EXPECT_EQ(*places, (std::vector<std::pair<std::string, uint64_t>>{{"small", 0}}));
+  // Replaced by other bytes: the old block's index goes with it.
+  Commit({FileEntry("small", 2, "five!")});
+  places = store_->FindBlock(Sha256("four"), 4);
+  ASSERT_TRUE(places.ok()) << places.status();
+  EXPECT_TRUE(places->empty());
 }
 
 TEST_F(MetadataStoreTest, EmptyCommitIsNoOp) {
@@ -145,7 +171,7 @@ TEST_F(MetadataStoreTest, SamePathTwiceInOneBatchStaysOnceInLog) {
   EXPECT_EQ(count["b"], 1);
   absl::StatusOr<std::optional<Entry>> a = store_->Get("a");
   ASSERT_TRUE(a.ok() && a->has_value());
-  EXPECT_EQ((*a)->content().inline_data(), "later");
+  EXPECT_EQ(FileBlockHashes((*a)->content()), std::vector<std::string>{Sha256("later")});
   // On disk too: no orphaned S/ key is left for the first copy of a (the
   // log must stay bounded by the tree's size).
   EXPECT_EQ(RawSeqKeyCount(), 2);

@@ -13,9 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
+#include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/storage/scratch_dir.h"
@@ -73,7 +75,7 @@ class StartupScanTest : public ::testing::Test {
     fs::create_directories(B("docs/deep/er"));
     WriteFile("top.txt", "top");
     WriteFile("docs/a.txt", "aaa");
-    WriteFile("docs/deep/er/b.bin", std::string(6000, 'b'));  // Not inline.
+    WriteFile("docs/deep/er/b.bin", std::string(6000, 'b'));  // Past the inline limit.
     ASSERT_EQ(::symlink("docs/a.txt", B("link").c_str()), 0);
     ASSERT_EQ(::mkfifo(B("docs/pipe").c_str(), 0600), 0);
   }
@@ -94,7 +96,7 @@ TEST_F(StartupScanTest, CommitsNewObjects) {
   EXPECT_EQ(report.committed, std::size(paths));
   EXPECT_EQ(store_->LastSeq(), std::size(paths));
   EXPECT_EQ(report.deleted, 0u);
-  EXPECT_EQ(Get("docs/a.txt")->content().inline_data(), "aaa");
+  EXPECT_EQ(FileBlockHashes(Get("docs/a.txt")->content()), std::vector<std::string>{Sha256("aaa")});
   EXPECT_EQ(Get("docs/deep/er/b.bin")->content().size(), 6000u);
   EXPECT_EQ(Get("docs/deep/er/b.bin")->content().block_hashes(0), Sha256(std::string(6000, 'b')));
   EXPECT_EQ(Get("link")->content().symlink_target(), "docs/a.txt");
@@ -128,7 +130,8 @@ TEST_F(StartupScanTest, PicksUpEditMadeInBackingDirectory) {
   EXPECT_EQ(report.committed, 1u);
   EXPECT_EQ(store_->LastSeq(), last + 1);
   const Entry after = *Get("docs/a.txt");
-  EXPECT_EQ(after.content().inline_data(), "edited behind replfs's back");
+  EXPECT_EQ(FileBlockHashes(after.content()),
+            std::vector<std::string>{Sha256("edited behind replfs's back")});
   EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
   EXPECT_TRUE(VectorDominates(after.content().vector(), before.content().vector()));
   EXPECT_EQ(Get("top.txt")->SerializeAsString(), other.SerializeAsString());
