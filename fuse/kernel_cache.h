@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fuse/replica_fs.h"
-#include "replication/filesystem_hooks.h"
+#include "storage/filesystem_hooks.h"
 
 namespace replfs {
 

@@ -19,7 +19,7 @@
 #include "replication/object_builder.h"
 #include "replication/conflict_keeper.h"
 #include "replication/entry_validation.h"
-#include "replication/filesystem_hooks.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
 

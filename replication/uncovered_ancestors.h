@@ -10,7 +10,7 @@
 #include "entry.pb.h"
 #include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
-#include "replication/filesystem_hooks.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/metadata_store.h"
 
 namespace replfs {

@@ -9,7 +9,7 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 QS_DIR=${QS_DIR:-/tmp/replfs-quickstart}
 BASE_PORT=${BASE_PORT:-7461}
-REPLFS=$BUILD_DIR/fuse/replfs
+REPLFS=$BUILD_DIR/daemon/replfs
 STATUS=$BUILD_DIR/tools/replfs-status
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

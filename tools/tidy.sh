@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 [ -f "$build/compile_commands.json" ] || { echo "tools/tidy.sh: no $build/compile_commands.json (configure the build first)" >&2; exit 2; }
-out=$(ls fuse/*.cc storage/*.cc replication/*.cc tools/*.cc tests/*.cc tests/*/*.cc |
+out=$(ls daemon/*.cc fuse/*.cc storage/*.cc replication/*.cc tools/*.cc tests/*.cc tests/*/*.cc |
       xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet 2>/dev/null |
       grep -E "^/.*(warning|error):" | grep -v "^/usr/" || true)
 if [ -n "$out" ]; then

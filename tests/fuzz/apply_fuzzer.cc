@@ -34,8 +34,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include "replication/block_fetcher.h"
-#include "replication/filesystem_hooks.h"
 #include "replication/remote_applier.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/content_hasher.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "replication/filesystem_hooks.h"
 #include "replication/remote_applier.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/apply_intents.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"

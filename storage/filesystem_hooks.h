@@ -1,5 +1,5 @@
-#ifndef REPLFS_REPLICATION_FILESYSTEM_HOOKS_H_
-#define REPLFS_REPLICATION_FILESYSTEM_HOOKS_H_
+#ifndef REPLFS_STORAGE_FILESYSTEM_HOOKS_H_
+#define REPLFS_STORAGE_FILESYSTEM_HOOKS_H_
 
 #include <mutex>
 #include <shared_mutex>
@@ -7,8 +7,28 @@
 
 namespace replfs {
 
-// The narrow window replication has into the mounted filesystem (fuse/
-// implements it; tests and the simulation use a no-op or fake).
+// The narrow seam between the two writers of one backing directory: the
+// mounted filesystem (fuse/) and replication (replication/). Neither may
+// include the other, so the seam lives here, below both, and needs nothing
+// but the standard library; daemon/ connects the two at start-up.
+//
+// What replication may ask of the filesystem is exactly this interface
+// (fuse/'s KernelCache implements it; tests and the simulation use
+// NoFilesystemHooks or a fake):
+//   - InvalidatePath: forget what the kernel caches for a path it changed;
+//   - IsOpenForWriting: whether a local writer holds a file right now;
+//   - BlockLocalChanges: hold off local changes while it decides and
+//     applies a remote entry (it gets the filesystem's own gate, so the lock
+//     order below binds it).
+// Nothing else: no inode, handle or FUSE type crosses the seam, and
+// replication never calls into libfuse.
+//
+// What the filesystem may ask of replication is a single notification, not
+// an interface: the filesystem calls its `on_write_closed` callback when the
+// last writable handle of a path closes, and daemon/ points that callback
+// at Replicator::OnWriteClosed (entries that waited for the writer are then
+// applied). daemon/ also hands replication read-only figures of the
+// filesystem for status (commit failures, pending commits, data path).
 class FilesystemHooks {
  public:
   virtual ~FilesystemHooks() = default;
@@ -31,6 +51,8 @@ class FilesystemHooks {
   virtual std::unique_lock<std::shared_mutex> BlockLocalChanges() = 0;
 };
 
+// For replication without a mount (tests, the simulation, fuzzers): nothing
+// is cached, nothing is open, and the gate guards nothing but itself.
 class NoFilesystemHooks final : public FilesystemHooks {
  public:
   void InvalidatePath(const std::string&) override {}
@@ -45,4 +67,4 @@ class NoFilesystemHooks final : public FilesystemHooks {
 
 }  // namespace replfs
 
-#endif  // REPLFS_REPLICATION_FILESYSTEM_HOOKS_H_
+#endif  // REPLFS_STORAGE_FILESYSTEM_HOOKS_H_

@@ -1,4 +1,4 @@
-#include "fuse/daemon.h"
+#include "daemon/daemon.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
-#ifndef REPLFS_FUSE_DAEMON_H_
-#define REPLFS_FUSE_DAEMON_H_
+#ifndef REPLFS_DAEMON_DAEMON_H_
+#define REPLFS_DAEMON_DAEMON_H_
 
 #include <string>
 
@@ -25,4 +25,4 @@ class Daemon {
 
 }  // namespace replfs
 
-#endif  // REPLFS_FUSE_DAEMON_H_
+#endif  // REPLFS_DAEMON_DAEMON_H_

@@ -1,0 +1,44 @@
+#ifndef REPLFS_DAEMON_REPLICATION_OPTIONS_H_
+#define REPLFS_DAEMON_REPLICATION_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace replfs {
+
+// The replication half of the command line: whom to serve and pull from,
+// how to authenticate them, what to keep of their files.
+struct ReplicationOptions {
+  std::string listen;               // HOST:PORT to serve peers on; "" = none.
+  std::vector<std::string> peers;   // HOST:PORT of each peer to pull from.
+  // Pulled from only while no peer answers, after fallback_after seconds.
+  std::vector<std::string> fallback_peers;
+  double fallback_after = 10;
+  std::string cluster = "replfs";   // Peers of another cluster are refused.
+  bool insecure = false;            // Allow plaintext on non-loopback addresses.
+  bool allow_setuid = false;        // Keep set-id bits of files from peers.
+  std::string tls_ca;               // Mutual TLS: cluster CA, own cert and key.
+  std::string tls_cert;
+  std::string tls_key;
+  double tombstone_grace = 86400;   // Seconds before an acknowledged tombstone is purged.
+};
+
+// Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.
+void AppendPeerList(const std::string& list, std::vector<std::string>* peers);
+
+// Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost).
+bool IsLoopbackAddress(const std::string& host_port);
+
+// Checks the peers, fallback peers, TLS files given and listen address
+// against each other; errors are one sentence naming the setting.
+absl::Status CheckReplicationOptions(const ReplicationOptions& options);
+
+// Makes the TLS file names absolute: the daemon runs from "/", and every
+// file it reads later must be absolute.
+absl::Status ResolveTlsFiles(ReplicationOptions* options);
+
+}  // namespace replfs
+
+#endif  // REPLFS_DAEMON_REPLICATION_OPTIONS_H_

@@ -1,0 +1,113 @@
+// Command-line parsing of both halves, mount and replication (no mount).
+#include "daemon/options.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace replfs {
+namespace {
+
+absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
+  std::string program = "replfs";
+  std::vector<std::string> copies = args;  // fuse_opt wants char*.
+  std::vector<char*> argv = {program.data()};
+  for (std::string& arg : copies) argv.push_back(arg.data());
+  return ParseOptions(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(OptionsTest, FallbackPeersAreParsedInOrderWithTheirPatience) {
+  absl::StatusOr<Options> options =
+      Parse({"/b", "/m", "-o", "peers=hub:7400,fallback_peers=hub2:7400;centre:7400",
+             "-o", "fallback_after=2.5"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->replication.peers, std::vector<std::string>{"hub:7400"});
+  EXPECT_EQ(options->replication.fallback_peers,
+            (std::vector<std::string>{"hub2:7400", "centre:7400"}));
+  EXPECT_DOUBLE_EQ(options->replication.fallback_after, 2.5);
+  absl::StatusOr<Options> defaults = Parse({"/b", "/m", "-o", "peers=hub:7400"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_TRUE(defaults->replication.fallback_peers.empty());
+  EXPECT_DOUBLE_EQ(defaults->replication.fallback_after, 10);
+}
+
+TEST(OptionsTest, BadFallbackSettingsAreRefusedWithTheReason) {
+  const struct {
+    std::string option;
+    std::string says;
+  } cases[] = {
+      {"peers=hub:7400,fallback_peers=centre", "a fallback peer must be HOST:PORT"},
+      {"peers=hub:7400,fallback_peers=hub:7400", "both a peer and a fallback peer"},
+      {"fallback_peers=centre:7400", "give peers= as well"},
+      {"peers=hub:7400,fallback_peers=centre:7400,fallback_after=soon",
+       "fallback_after must be a number of seconds"},
+      {"peers=hub:7400,fallback_peers=centre:7400,fallback_after=-1",
+       "fallback_after must be a number of seconds"},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<Options> options = Parse({"/b", "/m", "-o", c.option});
+    ASSERT_FALSE(options.ok()) << c.option;
+    EXPECT_TRUE(absl::StrContains(options.status().message(), c.says))
+        << c.option << ": " << options.status();
+  }
+}
+
+TEST(OptionsTest, EachSettingLandsInItsHalf) {
+  absl::StatusOr<Options> options =
+      Parse({"/b", "/m", "-o", "cache_timeout=5,writeback=off,passthrough=off,inode_fds=7",
+             "-o", "allow_other,noatime,state_dir=/s,log_level=info", "-o",
+             "listen=127.0.0.1:7400,cluster=c,allow_setuid,tombstone_grace=60", "-s", "-d"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->mount.backing, "/b");
+  EXPECT_EQ(options->mount.mountpoint, "/m");
+  EXPECT_DOUBLE_EQ(options->mount.cache_timeout, 5);
+  EXPECT_FALSE(options->mount.writeback_cache);
+  EXPECT_FALSE(options->mount.passthrough);
+  EXPECT_EQ(options->mount.inode_fds, 7);
+  EXPECT_TRUE(options->mount.allow_other);
+  EXPECT_TRUE(options->mount.single_thread);
+  EXPECT_TRUE(options->mount.debug);
+  EXPECT_TRUE(options->foreground);  // -d implies it.
+  EXPECT_EQ(options->mount.fuse_mount_options, "allow_other,noatime");
+  EXPECT_EQ(options->state_dir, "/s");
+  EXPECT_EQ(options->log_level, LogLevel::kInfo);
+  EXPECT_EQ(options->replication.listen, "127.0.0.1:7400");
+  EXPECT_EQ(options->replication.cluster, "c");
+  EXPECT_TRUE(options->replication.allow_setuid);
+  EXPECT_DOUBLE_EQ(options->replication.tombstone_grace, 60);
+}
+
+TEST(OptionsTest, TheCommandLineWinsOverTheConfigFile) {
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/options_test_", ::getpid(), ".conf");
+  FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs("# both halves\ncluster = from-file\ncache_timeout = 9\npeer = a:1\n", file);
+  std::fclose(file);
+  absl::StatusOr<Options> options =
+      Parse({"/b", "/m", "-o", absl::StrCat("config=", path, ",cluster=cli,peer=b:2")});
+  std::remove(path.c_str());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->config_file, path);
+  EXPECT_EQ(options->replication.cluster, "cli");
+  EXPECT_DOUBLE_EQ(options->mount.cache_timeout, 9);
+  EXPECT_EQ(options->replication.peers, (std::vector<std::string>{"b:2", "a:1"}));
+}
+
+TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
+  absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "without TLS"));
+  EXPECT_TRUE(Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400,insecure"}).ok());
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:7400"));
+  EXPECT_FALSE(IsLoopbackAddress("127.example.com:7400"));
+}
+
+}  // namespace
+}  // namespace replfs
