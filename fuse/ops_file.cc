@@ -347,35 +347,44 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
   }
   bool commit;
   uint64_t generation;
-  {
-    std::lock_guard lock(inode->mu);
-    if (writes_unseen) {
-      // Whatever it wrote went past the daemon, possibly after a commit
-      // that ran while it was open: the file is observed again, whole.
-      --inode->unseen_writers;
-      inode->MarkChanged();
-      inode->dirty.MarkAll();
-    }
-    // Another writer has it open: the next writer's O_TRUNC open may have
-    // emptied it already (RELEASE comes after close() returned, often after
-    // that next open). Recording it now would send peers a half-written
-    // file; the last writer's close records it whole. One that opens after
-    // this check moves the generation, and the commit gives up.
-    commit = inode->content_dirty && inode->open_writers == 1;
-    generation = inode->change_generation;
-  }
-  // Commit before this writer stops counting: until the commit is in, a
-  // remote version must still wait (see FilesystemHooks::IsOpenForWriting).
-  if (commit && req != nullptr) fs->CommitInode(inode, generation);
   bool last_writer;
-  bool changed_meanwhile;
   {
-    std::lock_guard lock(inode->mu);
-    last_writer = --inode->open_writers == 0;
-    // A setattr that ran during the commit above deferred its own commit
-    // to the last writer's close, which is now: record it.
-    changed_meanwhile = last_writer && inode->content_dirty;
-    generation = inode->change_generation;
+    // The writer's record is queued and the writer stops counting in one
+    // step against replication (FilesystemHooks::BlockLocalChanges, which
+    // waits for queued records). Between the two, a remote entry found no
+    // writer and no record of the write: it replaced or deleted the file,
+    // and the record then brought the old inode's content back over it
+    // under a newer version, on a path this replica no longer had.
+    std::shared_lock gate = fs->HoldLocalChange();
+    {
+      std::lock_guard lock(inode->mu);
+      if (writes_unseen) {
+        // Whatever it wrote went past the daemon, possibly after a commit
+        // that ran while it was open: the file is observed again, whole.
+        --inode->unseen_writers;
+        inode->MarkChanged();
+        inode->dirty.MarkAll();
+      }
+      // Another writer has it open: the next writer's O_TRUNC open may
+      // have emptied it already (RELEASE comes after close() returned,
+      // often after that next open). Recording it now would send peers a
+      // half-written file; the last writer's close records it whole. One
+      // that opens after this check moves the generation, and the commit
+      // gives up.
+      commit = inode->content_dirty && inode->open_writers == 1;
+      generation = inode->change_generation;
+    }
+    if (commit && req != nullptr) fs->CommitInode(inode, generation);
+    bool changed_meanwhile;
+    {
+      std::lock_guard lock(inode->mu);
+      last_writer = --inode->open_writers == 0;
+      // A setattr that ran during the commit above deferred its own commit
+      // to the last writer's close, which is now: record it.
+      changed_meanwhile = last_writer && inode->content_dirty;
+      generation = inode->change_generation;
+    }
+    if (changed_meanwhile && req != nullptr) fs->CommitInode(inode, generation);
   }
   if (last_writer) {
     // Out of the idle committer's set before the kernel may forget the
@@ -386,7 +395,6 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
     if (inode->open_writers == 0) fs->writing.erase(inode);
   }
   if (req == nullptr) return;
-  if (changed_meanwhile) fs->CommitInode(inode, generation);
   if (last_writer && fs->on_write_closed) {
     for (const std::string& path : fs->inodes.PathsOf(inode)) fs->on_write_closed(path);
   }
