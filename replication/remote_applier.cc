@@ -22,11 +22,11 @@
 #include "replication/uncovered_ancestors.h"
 #include "storage/apply_intents.h"
 #include "storage/beneath.h"
-#include "storage/change_recorder.h"
 #include "storage/deferred_entries.h"
 #include "storage/errno_status.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
+#include "storage/register_compare.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 

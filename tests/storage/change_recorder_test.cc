@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
+#include "storage/register_compare.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/storage/scratch_dir.h"
