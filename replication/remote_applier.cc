@@ -124,6 +124,7 @@ struct RemoteApplier::Plan {
   const Entry* remote = nullptr;
   uint64_t peer = 0;                 // Where it came from, for a set-aside record.
   std::optional<Entry> before;       // The local entry it was decided against.
+  std::optional<Entry> set_aside;    // The set-aside entry it was decided against.
   bool content_wins = false;         // Else only the attributes win.
   Entry result;                      // What the path holds once placed.
   bool needs_object = false;         // Content to build before placing.
@@ -132,16 +133,18 @@ struct RemoteApplier::Plan {
   PreparedObject prepared;           // Built content, if any.
   absl::Status build_failure;        // Why building it failed.
   std::optional<Outcome> done;       // Decided without placing anything.
-};
 
-const Attributes& MergedAttributes(const Entry& winner, const Entry* other) {
-  if (other != nullptr && IsLive(*other) && IsLive(winner) &&
-      other->content().kind() == winner.content().kind() &&
-      CompareVersions(other->attributes().version(), winner.attributes().version()) > 0) {
-    return other->attributes();
+  // What Resolve decides this plan from, but for the path's writers and
+  // the disk.
+  ResolveInputs Inputs(uint64_t own_node) const {
+    ResolveInputs in;
+    in.local = before.has_value() ? &*before : nullptr;
+    in.remote = remote;
+    in.set_aside = set_aside.has_value() ? &*set_aside : nullptr;
+    in.own_node = own_node;
+    return in;
   }
-  return winner.attributes();
-}
+};
 
 RemoteApplier::RemoteApplier(int root_fd, MetadataStore* store, HybridLogicalClock* clock,
                              FilesystemHooks* hooks, ApplierOptions options)
@@ -612,114 +615,304 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   absl::StatusOr<std::optional<Entry>> before = store_->Get(path);
   if (!before.ok()) return before.status();
   plan->before = *std::move(before);
-  const Entry* local = plan->before.has_value() ? &*plan->before : nullptr;
-
-  // An entry of this path set aside whole is known, only not on disk: what
-  // comes later is decided against it as if it had been applied (per-path
-  // LWW must not depend on what a file system could store). One that a
-  // newer local version superseded decides nothing.
-  std::optional<Entry> pending;
+  // An entry of this path set aside whole is decided against (Resolve).
+  std::optional<SetAsideRecord> aside;
   if (!retrying) {
-    absl::StatusOr<std::optional<SetAsideRecord>> aside = store_->GetSetAside(path);
-    if (!aside.ok()) return aside.status();
-    if (aside->has_value() && !(*aside)->partial() &&
-        (local == nullptr || CompareVersions((*aside)->entry().content().version(),
-                                             local->content().version()) > 0)) {
-      pending = (*aside)->entry();
-      if (CompareVersions(remote.content().version(), pending->content().version()) <= 0) {
-        // Its content loses to the pending entry's. Its attributes may still
-        // beat the pending entry's: the pending entry takes them, as the
-        // applied entry would have.
-        if (&MergedAttributes(*pending, &remote) == &remote.attributes()) {
-          SetAsideRecord updated = **aside;
-          *updated.mutable_entry()->mutable_attributes() = remote.attributes();
-          if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-                txn.PutSetAside(updated);
-                return absl::OkStatus();
-              });
-              !s.ok()) {
-            return s;
-          }
-        }
-        plan->done = Outcome::kIgnored;
-        return plan;
+    absl::StatusOr<std::optional<SetAsideRecord>> record = store_->GetSetAside(path);
+    if (!record.ok()) return record.status();
+    if (record->has_value() && !(*record)->partial()) {
+      aside = **std::move(record);
+      plan->set_aside = aside->entry();
+    }
+  }
+  ResolveInputs inputs = plan->Inputs(options_.node_id);
+  inputs.open_for_writing = hooks_->IsOpenForWriting(path);
+  const Resolution resolution = Resolve(inputs);
+  switch (resolution.verdict) {
+    case Verdict::kFoldIntoSetAside: {
+      SetAsideRecord updated = *std::move(aside);
+      *updated.mutable_entry()->mutable_attributes() = resolution.attributes;
+      if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
+            txn.PutSetAside(updated);
+            return absl::OkStatus();
+          });
+          !s.ok()) {
+        return s;
       }
+      plan->done = Outcome::kIgnored;
+      return plan;
     }
-  }
-  const bool content_wins =
-      local == nullptr || CompareVersions(remote.content().version(), local->content().version()) > 0;
-  // Every content version this node issues is committed here first, and
-  // a register only ever moves to a newer version: one of ours newer than
-  // what this replica holds was never issued by it (a peer forging our
-  // node id to win LWW as if we had written it). Not applied.
-  if (content_wins && options_.node_id != 0 &&
-      remote.content().version().node() == options_.node_id) {
-    LogWarning(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
-                            ": refused: claims a version of this replica it never issued"));
-    plan->done = Outcome::kForged;
-    return plan;
-  }
-  const bool attributes_win =
-      !content_wins && IsLive(*local) && IsLive(remote) &&
-      local->content().kind() == remote.content().kind() &&
-      CompareVersions(remote.attributes().version(), local->attributes().version()) > 0;
-  if (!content_wins && !attributes_win) {
-    if (LogEnabled(LogLevel::kDebug)) {
-      LogDebug(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
-                            ": ignored, local ",
-                            local == nullptr ? "none" : VersionToString(local->content().version())));
+    case Verdict::kRefuseForged:
+      LogWarning(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                              ": refused: claims a version of this replica it never issued"));
+      plan->done = Outcome::kForged;
+      return plan;
+    case Verdict::kIgnore:
+      if (LogEnabled(LogLevel::kDebug) && !resolution.decided_by_set_aside) {
+        const Entry* local = plan->before.has_value() ? &*plan->before : nullptr;
+        LogDebug(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                              ": ignored, local ",
+                              local == nullptr ? "none" : VersionToString(local->content().version())));
+      }
+      plan->done = Outcome::kIgnored;
+      return plan;
+    case Verdict::kDefer: {
+      absl::Status s = store_->Transact([&](StoreTransaction& txn) {
+        DeferredEntries::Put(txn, remote);
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+      LogInfo(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
+                           ": deferred, open for writing here"));
+      plan->done = Outcome::kDeferred;
+      return plan;
     }
-    plan->done = Outcome::kIgnored;
-    return plan;
+    default:
+      break;
   }
-
-  // Never replace a file under a local writer, also one it created and has
-  // not committed yet: wait for its last close.
-  if (content_wins && hooks_->IsOpenForWriting(path)) {
-    absl::Status s = store_->Transact([&](StoreTransaction& txn) {
-      DeferredEntries::Put(txn, remote);
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    LogInfo(absl::StrCat("apply ", path, " ", VersionToString(remote.content().version()),
-                         ": deferred, open for writing here"));
-    plan->done = Outcome::kDeferred;
-    return plan;
-  }
-
-  plan->content_wins = content_wins;
-  Entry& result = plan->result;
-  result = content_wins ? remote : *local;
-  result.clear_local_stat();
-  result.clear_seq();
-  *result.mutable_attributes() =
-      content_wins ? MergedAttributes(remote, local) : remote.attributes();
-  if (pending.has_value()) {
-    // The pending entry it supersedes may hold newer attributes.
-    const Attributes merged = MergedAttributes(result, &*pending);
-    *result.mutable_attributes() = merged;
-  }
-  const Kind kind = result.content().kind();
-
+  plan->content_wins = resolution.content_wins;
+  plan->result = ResultingEntry(resolution);
+  const Kind kind = plan->result.content().kind();
   // New file content, symlinks and fifos are built in the temp folder first
   // (by ApplyGroup, outside the order): nothing visible changes until Place
   // renames it into place.
-  plan->needs_object =
-      content_wins && (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO);
+  plan->needs_object = plan->content_wins &&
+                       (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO);
   return plan;
+}
+
+// Where the entry goes on disk, as found inside the transaction.
+struct RemoteApplier::Target {
+  UniqueFd parent;   // Invalid when disk.parent_missing.
+  std::string name;  // The last component of the path.
+  struct stat existing = {};
+  DiskState disk;
+};
+
+absl::Status RemoteApplier::Observe(const Plan& plan, bool may_be_blocked, Target* target,
+                                    std::string* blocking) {
+  const std::string& path = plan.remote->path();
+  const Kind kind = plan.result.content().kind();
+  const bool live = kind != KIND_TOMBSTONE;
+  *target = Target();
+  absl::StatusOr<UniqueFd> parent =
+      OpenParentBeneath(root_fd_, path, /*create=*/live, &target->name, blocking);
+  if (!parent.ok()) {
+    // A live entry beneath a missing directory it could not create fails;
+    // one beneath a non-directory may revive it.
+    if (live && (!may_be_blocked || blocking->empty())) return parent.status();
+    target->disk.parent_missing = true;
+    return absl::OkStatus();
+  }
+  target->parent = *std::move(parent);
+  struct stat& st = target->existing;
+  if (::fstatat(target->parent.get(), target->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    target->disk.object = ObjectAtPath::kNone;
+  } else if (S_ISDIR(st.st_mode)) {
+    target->disk.object = ObjectAtPath::kDirectory;
+  } else {
+    target->disk.object = S_ISREG(st.st_mode) ? ObjectAtPath::kRegularFile : ObjectAtPath::kOther;
+  }
+  // Removing (or replacing) a directory: whether a live descendant keeps it.
+  if (target->disk.object == ObjectAtPath::kDirectory && plan.content_wins && kind != KIND_DIR) {
+    absl::StatusOr<bool> live_below = store_->HasLiveDescendant(path);
+    if (!live_below.ok()) return live_below.status();
+    target->disk.live_descendant = *live_below;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::PlaceDecided(Plan& plan, ResolveInputs inputs, StoreTransaction& txn,
+                                         ApplyStats* stats,
+                                         std::vector<std::string>* invalidate_after) {
+  Target target;
+  std::string blocking;
+  if (absl::Status s = Observe(plan, /*may_be_blocked=*/true, &target, &blocking); !s.ok()) {
+    return s;
+  }
+  inputs.disk = target.disk;
+  Resolution resolution = Resolve(inputs);
+  if (resolution.verdict == Verdict::kReviveAncestor) {
+    if (absl::Status s = ReviveAncestor(blocking, plan.result.content().version(), txn, stats);
+        !s.ok()) {
+      return s;
+    }
+    invalidate_after->push_back(blocking);
+    if (absl::Status s = Observe(plan, /*may_be_blocked=*/false, &target, &blocking); !s.ok()) {
+      return s;
+    }
+    inputs.disk = target.disk;
+    resolution = Resolve(inputs);
+  }
+  absl::Status placed;
+  switch (resolution.verdict) {
+    case Verdict::kRecordOnly:
+      break;
+    case Verdict::kAttributesOnly:
+      placed = SetAttributesThere(plan, target);
+      break;
+    case Verdict::kReplaceKeepingLoser:
+      placed = KeepLoser(plan, target, txn, stats);
+      if (placed.ok()) placed = ReplaceObject(plan, target);
+      break;
+    case Verdict::kReplace:
+      placed = ReplaceObject(plan, target);
+      break;
+    case Verdict::kKeepForDescendants:
+      placed = KeepForDescendants(plan, target, txn);
+      break;
+    default:
+      // The registers were decided the same way before (Decide, and the
+      // race check above); only the disk refines the verdict.
+      return absl::InternalError(
+          absl::StrCat("unexpected verdict inside the transaction: ", VerdictName(resolution.verdict)));
+  }
+  if (!placed.ok()) return placed;
+  Commit(plan, target, txn);
+  return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::ReviveAncestor(const std::string& ancestor_path, const Version& winner,
+                                           StoreTransaction& txn, ApplyStats* stats) {
+  // A live descendant beats a non-directory at an ancestor path: the
+  // ancestor becomes a directory again (its content, if a file, is kept as
+  // a conflict copy).
+  std::string ancestor_name;
+  absl::StatusOr<UniqueFd> ancestor_parent =
+      OpenParentBeneath(root_fd_, ancestor_path, false, &ancestor_name);
+  if (!ancestor_parent.ok()) return ancestor_parent.status();
+  absl::StatusOr<std::optional<Entry>> ancestor = txn.Get(ancestor_path);
+  if (ancestor.ok() && ancestor->has_value() && (*ancestor)->content().kind() == KIND_FILE) {
+    if (absl::Status s =
+            conflicts_.Keep(ancestor_parent->get(), ancestor_name, **ancestor, winner, txn);
+        !s.ok()) {
+      return s;
+    }
+    ++stats->conflicts;
+    if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
+  }
+  if (::unlinkat(ancestor_parent->get(), ancestor_name.c_str(), 0) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("replace ", ancestor_path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::SetAttributesThere(Plan& plan, const Target& target) {
+  const Entry& result = plan.result;
+  UniqueFd object(
+      ::openat(target.parent.get(), target.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!object.valid()) return ErrnoStatus(errno, "open for attributes");
+  return SetObjectAttributes(object.get(), result.content().kind(), result.attributes(),
+                             result.content().mtime_ns(), options_.allow_setuid,
+                             &plan.prepared.dropped);
+}
+
+absl::Status RemoteApplier::KeepLoser(const Plan& plan, const Target& target,
+                                      StoreTransaction& txn, ApplyStats* stats) {
+  const Entry& local = *plan.before;
+  const Version& winner = plan.result.content().version();
+  if (absl::Status s = conflicts_.Keep(target.parent.get(), target.name, local, winner, txn);
+      !s.ok()) {
+    return s;
+  }
+  ++stats->conflicts;
+  LogInfo(absl::StrCat("apply ", plan.remote->path(), " ", VersionToString(winner),
+                       ": kept the concurrent local version ",
+                       VersionToString(local.content().version()), " as a conflict copy"));
+  return txn.PersistQueuedRecords();
+}
+
+absl::Status RemoteApplier::ReplaceObject(Plan& plan, const Target& target) {
+  const Kind kind = plan.result.content().kind();
+  if (kind == KIND_DIR) return PlaceDirectory(plan, target);
+  const int parent_fd = target.parent.get();
+  PreparedObject& prepared = plan.prepared;
+  if (kind == KIND_TOMBSTONE || target.disk.object == ObjectAtPath::kDirectory) {
+    // Removing (or replacing) a directory or whatever is there.
+    if (target.disk.object != ObjectAtPath::kNone) {
+      if (absl::Status s = RemoveObject(parent_fd, target.name); !s.ok()) return s;
+    }
+    if (prepared.temp_name.empty()) return absl::OkStatus();
+  }
+  // Atomic replacement: readers see the old or the new object, never a
+  // mix, and an old open or mmapped copy stays intact.
+  if (::renameat(prepared.temp_dir_fd(), prepared.temp_name.c_str(), parent_fd,
+                 target.name.c_str()) != 0) {
+    return ErrnoStatus(errno, "rename into place");
+  }
+  prepared.temp_name.clear();
+  return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::PlaceDirectory(Plan& plan, const Target& target) {
+  const int parent_fd = target.parent.get();
+  const std::string& name = target.name;
+  if (target.disk.object != ObjectAtPath::kDirectory) {
+    if (target.disk.object != ObjectAtPath::kNone) {
+      if (absl::Status s = RemoveObject(parent_fd, name); !s.ok()) return s;
+    }
+    if (::mkdirat(parent_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, absl::StrCat("mkdir ", plan.remote->path()));
+    }
+  }
+  UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus(errno, "open directory");
+  return SetObjectAttributes(dir.get(), KIND_DIR, plan.result.attributes(), 0,
+                             options_.allow_setuid, &plan.prepared.dropped);
+}
+
+absl::Status RemoteApplier::KeepForDescendants(Plan& plan, const Target& target,
+                                               StoreTransaction& txn) {
+  const Entry& result = plan.result;
+  if (result.content().kind() == KIND_FILE && !plan.prepared.temp_name.empty()) {
+    // The winning file is hidden by live descendants ("Parents" rule). Keep
+    // its content as a conflict copy, as a shown file displaced by a
+    // descendant is: peers may fetch its blocks from this replica (it is in
+    // our change log), and it comes back when the descendants go (found by
+    // the convergence simulation, seed 448: a replica that never built it
+    // could not serve it).
+    if (absl::Status s = conflicts_.Keep(plan.prepared.temp_dir_fd(), plan.prepared.temp_name,
+                                         result, result.content().version(), txn);
+        !s.ok()) {
+      return s;
+    }
+  }
+  // Found by the convergence simulation (seed 9): the directory now exists
+  // only for its descendants ("Parents" rule), so no register decides its
+  // attributes. Left as they were, replicas disagreed (the one that had it
+  // kept its old mode, the others created it 0755). Every replica gives it
+  // the defaults an ancestor created for a descendant gets: mode 0755, no
+  // replicated xattrs.
+  UniqueFd dir(::openat(target.parent.get(), target.name.c_str(),
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus(errno, "open kept directory");
+  DroppedAttributes implicit_dropped;  // Not this entry's attributes.
+  return SetObjectAttributes(dir.get(), KIND_DIR, ImplicitDirectoryAttributes(target.existing), 0,
+                             options_.allow_setuid, &implicit_dropped);
+}
+
+void RemoteApplier::Commit(Plan& plan, const Target& target, StoreTransaction& txn) {
+  Entry& result = plan.result;
+  const std::string& path = result.path();
+  struct stat placed;
+  if (IsLive(result) && !target.disk.parent_missing &&
+      ::fstatat(target.parent.get(), target.name.c_str(), &placed, AT_SYMLINK_NOFOLLOW) == 0) {
+    *result.mutable_local_stat() = LocalStatOf(placed);
+  }
+  txn.Put(result);
+  DeferredEntries::Delete(txn, path);
+  ApplyIntents::Delete(txn, path);
+  // Whatever was set aside for this path is superseded by what is placed
+  // now; what the file system refused of it is recorded instead.
+  txn.DeleteSetAside(path);
+  const DroppedAttributes& dropped = plan.prepared.dropped;
+  if (!dropped.empty()) txn.PutSetAside(PartialRecord(result, plan.peer, dropped, NowUnixMs()));
 }
 
 absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan& plan,
                                                                           BlockFetcher* fetcher,
                                                                           ApplyStats* stats) {
   const std::string& path = plan.remote->path();
-  const Entry* local = plan.before.has_value() ? &*plan.before : nullptr;
-  const bool content_wins = plan.content_wins;
-  Entry& result = plan.result;
-  const Kind kind = result.content().kind();
-  // What of the attributes the file system refuses (on the built object
-  // already, or on the object changed here).
-  DroppedAttributes& dropped = plan.prepared.dropped;
   // Place it and commit, holding the store's commit lock so no local
   // change interleaves; if a local change got in since we decided, the
   // caller decides again.
@@ -739,11 +932,13 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
       raced = true;
       return absl::OkStatus();
     }
-    // A local writer may have opened the file since the check above: it
+    // A local writer may have opened the file since it was decided: it
     // must not see its file replaced. (The commit lock held here keeps
     // the writer's own commit out until this decision is made, and the
     // gate keeps new writers out until the object is replaced.)
-    if (content_wins && hooks_->IsOpenForWriting(path)) {
+    ResolveInputs inputs = plan.Inputs(options_.node_id);
+    inputs.open_for_writing = hooks_->IsOpenForWriting(path);
+    if (Resolve(inputs).verdict == Verdict::kDefer) {
       DeferredEntries::Put(txn, *plan.remote);
       deferred_late = true;
       return absl::OkStatus();
@@ -751,178 +946,30 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     // Write-ahead: a crash from here until the commit leaves the intent
     // for the start-up recovery (see ApplyIntent).
     ApplyIntent intent;
-    *intent.mutable_result() = result;
+    *intent.mutable_result() = plan.result;
     intent.set_placed_ino(plan.prepared.placed_ino);
-    intent.set_attributes_only(!content_wins);
+    intent.set_attributes_only(!plan.content_wins);
     ApplyIntents::Put(txn, intent);
     if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
-    std::string name, blocking;
-    absl::StatusOr<UniqueFd> parent =
-        OpenParentBeneath(root_fd_, path, /*create=*/IsLive(result), &name, &blocking);
-    if (!parent.ok() && !blocking.empty() && IsLive(result)) {
-      // A live descendant beats a non-directory at an ancestor path: the
-      // ancestor becomes a directory again (its content, if a file, is
-      // kept as a conflict copy).
-      std::string ancestor_name;
-      absl::StatusOr<UniqueFd> ancestor_parent =
-          OpenParentBeneath(root_fd_, blocking, false, &ancestor_name);
-      if (!ancestor_parent.ok()) return ancestor_parent.status();
-      absl::StatusOr<std::optional<Entry>> ancestor = txn.Get(blocking);
-      if (ancestor.ok() && ancestor->has_value() && (*ancestor)->content().kind() == KIND_FILE) {
-        if (absl::Status s = conflicts_.Keep(ancestor_parent->get(), ancestor_name, **ancestor,
-                                             result.content().version(), txn);
-            !s.ok()) {
-          return s;
-        }
-        ++stats->conflicts;
-        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
-      }
-      if (::unlinkat(ancestor_parent->get(), ancestor_name.c_str(), 0) != 0) {
-        return ErrnoStatus(errno, absl::StrCat("replace ", blocking));
-      }
-      invalidate_after.push_back(blocking);
-      parent = OpenParentBeneath(root_fd_, path, true, &name);
-    }
-    if (!parent.ok()) {
-      if (IsLive(result)) return parent.status();
-      // A tombstone under a missing or non-directory ancestor: nothing on
-      // disk to remove; the entry is still recorded.
-      txn.Put(result);
-      DeferredEntries::Delete(txn, path);
-      ApplyIntents::Delete(txn, path);
-      txn.DeleteSetAside(path);
-      return absl::OkStatus();
-    }
-    const int parent_fd = parent->get();
-    if (content_wins && local != nullptr && local->content().kind() == KIND_FILE &&
-        !SameContent(local->content(), result.content()) &&
-        !VectorDominates(result.content().vector(), local->content().vector())) {
-      // A concurrent local version loses: keep it.
-      struct stat st;
-      if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-        if (absl::Status s = conflicts_.Keep(parent_fd, name, *local, result.content().version(), txn);
-            !s.ok()) {
-          return s;
-        }
-        ++stats->conflicts;
-        LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
-                             ": kept the concurrent local version ",
-                             VersionToString(local->content().version()), " as a conflict copy"));
-        if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
-      }
-    }
-    struct stat existing;
-    const bool exists = ::fstatat(parent_fd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
-    if (!content_wins) {
-      // Attributes only. Not on a directory standing in for a file that
-      // its live descendants hide: that directory has the implicit
-      // attributes (found by the convergence simulation, seed 785: a chmod
-      // of the hidden file made the directory 0600 on one replica only).
-      const bool stands_in =
-          exists && S_ISDIR(existing.st_mode) && result.content().kind() != KIND_DIR;
-      if (exists && !stands_in) {
-        UniqueFd object(::openat(parent_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-        if (!object.valid()) return ErrnoStatus(errno, "open for attributes");
-        if (absl::Status s = SetObjectAttributes(object.get(), kind, result.attributes(),
-                                                 result.content().mtime_ns(),
-                                                 options_.allow_setuid, &dropped);
-            !s.ok()) {
-          return s;
-        }
-      }
-    } else if (kind == KIND_TOMBSTONE || (exists && S_ISDIR(existing.st_mode) && kind != KIND_DIR)) {
-      // Removing (or replacing) a directory: a live descendant keeps it.
-      bool keep = false;
-      if (exists && S_ISDIR(existing.st_mode)) {
-        absl::StatusOr<bool> live_below = store_->HasLiveDescendant(path);
-        if (!live_below.ok()) return live_below.status();
-        keep = *live_below;
-      }
-      if (keep && kind == KIND_FILE && !plan.prepared.temp_name.empty()) {
-        // The winning file is hidden by live descendants ("Parents"
-        // rule). Keep its content as a conflict copy, as a shown file
-        // displaced by a descendant is: peers may fetch its blocks from
-        // this replica (it is in our change log), and it comes back when
-        // the descendants go (found by the convergence simulation, seed
-        // 448: a replica that never built it could not serve it).
-        if (absl::Status s = conflicts_.Keep(plan.prepared.temp_dir_fd(), plan.prepared.temp_name, result,
-                                             result.content().version(), txn);
-            !s.ok()) {
-          return s;
-        }
-      }
-      if (keep) {
-        // Found by the convergence simulation (seed 9): the directory now
-        // exists only for its descendants ("Parents" rule), so no register
-        // decides its attributes. Left as they were, replicas disagreed
-        // (the one that had it kept its old mode, the others created it
-        // 0755). Every replica gives it the defaults an ancestor created
-        // for a descendant gets: mode 0755, no replicated xattrs.
-        UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!dir.valid()) return ErrnoStatus(errno, "open kept directory");
-        DroppedAttributes implicit_dropped;  // Not this entry's attributes.
-        if (absl::Status s = SetObjectAttributes(dir.get(), KIND_DIR,
-                                                 ImplicitDirectoryAttributes(existing), 0,
-                                                 options_.allow_setuid, &implicit_dropped);
-            !s.ok()) {
-          return s;
-        }
-      }
-      if (!keep && exists) {
-        if (absl::Status s = RemoveObject(parent_fd, name); !s.ok()) return s;
-      }
-      if (!keep && !plan.prepared.temp_name.empty()) {
-        if (::renameat(plan.prepared.temp_dir_fd(), plan.prepared.temp_name.c_str(), parent_fd, name.c_str()) != 0) {
-          return ErrnoStatus(errno, "rename into place");
-        }
-        plan.prepared.temp_name.clear();
-      }
-    } else if (kind == KIND_DIR) {
-      if (exists && !S_ISDIR(existing.st_mode)) {
-        if (absl::Status s = RemoveObject(parent_fd, name); !s.ok()) return s;
-      }
-      if (!exists || !S_ISDIR(existing.st_mode)) {
-        if (::mkdirat(parent_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
-          return ErrnoStatus(errno, absl::StrCat("mkdir ", path));
-        }
-      }
-      UniqueFd dir(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!dir.valid()) return ErrnoStatus(errno, "open directory");
-      if (absl::Status s = SetObjectAttributes(dir.get(), kind, result.attributes(), 0,
-                                               options_.allow_setuid, &dropped);
-          !s.ok()) {
-        return s;
-      }
-    } else {
-      // Atomic replacement: readers see the old or the new object, never a
-      // mix, and an old open or mmapped copy stays intact.
-      if (::renameat(plan.prepared.temp_dir_fd(), plan.prepared.temp_name.c_str(), parent_fd, name.c_str()) != 0) {
-        return ErrnoStatus(errno, "rename into place");
-      }
-      plan.prepared.temp_name.clear();
-    }
-    struct stat placed;
-    if (IsLive(result) && ::fstatat(parent_fd, name.c_str(), &placed, AT_SYMLINK_NOFOLLOW) == 0) {
-      *result.mutable_local_stat() = LocalStatOf(placed);
-    }
-    txn.Put(result);
-    DeferredEntries::Delete(txn, path);
-    ApplyIntents::Delete(txn, path);
-    // Whatever was set aside for this path is superseded by what is placed
-    // now; what the file system refused of it is recorded instead.
-    txn.DeleteSetAside(path);
-    if (!dropped.empty()) txn.PutSetAside(PartialRecord(result, plan.peer, dropped, NowUnixMs()));
-    return absl::OkStatus();
+    return PlaceDecided(plan, inputs, txn, stats, &invalidate_after);
   });
   gate.unlock();
   for (const std::string& other : invalidate_after) hooks_->InvalidatePath(other);
   if (!status.ok()) return status;
   if (raced) return std::optional<Outcome>();
   if (deferred_late) {
-    LogInfo(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
+    LogInfo(absl::StrCat("apply ", path, " ", VersionToString(plan.result.content().version()),
                          ": deferred, opened for writing here meanwhile"));
     return std::optional<Outcome>(Outcome::kDeferred);
   }
+  return Placed(plan, fetcher, stats);
+}
+
+absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Placed(
+    const Plan& plan, BlockFetcher* fetcher, ApplyStats* stats) {
+  const std::string& path = plan.remote->path();
+  const Entry& result = plan.result;
+  const DroppedAttributes& dropped = plan.prepared.dropped;
   if (dropped.setid_stripped) {
     LogWarning(absl::StrFormat(
         "apply %s: setuid/setgid bits left off (mode %04o from the peer; -o allow_setuid keeps "
@@ -936,11 +983,12 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
   }
   if (LogEnabled(LogLevel::kDebug)) {
     LogDebug(absl::StrCat("apply ", path, " ", VersionToString(result.content().version()),
-                          content_wins ? ": applied over " : ": attributes applied over ",
-                          local == nullptr ? "none" : VersionToString(local->content().version())));
+                          plan.content_wins ? ": applied over " : ": attributes applied over ",
+                          !plan.before.has_value() ? "none"
+                                                   : VersionToString(plan.before->content().version())));
   }
   hooks_->InvalidatePath(path);
-  if (content_wins && !IsLive(result)) {
+  if (plan.content_wins && !IsLive(result)) {
     if (absl::Status s = SettleUncoveredAncestors(path, root_fd_, store_, hooks_, options_,
                                                   &temp_counter_, fetcher, stats);
         !s.ok()) {
