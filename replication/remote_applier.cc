@@ -28,6 +28,19 @@ constexpr uint64_t kGroupBytes = 64 << 20;
 
 }  // namespace
 
+void RemoteApplier::CountOutcome(Outcome outcome, ApplyStats* stats) {
+  switch (outcome) {
+    case Outcome::kIgnored: ++stats->ignored; break;
+    case Outcome::kApplied: ++stats->applied; break;
+    case Outcome::kDeferred: ++stats->deferred; break;
+    case Outcome::kForged: ++stats->forged; break;
+  }
+}
+
+namespace {
+
+}  // namespace
+
 RemoteApplier::RemoteApplier(int root_fd, MetadataStore* store, HybridLogicalClock* clock,
                              FilesystemHooks* hooks, ApplierOptions options)
     : root_fd_(root_fd), store_(store), clock_(clock), hooks_(hooks),
@@ -91,77 +104,14 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
 
 absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
                                        const SetAsideRecord* retried, ApplyStats* stats) {
-  auto count = [stats](Outcome outcome) {
-    switch (outcome) {
-      case Outcome::kIgnored: ++stats->ignored; break;
-      case Outcome::kApplied: ++stats->applied; break;
-      case Outcome::kDeferred: ++stats->deferred; break;
-      case Outcome::kForged: ++stats->forged; break;
-    }
-  };
   constexpr int kRounds = 5;
   for (int round = 0; !group.empty(); ++round) {
     if (round == kRounds) {
       return InEntry(*group.front(), absl::AbortedError("local changes kept racing with the apply"));
     }
     std::vector<std::unique_ptr<Plan>> plans;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const Entry* remote : group) {
-        absl::StatusOr<std::unique_ptr<Plan>> plan = Decide(*remote, source, retried != nullptr);
-        if (!plan.ok()) {
-          if (absl::Status s = SetAsideOrFail(*remote, source.peer, plan.status(), stats, retried);
-              !s.ok()) {
-            return s;
-          }
-          continue;
-        }
-        if ((*plan)->done.has_value()) {
-          count(*(*plan)->done);
-          continue;
-        }
-        plans.push_back(*std::move(plan));
-      }
-    }
-    // One build per path and version at a time: a version another puller
-    // is building is waited for while that build makes progress, then
-    // decided again. Once the builds waited for stall for a second (a peer
-    // hangs, or they are slow), this group waits no more and builds what
-    // is left itself: it delays no other peer's entries longer than that.
-    {
-      absl::MutexLock lock(&mu_);
-      uint64_t progress = 0;
-      absl::Time progressed = absl::Now();
-      bool stalled = false;
-      for (const std::unique_ptr<Plan>& plan : plans) {
-        if (!plan->needs_object) continue;
-        const std::string& path = plan->remote->path();
-        const Version& version = plan->result.content().version();
-        auto building_it = building_.find(path);
-        if (building_it == building_.end()) {
-          building_.emplace(path, Build{version, source.fetcher});
-          plan->builds_for_all = true;
-          continue;
-        }
-        if (stalled || CompareVersions(building_it->second.version, version) < 0) continue;
-        auto other_done = [this, &path, &version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          auto it = building_.find(path);
-          return it == building_.end() || CompareVersions(it->second.version, version) < 0;
-        };
-        while (!(plan->decide_again = mu_.AwaitWithTimeout(absl::Condition(&other_done),
-                                                           absl::Milliseconds(100)))) {
-          const BlockFetcher* other = building_.find(path)->second.fetcher;
-          const uint64_t now = other == nullptr ? 0 : other->bytes_received();
-          if (now != progress) {
-            progress = now;
-            progressed = absl::Now();
-          } else if (absl::Now() - progressed >= absl::Seconds(1)) {
-            stalled = true;
-            break;
-          }
-        }
-      }
-    }
+    if (absl::Status s = DecideGroup(group, source, retried, stats, &plans); !s.ok()) return s;
+    WaitForOtherBuilds(plans, source);
     // Whatever happens below, this group's builds are not in flight any more.
     auto release_builds = [this, &plans]() {
       absl::MutexLock lock(&mu_);
@@ -179,62 +129,140 @@ absl::Status RemoteApplier::ApplyGroup(std::vector<const Entry*> group, const Ba
       std::function<void()> release;
       ~ReleaseOnExit() { release(); }
     } release_on_exit{release_builds};
-    // Built outside the order: here blocks are fetched. A peer's failure
-    // (gone, bad blocks) stops the batch; one of the entry's is decided on
-    // in order, below.
-    std::vector<PreparedObject*> built;
     PrefetchedBlocks prefetched(source.fetcher);
-    BlockFetcher* fetcher = source.fetcher == nullptr ? nullptr : &prefetched;
-    size_t prefetched_until = 0;
-    for (size_t i = 0; i < plans.size(); ++i) {
-      const std::unique_ptr<Plan>& plan = plans[i];
-      if (!plan->needs_object || plan->decide_again) continue;
-      if (fetcher != nullptr && i >= prefetched_until) {
-        prefetched_until = PrefetchSmallFiles(plans, i, &prefetched);
-      }
-      plan->build_failure =
-          PrepareObject(plan->result, plan->result.attributes(), root_fd_, *store_, options_,
-                        &temp_counter_, fetcher, stats, /*durable=*/false, &plan->prepared);
-      if (plan->build_failure.ok()) {
-        built.push_back(&plan->prepared);
-      } else if (ScopeOf(plan->build_failure) != FailureScope::kEntry) {
-        return InEntry(*plan->remote, plan->build_failure);
-      }
-    }
-    if (absl::Status s = MakeDurable(built); !s.ok()) return s;
-    std::vector<const Entry*> raced;
-    absl::MutexLock lock(&mu_);
-    for (const std::unique_ptr<Plan>& plan : plans) {
-      if (plan->decide_again) {
-        raced.push_back(plan->remote);
-        continue;
-      }
-      absl::StatusOr<std::optional<Outcome>> placed =
-          plan->build_failure.ok() ? Place(*plan, source.fetcher, stats)
-                                   : absl::StatusOr<std::optional<Outcome>>(plan->build_failure);
-      if (!placed.ok()) {
-        if (absl::Status s =
-                SetAsideOrFail(*plan->remote, source.peer, placed.status(), stats, retried);
-            !s.ok()) {
-          return s;
-        }
-        continue;
-      }
-      if (!placed->has_value()) {
-        // A local change got in since it was decided: decide again.
-        raced.push_back(plan->remote);
-        continue;
-      }
-      count(**placed);
-      // Placed: whoever waits for this build decides again now.
-      if (plan->builds_for_all) {
-        building_.erase(plan->remote->path());
-        plan->builds_for_all = false;
-      }
-    }
-    group = std::move(raced);
+    if (absl::Status s = BuildGroup(plans, source, &prefetched, stats); !s.ok()) return s;
+    absl::StatusOr<std::vector<const Entry*>> raced = PlaceGroup(plans, source, retried, stats);
+    if (!raced.ok()) return raced.status();
+    group = *std::move(raced);
   }
   return absl::OkStatus();
+}
+
+absl::Status RemoteApplier::DecideGroup(const std::vector<const Entry*>& group,
+                                        const BatchSource& source, const SetAsideRecord* retried,
+                                        ApplyStats* stats,
+                                        std::vector<std::unique_ptr<Plan>>* plans) {
+  absl::MutexLock lock(&mu_);
+  for (const Entry* remote : group) {
+    absl::StatusOr<std::unique_ptr<Plan>> plan = Decide(*remote, source, retried != nullptr);
+    if (!plan.ok()) {
+      if (absl::Status s = SetAsideOrFail(*remote, source.peer, plan.status(), stats, retried);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    if ((*plan)->done.has_value()) {
+      CountOutcome(*(*plan)->done, stats);
+      continue;
+    }
+    plans->push_back(*std::move(plan));
+  }
+  return absl::OkStatus();
+}
+
+void RemoteApplier::WaitForOtherBuilds(const std::vector<std::unique_ptr<Plan>>& plans,
+                                       const BatchSource& source) {
+  // One build per path and version at a time: a version another puller
+  // is building is waited for while that build makes progress, then
+  // decided again. Once the builds waited for stall for a second (a peer
+  // hangs, or they are slow), this group waits no more and builds what
+  // is left itself: it delays no other peer's entries longer than that.
+  absl::MutexLock lock(&mu_);
+  uint64_t progress = 0;
+  absl::Time progressed = absl::Now();
+  bool stalled = false;
+  for (const std::unique_ptr<Plan>& plan : plans) {
+    if (!plan->needs_object) continue;
+    const std::string& path = plan->remote->path();
+    const Version& version = plan->result.content().version();
+    auto building_it = building_.find(path);
+    if (building_it == building_.end()) {
+      building_.emplace(path, Build{version, source.fetcher});
+      plan->builds_for_all = true;
+      continue;
+    }
+    if (stalled || CompareVersions(building_it->second.version, version) < 0) continue;
+    auto other_done = [this, &path, &version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = building_.find(path);
+      return it == building_.end() || CompareVersions(it->second.version, version) < 0;
+    };
+    while (!(plan->decide_again = mu_.AwaitWithTimeout(absl::Condition(&other_done),
+                                                       absl::Milliseconds(100)))) {
+      const BlockFetcher* other = building_.find(path)->second.fetcher;
+      const uint64_t now = other == nullptr ? 0 : other->bytes_received();
+      if (now != progress) {
+        progress = now;
+        progressed = absl::Now();
+      } else if (absl::Now() - progressed >= absl::Seconds(1)) {
+        stalled = true;
+        break;
+      }
+    }
+  }
+}
+
+absl::Status RemoteApplier::BuildGroup(const std::vector<std::unique_ptr<Plan>>& plans,
+                                       const BatchSource& source, PrefetchedBlocks* prefetched,
+                                       ApplyStats* stats) {
+  // Built outside the order: here blocks are fetched. A peer's failure
+  // (gone, bad blocks) stops the batch; one of the entry's is decided on
+  // in order, by PlaceGroup.
+  std::vector<PreparedObject*> built;
+  BlockFetcher* fetcher = source.fetcher == nullptr ? nullptr : prefetched;
+  size_t prefetched_until = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const std::unique_ptr<Plan>& plan = plans[i];
+    if (!plan->needs_object || plan->decide_again) continue;
+    if (fetcher != nullptr && i >= prefetched_until) {
+      prefetched_until = PrefetchSmallFiles(plans, i, prefetched);
+    }
+    plan->build_failure =
+        PrepareObject(plan->result, plan->result.attributes(), root_fd_, *store_, options_,
+                      &temp_counter_, fetcher, stats, /*durable=*/false, &plan->prepared);
+    if (plan->build_failure.ok()) {
+      built.push_back(&plan->prepared);
+    } else if (ScopeOf(plan->build_failure) != FailureScope::kEntry) {
+      return InEntry(*plan->remote, plan->build_failure);
+    }
+  }
+  return MakeDurable(built);
+}
+
+absl::StatusOr<std::vector<const Entry*>> RemoteApplier::PlaceGroup(
+    const std::vector<std::unique_ptr<Plan>>& plans, const BatchSource& source,
+    const SetAsideRecord* retried, ApplyStats* stats) {
+  std::vector<const Entry*> raced;
+  absl::MutexLock lock(&mu_);
+  for (const std::unique_ptr<Plan>& plan : plans) {
+    if (plan->decide_again) {
+      raced.push_back(plan->remote);
+      continue;
+    }
+    absl::StatusOr<std::optional<Outcome>> placed =
+        plan->build_failure.ok() ? Place(*plan, source.fetcher, stats)
+                                 : absl::StatusOr<std::optional<Outcome>>(plan->build_failure);
+    if (!placed.ok()) {
+      if (absl::Status s =
+              SetAsideOrFail(*plan->remote, source.peer, placed.status(), stats, retried);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    if (!placed->has_value()) {
+      // A local change got in since it was decided: decide again.
+      raced.push_back(plan->remote);
+      continue;
+    }
+    CountOutcome(**placed, stats);
+    // Placed: whoever waits for this build decides again now.
+    if (plan->builds_for_all) {
+      building_.erase(plan->remote->path());
+      plan->builds_for_all = false;
+    }
+  }
+  return raced;
 }
 
 size_t RemoteApplier::PrefetchSmallFiles(const std::vector<std::unique_ptr<Plan>>& plans,

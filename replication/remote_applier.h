@@ -130,6 +130,22 @@ class RemoteApplier {
   absl::Status ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
                           const SetAsideRecord* retried, ApplyStats* stats)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // ApplyGroup's steps: decide the group's entries (plans for those to
+  // place; the rest counted or set aside), wait for builds of the same
+  // versions by other pullers, build what is left, place in order
+  // (returns the entries a local change raced with).
+  absl::Status DecideGroup(const std::vector<const Entry*>& group, const BatchSource& source,
+                           const SetAsideRecord* retried, ApplyStats* stats,
+                           std::vector<std::unique_ptr<Plan>>* plans) ABSL_LOCKS_EXCLUDED(mu_);
+  void WaitForOtherBuilds(const std::vector<std::unique_ptr<Plan>>& plans,
+                          const BatchSource& source) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status BuildGroup(const std::vector<std::unique_ptr<Plan>>& plans,
+                          const BatchSource& source, PrefetchedBlocks* prefetched,
+                          ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<const Entry*>> PlaceGroup(
+      const std::vector<std::unique_ptr<Plan>>& plans, const BatchSource& source,
+      const SetAsideRecord* retried, ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
+  static void CountOutcome(Outcome outcome, ApplyStats* stats);
   // Prefetches the blocks of the small files (one block, not held locally)
   // to be built from plans[from] on, up to kPrefetchBytes; returns the
   // index of the first plan past what it covered.
