@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "storage/errno_status.h"
 
 namespace replfs {
@@ -63,6 +64,10 @@ FailureScope ScopeOf(const absl::Status& status) {
     return IsReplicaWide(*error_number) ? FailureScope::kTransient : FailureScope::kEntry;
   }
   return FailureScope::kTransient;
+}
+
+absl::Status InEntry(const Entry& e, const absl::Status& s) {
+  return WithPrefix(absl::StrCat("apply ", e.path(), ": "), s);
 }
 
 }  // namespace replfs

@@ -2,6 +2,7 @@
 #define REPLFS_REPLICATION_APPLY_FAILURE_H_
 
 #include "absl/status/status.h"
+#include "entry.pb.h"
 
 namespace replfs {
 
@@ -28,6 +29,9 @@ absl::Status EntryFault(absl::Status status);
 bool IsPeerFault(const absl::Status& status);
 
 FailureScope ScopeOf(const absl::Status& status);
+
+// `s`, prefixed with the entry it met applying ("apply <path>: ").
+absl::Status InEntry(const Entry& e, const absl::Status& s);
 
 }  // namespace replfs
 

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "entry.pb.h"
 #include "replication/apply_options.h"
+#include "replication/apply_verdict.h"
 #include "replication/block_fetcher.h"
 #include "replication/block_prefetch.h"
 #include "replication/object_builder.h"
@@ -90,6 +91,34 @@ class RemoteApplier {
   // change got in since it was decided (decide again).
   absl::StatusOr<std::optional<Outcome>> Place(Plan& plan, BlockFetcher* fetcher,
                                                ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a plan was placed and committed: reports what the file system
+  // refused, invalidates the kernel's cache, settles the ancestors a
+  // tombstone uncovered.
+  absl::StatusOr<std::optional<Outcome>> Placed(const Plan& plan, BlockFetcher* fetcher,
+                                                ApplyStats* stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The executor: inside Place's transaction, with the write-ahead intent
+  // stored, gathers the disk's state, resolves the plan on it and runs
+  // the verdict's step, then commits the result.
+  struct Target;
+  absl::Status PlaceDecided(Plan& plan, ResolveInputs inputs, StoreTransaction& txn,
+                            ApplyStats* stats, std::vector<std::string>* invalidate_after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens the path's parent (creating ancestors for a live result) and
+  // looks at what is there. `may_be_blocked`: a non-directory ancestor is
+  // reported (named in `blocking`) rather than failed on.
+  absl::Status Observe(const Plan& plan, bool may_be_blocked, Target* target,
+                       std::string* blocking);
+  // One step per verdict.
+  absl::Status ReviveAncestor(const std::string& ancestor_path, const Version& winner,
+                              StoreTransaction& txn, ApplyStats* stats);
+  absl::Status SetAttributesThere(Plan& plan, const Target& target);
+  absl::Status KeepLoser(const Plan& plan, const Target& target, StoreTransaction& txn,
+                         ApplyStats* stats);
+  absl::Status ReplaceObject(Plan& plan, const Target& target);
+  absl::Status PlaceDirectory(Plan& plan, const Target& target);
+  absl::Status KeepForDescendants(Plan& plan, const Target& target, StoreTransaction& txn);
+  void Commit(Plan& plan, const Target& target, StoreTransaction& txn);
   absl::Status ApplyEntries(const std::vector<const Entry*>& entries, const BatchSource& source,
                             ApplyStats* stats);
   // Decides, builds and places `group`, in order. Decisions and placements
@@ -101,6 +130,22 @@ class RemoteApplier {
   absl::Status ApplyGroup(std::vector<const Entry*> group, const BatchSource& source,
                           const SetAsideRecord* retried, ApplyStats* stats)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // ApplyGroup's steps: decide the group's entries (plans for those to
+  // place; the rest counted or set aside), wait for builds of the same
+  // versions by other pullers, build what is left, place in order
+  // (returns the entries a local change raced with).
+  absl::Status DecideGroup(const std::vector<const Entry*>& group, const BatchSource& source,
+                           const SetAsideRecord* retried, ApplyStats* stats,
+                           std::vector<std::unique_ptr<Plan>>* plans) ABSL_LOCKS_EXCLUDED(mu_);
+  void WaitForOtherBuilds(const std::vector<std::unique_ptr<Plan>>& plans,
+                          const BatchSource& source) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status BuildGroup(const std::vector<std::unique_ptr<Plan>>& plans,
+                          const BatchSource& source, PrefetchedBlocks* prefetched,
+                          ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<const Entry*>> PlaceGroup(
+      const std::vector<std::unique_ptr<Plan>>& plans, const BatchSource& source,
+      const SetAsideRecord* retried, ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
+  static void CountOutcome(Outcome outcome, ApplyStats* stats);
   // Prefetches the blocks of the small files (one block, not held locally)
   // to be built from plans[from] on, up to kPrefetchBytes; returns the
   // index of the first plan past what it covered.
@@ -138,11 +183,6 @@ class RemoteApplier {
   // Names of objects built in the temp folder; builds run concurrently.
   std::atomic<uint64_t> temp_counter_{0};
 };
-
-// The attribute register a replica ends up with: the higher version, when
-// both describe a live object of the same kind; otherwise the one that came
-// with the winning content.
-const Attributes& MergedAttributes(const Entry& winner, const Entry* other);
 
 }  // namespace replfs
 

@@ -3,15 +3,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
 #include "storage/beneath.h"
-#include "storage/file_blocks.h"
 #include "storage/log.h"
+#include "storage/register_compare.h"
 #include "storage/uncovered_ancestor_walk.h"
 #include "storage/version.h"
 
@@ -43,24 +42,6 @@ Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
 }
 
 }  // namespace
-
-// Field by field: every commit compares, and reflection (MessageDifferencer)
-// cost more than the rest of a chmod's commit. A test sets each field in
-// turn, so a field added to the messages and not here fails it. A file's
-// data compares by its blocks, whichever form (inline or one block) each
-// side holds it in.
-bool SameContent(const Content& a, const Content& b) {
-  return a.kind() == b.kind() && a.mtime_ns() == b.mtime_ns() &&
-         a.symlink_target() == b.symlink_target() && SameFileData(a, b);
-}
-
-bool SameAttributes(const Attributes& a, const Attributes& b) {
-  return a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid() &&
-         std::equal(a.xattrs().begin(), a.xattrs().end(), b.xattrs().begin(), b.xattrs().end(),
-                    [](const Xattr& x, const Xattr& y) {
-                      return x.name() == y.name() && x.value() == y.value();
-                    });
-}
 
 absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
                                                   const ObservedObject& observed,

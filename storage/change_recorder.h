@@ -56,11 +56,6 @@ class ChangeRecorder {
   uint64_t node_id_;
 };
 
-// Whether two content registers describe the same content (ignores versions).
-bool SameContent(const Content& a, const Content& b);
-// Whether two attribute registers hold the same attributes (ignores versions).
-bool SameAttributes(const Attributes& a, const Attributes& b);
-
 }  // namespace replfs
 
 #endif  // REPLFS_STORAGE_CHANGE_RECORDER_H_

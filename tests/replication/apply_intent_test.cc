@@ -25,6 +25,7 @@
 #include "storage/hlc.h"
 #include "storage/startup_scan.h"
 #include "storage/unique_fd.h"
+#include "storage/register_compare.h"
 #include "storage/version.h"
 #include "tests/storage/scratch_dir.h"
 

@@ -1,0 +1,47 @@
+#ifndef REPLFS_REPLICATION_REMOTE_APPLIER_PLAN_H_
+#define REPLFS_REPLICATION_REMOTE_APPLIER_PLAN_H_
+
+// Internal to RemoteApplier (remote_applier.cc decides and builds plans,
+// entry_placement.cc places them): not for other users.
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "entry.pb.h"
+#include "replication/apply_verdict.h"
+#include "replication/object_builder.h"
+#include "replication/remote_applier.h"
+
+namespace replfs {
+
+// A remote entry decided against the store, with the object built for it.
+struct RemoteApplier::Plan {
+  const Entry* remote = nullptr;
+  uint64_t peer = 0;                 // Where it came from, for a set-aside record.
+  std::optional<Entry> before;       // The local entry it was decided against.
+  std::optional<Entry> set_aside;    // The set-aside entry it was decided against.
+  bool content_wins = false;         // Else only the attributes win.
+  Entry result;                      // What the path holds once placed.
+  bool needs_object = false;         // Content to build before placing.
+  bool builds_for_all = false;       // Registered in building_ for its path.
+  bool decide_again = false;         // Another puller built this version meanwhile.
+  PreparedObject prepared;           // Built content, if any.
+  absl::Status build_failure;        // Why building it failed.
+  std::optional<Outcome> done;       // Decided without placing anything.
+
+  // What Resolve decides this plan from, but for the path's writers and
+  // the disk.
+  ResolveInputs Inputs(uint64_t own_node) const {
+    ResolveInputs in;
+    in.local = before.has_value() ? &*before : nullptr;
+    in.remote = remote;
+    in.set_aside = set_aside.has_value() ? &*set_aside : nullptr;
+    in.own_node = own_node;
+    return in;
+  }
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_REPLICATION_REMOTE_APPLIER_PLAN_H_
