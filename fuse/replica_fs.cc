@@ -186,10 +186,6 @@ void ReplicaFs::RecordInode(Inode* inode, const std::vector<std::string>& paths,
     stay_dirty();
     return;
   }
-  // No name left: its removal (a local unlink or rename over it, queued
-  // behind this record, or a remote entry, committed already) is the last
-  // word on the names it had. Recording it under them would bring it back.
-  if (st.st_nlink == 0) return;
   {
     std::lock_guard lock(inode->mu);
     inode->commit_reading = true;
