@@ -25,7 +25,7 @@ std::optional<std::string> ReadOwnBlock(const Entry& entry, int root_fd) {
       static_cast<uint64_t>(st.st_size) != entry.content().size()) {
     return std::nullopt;
   }
-  return ReadVerifiedBlock(fd->get(), 0, entry.content().block_hashes(0));
+  return ReadVerifiedBlock(fd->get(), entry.content().size(), 0, entry.content().block_hashes(0));
 }
 
 }  // namespace

@@ -11,12 +11,11 @@
 
 namespace replfs {
 
-std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t index, const std::string& hash) {
-  // Sized by the file: a small file's block is a few KiB, not kBlockSize.
-  struct stat st;
+std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t file_size, uint64_t index,
+                                             const std::string& hash) {
   const uint64_t start = index * kBlockSize;
-  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) <= start) return std::nullopt;
-  std::string data(std::min<uint64_t>(kBlockSize, static_cast<uint64_t>(st.st_size) - start), '\0');
+  if (file_size <= start) return std::nullopt;
+  std::string data(std::min<uint64_t>(kBlockSize, file_size - start), '\0');
   size_t done = 0;
   const off_t offset = static_cast<off_t>(start);
   while (done < data.size()) {
@@ -41,7 +40,10 @@ absl::StatusOr<std::optional<std::string>> ReadLocalBlock(const MetadataStore& s
     if (!fd.ok()) continue;
     struct stat st;
     if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (std::optional<std::string> data = ReadVerifiedBlock(fd->get(), index, hash)) return data;
+    if (std::optional<std::string> data =
+            ReadVerifiedBlock(fd->get(), static_cast<uint64_t>(st.st_size), index, hash)) {
+      return data;
+    }
   }
   return std::nullopt;
 }

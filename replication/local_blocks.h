@@ -10,8 +10,11 @@
 
 namespace replfs {
 
-// Block `index` of the open file `fd`, if its SHA-256 is `hash`.
-std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t index, const std::string& hash);
+// Block `index` of the open file `fd` of `file_size` bytes (its fstat, which
+// sizes the read: a small file's block is a few KiB, not kBlockSize), if its
+// SHA-256 is `hash`.
+std::optional<std::string> ReadVerifiedBlock(int fd, uint64_t file_size, uint64_t index,
+                                             const std::string& hash);
 
 // Reads a block by its SHA-256 from whichever local file the store's block
 // index says holds it, verifying the hash (the file may have changed since

@@ -44,8 +44,9 @@ absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
 std::optional<std::string> ReadBlockOf(const std::string& path, uint64_t index,
                                        const std::string& hash) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  return ReadVerifiedBlock(fd.get(), index, hash);
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return std::nullopt;
+  return ReadVerifiedBlock(fd.get(), static_cast<uint64_t>(st.st_size), index, hash);
 }
 
 // Writes the content of the file `entry` into `out` (sized already).
