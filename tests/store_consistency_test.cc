@@ -109,13 +109,23 @@ class StoreConsistencyTest : public ::testing::Test {
   // change log, or it could commit first.
   void WaitForCommitAfter(uint64_t head_before, const std::string& rel) const {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (HeadSeq() <= head_before) {
+    while (!CommittedAfter(head_before)) {
       if (std::chrono::steady_clock::now() > deadline) {
         ADD_FAILURE() << rel << ": the commit at its close never came";
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+  }
+
+  // Whether the log moved past `head_before` and nothing is left to commit.
+  // The head alone is not enough: it may move for the commit of an earlier
+  // operation that had not landed when `head_before` was read, while the
+  // RELEASE (sent after close() returned) is still to come.
+  bool CommittedAfter(uint64_t head_before) const {
+    absl::StatusOr<ReplicaStatus> status = testing::AdminStatus(*replica_);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() && status->head_seq() > head_before && status->pending_commits() == 0;
   }
 
   void Ok(int r, const std::string& what) { ASSERT_EQ(r, 0) << what << ": " << std::strerror(errno); }
