@@ -38,9 +38,9 @@ absl::StatusOr<ReplicatorConfig> MakeReplicatorConfig(const Options& options,
 }
 
 void ConnectFilesystemAndReplication(ReplicaFs* fs, Replicator* replicator) {
-  replicator->set_commit_failures_source([fs] { return fs->commit_failures.load(); });
+  replicator->set_commit_failures_source([fs] { return fs->commit_path.failures(); });
   replicator->set_pending_commits_source(
-      [fs] { return fs->inodes.CountUncommitted() + fs->commits->Pending(); });
+      [fs] { return fs->inodes.CountUncommitted() + fs->commit_path.Pending(); });
   replicator->set_data_path_source([fs](ReplicaStatus* status) {
     const bool passthrough = fs->backing_files->active();
     status->set_data_path(passthrough ? "passthrough" : "fuse");

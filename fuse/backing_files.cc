@@ -1,6 +1,5 @@
 #include "fuse/backing_files.h"
 
-#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,7 +8,7 @@
 namespace replfs {
 
 FileIo BackingFiles::Acquire(Inode* inode, int fd) {
-  std::lock_guard lock(inode->mu);
+  absl::MutexLock lock(&inode->io_mu);
   if (inode->fuse_io_opens == 0 && inode->backing_id == 0 && active()) {
     absl::StatusOr<int> id = channel_->OpenBacking(fd);
     if (id.ok()) {
@@ -37,7 +36,7 @@ void BackingFiles::Release(Inode* inode, const FileIo& io) {
   if (!io.counted) return;
   int close_id = 0;
   {
-    std::lock_guard lock(inode->mu);
+    absl::MutexLock lock(&inode->io_mu);
     if (io.backing_id == 0) {
       --inode->fuse_io_opens;
       return;

@@ -51,7 +51,7 @@ class BackingFiles {
   // Uncounts an open Acquire counted.
   void Release(Inode* inode, const FileIo& io);
   // Gives back the inode's idle backing id (from ~Inode).
-  void Forget(Inode* inode);
+  void Forget(Inode* inode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(inode->io_mu);
   // The session is going away: ids die with it, nothing is given back.
   void Disconnect() { channel_ = nullptr; }
 

@@ -2,11 +2,11 @@
 #define REPLFS_FUSE_IDLE_COMMITTER_H_
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
-#include "fuse/replica_fs.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "fuse/commit_path.h"
 
 namespace replfs {
 
@@ -14,28 +14,26 @@ namespace replfs {
 // while (DESIGN.md: "after a short quiet period for files that stay open"),
 // so a writer that keeps its file open (a long-running process, a log) is
 // still replicated without waiting for its close. Every `period` it commits
-// each file in ReplicaFs::writing whose last change is at least `quiet` old.
-// Remote versions of such a file still wait for its last close.
+// each file with writers whose last change is at least `quiet` old
+// (CommitPath::CommitQuietFiles). Remote versions of such a file still wait
+// for its last close.
 class IdleCommitter {
  public:
-  IdleCommitter(ReplicaFs* fs, std::chrono::milliseconds quiet, std::chrono::milliseconds period);
+  IdleCommitter(CommitPath* commit_path, std::chrono::milliseconds quiet,
+                std::chrono::milliseconds period);
   ~IdleCommitter();  // Stops and joins the thread.
   IdleCommitter(const IdleCommitter&) = delete;
   IdleCommitter& operator=(const IdleCommitter&) = delete;
 
-  // Commits what is due now (the thread calls it every period).
-  void CommitQuietFiles();
-
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
 
-  ReplicaFs* fs_;
+  CommitPath* commit_path_;
   const std::chrono::milliseconds quiet_;
   const std::chrono::milliseconds period_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // Guarded by mu_.
-  std::thread thread_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // Last: starts after everything it uses.
 };
 
 }  // namespace replfs

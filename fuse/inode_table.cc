@@ -30,6 +30,8 @@ std::string HandleOf(int dir_fd, const char* name = "") {
 }  // namespace
 
 Inode::~Inode() {
+  // Nothing else holds the inode any more; the lock is for the analysis.
+  absl::MutexLock lock(&io_mu);
   if (backing_files != nullptr) backing_files->Forget(this);
   if (read_fd_.valid()) read_fd_budget_->Give();
   if (fd_.valid() && fd_budget_ != nullptr) fd_budget_->Give();
@@ -95,7 +97,7 @@ InodeTable::InodeTable(UniqueFd root_fd, int64_t non_directory_fds)
 
 Inode* InodeTable::LookedUp(Inode* parent, const std::string& name, UniqueFd fd,
                             const struct stat& st) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (st.st_dev == root_->dev_ && st.st_ino == root_->ino_) {
     ++root_->nlookup_;
     return root_.get();
@@ -122,7 +124,7 @@ Inode* InodeTable::LookedUp(Inode* parent, const std::string& name, UniqueFd fd,
 
 Inode* InodeTable::LookedUpExisting(Inode* parent, const std::string& name,
                                     const struct stat& st) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (st.st_dev == root_->dev_ && st.st_ino == root_->ino_) {
     ++root_->nlookup_;
     return root_.get();
@@ -198,7 +200,7 @@ void InodeTable::MaybeEraseLocked(Inode* inode) {
 }
 
 void InodeTable::Forget(Inode* inode, uint64_t n) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (inode == root_.get()) return;
   if (n > inode->nlookup_) {
     std::fprintf(stderr, "replfs: forget underflow on inode %lu\n",
@@ -210,18 +212,18 @@ void InodeTable::Forget(Inode* inode, uint64_t n) {
 }
 
 void InodeTable::Pin(Inode* inode) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++inode->pins_;
 }
 
 void InodeTable::Unpin(Inode* inode) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   --inode->pins_;
   MaybeEraseLocked(inode);
 }
 
 Inode* InodeTable::Find(dev_t dev, ino_t ino) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (dev == root_->dev_ && ino == root_->ino_) return root_.get();
   auto it = inodes_.find(Key{dev, ino});
   return it == inodes_.end() ? nullptr : it->second.get();
@@ -229,7 +231,7 @@ Inode* InodeTable::Find(dev_t dev, ino_t ino) {
 
 void InodeTable::MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
                           Inode* new_parent, const std::string& new_name) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = inodes_.find(Key{dev, ino});
   if (it == inodes_.end()) return;
   Inode* inode = it->second.get();
@@ -249,7 +251,7 @@ void InodeTable::MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string
 }
 
 void InodeTable::RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = inodes_.find(Key{dev, ino});
   if (it == inodes_.end()) return;
   RemoveLinkLocked(it->second.get(), parent, name);
@@ -269,7 +271,7 @@ bool InodeTable::PathOfLocked(Inode* inode, std::string* out, int depth) {
 }
 
 std::vector<std::string> InodeTable::PathsOf(Inode* inode) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> paths;
   if (inode == root_.get()) return {""};
   for (const Link& link : inode->links_) {
@@ -281,31 +283,29 @@ std::vector<std::string> InodeTable::PathsOf(Inode* inode) {
 }
 
 std::optional<std::string> InodeTable::PathOf(Inode* inode) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string path;
   if (!PathOfLocked(inode, &path, 0)) return std::nullopt;
   return path;
 }
 
 size_t InodeTable::size() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return inodes_.size() + 1;
 }
 
 bool InodeTable::HasOpenWriters(dev_t dev, ino_t ino) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = inodes_.find(Key{dev, ino});
   if (it == inodes_.end()) return false;
-  std::lock_guard inode_lock(it->second->mu);
-  return it->second->open_writers > 0;
+  return it->second->writes.HasOpenWriters();
 }
 
 uint64_t InodeTable::CountUncommitted() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   uint64_t dirty = 0;
   for (const auto& [key, inode] : inodes_) {
-    std::lock_guard inode_lock(inode->mu);
-    if (inode->content_dirty) ++dirty;
+    if (inode->writes.Changed()) ++dirty;
   }
   return dirty;
 }

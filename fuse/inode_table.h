@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "fuse/fd_budget.h"
+#include "fuse/file_write_state.h"
 #include "fuse/path_fd.h"
-#include "storage/dirty_blocks.h"
 #include "storage/unique_fd.h"
 
 namespace replfs {
@@ -58,60 +60,31 @@ class Inode {
   mode_t type() const { return type_; }  // S_IFMT bits only.
   bool is_dir() const { return S_ISDIR(type_); }
 
-  // Guards the write-tracking state below. Lock order: table mutex first,
-  // then an inode's mutex; never two inode mutexes at once.
-  std::mutex mu;
-  DirtyBlocks dirty;            // Blocks written since the last commit.
-  bool content_dirty = false;   // Something changed that needs a commit.
-  // When content_dirty was last set (see IdleCommitter).
-  std::chrono::steady_clock::time_point last_change;
-  int open_writers = 0;         // Writable handles open right now.
-  // Counts changes: a commit whose observation saw it move read a file
-  // that was being changed (see ReplicaFs::CommitInode).
-  uint64_t change_generation = 0;
-  // Notes a change that needs a commit. REQUIRES: mu held.
-  void MarkChanged() {
-    content_dirty = true;
-    last_change = std::chrono::steady_clock::now();
-    ++change_generation;
-  }
+  // What the commit path knows of the inode's changes (regular files;
+  // other kinds use its commit read and times lock only).
+  FileWriteState writes;
+
+  // Guards the open-file state below: the cached read fd and the
+  // passthrough counts. A leaf: nothing else is taken under it.
+  absl::Mutex io_mu;
   // A read-only backing fd for plain read-only opens to dup (a web server
   // opens the same files over and over), opened from `proc_path` at the
   // first such open and kept while `budget` allows. Safe to share: reads
   // carry their own offsets, and a remote version arrives as a new inode by
   // rename. Returns a new fd (the caller owns it), invalid on failure.
-  // REQUIRES: mu held.
-  UniqueFd DupReadFd(FdBudget& budget, const std::string& proc_path);
-  // While a commit reads the backing file to hash it (which moves its
-  // atime until the commit puts it back), the atime to report instead.
-  bool commit_reading = false;
-  struct timespec atime_before_commit {};
-
-  // Serializes commits of this inode with explicit time changes (utimens),
-  // so that a commit putting atime back never undoes a user's utimens.
-  // Lock order: times_mu before mu.
-  std::mutex times_mu;
-
-  // Writable handles open whose writes the daemon does not see (passthrough
-  // without FOPEN_DIRECT_IO). While there are any, the idle committer
-  // learns of changes by polling the backing file's stat.
-  int unseen_writers = 0;
-  // The backing stat the idle committer saw last (size, mtime, ctime).
-  struct timespec polled_mtime {};
-  struct timespec polled_ctime {};
-  off_t polled_size = -1;
-
-  // Passthrough (see BackingFiles), guarded by mu: the backing id every
+  UniqueFd DupReadFd(FdBudget& budget, const std::string& proc_path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu);
+  // Passthrough (see BackingFiles): the backing id every
   // passthrough open of this inode shares (the kernel fails an open with
   // another), how many opens use it, and how many opens are on FUSE I/O
   // instead (the kernel also fails a passthrough open while there are any).
-  int backing_id = 0;
-  int backing_opens = 0;
-  int fuse_io_opens = 0;
+  int backing_id ABSL_GUARDED_BY(io_mu) = 0;
+  int backing_opens ABSL_GUARDED_BY(io_mu) = 0;
+  int fuse_io_opens ABSL_GUARDED_BY(io_mu) = 0;
   // Where backing_id came from, for ~Inode to give it back, and whether it
   // counts against the shared budget of ids kept while nothing is open.
-  class BackingFiles* backing_files = nullptr;
-  bool backing_id_budgeted = false;
+  class BackingFiles* backing_files ABSL_GUARDED_BY(io_mu) = nullptr;
+  bool backing_id_budgeted ABSL_GUARDED_BY(io_mu) = false;
 
  private:
   friend class InodeTable;
@@ -119,8 +92,8 @@ class Inode {
   // REQUIRES: not a directory; called once, before the inode is shared.
   void KeepFdWithin(FdBudget& budget, int mount_fd);
 
-  UniqueFd read_fd_;                     // Guarded by mu.
-  FdBudget* read_fd_budget_ = nullptr;   // Where read_fd_ came from.
+  UniqueFd read_fd_ ABSL_GUARDED_BY(io_mu);
+  FdBudget* read_fd_budget_ ABSL_GUARDED_BY(io_mu) = nullptr;  // Where read_fd_ came from.
   UniqueFd fd_;                          // Invalid when handle_ stands in.
   FdBudget* fd_budget_ = nullptr;        // Where fd_ came from, if counted.
   std::string handle_;                   // struct file_handle, when no fd_.
@@ -152,44 +125,47 @@ class InodeTable {
   // Finds or creates the inode for the object `name` in `parent` (stat'ed as
   // `st`, opened as `fd`, which is adopted only when the inode is new),
   // records the link, and counts one kernel lookup.
-  Inode* LookedUp(Inode* parent, const std::string& name, UniqueFd fd, const struct stat& st);
+  Inode* LookedUp(Inode* parent, const std::string& name, UniqueFd fd, const struct stat& st)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Like LookedUp, for an object already in the table; returns nullptr
   // (counting nothing) when (st_dev, st_ino) is not there.
-  Inode* LookedUpExisting(Inode* parent, const std::string& name, const struct stat& st);
+  Inode* LookedUpExisting(Inode* parent, const std::string& name, const struct stat& st)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops `n` kernel lookups; frees the inode when nothing references it.
-  void Forget(Inode* inode, uint64_t n);
+  void Forget(Inode* inode, uint64_t n) ABSL_LOCKS_EXCLUDED(mu_);
   // Keeps `inode` alive past the kernel's last FORGET until Unpin: a queued
   // commit holds it so.
-  void Pin(Inode* inode);
-  void Unpin(Inode* inode);
+  void Pin(Inode* inode) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unpin(Inode* inode) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Renames: the object named `name` in `parent` is now `new_name` in
   // `new_parent`. Unknown objects are ignored (the kernel never saw them).
   void MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
-                Inode* new_parent, const std::string& new_name);
+                Inode* new_parent, const std::string& new_name) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the link `parent/name` from the object (dev, ino), if known.
-  void RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name);
+  void RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every path (relative to the root, "" for the root) the inode is known
   // by. Empty when all its names were removed.
-  std::vector<std::string> PathsOf(Inode* inode);
+  std::vector<std::string> PathsOf(Inode* inode) ABSL_LOCKS_EXCLUDED(mu_);
   // One path of a directory inode (or nullopt if it was removed).
-  std::optional<std::string> PathOf(Inode* inode);
+  std::optional<std::string> PathOf(Inode* inode) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The inode for (dev, ino) if the kernel holds it.
-  Inode* Find(dev_t dev, ino_t ino);
+  Inode* Find(dev_t dev, ino_t ino) ABSL_LOCKS_EXCLUDED(mu_);
 
-  size_t size();
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether the object (dev, ino) has a writable handle open, or a
   // committed-but-not-yet-counted writer (see OpRelease).
-  bool HasOpenWriters(dev_t dev, ino_t ino);
+  bool HasOpenWriters(dev_t dev, ino_t ino) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Inodes whose content changed since their last commit (status only:
   // walks the table).
-  uint64_t CountUncommitted();
+  uint64_t CountUncommitted() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Key {
@@ -209,20 +185,25 @@ class InodeTable {
   // detach the old inode instead of serving the new object through it
   // (found by the POSIX suite on an inode_fds=0 mount under load: a new
   // symlink reached through a deleted file's inode answered ESTALE).
-  void DetachLocked(std::unique_ptr<Inode>& entry);
-  bool AddLinkLocked(Inode* inode, Inode* parent, const std::string& name);
-  void RemoveLinkLocked(Inode* inode, Inode* parent, const std::string& name);
-  void MaybeEraseLocked(Inode* inode);
-  bool PathOfLocked(Inode* inode, std::string* out, int depth);
+  void DetachLocked(std::unique_ptr<Inode>& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AddLinkLocked(Inode* inode, Inode* parent, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLinkLocked(Inode* inode, Inode* parent, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeEraseLocked(Inode* inode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PathOfLocked(Inode* inode, std::string* out, int depth) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Declared before the inodes, which give their shares back when freed.
   FdBudget non_directory_fds_;
   UniqueFd handle_mount_fd_;  // The root, opened for open_by_handle_at.
   bool file_handles_work_ = false;
-  std::mutex mu_;
+  // Guards the map and every inode's links and reference counts. Lock
+  // order: before any inode's io_mu or write state.
+  absl::Mutex mu_;
   std::unique_ptr<Inode> root_;
-  absl::flat_hash_map<Key, std::unique_ptr<Inode>> inodes_;
-  absl::flat_hash_map<Inode*, std::unique_ptr<Inode>> detached_;  // See DetachLocked.
+  absl::flat_hash_map<Key, std::unique_ptr<Inode>> inodes_ ABSL_GUARDED_BY(mu_);
+  // See DetachLocked.
+  absl::flat_hash_map<Inode*, std::unique_ptr<Inode>> detached_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replfs

@@ -19,10 +19,7 @@ class KernelCache final : public FilesystemHooks {
   void InvalidatePath(const std::string& path) override;
   bool IsOpenForWriting(const std::string& path) override;
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
-    std::unique_lock gate(fs_->local_change_gate);
-    // Every local change made so far has queued its record: let them land.
-    fs_->WaitForCommits();
-    return gate;
+    return fs_->commit_path.BlockLocalChanges();
   }
 
  private:

@@ -17,7 +17,7 @@ namespace {
 absl::StatusOr<std::unique_ptr<KernelChannel>> InstallChannel(const MountOptions& options,
                                                               fuse_session* session,
                                                               ReplicaFs* fs) {
-  fs->fine_grained_ctime = HasFineGrainedCtime(fs->inodes.root()->dir_fd());
+  fs->commit_path.set_fine_grained_ctime(HasFineGrainedCtime(fs->inodes.root()->dir_fd()));
   fs->fuse_io_reason = options.passthrough ? PassthroughBlocker(fs->inodes.root()->dir_fd())
                                            : "-o passthrough=off";
   if (!fs->fuse_io_reason.empty()) {
@@ -89,7 +89,7 @@ int MountSession::Serve() {
   int result;
   {
     // Files kept open for writing are committed after 2 s without a change.
-    IdleCommitter idle_committer(fs_, std::chrono::seconds(2), std::chrono::seconds(1));
+    IdleCommitter idle_committer(&fs_->commit_path, std::chrono::seconds(2), std::chrono::seconds(1));
     if (options_.single_thread) {
       result = fuse_session_loop(session_);
     } else {
@@ -101,7 +101,7 @@ int MountSession::Serve() {
       fuse_loop_cfg_destroy(config);
     }
   }
-  fs_->WaitForCommits();
+  fs_->commit_path.WaitForAll();
   return result;
 }
 

@@ -96,16 +96,10 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
   if (valid & FUSE_SET_ATTR_SIZE) {
     struct stat before;
     if (::fstatat(fd.get(), "", &before, AT_EMPTY_PATH) != 0) return errno;
-    {
-      // Before the truncate: a commit reading the file meanwhile must see
-      // the change (see MarkWritten in ops_file.cc). The blocks between
-      // the old and new size change (zeros now, or gone): a shrink and
-      // regrow in one commit window must not reuse their hashes.
-      std::lock_guard lock(inode->mu);
-      inode->dirty.MarkResized(static_cast<uint64_t>(before.st_size),
-                               static_cast<uint64_t>(attr.st_size), kBlockSize);
-      inode->MarkChanged();
-    }
+    // Before the truncate: a commit reading the file meanwhile must see
+    // the change (see FileWriteState::MarkWritten).
+    inode->writes.MarkResized(static_cast<uint64_t>(before.st_size),
+                              static_cast<uint64_t>(attr.st_size));
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
                                  : ::truncate(proc.c_str(), attr.st_size);
     if (r != 0) return errno;
@@ -119,7 +113,7 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
   }
   if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     // A commit in progress would put its old atime back over ours.
-    std::lock_guard times_lock(inode->times_mu);
+    absl::MutexLock times_lock(inode->writes.times_mu());
     struct timespec times[2];
     times[0].tv_nsec = UTIME_OMIT;
     times[1].tv_nsec = UTIME_OMIT;
@@ -150,8 +144,8 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
   const int err = ApplySetattr(inode, *attr, valid, fi);
   if (err != 0) {
@@ -166,7 +160,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     return;
   }
   // A file open for writing commits at its last close; everything else now.
-  fs->CommitUnlessBeingWritten(inode);
+  fs->commit_path.CommitUnlessBeingWritten(inode);
   HideCommitRead(inode, &st);
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -61,33 +60,6 @@ PassthroughWrites ChoosePassthroughWrites(int flags, bool new_file, mode_t mode,
   return PassthroughWrites{false, true};
 }
 
-// Counts a writable handle. One that empties the file (a new file, an
-// O_TRUNC open) marks it changed, and so does one whose writes the daemon
-// will not see; an O_TRUNC open is counted before it touches the file, so
-// a commit running meanwhile sees the change and gives up rather than
-// record the emptied file (see ReplicaFs::CommitInode).
-void CountWriter(Inode* inode, bool truncating, bool writes_unseen, const struct stat& st) {
-  std::lock_guard lock(inode->mu);
-  ++inode->open_writers;
-  if (writes_unseen && inode->unseen_writers++ == 0) {
-    // The idle committer's polls start from the file as opened.
-    inode->polled_size = st.st_size;
-    inode->polled_mtime = st.st_mtim;
-    inode->polled_ctime = st.st_ctim;
-  }
-  if (truncating || writes_unseen) {
-    inode->MarkChanged();
-    inode->dirty.MarkAll();
-  }
-}
-
-// Undoes CountWriter for an open that failed.
-void UncountWriter(Inode* inode, bool writes_unseen) {
-  std::lock_guard lock(inode->mu);
-  --inode->open_writers;
-  if (writes_unseen) --inode->unseen_writers;
-}
-
 // Hands the open to the kernel's file as its handle; a writable one must
 // have been counted (CountWriter). `io` says how the kernel does its I/O.
 void AttachHandle(Inode* inode, UniqueFd fd, bool writable, const FileIo& io,
@@ -131,27 +103,6 @@ int HandleFdFor(FileHandle* handle, int flags, UniqueFd* reopened) {
   return reopened->get();
 }
 
-// Puts a file with a new writable handle in the idle committer's set. Not
-// under local_change_gate: the idle committer takes the store's commit lock
-// while holding writing_mu, and the applier takes the gate while holding the
-// commit lock.
-void TrackWriter(ReplicaFs* fs, Inode* inode, bool writable) {
-  if (!writable || !S_ISREG(inode->type())) return;
-  std::lock_guard lock(fs->writing_mu);
-  fs->writing.insert(inode);
-}
-
-// Marks a range about to be written. Before the write, not after: a commit
-// that read the file while the write was under way must see the change
-// when it checks (ReplicaFs::CommitInode), or it would record the file
-// half written. A short or failed write leaves extra blocks marked: they
-// are only hashed again.
-void MarkWritten(Inode* inode, uint64_t offset, uint64_t length) {
-  std::lock_guard lock(inode->mu);
-  inode->MarkChanged();
-  inode->dirty.MarkRange(offset, length, kBlockSize);
-}
-
 // Drops the handle in `fi`; for a writable one, commits what it wrote and
 // settles the last-writer bookkeeping. `req` is null when the kernel never
 // saw the handle (its open reply failed): nothing is committed or answered.
@@ -167,8 +118,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     fuse_reply_err(req, EPERM);
     return;
   }
-  // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
-  std::shared_lock gate = fs->HoldLocalChange();
+  // Held until the handle counts as a writer: see CommitPath::local_change_gate.
+  SharedGateHold gate(fs->commit_path.local_change_gate());
   UniqueFd fd(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
                        mode));
   const bool created = fd.valid();
@@ -213,10 +164,10 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
       return;
     }
   }
-  if (writable) CountWriter(inode, truncating, writes.unseen, e.attr);
+  if (writable) inode->writes.CountWriter(truncating, writes.unseen, e.attr);
   AttachHandle(inode, std::move(fd), writable, io, writes, passthrough_connection, fi);
-  gate.unlock();
-  TrackWriter(fs, inode, writable);
+  gate.Release();
+  if (writable) fs->commit_path.TrackWriter(inode);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
     // The caller went away: drop our handle; the kernel never saw it.
     ReleaseHandle(fs, nullptr, fi);
@@ -240,9 +191,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // The daemon keeps an fd only for the requests that will reach it: all
   // of them on FUSE I/O, the writes of a passthrough writer it sees, and
   // the truncation an O_TRUNC open asks of it.
-  // Held until the handle counts as a writer: see ReplicaFs::local_change_gate.
-  std::shared_lock<std::shared_mutex> gate;
-  if (writable) gate = fs->HoldLocalChange();
+  // Held until the handle counts as a writer: see CommitPath::local_change_gate.
+  SharedGateHold gate(writable ? fs->commit_path.local_change_gate() : nullptr);
   struct stat st {};
   if (writable) {
     if (::fstatat(path_fd.get(), "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0 &&
@@ -263,27 +213,27 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
                                      fs->channel->killpriv_v2());
   }
   const bool writes_unseen = writes.unseen;
-  if (writable) CountWriter(inode, truncating, writes_unseen, st);
+  if (writable) inode->writes.CountWriter(truncating, writes_unseen, st);
   UniqueFd fd;
   const bool needs_fd = io.backing_id == 0 || writes.direct_io || truncating;
   if (needs_fd) {
     const std::string proc = ProcPath(path_fd.get());
     const bool plain_read_only = (fi->flags & (O_ACCMODE | O_TRUNC | O_DIRECT)) == O_RDONLY;
     if (plain_read_only && S_ISREG(inode->type())) {
-      std::lock_guard lock(inode->mu);
+      absl::MutexLock lock(&inode->io_mu);
       fd = inode->DupReadFd(fs->read_fd_budget, proc);
     }
     if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
     if (!fd.valid()) {
       const int error = errno;
-      if (writable) UncountWriter(inode, writes_unseen);
+      if (writable) inode->writes.UncountWriter(writes_unseen);
       fs->backing_files->Release(inode, io);
       fuse_reply_err(req, error);
       return;
     }
     if (truncating && KernelChannel::RequestKillsSetid()) {
       if (const int err = KillSetidBits(fd.get()); err != 0) {
-        if (writable) UncountWriter(inode, writes_unseen);
+        if (writable) inode->writes.UncountWriter(writes_unseen);
         fs->backing_files->Release(inode, io);
         fuse_reply_err(req, err);
         return;
@@ -294,29 +244,23 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (io.backing_id != 0 && !writes.direct_io) fd.Reset();
   }
   AttachHandle(inode, std::move(fd), writable, io, writes, passthrough_connection, fi);
-  if (gate.owns_lock()) gate.unlock();
-  TrackWriter(fs, inode, writable);
+  gate.Release();
+  if (writable) fs->commit_path.TrackWriter(inode);
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, nullptr, fi);
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   // Zero-copy: libfuse splices from the backing fd into the reply.
-  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = FileHandleFd(fi);
-  buf.buf[0].pos = off;
+  fuse_bufvec buf = FdBuffer(FileHandleFd(fi), size, off);
   fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
   const size_t size = fuse_buf_size(in);
-  fuse_bufvec out = FUSE_BUFVEC_INIT(size);
-  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = handle->fd.get();
-  out.buf[0].pos = off;
-  // Before the write (see MarkWritten).
-  MarkWritten(handle->inode, static_cast<uint64_t>(off), size);
+  fuse_bufvec out = FdBuffer(handle->fd.get(), size, off);
+  // Before the write (see FileWriteState::MarkWritten).
+  handle->inode->writes.MarkWritten(static_cast<uint64_t>(off), size);
   const ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
@@ -345,55 +289,8 @@ void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi) {
     if (req != nullptr) fuse_reply_err(req, 0);
     return;
   }
-  bool commit;
-  uint64_t generation;
-  bool last_writer;
-  {
-    // The writer's record is queued and the writer stops counting in one
-    // step against replication (FilesystemHooks::BlockLocalChanges, which
-    // waits for queued records). Between the two, a remote entry found no
-    // writer and no record of the write: it replaced or deleted the file,
-    // and the record then brought the old inode's content back over it
-    // under a newer version, on a path this replica no longer had.
-    std::shared_lock gate = fs->HoldLocalChange();
-    {
-      std::lock_guard lock(inode->mu);
-      if (writes_unseen) {
-        // Whatever it wrote went past the daemon, possibly after a commit
-        // that ran while it was open: the file is observed again, whole.
-        --inode->unseen_writers;
-        inode->MarkChanged();
-        inode->dirty.MarkAll();
-      }
-      // Another writer has it open: the next writer's O_TRUNC open may
-      // have emptied it already (RELEASE comes after close() returned,
-      // often after that next open). Recording it now would send peers a
-      // half-written file; the last writer's close records it whole. One
-      // that opens after this check moves the generation, and the commit
-      // gives up.
-      commit = inode->content_dirty && inode->open_writers == 1;
-      generation = inode->change_generation;
-    }
-    if (commit && req != nullptr) fs->CommitInode(inode, generation);
-    bool changed_meanwhile;
-    {
-      std::lock_guard lock(inode->mu);
-      last_writer = --inode->open_writers == 0;
-      // A setattr that ran during the commit above deferred its own commit
-      // to the last writer's close, which is now: record it.
-      changed_meanwhile = last_writer && inode->content_dirty;
-      generation = inode->change_generation;
-    }
-    if (changed_meanwhile && req != nullptr) fs->CommitInode(inode, generation);
-  }
-  if (last_writer) {
-    // Out of the idle committer's set before the kernel may forget the
-    // inode (it holds it until this RELEASE is answered). A writer that
-    // opened meanwhile keeps it in.
-    std::lock_guard writing_lock(fs->writing_mu);
-    std::lock_guard lock(inode->mu);
-    if (inode->open_writers == 0) fs->writing.erase(inode);
-  }
+  const bool last_writer =
+      fs->commit_path.CloseWriter(inode, writes_unseen, /*commit=*/req != nullptr);
   if (req == nullptr) return;
   if (last_writer && fs->on_write_closed) {
     for (const std::string& path : fs->inodes.PathsOf(inode)) fs->on_write_closed(path);
@@ -416,13 +313,7 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   ReplicaFs* fs = FsOf(req);
   Inode* inode = fs->InodeOf(ino);
-  bool commit;
-  uint64_t generation;
-  {
-    std::lock_guard lock(inode->mu);
-    commit = inode->content_dirty;
-    generation = inode->change_generation;
-  }
+  const std::optional<uint64_t> generation = inode->writes.GenerationIfChanged();
   UniqueFd reopened;
   const int fd = fi->fh != 0 ? HandleFdFor(HandleOf(fi), O_RDONLY, &reopened) : -1;
   if (fi->fh != 0 && fd < 0) {
@@ -432,18 +323,18 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   // The commit hashes the file while the backing file system writes it
   // out (one waits on the CPU, the other on the disk), and is in the store
   // before fsync returns.
-  const CommitQueue::Ticket ticket = commit ? fs->CommitInode(inode, generation) : 0;
+  const CommitPath::Ticket ticket = generation ? fs->commit_path.CommitInode(inode, *generation) : 0;
   const int r = fd >= 0 ? (datasync ? ::fdatasync(fd) : ::fsync(fd)) : 0;
   const int error = r != 0 ? errno : 0;
-  fs->commits->WaitFor(ticket);
+  fs->commit_path.WaitFor(ticket);
   fuse_reply_err(req, error);
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
-  // Before the change (see MarkWritten).
-  MarkWritten(handle->inode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+  // Before the change (see FileWriteState::MarkWritten).
+  handle->inode->writes.MarkWritten(static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   UniqueFd reopened;
   const int fd = HandleFdFor(handle, O_WRONLY, &reopened);
   if (fd < 0 || ::fallocate(fd, mode, offset, length) != 0) {
@@ -484,9 +375,7 @@ void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_in
   if ((whence == SEEK_DATA || whence == SEEK_HOLE) && fs->session != nullptr &&
       !fs->backing_files->active()) {
     // Only a file with a writable handle open can have dirty pages.
-    Inode* inode = fs->InodeOf(ino);
-    std::lock_guard lock(inode->mu);
-    may_be_dirty = inode->open_writers > 0;
+    may_be_dirty = fs->InodeOf(ino)->writes.HasOpenWriters();
   }
   if (!may_be_dirty) {
     ReplyLseek(req, fd, off, whence);
@@ -513,8 +402,8 @@ void OpCopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   FileHandle* out = HandleOf(fi_out);
   loff_t in_pos = off_in;
   loff_t out_pos = off_out;
-  // Before the copy (see MarkWritten).
-  MarkWritten(out->inode, static_cast<uint64_t>(off_out), static_cast<uint64_t>(len));
+  // Before the copy (see FileWriteState::MarkWritten).
+  out->inode->writes.MarkWritten(static_cast<uint64_t>(off_out), static_cast<uint64_t>(len));
   UniqueFd reopened_in, reopened_out;
   const int in_fd = HandleFdFor(HandleOf(fi_in), O_RDONLY, &reopened_in);
   const int out_fd = in_fd < 0 ? -1 : HandleFdFor(out, O_WRONLY, &reopened_out);

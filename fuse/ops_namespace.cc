@@ -64,7 +64,7 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
     fuse_reply_err(req, err);
     return;
   }
-  fs->CommitUnlessBeingWritten(fs->InodeOf(e.ino));
+  fs->commit_path.CommitUnlessBeingWritten(fs->InodeOf(e.ino));
   fuse_reply_entry(req, &e);
 }
 
@@ -78,8 +78,8 @@ bool RefuseHidden(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
 
 void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode, dev_t rdev) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   // Device and socket nodes (bind() of a UNIX socket) are made as natively
@@ -94,8 +94,8 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   if (::mkdirat(parent->dir_fd(), name, mode) != 0) {
@@ -107,8 +107,8 @@ void OpMkdir(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode
 
 void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const char* name) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
   if (::symlinkat(target, parent->dir_fd(), name) != 0) {
@@ -120,8 +120,8 @@ void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent_id, const c
 
 void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* name) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
   Inode* parent = fs->InodeOf(parent_id);
   if (RefuseHidden(req, fs, parent, name)) return;
@@ -142,7 +142,7 @@ void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_id, const char* na
   }
   // Records the new name (and refreshes the others); for a file open for
   // writing, at its last close.
-  fs->CommitUnlessBeingWritten(inode);
+  fs->commit_path.CommitUnlessBeingWritten(inode);
   fuse_reply_entry(req, &e);
 }
 
@@ -150,9 +150,9 @@ namespace {
 
 void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flags) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
-  std::shared_lock names = fs->HoldNameChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
+  SharedGateHold names(fs->commit_path.names_gate());
   Inode* parent = fs->InodeOf(parent_id);
   if (fs->IsHidden(parent, name)) {
     fuse_reply_err(req, ENOENT);
@@ -166,7 +166,7 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   }
   std::optional<std::string> path = fs->ChildPath(parent, name);
   if (known) fs->inodes.RemoveLink(st.st_dev, st.st_ino, parent, name);
-  if (path) fs->CommitDelete(*path);
+  if (path) fs->commit_path.CommitDelete(*path);
   // Other names of a hard-linked file saw their ctime and link count move;
   // their content is unchanged, so nothing else is recorded.
   fuse_reply_err(req, 0);
@@ -183,9 +183,9 @@ void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t new_parent_id,
               const char* new_name, unsigned int flags) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
-  std::shared_lock names = fs->HoldNameChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
+  SharedGateHold names(fs->commit_path.names_gate());
   Inode* parent = fs->InodeOf(parent_id);
   Inode* new_parent = fs->InodeOf(new_parent_id);
   if (fs->IsHidden(parent, name) || fs->IsHidden(new_parent, new_name)) {
@@ -234,7 +234,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
     if (exchange && ::fstatat(parent->dir_fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
       exchanged_stat = LocalStatOf(now_at_from);
     }
-    fs->CommitRename(*from, *to, exchange, moved_stat, exchanged_stat);
+    fs->commit_path.CommitRename(*from, *to, exchange, moved_stat, exchanged_stat);
   }
   fuse_reply_err(req, 0);
 }

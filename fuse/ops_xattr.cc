@@ -23,8 +23,8 @@ bool IsSymlink(Inode* inode) { return S_ISLNK(inode->type()); }
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
                 int flags) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
   if (IsSymlink(inode)) {
     fuse_reply_err(req, EPERM);
@@ -39,7 +39,7 @@ void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
     fuse_reply_err(req, errno);
     return;
   }
-  fs->CommitUnlessBeingWritten(inode);
+  fs->commit_path.CommitUnlessBeingWritten(inode);
   fuse_reply_err(req, 0);
 }
 
@@ -109,8 +109,8 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   ReplicaFs* fs = FsOf(req);
-  // Until the change is committed (see ReplicaFs::local_change_gate).
-  std::shared_lock change = fs->HoldLocalChange();
+  // Until the change is committed (see CommitPath::local_change_gate).
+  SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
   if (IsSymlink(inode)) {
     fuse_reply_err(req, ENODATA);
@@ -125,7 +125,7 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     fuse_reply_err(req, errno);
     return;
   }
-  fs->CommitUnlessBeingWritten(inode);
+  fs->commit_path.CommitUnlessBeingWritten(inode);
   fuse_reply_err(req, 0);
 }
 

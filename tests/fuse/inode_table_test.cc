@@ -61,7 +61,7 @@ TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
   for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
   const int before = OpenFdCount();
   for (Inode* inode : inodes) {
-    std::lock_guard lock(inode->mu);
+    absl::MutexLock lock(&inode->io_mu);
     UniqueFd fd = inode->DupReadFd(budget, ProcPath(inode->path_fd().get()));
     ASSERT_TRUE(fd.valid());
     char byte;
@@ -78,7 +78,7 @@ TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
   EXPECT_TRUE(budget.TryTake());
   budget.Give();
   {
-    std::lock_guard lock(inodes[4]->mu);
+    absl::MutexLock lock(&inodes[4]->io_mu);
     UniqueFd fd = inodes[4]->DupReadFd(budget, ProcPath(inodes[4]->path_fd().get()));
     ASSERT_TRUE(fd.valid());
   }

@@ -1,0 +1,269 @@
+#include "fuse/commit_path.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/log.h"
+#include "storage/object_observer.h"
+
+namespace replfs {
+
+namespace {
+
+// Observing a file reads it to hash its content (a symlink: its target),
+// and on a relatime backing filesystem that read moves the atime (the
+// observer opens without O_NOATIME). No user read the object: natively a
+// write, chmod or utimens leaves atime alone, and an atime set by utimens
+// must stay as set. So put back the atime seen before the observation. The
+// restore moves ctime, so the recorded local stat takes the new ctime (the
+// start-up scan compares it). While the commit reads, HideCommitRead
+// reports the old atime, and utimens waits for the commit
+// (FileWriteState::times_mu). A reader racing with the commit may lose its own
+// atime update.
+void RestoreAtime(int fd, const struct stat& before, const struct stat& after,
+                  ObservedObject* observed) {
+  if (!S_ISREG(before.st_mode) && !S_ISLNK(before.st_mode)) return;
+  if (after.st_atim.tv_sec == before.st_atim.tv_sec &&
+      after.st_atim.tv_nsec == before.st_atim.tv_nsec) {
+    return;
+  }
+  const struct timespec times[2] = {before.st_atim, {0, UTIME_OMIT}};
+  // On the O_PATH fd itself: never follows a symlink.
+  if (::utimensat(fd, "", times, AT_EMPTY_PATH) != 0) return;
+  struct stat restored;
+  if (::fstatat(fd, "", &restored, AT_EMPTY_PATH) != 0) return;
+  observed->local_stat.set_ctime_ns(LocalStatOf(restored).ctime_ns());
+}
+
+bool SameTimespec(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// Whether the object changed between two stats: a write the daemon does
+// not see (passthrough) moves size, mtime or ctime.
+bool ChangedBetween(const struct stat& before, const struct stat& after) {
+  return before.st_size != after.st_size || !SameTimespec(before.st_mtim, after.st_mtim) ||
+         !SameTimespec(before.st_ctim, after.st_ctim);
+}
+
+// Observes the object `fd` refers to, stat'ed as `st`, for a commit: hashes
+// what `dirty` marks against `previous`, and gives the observation back
+// only if the object did not change while it was read (Aborted otherwise).
+absl::StatusOr<ObservedObject> ObserveForCommit(int fd, const struct stat& st,
+                                               const Content* previous,
+                                               const DirtyBlocks* dirty) {
+  absl::StatusOr<ObservedObject> observed = ObserveObject(fd, st, previous, dirty);
+  // Only reading a file's content or a symlink's target can tear or move
+  // its atime.
+  if (!observed.ok() || (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) ||
+      ContentKnownWithoutReading(st, previous, dirty)) {
+    return observed;
+  }
+  struct stat after;
+  if (::fstatat(fd, "", &after, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    return absl::ErrnoToStatus(errno, "stat after hashing");
+  }
+  if (S_ISREG(st.st_mode) && ChangedBetween(st, after)) {
+    return absl::AbortedError("changed while it was hashed");
+  }
+  RestoreAtime(fd, st, after, &*observed);
+  return observed;
+}
+
+bool SameLocalStat(const LocalStat& a, const LocalStat& b) {
+  return a.ino() == b.ino() && a.size() == b.size() && a.mtime_ns() == b.mtime_ns() &&
+         a.ctime_ns() == b.ctime_ns();
+}
+
+}  // namespace
+
+std::unique_lock<std::shared_mutex> CommitPath::BlockLocalChanges() {
+  std::unique_lock gate = local_change_gate_.Block();
+  // Every local change made so far has queued its record: let them land.
+  queue_.Drain();
+  return gate;
+}
+
+CommitPath::Ticket CommitPath::CommitUnlessBeingWritten(Inode* inode) {
+  const std::optional<uint64_t> generation =
+      inode->writes.GenerationUnlessBeingWritten(S_ISREG(inode->type()));
+  if (!generation) return 0;
+  return CommitInode(inode, *generation);
+}
+
+CommitPath::Ticket CommitPath::CommitInode(Inode* inode, uint64_t decided_at) {
+  if (inode == inodes_->root()) return 0;  // The root has no entry of its own.
+  // Device and socket nodes are local objects: nothing to record.
+  if (IsLocalOnly(inode->type())) return 0;
+  // The names are taken and the job queued in one step against unlink,
+  // rename and link (which queue their own records holding the gate
+  // shared): the records then follow each other as the operations did.
+  ExclusiveGateHold names(&names_gate_);
+  std::vector<std::string> paths = inodes_->PathsOf(inode);
+  if (paths.empty()) return 0;  // Every name was removed; nothing to record.
+  inodes_->Pin(inode);
+  return queue_.Enqueue([this, inode, paths = std::move(paths), decided_at] {
+    RecordInode(inode, paths, decided_at);
+    inodes_->Unpin(inode);
+  });
+}
+
+void CommitPath::RecordInode(Inode* inode, const std::vector<std::string>& paths,
+                             uint64_t decided_at) {
+  absl::MutexLock times_lock(inode->writes.times_mu());
+  std::optional<DirtyBlocks> dirty = inode->writes.TakeForCommit(decided_at);
+  if (!dirty) return;
+  const PathFd fd = inode->path_fd();
+  struct stat st;
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    const int error = fd.valid() ? errno : fd.error();
+    // Deleted since (the record of its removal follows in the queue).
+    if (error == ENOENT || error == ESTALE) return;
+    CountFailure();
+    LogError(absl::StrCat("commit: stat ", paths.front(), ": ", std::strerror(error)));
+    inode->writes.KeepChangedAfterFailure();
+    return;
+  }
+  inode->writes.BeginCommitRead(st.st_atim);
+  // Recorded under the names the object had when the commit was queued:
+  // a rename or unlink since then queued its own record behind this one.
+  for (const std::string& path : paths) {
+    if (!RecordPath(inode, path, fd.get(), st, *dirty, decided_at)) return;
+  }
+  inode->writes.EndCommitRead();
+}
+
+bool CommitPath::RecordPath(Inode* inode, const std::string& path, int fd, struct stat& st,
+                            const DirtyBlocks& dirty, uint64_t decided_at) {
+  absl::StatusOr<std::optional<Entry>> previous = store_->Get(path);
+  const bool have_previous = previous.ok() && previous->has_value();
+  if (fine_grained_ctime_ && have_previous &&
+      (*previous)->content().kind() != KIND_TOMBSTONE &&
+      SameLocalStat((*previous)->local_stat(), LocalStatOf(st))) {
+    // Recorded as it is now: the stat proves nothing changed (a writer
+    // that wrote nothing, a name the rename already recorded).
+    return true;
+  }
+  // Gives up if the object changed since the commit was decided. What it
+  // observed may be torn (the next writer's O_TRUNC open came in while it
+  // read), and a peer must never show a half-written file. Such a commit
+  // hands its blocks back: the change that moved the generation marked the
+  // object changed, and its own commit (the writer's close, the setattr,
+  // the idle committer) records the object once whole.
+  const Content* previous_content = have_previous ? &(*previous)->content() : nullptr;
+  absl::StatusOr<ObservedObject> observed = ObserveForCommit(fd, st, previous_content, &dirty);
+  if (inode->writes.GiveBackIfChangedSince(decided_at, dirty)) return false;
+  // The file changed while it was hashed without the daemon seeing the
+  // change (a passthrough writer, or someone writing the backing file
+  // directly): observe it again as it is now, all blocks. A writer the
+  // daemon cannot see records the file again at its close.
+  for (int retry = 0; retry < 3 && absl::IsAborted(observed.status()); ++retry) {
+    if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) break;
+    observed = ObserveForCommit(fd, st, nullptr, nullptr);
+    if (inode->writes.GiveBackIfChangedSince(decided_at, dirty)) return false;
+  }
+  absl::Status status = observed.status();
+  if (observed.ok()) status = recorder_->RecordObject(path, *observed).status();
+  if (status.ok()) return true;
+  // Still being written: its writer's close or the idle committer records
+  // it once it holds still. Anything else failed.
+  if (!absl::IsAborted(status) && !absl::IsNotFound(status)) {
+    CountFailure();
+    LogError(absl::StrCat("commit ", path, ": ", status.ToString()));
+  }
+  inode->writes.KeepChangedAfterFailure();
+  return false;
+}
+
+CommitPath::Ticket CommitPath::CommitDelete(const std::string& path) {
+  return queue_.Enqueue([this, path] {
+    absl::Status s = recorder_->RecordDelete(path);
+    if (s.ok()) s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), path);
+    if (!s.ok()) {
+      CountFailure();
+      LogError(absl::StrCat("commit delete ", path, ": ", s.ToString()));
+    }
+  });
+}
+
+CommitPath::Ticket CommitPath::CommitRename(const std::string& from, const std::string& to,
+                                            bool exchange, const LocalStat& moved_stat,
+                                            const LocalStat& exchanged_stat) {
+  return queue_.Enqueue([this, from, to, exchange, moved_stat, exchanged_stat] {
+    absl::Status s = recorder_->RecordRename(from, to, exchange, moved_stat,
+                                             exchange ? &exchanged_stat : nullptr);
+    if (s.ok() && !exchange) {
+      s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), from);
+    }
+    if (!s.ok()) {
+      CountFailure();
+      LogError(absl::StrCat("commit rename ", from, " -> ", to, ": ", s.ToString()));
+    }
+  });
+}
+
+void CommitPath::TrackWriter(Inode* inode) {
+  if (!S_ISREG(inode->type())) return;
+  absl::MutexLock lock(&writing_mu_);
+  writing_.insert(inode);
+}
+
+bool CommitPath::CloseWriter(Inode* inode, bool writes_unseen, bool commit) {
+  FileWriteState::ClosedWriter closed;
+  {
+    // The writer's record is queued and the writer stops counting in one
+    // step against replication (BlockLocalChanges, which waits for queued
+    // records). Between the two, a remote entry found no writer and no
+    // record of the write: it replaced or deleted the file, and the record
+    // then brought the old inode's content back over it under a newer
+    // version, on a path this replica no longer had.
+    SharedGateHold gate(&local_change_gate_);
+    // Another writer has it open: the next writer's O_TRUNC open may have
+    // emptied it already (RELEASE comes after close() returned, often
+    // after that next open). Recording it now would send peers a
+    // half-written file; the last writer's close records it whole.
+    const std::optional<uint64_t> close_commit = inode->writes.WriterClosing(writes_unseen);
+    if (close_commit && commit) CommitInode(inode, *close_commit);
+    // A setattr that ran during the commit above left its own commit to
+    // the last writer's close, which is now: record it.
+    closed = inode->writes.UncountClosedWriter();
+    if (closed.commit_at && commit) CommitInode(inode, *closed.commit_at);
+  }
+  if (closed.last_writer) {
+    // Out of the idle committer's set before the kernel may forget the
+    // inode (it holds it until this RELEASE is answered). A writer that
+    // opened meanwhile keeps it in.
+    absl::MutexLock writing_lock(&writing_mu_);
+    if (!inode->writes.HasOpenWriters()) writing_.erase(inode);
+  }
+  return closed.last_writer;
+}
+
+void CommitPath::NoteUnseenWrites(Inode* inode) {
+  const PathFd fd = inode->path_fd();
+  struct stat st;
+  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) != 0) return;
+  inode->writes.NoteStat(st);
+}
+
+void CommitPath::CommitQuietFiles(std::chrono::steady_clock::duration quiet) {
+  // Held throughout: an inode in the set cannot be forgotten (see
+  // writing_), and a commit here is rare (quiet files only).
+  absl::MutexLock writing_lock(&writing_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<Inode*, uint64_t>> due;  // With the generation seen quiet.
+  for (Inode* inode : writing_) {
+    if (inode->writes.HasUnseenWriters()) NoteUnseenWrites(inode);
+    if (std::optional<uint64_t> generation = inode->writes.GenerationIfQuiet(now, quiet)) {
+      due.emplace_back(inode, *generation);
+    }
+  }
+  for (const auto& [inode, generation] : due) CommitInode(inode, generation);
+}
+
+}  // namespace replfs

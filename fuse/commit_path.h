@@ -1,0 +1,149 @@
+#ifndef REPLFS_FUSE_COMMIT_PATH_H_
+#define REPLFS_FUSE_COMMIT_PATH_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "fuse/commit_queue.h"
+#include "fuse/gate.h"
+#include "fuse/inode_table.h"
+#include "storage/change_recorder.h"
+#include "storage/metadata_store.h"
+
+namespace replfs {
+
+// How a local change made through the mount reaches the store: the FUSE
+// operations change the backing directory and queue a record of what they
+// did; one worker runs the records in the order they were queued (see
+// CommitQueue), observing the objects as they are when it runs.
+//
+// Lock order, for everything on the local change path (clang's
+// thread-safety analysis checks the annotated parts):
+//   1. local_change_gate() or writing_mu_ (never both at once: the idle
+//      committer holds writing_mu_ over a scan of many files, and
+//      replication holds the gate exclusively while it waits for the
+//      queue);
+//   2. names_gate();
+//   3. the inode table's lock;
+//   4. an inode's FileWriteState::times_mu(), then its FileWriteState
+//      lock, or its io_mu (never two inodes' at once);
+//   5. the store's commit lock (MetadataStore), taken by the worker only.
+// The commit queue's worker takes none of 1-3.
+class CommitPath {
+ public:
+  using Ticket = CommitQueue::Ticket;
+
+  CommitPath(InodeTable* inodes, MetadataStore* store, ChangeRecorder* recorder)
+      : inodes_(inodes), store_(store), recorder_(recorder) {}
+  CommitPath(const CommitPath&) = delete;
+  CommitPath& operator=(const CommitPath&) = delete;
+
+  // Local changes hold it shared from their syscall on the backing
+  // directory until their record is queued, and writable opens until the
+  // handle counts as a writer. Replication holds it exclusively while it
+  // decides and applies a remote entry (BlockLocalChanges).
+  Gate* local_change_gate() ABSL_LOCK_RETURNED(local_change_gate_) { return &local_change_gate_; }
+  // Unlink, rmdir, rename and link hold it shared from their syscall until
+  // their record is queued; a commit holds it exclusively while it takes
+  // its object's names and queues its record. So the records follow each
+  // other as the operations did: without it a commit that raced one (the
+  // commit of a plain close runs at RELEASE, after close() returned)
+  // recorded a name the operation had just taken away, and a deleted file
+  // came back in the store and on every peer.
+  Gate* names_gate() ABSL_LOCK_RETURNED(names_gate_) { return &names_gate_; }
+  // Stops local changes and waits until every record queued so far is in
+  // the store; they stay stopped while the returned lock lives.
+  std::unique_lock<std::shared_mutex> BlockLocalChanges() ABSL_LOCKS_EXCLUDED(local_change_gate_);
+
+  // Whether the backing file system stamps a change made after a stat with
+  // a new ctime however soon it comes (multigrain timestamps): then an
+  // unchanged (size, mtime, ctime) proves an unchanged file, and a commit
+  // can skip rehashing it. Set before the mount serves requests.
+  void set_fine_grained_ctime(bool fine) { fine_grained_ctime_ = fine; }
+
+  // Queues the record of `inode`'s state under all the names it has now;
+  // the worker observes it when it runs. For files, uses and clears the
+  // dirty blocks. Failures are logged and counted; the start-up scan will
+  // pick the change up. Returns the job's ticket (0: nothing to record).
+  //
+  // `decided_at` is the generation the caller saw when it decided to
+  // commit (FileWriteState). If the inode changed since, nothing is
+  // recorded: an O_TRUNC open that came in between has emptied the file
+  // while its writer's new content is still in the kernel's page cache
+  // (writeback cache), and a commit now would send peers an empty file.
+  // The change that moved the generation marked the inode changed, and its
+  // own commit records it.
+  Ticket CommitInode(Inode* inode, uint64_t decided_at) ABSL_LOCKS_EXCLUDED(names_gate_);
+  // Commits `inode`, unless it is a file open for writing: then marks it
+  // changed, and its last writer's close (or the idle committer) commits
+  // it, once the writer's data has reached the file.
+  Ticket CommitUnlessBeingWritten(Inode* inode) ABSL_LOCKS_EXCLUDED(names_gate_);
+  // Queues the record of `path` deleted, and of a rename.
+  Ticket CommitDelete(const std::string& path);
+  Ticket CommitRename(const std::string& from, const std::string& to, bool exchange,
+                      const LocalStat& moved_stat, const LocalStat& exchanged_stat);
+  // Waits until the record of `ticket` (and all before it) is in the store.
+  void WaitFor(Ticket ticket) { queue_.WaitFor(ticket); }
+  // Waits until every record queued so far is in the store.
+  void WaitForAll() { queue_.Drain(); }
+  size_t Pending() const { return queue_.Pending(); }
+  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+
+  // Puts a regular file with a new writable handle in the idle committer's
+  // set. Not under the local change gate (see the lock order).
+  void TrackWriter(Inode* inode) ABSL_LOCKS_EXCLUDED(writing_mu_, local_change_gate_);
+  // A writable handle of `inode` closes: commits what it wrote when it is
+  // the last writer (`commit`: false when the kernel never saw the
+  // handle), and stops counting it. Returns whether it was the last one.
+  bool CloseWriter(Inode* inode, bool writes_unseen, bool commit)
+      ABSL_LOCKS_EXCLUDED(writing_mu_, local_change_gate_, names_gate_);
+  // Commits the files with writers open whose last change is at least
+  // `quiet` old (a log appended to for days still reaches the peers), and
+  // notices the changes of writers the daemon does not see.
+  void CommitQuietFiles(std::chrono::steady_clock::duration quiet)
+      ABSL_LOCKS_EXCLUDED(writing_mu_, names_gate_);
+
+ private:
+  void RecordInode(Inode* inode, const std::vector<std::string>& paths, uint64_t decided_at);
+  // Records `path`, one name of the object `fd` (stat'ed as `st`), hashing
+  // what `dirty` marks. Returns false when the commit must stop: the inode
+  // changed (its blocks handed back) or the record failed (the inode stays
+  // changed).
+  bool RecordPath(Inode* inode, const std::string& path, int fd, struct stat& st,
+                  const DirtyBlocks& dirty, uint64_t decided_at);
+  // Marks the inode changed when a writer the daemon does not see moved
+  // its backing stat.
+  static void NoteUnseenWrites(Inode* inode);
+  void CountFailure() { failures_.fetch_add(1, std::memory_order_relaxed); }
+
+  InodeTable* inodes_;
+  MetadataStore* store_;
+  ChangeRecorder* recorder_;
+  bool fine_grained_ctime_ = false;
+  std::atomic<uint64_t> failures_{0};
+
+  Gate local_change_gate_ ABSL_ACQUIRED_BEFORE(names_gate_);
+  absl::Mutex writing_mu_ ABSL_ACQUIRED_BEFORE(names_gate_);
+  // Regular files with writable handles open, for the idle committer. An
+  // inode here cannot be forgotten: the kernel holds it until its RELEASE
+  // is answered, and CloseWriter takes it out first.
+  absl::flat_hash_set<Inode*> writing_ ABSL_GUARDED_BY(writing_mu_);
+  Gate names_gate_;
+  // Last: its worker runs queued records against everything above, and
+  // finishes them before the rest goes.
+  CommitQueue queue_;
+};
+
+}  // namespace replfs
+
+#endif  // REPLFS_FUSE_COMMIT_PATH_H_
