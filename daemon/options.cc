@@ -65,6 +65,9 @@ struct RawOptions {
 enum Key { kKeyHelp, kKeyVersion, kKeyForeground, kKeyDebug, kKeySingle, kKeyPeer };
 
 #define REPLFS_OPT(templ, field) {templ, offsetof(RawOptions, field), 0}
+// FUSE_OPT_KEY, with its offset marker (-1U, the value fuse_opt compares
+// with) converted explicitly.
+#define REPLFS_KEY(templ, key) {templ, static_cast<unsigned long>(-1U), key}
 const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("state_dir=%s", state_dir),
     REPLFS_OPT("--state_dir=%s", state_dir),
@@ -112,17 +115,17 @@ const fuse_opt kOptionSpec[] = {
     {"--insecure", offsetof(RawOptions, insecure), 1},
     {"allow_setuid", offsetof(RawOptions, allow_setuid), 1},
     {"--allow_setuid", offsetof(RawOptions, allow_setuid), 1},
-    FUSE_OPT_KEY("peer=", kKeyPeer),
-    FUSE_OPT_KEY("--peer=", kKeyPeer),
-    FUSE_OPT_KEY("-h", kKeyHelp),
-    FUSE_OPT_KEY("--help", kKeyHelp),
-    FUSE_OPT_KEY("-V", kKeyVersion),
-    FUSE_OPT_KEY("--version", kKeyVersion),
-    FUSE_OPT_KEY("-f", kKeyForeground),
-    FUSE_OPT_KEY("--foreground", kKeyForeground),
-    FUSE_OPT_KEY("-d", kKeyDebug),
-    FUSE_OPT_KEY("debug", kKeyDebug),
-    FUSE_OPT_KEY("-s", kKeySingle),
+    REPLFS_KEY("peer=", kKeyPeer),
+    REPLFS_KEY("--peer=", kKeyPeer),
+    REPLFS_KEY("-h", kKeyHelp),
+    REPLFS_KEY("--help", kKeyHelp),
+    REPLFS_KEY("-V", kKeyVersion),
+    REPLFS_KEY("--version", kKeyVersion),
+    REPLFS_KEY("-f", kKeyForeground),
+    REPLFS_KEY("--foreground", kKeyForeground),
+    REPLFS_KEY("-d", kKeyDebug),
+    REPLFS_KEY("debug", kKeyDebug),
+    REPLFS_KEY("-s", kKeySingle),
     FUSE_OPT_END,
 };
 #undef REPLFS_OPT

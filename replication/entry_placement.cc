@@ -313,7 +313,9 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
   // No local change is between its syscall and its commit while we decide
   // and change the disk (see FilesystemHooks::BlockLocalChanges).
   std::unique_lock<std::shared_mutex> gate = hooks_->BlockLocalChanges();
-  absl::Status status = store_->Transact([&](StoreTransaction& txn) -> absl::Status {
+  // Runs here, inside Place: the caller's hold of mu_ covers it.
+  absl::Status status = store_->Transact([&](StoreTransaction& txn)
+                                             ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     absl::StatusOr<std::optional<Entry>> now = txn.Get(path);
     if (!now.ok()) return now.status();
     if (!SameStoredEntry(*now, plan.before)) {

@@ -4,7 +4,8 @@
 #   2. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the randomized convergence simulation (it runs seeds on several
 #      threads) under ThreadSanitizer,
-#   4. the libFuzzer targets for a short, bounded time (clang).
+#   4. the libFuzzer targets for a short, bounded time (clang), whose build
+#      also checks the lock annotations of every library (-Wthread-safety).
 # This is the README's test command and what CI runs (.ci/run).
 # Stages can be chosen: tools/test.sh [--only normal|sanitize|tsan|fuzz]...
 set -euo pipefail
