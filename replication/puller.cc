@@ -266,40 +266,32 @@ void Puller::Reject(absl::string_view why) {
   LogError(absl::StrCat("peer ", config_.peer_address, ": rejected: ", why));
 }
 
-absl::Status Puller::Session() {
-  // Blocks travel on a connection of their own: a peer flooding or hanging
-  // FetchBlocks fills that connection's buffers, not the feed's.
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      config_.peer_address, config_.credentials, FeedChannelArguments());
-  auto stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(channel));
-  auto block_stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(
-      grpc::CreateCustomChannel(config_.peer_address, config_.credentials,
-                                BlockChannelArguments())));
+absl::StatusOr<HelloReply> Puller::SayHello(Replication::Stub* stub) {
   HelloRequest hello;
   hello.set_protocol_version(PROTOCOL_VERSION_CURRENT);
   hello.set_cluster(config_.cluster);
   hello.set_node(config_.node_id);
   hello.set_listen(config_.listen);
   HelloReply reply;
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    grpc::Status status = stub->Hello(&context, hello, &reply);
-    if (!status.ok()) {
-      std::string message = absl::StrCat("hello failed: ", ForLog(status.error_message(), 512));
-      // In TLS 1.3 the server checks our certificate after our side of the
-      // handshake is done, so a refused certificate reaches us only as a
-      // closed socket. Say what that usually means (tests/tls_test).
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-          absl::StrContains(status.error_message(), "Socket closed")) {
-        absl::StrAppend(&message,
-                        " (the peer closed the connection in or right after the TLS handshake: "
-                        "it may refuse our certificate - expired, or not signed by its CA - "
-                        "or expect TLS where we speak plaintext)");
-      }
-      return absl::UnavailableError(message);
-    }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const grpc::Status status = stub->Hello(&context, hello, &reply);
+  if (status.ok()) return reply;
+  std::string message = absl::StrCat("hello failed: ", ForLog(status.error_message(), 512));
+  // In TLS 1.3 the server checks our certificate after our side of the
+  // handshake is done, so a refused certificate reaches us only as a
+  // closed socket. Say what that usually means (tests/tls_test).
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StrContains(status.error_message(), "Socket closed")) {
+    absl::StrAppend(&message,
+                    " (the peer closed the connection in or right after the TLS handshake: "
+                    "it may refuse our certificate - expired, or not signed by its CA - "
+                    "or expect TLS where we speak plaintext)");
   }
+  return absl::UnavailableError(message);
+}
+
+absl::StatusOr<uint64_t> Puller::AcceptHello(const HelloReply& reply) {
   // The server checks our Hello; check its reply the same way. Its node id
   // keys our checkpoint for it: a peer answering with ours (or none) would
   // make us skip or replay our own log.
@@ -329,6 +321,22 @@ absl::Status Puller::Session() {
   state_.SetConnected(reply.node(), skew_ms);
   LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
                           config_.peer_address, reply.node(), resume, reply.head_seq()));
+  return resume;
+}
+
+absl::Status Puller::Session() {
+  // Blocks travel on a connection of their own: a peer flooding or hanging
+  // FetchBlocks fills that connection's buffers, not the feed's.
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      config_.peer_address, config_.credentials, FeedChannelArguments());
+  auto stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(channel));
+  auto block_stub = std::shared_ptr<Replication::Stub>(Replication::NewStub(
+      grpc::CreateCustomChannel(config_.peer_address, config_.credentials,
+                                BlockChannelArguments())));
+  absl::StatusOr<HelloReply> reply = SayHello(stub.get());
+  if (!reply.ok()) return reply.status();
+  absl::StatusOr<uint64_t> resume = AcceptHello(*reply);
+  if (!resume.ok()) return resume.status();
 
   grpc::ClientContext context;
   {
@@ -341,19 +349,29 @@ absl::Status Puller::Session() {
     if (config_.fallback) release_owed_ = true;
     stub_ = block_stub;
   }
+  GrpcBlockFetcher fetcher(block_stub, &fetches_);
+  FeedSession feed{reply->node(), stub.get(), &fetcher,
+                   FeedPosition(*resume, reply->head_seq(), absl::Now()),
+                   FeedPosition(*resume, reply->head_seq(), absl::Now())};
+  absl::Status result = PullFeed(channel.get(), &context, &feed);
+  {
+    absl::MutexLock lock(&mu_);
+    active_context_ = nullptr;
+  }
+  return result;
+}
+
+absl::Status Puller::PullFeed(grpc::Channel* channel, grpc::ClientContext* context,
+                              FeedSession* feed) {
   ChangesRequest request;
-  request.set_since(resume);
+  request.set_since(feed->applied.checkpoint());
   request.set_node(config_.node_id);
   request.set_listen(config_.listen);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
-      OpenRawChanges(channel.get(), &context, request);
-  GrpcBlockFetcher fetcher(block_stub, &fetches_);
-  FeedSession feed{reply.node(), stub.get(), &fetcher,
-                   FeedPosition(resume, reply.head_seq(), absl::Now()),
-                   FeedPosition(resume, reply.head_seq(), absl::Now())};
+      OpenRawChanges(channel, context, request);
   absl::Status result;
   {
-    FeedReader batches(reader.get(), &context);
+    FeedReader batches(reader.get(), context);
     for (;;) {
       absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take();
       if (!taken.ok()) {
@@ -362,18 +380,14 @@ absl::Status Puller::Session() {
         break;
       }
       if (taken->empty()) break;  // The stream ended; Finish says how.
-      result = ApplyTake(*std::move(taken), &feed);
+      result = ApplyTake(*std::move(taken), feed);
       if (!result.ok()) {
-        context.TryCancel();
+        context->TryCancel();
         break;
       }
     }
   }
-  grpc::Status status = reader->Finish();
-  {
-    absl::MutexLock lock(&mu_);
-    active_context_ = nullptr;
-  }
+  const grpc::Status status = reader->Finish();
   if (!result.ok()) return result;
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
     // Our channel refused a message above its bound (kMaxBatchMessageBytes
@@ -386,7 +400,6 @@ absl::Status Puller::Session() {
   }
   return absl::UnavailableError("stream ended");
 }
-
 
 absl::Status Puller::ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed) {
   // The feed's seqs are checked before anything of the take applies; the

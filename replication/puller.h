@@ -58,12 +58,20 @@ class Puller {
   void Run();
   // One connection's life: returns why it ended.
   absl::Status Session();
+  // Introduces us to the peer (a 5 s deadline).
+  absl::StatusOr<HelloReply> SayHello(Replication::Stub* stub);
+  // Checks the peer's answer and marks the peer connected. Returns the seq
+  // to pull its feed from.
+  absl::StatusOr<uint64_t> AcceptHello(const HelloReply& reply);
   // Waits while this fallback is not in use; meanwhile asks the peer, until
   // it answers, to stop holding tombstones for us. False when stopping.
   bool AwaitInUse();
   absl::Status SendRelease();
   struct FeedSession;
-  // Applies the batches that arrived while the previous take applied, as
+  // Streams the peer's feed from feed->applied and applies it, until the
+  // stream ends or fails (returned); `context` is the one Stop cancels.
+  absl::Status PullFeed(grpc::Channel* channel, grpc::ClientContext* context,
+                        FeedSession* feed);  // Applies the batches that arrived while the previous take applied, as
   // one (ApplyChecked), after checking their seqs.
   absl::Status ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed);
   // Applies checked entries, moves the checkpoint to `covered`, acks.

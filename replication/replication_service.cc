@@ -130,74 +130,22 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
   }
   auto last_heartbeat = absl::Now();
   while (!context->IsCancelled() && !shutting_down_) {
-    ChangeBatch batch;
-    size_t bytes = 0;
-    uint64_t next_since = since;
-    Version group_version;  // Entries of one commit share a version.
-    absl::Status feed_error;
-    absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
-      // Its own changes coming back would be ignored by the caller anyway
-      // (equal versions); skip them, but let the caller checkpoint past.
-      if (entry.content().version().node() == request->node() &&
-          (entry.content().kind() == KIND_TOMBSTONE ||
-           entry.attributes().version().node() == request->node())) {
-        next_since = entry.seq();
-        return true;
-      }
-      absl::StatusOr<Entry> sent = FeedEntry(entry, *store_, root_fd_);
-      if (!sent.ok()) {
-        feed_error = sent.status();
-        return false;
-      }
-      // Keep one commit (e.g. a rename's tombstones and new names) in one
-      // batch when possible, so the receiver builds the new names from the
-      // old ones before removing them.
-      const bool same_group = batch.entries_size() > 0 &&
-                              entry.content().version().hlc() == group_version.hlc() &&
-                              entry.content().version().node() == group_version.node();
-      const size_t entries = static_cast<size_t>(batch.entries_size());
-      const size_t entry_bytes = sent->ByteSizeLong();
-      if ((bytes >= config_.max_batch_bytes || entries >= config_.max_batch_entries) &&
-          !same_group) {
-        return false;
-      }
-      // Even one commit stops at what a receiver accepts (BatchLimits): 4x
-      // the usual bounds, an entry that would cross them starting the next
-      // batch (one alone is always sent).
-      if (entries > 0 && (bytes + entry_bytes > 4 * config_.max_batch_bytes ||
-                          entries >= 4 * config_.max_batch_entries)) {
-        return false;
-      }
-      // An entry every peer would refuse (a file above the largest size
-      // that replicates, a path deeper than a peer accepts) would stop
-      // their feeds at it: it is skipped, like their own, and said so.
-      if (absl::Status valid = ValidateRemoteEntry(*sent, "", EntryLimits()); !valid.ok()) {
-        LogWarning(absl::StrCat("change feed: not sending ", ForLog(entry.path(), 200),
-                                " to peers, they would refuse it: ", valid.message()));
-        next_since = entry.seq();
-        return true;
-      }
-      *batch.add_entries() = std::move(*sent);
-      bytes += entry_bytes;
-      group_version = entry.content().version();
-      next_since = entry.seq();
-      return true;
-    });
-    if (s.ok()) s = feed_error;
-    if (!s.ok()) {
-      LogError(absl::StrCat("change feed: ", s.ToString()));
-      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+    absl::StatusOr<FeedBatch> next = NextBatch(since, request->node());
+    if (!next.ok()) {
+      LogError(absl::StrCat("change feed: ", next.status().ToString()));
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(next.status().message()));
     }
-    if (batch.entries_size() > 0 || next_since > since ||
+    if (next->batch.entries_size() > 0 || next->through_seq > since ||
         absl::Now() - last_heartbeat > absl::Seconds(1)) {
-      batch.set_through_seq(next_since);
+      ChangeBatch& batch = next->batch;
+      batch.set_through_seq(next->through_seq);
       // Empty batches are heartbeats: they carry our head for lag figures.
       batch.set_head_seq(store_->LastSeq());
       batch.set_hlc(clock_->Now());
       bytes_served_ += batch.ByteSizeLong();
       if (!writer->Write(batch)) break;
       last_heartbeat = absl::Now();
-      since = next_since;
+      since = next->through_seq;
       absl::MutexLock lock(&mu_);
       pulled_by_[request->node()] = since;
       continue;
@@ -205,6 +153,67 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
     store_->WaitForChanges(since, absl::Milliseconds(500));
   }
   return grpc::Status::OK;
+}
+
+absl::StatusOr<ReplicationService::FeedBatch> ReplicationService::NextBatch(uint64_t since,
+                                                                            uint64_t puller) {
+  FeedBatch next;
+  next.through_seq = since;
+  size_t bytes = 0;
+  Version group_version;  // Entries of one commit share a version.
+  absl::Status feed_error;
+  absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
+    // Its own changes coming back would be ignored by the puller anyway
+    // (equal versions); skip them, but let it checkpoint past.
+    if (entry.content().version().node() == puller &&
+        (entry.content().kind() == KIND_TOMBSTONE ||
+         entry.attributes().version().node() == puller)) {
+      next.through_seq = entry.seq();
+      return true;
+    }
+    // Keep one commit (e.g. a rename's tombstones and new names) in one
+    // batch when possible, so the receiver builds the new names from the
+    // old ones before removing them. Checked before the entry's wire form
+    // is built (which may read a small file back).
+    const size_t entries = static_cast<size_t>(next.batch.entries_size());
+    const bool same_group = entries > 0 &&
+                            entry.content().version().hlc() == group_version.hlc() &&
+                            entry.content().version().node() == group_version.node();
+    if ((bytes >= config_.max_batch_bytes || entries >= config_.max_batch_entries) &&
+        !same_group) {
+      return false;
+    }
+    absl::StatusOr<Entry> sent = FeedEntry(entry, *store_, root_fd_);
+    if (!sent.ok()) {
+      feed_error = sent.status();
+      return false;
+    }
+    // Even one commit stops at what a receiver accepts (BatchLimits): 4x
+    // the usual bounds, an entry that would cross them starting the next
+    // batch (one alone is always sent).
+    const size_t entry_bytes = sent->ByteSizeLong();
+    if (entries > 0 && (bytes + entry_bytes > 4 * config_.max_batch_bytes ||
+                        entries >= 4 * config_.max_batch_entries)) {
+      return false;
+    }
+    // An entry every peer would refuse (a file above the largest size
+    // that replicates, a path deeper than a peer accepts) would stop
+    // their feeds at it: it is skipped, like their own, and said so.
+    if (absl::Status valid = ValidateRemoteEntry(*sent, "", EntryLimits()); !valid.ok()) {
+      LogWarning(absl::StrCat("change feed: not sending ", ForLog(entry.path(), 200),
+                              " to peers, they would refuse it: ", valid.message()));
+      next.through_seq = entry.seq();
+      return true;
+    }
+    *next.batch.add_entries() = std::move(*sent);
+    bytes += entry_bytes;
+    group_version = entry.content().version();
+    next.through_seq = entry.seq();
+    return true;
+  });
+  if (s.ok()) s = feed_error;
+  if (!s.ok()) return s;
+  return next;
 }
 
 grpc::Status ReplicationService::FetchBlocks(grpc::ServerContext* context,

@@ -55,6 +55,14 @@ class ReplicationService final : public Replication::Service {
   absl::flat_hash_map<uint64_t, uint64_t> PulledBy() const;
 
  private:
+  // The entries after `since` that fit one batch, as sent to `puller`, and
+  // the seq the puller may checkpoint at once they are applied.
+  struct FeedBatch {
+    ChangeBatch batch;
+    uint64_t through_seq = 0;
+  };
+  absl::StatusOr<FeedBatch> NextBatch(uint64_t since, uint64_t puller);
+
   Config config_;
   MetadataStore* store_;
   HybridLogicalClock* clock_;
