@@ -265,77 +265,15 @@ ReplicaStatus Replicator::Status() const {
   status.set_backing(config_.backing);
   status.set_mountpoint(config_.mountpoint);
   status.set_started_unix_ms(started_unix_ms_);
-  status.set_entries(store_->LiveEntries());
-  status.set_tombstones(store_->Tombstones());
-  status.set_head_seq(store_->LastSeq());
+  AddStoreCounts(&status);
   if (commit_failures_) status.set_commit_failures(commit_failures_());
   if (pending_commits_) status.set_pending_commits(pending_commits_());
   if (data_path_) data_path_(&status);
-  if (absl::StatusOr<uint64_t> deferred = DeferredEntries(*store_).Count(); deferred.ok()) {
-    status.set_deferred(*deferred);
-  } else {
-    status.add_warnings(
-        absl::StrCat("cannot count deferred entries: ", deferred.status().message()));
-  }
-  if (absl::StatusOr<uint64_t> conflicts = ConflictRecords(*store_).Count(); conflicts.ok()) {
-    status.set_conflicts(*conflicts);
-  } else {
-    status.add_warnings(
-        absl::StrCat("cannot count conflict copies: ", conflicts.status().message()));
-  }
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
-  absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
-  if (service_ != nullptr) pulled_by = service_->PulledBy();
-  // Set-aside entries by the peer they came from: a count, and the first
-  // few in full (the list is bounded by the tree, but a status is small).
-  constexpr int kProblemsShown = 20;
-  absl::flat_hash_map<uint64_t, std::pair<uint64_t, std::vector<SetAsideProblem>>> set_aside;
-  uint64_t set_aside_total = 0;
-  if (absl::Status s = store_->ScanSetAside("", [&](const SetAsideRecord& record) {
-        ++set_aside_total;
-        auto& [count, problems] = set_aside[record.peer()];
-        ++count;
-        if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
-        return true;
-      });
-      !s.ok()) {
-    status.add_warnings(absl::StrCat("cannot list set-aside entries: ", s.message()));
-  }
-  status.set_set_aside(set_aside_total);
-  for (const auto& puller : pullers_) {
-    PeerStatus peer = puller->state().Snapshot();
-    if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
-      peer.set_their_applied_seq(it->second);
-    }
-    if (auto it = set_aside.find(peer.node()); peer.node() != 0 && it != set_aside.end()) {
-      peer.set_set_aside_entries(it->second.first);
-      for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
-      set_aside.erase(it);
-    }
-    if (std::abs(peer.clock_skew_ms()) > 5000) {
-      status.add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
-                                       peer.clock_skew_ms(), " ms"));
-    }
-    *status.add_peers() = std::move(peer);
-  }
-  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
-      ReplicationService::AckedBy(*store_);
-  if (acked.ok()) {
-    absl::flat_hash_set<uint64_t> configured;
-    for (const PeerStatus& peer : status.peers()) {
-      if (!peer.fallback()) configured.insert(peer.node());
-    }
-    std::vector<std::pair<uint64_t, uint64_t>> sorted(acked->begin(), acked->end());
-    std::sort(sorted.begin(), sorted.end());
-    for (const auto& [node, seq] : sorted) {
-      PullingNode* puller = status.add_pullers();
-      puller->set_node(node);
-      puller->set_acknowledged_seq(seq);
-      puller->set_is_peer(configured.contains(node));
-    }
-  } else {
-    status.add_warnings(absl::StrCat("cannot list pullers: ", acked.status().message()));
-  }
+  SetAsideByPeer set_aside = CollectSetAside(&status);
+  AddPeers(&status, &set_aside);
+  AddPullers(&status);
+  // What is left came from no peer configured now.
   for (const auto& [node, problems] : set_aside) {
     status.add_warnings(absl::StrFormat(
         "%d entries set aside from %s (not applied here, retried): first %s: %s",
@@ -343,6 +281,86 @@ ReplicaStatus Replicator::Status() const {
         problems.second.front().path(), problems.second.front().reason()));
   }
   return status;
+}
+
+void Replicator::AddStoreCounts(ReplicaStatus* status) const {
+  status->set_entries(store_->LiveEntries());
+  status->set_tombstones(store_->Tombstones());
+  status->set_head_seq(store_->LastSeq());
+  if (absl::StatusOr<uint64_t> deferred = DeferredEntries(*store_).Count(); deferred.ok()) {
+    status->set_deferred(*deferred);
+  } else {
+    status->add_warnings(
+        absl::StrCat("cannot count deferred entries: ", deferred.status().message()));
+  }
+  if (absl::StatusOr<uint64_t> conflicts = ConflictRecords(*store_).Count(); conflicts.ok()) {
+    status->set_conflicts(*conflicts);
+  } else {
+    status->add_warnings(
+        absl::StrCat("cannot count conflict copies: ", conflicts.status().message()));
+  }
+}
+
+Replicator::SetAsideByPeer Replicator::CollectSetAside(ReplicaStatus* status) const {
+  // A count per peer, and the first few in full (the list is bounded by the
+  // tree, but a status is small).
+  constexpr int kProblemsShown = 20;
+  SetAsideByPeer set_aside;
+  uint64_t total = 0;
+  if (absl::Status s = store_->ScanSetAside("", [&](const SetAsideRecord& record) {
+        ++total;
+        auto& [count, problems] = set_aside[record.peer()];
+        ++count;
+        if (problems.size() < kProblemsShown) problems.push_back(ProblemOf(record));
+        return true;
+      });
+      !s.ok()) {
+    status->add_warnings(absl::StrCat("cannot list set-aside entries: ", s.message()));
+  }
+  status->set_set_aside(total);
+  return set_aside;
+}
+
+void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) const {
+  absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
+  if (service_ != nullptr) pulled_by = service_->PulledBy();
+  for (const auto& puller : pullers_) {
+    PeerStatus peer = puller->state().Snapshot();
+    if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
+      peer.set_their_applied_seq(it->second);
+    }
+    if (auto it = set_aside->find(peer.node()); peer.node() != 0 && it != set_aside->end()) {
+      peer.set_set_aside_entries(it->second.first);
+      for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
+      set_aside->erase(it);
+    }
+    if (std::abs(peer.clock_skew_ms()) > 5000) {
+      status->add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
+                                        peer.clock_skew_ms(), " ms"));
+    }
+    *status->add_peers() = std::move(peer);
+  }
+}
+
+void Replicator::AddPullers(ReplicaStatus* status) const {
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> acked =
+      ReplicationService::AckedBy(*store_);
+  if (!acked.ok()) {
+    status->add_warnings(absl::StrCat("cannot list pullers: ", acked.status().message()));
+    return;
+  }
+  absl::flat_hash_set<uint64_t> configured;
+  for (const PeerStatus& peer : status->peers()) {
+    if (!peer.fallback()) configured.insert(peer.node());
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> sorted(acked->begin(), acked->end());
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [node, seq] : sorted) {
+    PullingNode* puller = status->add_pullers();
+    puller->set_node(node);
+    puller->set_acknowledged_seq(seq);
+    puller->set_is_peer(configured.contains(node));
+  }
 }
 
 }  // namespace replfs

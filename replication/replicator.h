@@ -5,8 +5,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -76,6 +78,17 @@ class Replicator {
   }
 
  private:
+  // Entries set aside, by the peer they came from: how many, and the first
+  // few.
+  using SetAsideByPeer =
+      absl::flat_hash_map<uint64_t, std::pair<uint64_t, std::vector<SetAsideProblem>>>;
+  // The parts of Status: the store's counts, the set-aside entries (their
+  // total set), each configured peer (taking its set-aside entries out of
+  // `set_aside`), and the nodes that pull from us.
+  void AddStoreCounts(ReplicaStatus* status) const;
+  SetAsideByPeer CollectSetAside(ReplicaStatus* status) const;
+  void AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) const;
+  void AddPullers(ReplicaStatus* status) const;
   void StartPullers();
   void RunDeferredWorker();
   void PurgeTombstones();
