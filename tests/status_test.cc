@@ -521,6 +521,49 @@ TEST(StatusConflictTest, ListsAndRestoresConflictCopies) {
   EXPECT_NE(RunStatus(dir.path(), {"--restore", "no/such/path", loser_mount}).exit_code, 0);
 }
 
+// --log reads a running replica's store over its admin socket: entries,
+// change log and local objects, by mountpoint or backing directory; a
+// stopped replica is an error that says so.
+TEST(StatusLogTest, PrintsTheStoreOfARunningReplica) {
+  TempDir dir("replfs-status-log");
+  ReplicaProcess replica(dir.Sub("backing"), dir.Sub("mount"));
+  ASSERT_TRUE(replica.Start().ok());
+  ASSERT_EQ(::mkdir(replica.MountPath("docs").c_str(), 0755), 0);
+  std::ofstream(replica.MountPath("docs/page.html")) << "hello\n";
+  ASSERT_EQ(::symlink("docs/page.html", replica.MountPath("index.html").c_str()), 0);
+  ASSERT_EQ(::mknod(replica.MountPath("control.sock").c_str(), S_IFSOCK | 0600, 0), 0);
+
+  StatusRun table;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        table = RunStatus(dir.path(), {"--log", replica.backing()});
+        return table.out.find("index.html") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << table.Describe() << replica.Log();
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  for (const char* expected :
+       {"replica node ", "entries (E/, by path):", "docs/page.html", "6 bytes, 1 blocks",
+        "-> docs/page.html", "change log (S/, by seq; each path once, at its latest change):",
+        "local objects (devices and sockets: never recorded or replicated):",
+        "socket    control.sock  (local)"}) {
+    EXPECT_NE(table.out.find(expected), std::string::npos) << expected << "\n" << table.out;
+  }
+
+  const StatusRun json = RunStatus(dir.path(), {"--log", "--json", replica.mountpoint()});
+  EXPECT_EQ(json.exit_code, 0) << json.Describe();
+  EXPECT_NE(json.out.find("\"path\":\"docs/page.html\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("{\"local_object\":\"control.sock\",\"kind\":\"socket\"}"),
+            std::string::npos)
+      << json.out;
+  EXPECT_EQ(json.out.find("change log"), std::string::npos) << json.out;
+
+  ASSERT_TRUE(replica.Stop().ok());
+  const StatusRun stopped = RunStatus(dir.path(), {"--log", replica.backing()});
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.Describe();
+  EXPECT_NE(stopped.err.find("admin socket"), std::string::npos) << stopped.Describe();
+}
+
 // /proc/mounts escapes blanks; only fuse.replfs lines are replicas, and a
 // mountpoint maps to BACKING/.replfs.
 TEST(ReplicaLocatorTest, FindsReplicasInProcMounts) {
