@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "storage/conflict_records.h"
-#include "tests/storage/raw_store.h"
+#include "tests/support/raw_store.h"
 
 namespace replfs {
 namespace {
