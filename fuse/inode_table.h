@@ -121,6 +121,9 @@ class InodeTable {
   InodeTable& operator=(const InodeTable&) = delete;
 
   Inode* root() { return root_.get(); }
+  // Whether inodes past the fd budget can trade their fd for a file handle
+  // (probed once, on the root).
+  bool file_handles_work() const { return file_handles_work_; }
 
   // Finds or creates the inode for the object `name` in `parent` (stat'ed as
   // `st`, opened as `fd`, which is adopted only when the inode is new),

@@ -32,17 +32,6 @@ absl::StatusOr<std::string> Canonical(const std::string& path, const char* what)
   return std::string(resolved);
 }
 
-// Whether `path` is already the mountpoint of some filesystem.
-bool IsMountpoint(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() > 4 && fields[4] == path) return true;
-  }
-  return false;
-}
-
 // fstab-only words that mean nothing to the kernel or libfuse.
 bool IsFstabOnly(const std::string& option) {
   const std::string key = option.substr(0, option.find('='));
@@ -53,6 +42,16 @@ bool IsFstabOnly(const std::string& option) {
 }
 
 }  // namespace
+
+bool IsMountpoint(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4] == path) return true;
+  }
+  return false;
+}
 
 bool IsPassthroughMountOption(const std::string& option) {
   static const char* const kAccepted[] = {

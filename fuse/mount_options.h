@@ -31,6 +31,11 @@ struct MountOptions {
 // a typo in fstab must not be silently ignored.
 bool IsPassthroughMountOption(const std::string& option);
 
+// Whether `path` is the mountpoint of some file system now (per
+// /proc/self/mountinfo). Also what the tests ask before and after they
+// mount and unmount (tests/support/replica_process.h).
+bool IsMountpoint(const std::string& path);
+
 // Makes backing and mountpoint canonical and checks that the backing
 // directory is writable, that the mount would not contain itself and that
 // nothing is mounted at the mountpoint yet.

@@ -1,9 +1,126 @@
 #include "replication/admin_service.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <string>
+
 #include "replication/replication_service.h"
 #include "storage/conflict_records.h"
 
 namespace replfs {
+namespace {
+
+// The most items and about the most bytes one page holds, whatever the
+// client asks: a store of any size is listed in bounded memory. Bytes
+// matter beside items: an entry of a huge file carries a hash per block.
+constexpr uint32_t kMaxPageItems = 1000;
+constexpr size_t kMaxPageBytes = size_t{1} << 20;
+
+// Counts what a page holds. A page takes at least one item, so that an
+// item larger than the byte budget is still listed (alone).
+class PageBudget {
+ public:
+  explicit PageBudget(uint32_t asked_items)
+      : items_left_(asked_items == 0 ? kMaxPageItems : std::min(asked_items, kMaxPageItems)) {}
+
+  bool Full() const { return items_left_ == 0 || bytes_left_ == 0; }
+  void Take(size_t bytes) {
+    --items_left_;
+    bytes_left_ -= std::min(bytes, bytes_left_);
+  }
+
+ private:
+  uint32_t items_left_;
+  size_t bytes_left_ = kMaxPageBytes;
+};
+
+// absl and gRPC share their status codes (both follow google.rpc.Code).
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+ConflictCopy ToConflictCopy(const ConflictRecord& record) {
+  ConflictCopy copy;
+  copy.set_path(record.path());
+  copy.set_copy_path(record.copy_path());
+  *copy.mutable_loser_version() = record.loser().version();
+  *copy.mutable_winner_version() = record.winner_version();
+  copy.set_origin(record.loser().version().node());
+  copy.set_saved_unix_ms(record.saved_unix_ms());
+  return copy;
+}
+
+absl::Status ListConflicts(const MetadataStore& store, const ConflictsRequest& request,
+                           ConflictsReply* reply) {
+  PageBudget budget(request.page_size());
+  bool more = false;
+  auto visit = [&](const ConflictRecord& record) {
+    if (budget.Full()) {
+      more = true;
+      return false;
+    }
+    ConflictCopy* copy = reply->add_conflicts();
+    *copy = ToConflictCopy(record);
+    budget.Take(copy->ByteSizeLong());
+    return true;
+  };
+  const ConflictRecords records(store);
+  absl::Status listed = request.has_after()
+                            ? records.ScanAfter(request.after().path(),
+                                                request.after().loser_version(), visit)
+                            : records.Scan(visit);
+  if (!listed.ok()) return listed;
+  if (more) {
+    const ConflictCopy& last = *reply->conflicts().rbegin();
+    reply->mutable_next_after()->set_path(last.path());
+    *reply->mutable_next_after()->mutable_loser_version() = last.loser_version();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ListEntries(const MetadataStore& store, const EntriesRequest& request,
+                         EntriesPage* page) {
+  PageBudget budget(request.page_size());
+  bool more = false;
+  absl::Status listed = store.ScanEntries(
+      "",
+      [&](const Entry& entry) {
+        if (budget.Full()) {
+          more = true;
+          return false;
+        }
+        *page->add_entries() = entry;
+        budget.Take(entry.ByteSizeLong());
+        return true;
+      },
+      request.after_path());
+  if (!listed.ok()) return listed;
+  if (more) page->set_next_after_path(page->entries().rbegin()->path());
+  return absl::OkStatus();
+}
+
+absl::Status ListChangeLog(const MetadataStore& store, const ChangeLogRequest& request,
+                           ChangeLogPage* page) {
+  PageBudget budget(request.page_size());
+  bool more = false;
+  absl::Status listed = store.ScanChanges(request.after_seq(), [&](const Entry& entry) {
+    if (budget.Full()) {
+      more = true;
+      return false;
+    }
+    ChangeLogRecord* record = page->add_records();
+    record->set_seq(entry.seq());
+    record->set_path(entry.path());
+    budget.Take(record->ByteSizeLong());
+    return true;
+  });
+  if (!listed.ok()) return listed;
+  if (more) page->set_next_after_seq(page->records().rbegin()->seq());
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 grpc::Status AdminService::Status(grpc::ServerContext*, const StatusRequest*,
                                   ReplicaStatus* reply) {
@@ -11,31 +128,31 @@ grpc::Status AdminService::Status(grpc::ServerContext*, const StatusRequest*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::Conflicts(grpc::ServerContext*, const ConflictsRequest*,
+grpc::Status AdminService::Conflicts(grpc::ServerContext*, const ConflictsRequest* request,
                                      ConflictsReply* reply) {
-  absl::Status listed = ConflictRecords(*store_).Scan([&](const ConflictRecord& record) {
-    ConflictCopy* copy = reply->add_conflicts();
-    copy->set_path(record.path());
-    copy->set_copy_path(record.copy_path());
-    *copy->mutable_loser_version() = record.loser().version();
-    *copy->mutable_winner_version() = record.winner_version();
-    copy->set_origin(record.loser().version().node());
-    copy->set_saved_unix_ms(record.saved_unix_ms());
-    return true;
-  });
-  if (!listed.ok()) {
-    reply->clear_conflicts();
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(listed.message()));
-  }
-  return grpc::Status::OK;
+  absl::Status listed = ListConflicts(*store_, *request, reply);
+  if (!listed.ok()) reply->Clear();
+  return ToGrpc(listed);
+}
+
+grpc::Status AdminService::Entries(grpc::ServerContext*, const EntriesRequest* request,
+                                   EntriesPage* reply) {
+  absl::Status listed = ListEntries(*store_, *request, reply);
+  if (!listed.ok()) reply->Clear();
+  return ToGrpc(listed);
+}
+
+grpc::Status AdminService::ChangeLog(grpc::ServerContext*, const ChangeLogRequest* request,
+                                     ChangeLogPage* reply) {
+  absl::Status listed = ListChangeLog(*store_, *request, reply);
+  if (!listed.ok()) reply->Clear();
+  return ToGrpc(listed);
 }
 
 grpc::Status AdminService::ForgetPuller(grpc::ServerContext*, const ForgetPullerRequest* request,
                                         ForgetPullerReply* reply) {
   absl::StatusOr<bool> forgotten = ReplicationService::ForgetPuller(store_, request->node());
-  if (!forgotten.ok()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(forgotten.status().message()));
-  }
+  if (!forgotten.ok()) return ToGrpc(forgotten.status());
   reply->set_forgotten(*forgotten);
   return grpc::Status::OK;
 }

@@ -12,6 +12,8 @@ namespace replfs {
 // The local admin endpoint (a unix socket in the state folder, mode 0600:
 // only root and the replica's owner can reach it) that replfs-status reads.
 // Knows the store and how to make a status, not the replicator that owns it.
+// The store is read page by page (Conflicts, Entries, ChangeLog): each call
+// holds at most one page, capped server-side whatever the client asks.
 class AdminService final : public Admin::Service {
  public:
   AdminService(MetadataStore* store, std::function<ReplicaStatus()> status)
@@ -20,6 +22,10 @@ class AdminService final : public Admin::Service {
                       ReplicaStatus* reply) override;
   grpc::Status Conflicts(grpc::ServerContext* context, const ConflictsRequest* request,
                          ConflictsReply* reply) override;
+  grpc::Status Entries(grpc::ServerContext* context, const EntriesRequest* request,
+                       EntriesPage* reply) override;
+  grpc::Status ChangeLog(grpc::ServerContext* context, const ChangeLogRequest* request,
+                         ChangeLogPage* reply) override;
   grpc::Status ForgetPuller(grpc::ServerContext* context, const ForgetPullerRequest* request,
                             ForgetPullerReply* reply) override;
 

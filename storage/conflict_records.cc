@@ -39,6 +39,13 @@ absl::Status ConflictRecords::Scan(
   return store_.ScanParsed<ConflictRecord>(kConflictPrefix, ParseConflict, visit);
 }
 
+absl::Status ConflictRecords::ScanAfter(
+    absl::string_view path, const Version& loser,
+    const std::function<bool(const ConflictRecord&)>& visit) const {
+  return store_.ScanParsed<ConflictRecord>(kConflictPrefix, ParseConflict, visit,
+                                           ConflictKey(path, loser));
+}
+
 absl::StatusOr<uint64_t> ConflictRecords::Count() const {
   return store_.CountRaw(kConflictPrefix);
 }

@@ -27,6 +27,10 @@ class ConflictRecords {
   // their versions' text) until `visit` returns false. Stops with
   // DataLossError at one that does not parse.
   absl::Status Scan(const std::function<bool(const ConflictRecord&)>& visit) const;
+  // Scan resumed after the record of `path` and `loser` (kept or not), for
+  // readers that list the records page by page.
+  absl::Status ScanAfter(absl::string_view path, const Version& loser,
+                         const std::function<bool(const ConflictRecord&)>& visit) const;
   // How many records are kept (keys counted, values not read).
   absl::StatusOr<uint64_t> Count() const;
 

@@ -521,10 +521,14 @@ absl::StatusOr<std::optional<std::string>> MetadataStore::GetRaw(absl::string_vi
 
 absl::Status MetadataStore::ScanRaw(
     absl::string_view prefix,
-    const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const {
+    const std::function<bool(absl::string_view key, absl::string_view value)>& visit,
+    absl::string_view start_after) const {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(AsSlice(prefix)); it->Valid(); it->Next()) {
+  // A `start_after` before the prefix must not skip it (see ScanEntries).
+  const bool resume_inside = !start_after.empty() && start_after > prefix;
+  for (it->Seek(AsSlice(resume_inside ? start_after : prefix)); it->Valid(); it->Next()) {
     const absl::string_view key(it->key().data(), it->key().size());
+    if (resume_inside && key == start_after) continue;
     if (!absl::StartsWith(key, prefix)) break;
     if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
   }

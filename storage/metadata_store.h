@@ -194,10 +194,11 @@ class MetadataStore {
   // Reads of any key, for the accessors above and the R/ records.
   absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
   // Visits the keys starting with `prefix` in key order until `visit`
-  // returns false.
+  // returns false; a non-empty `start_after` (a whole key) resumes after it.
   absl::Status ScanRaw(absl::string_view prefix,
                        const std::function<bool(absl::string_view key, absl::string_view value)>&
-                           visit) const;
+                           visit,
+                       absl::string_view start_after = "") const;
   // ScanRaw with each record parsed first: one that does not parse ends the
   // scan with its error (a DataLossError), never skipped.
   template <typename Record>
@@ -205,16 +206,19 @@ class MetadataStore {
       absl::string_view prefix,
       const std::function<absl::StatusOr<Record>(absl::string_view key, absl::string_view value)>&
           parse,
-      const std::function<bool(const Record&)>& visit) const {
+      const std::function<bool(const Record&)>& visit, absl::string_view start_after = "") const {
     absl::Status unreadable;
-    absl::Status scanned = ScanRaw(prefix, [&](absl::string_view key, absl::string_view value) {
-      absl::StatusOr<Record> record = parse(key, value);
-      if (!record.ok()) {
-        unreadable = record.status();
-        return false;
-      }
-      return visit(*record);
-    });
+    absl::Status scanned = ScanRaw(
+        prefix,
+        [&](absl::string_view key, absl::string_view value) {
+          absl::StatusOr<Record> record = parse(key, value);
+          if (!record.ok()) {
+            unreadable = record.status();
+            return false;
+          }
+          return visit(*record);
+        },
+        start_after);
     return scanned.ok() ? unreadable : scanned;
   }
   // How many keys start with `prefix`.

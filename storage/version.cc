@@ -2,9 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_format.h"
-#include "storage/hlc.h"
-
 namespace replfs {
 
 using Vector = google::protobuf::RepeatedPtrField<VersionVectorItem>;
@@ -72,11 +69,6 @@ bool VectorDominates(const Vector& a, const Vector& b) {
   return std::all_of(b.begin(), b.end(), [&](const VersionVectorItem& item) {
     return CounterOf(a, item.node()) >= item.counter();
   });
-}
-
-std::string VersionToString(const Version& v) {
-  return absl::StrFormat("%d.%d@%016x", HybridLogicalClock::WallMs(v.hlc()),
-                         v.hlc() & 0xffff, v.node());
 }
 
 }  // namespace replfs

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "entry.pb.h"
+#include "proto/version_text.h"  // VersionToString
 
 namespace replfs {
 
@@ -37,8 +38,6 @@ void MergeVectors(
 bool VectorDominates(
     const google::protobuf::RepeatedPtrField<VersionVectorItem>& a,
     const google::protobuf::RepeatedPtrField<VersionVectorItem>& b);
-
-std::string VersionToString(const Version& v);
 
 }  // namespace replfs
 

@@ -22,7 +22,7 @@
 
 #include "absl/strings/escaping.h"
 #include "entry.pb.h"
-#include "tests/replica_process.h"  // ReadWholeFile
+#include "tests/support/replica_process.h"  // ReadWholeFile
 #include "gtest/gtest.h"
 #include "storage/metadata_store.h"
 

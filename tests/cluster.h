@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "replfs.pb.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 

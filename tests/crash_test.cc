@@ -25,7 +25,7 @@
 #include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/backing_tree.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs {
 namespace {

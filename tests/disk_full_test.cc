@@ -20,7 +20,8 @@
 #include "gtest/gtest.h"
 #include "storage/unique_fd.h"
 #include "tests/cluster.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing {
 namespace {
@@ -28,27 +29,14 @@ namespace {
 constexpr int kA = 0;
 constexpr int kB = 1;
 
-int Run(const std::vector<std::string>& argv) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int Run(const std::vector<std::string>& argv) { return RunChild(argv); }
 
 // Unmounts the tmpfs when the test ends, whatever happened. Declared before
 // the cluster, so it runs after the replica on it has been stopped.
 class TmpfsMount {
  public:
   ~TmpfsMount() {
-    if (!path_.empty() && IsMounted(path_)) Run({"umount", "-l", path_});
+    if (!path_.empty() && IsMountpoint(path_)) Run({"umount", "-l", path_});
   }
   absl::Status Mount(const std::string& path, const std::string& size) {
     if (Run({"mount", "-t", "tmpfs", "-o", absl::StrCat("size=", size), "tmpfs", path}) != 0) {

@@ -22,7 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "replfs.grpc.pb.h"
 
-#include "tests/replica_process.h"  // WaitUntil, FreeLoopbackPort
+#include "tests/support/replica_process.h"  // WaitUntil, FreeLoopbackPort
 
 namespace replfs::testing {
 

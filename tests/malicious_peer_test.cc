@@ -37,7 +37,7 @@
 #include "storage/content_hasher.h"
 #include "storage/unique_fd.h"
 #include "tests/fake_peer.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs {
 namespace {

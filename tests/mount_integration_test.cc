@@ -32,7 +32,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
+#include "tests/support/child_process.h"
 
 namespace replfs {
 namespace {
@@ -40,7 +41,6 @@ namespace {
 using testing::ReadWholeFile;
 
 namespace fs = std::filesystem;
-using testing::IsMounted;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -51,31 +51,11 @@ constexpr char kShellPathDir[] = "/usr/local/sbin";
 // pipe: the replfs daemon that mount starts inherits them and outlives the
 // command). Killed by its PID after 60 s. Returns the exit status.
 int RunCommand(const std::vector<std::string>& argv, const std::string& log_path) {
-  const pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log_fd < 0) ::_exit(126);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    std::vector<char*> raw;
-    raw.reserve(argv.size() + 1);
-    for (const std::string& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-    raw.push_back(nullptr);
-    ::execvp(raw[0], raw.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  testing::ChildOptions output;
+  output.stdout_path = log_path;
+  output.stderr_path = log_path;
+  output.append = true;
+  return testing::RunChild(argv, output, absl::Seconds(60));
 }
 
 // PIDs of live replfs processes serving `backing` (by /proc/*/cmdline).
@@ -152,7 +132,7 @@ class MountIntegrationTest : public ::testing::Test {
 
   void TearDown() override {
     // Whatever the test left: unmount, then stop our replfs by PID.
-    if (IsMounted(mountpoint_)) testing::Unmount(mountpoint_);
+    if (IsMountpoint(mountpoint_)) testing::Unmount(mountpoint_);
     for (pid_t pid : ReplfsProcessesFor(backing_)) ::kill(pid, SIGTERM);
     testing::WaitUntil([&] { return ReplfsProcessesFor(backing_).empty(); }, absl::Seconds(10));
     for (pid_t pid : ReplfsProcessesFor(backing_)) ::kill(pid, SIGKILL);
@@ -194,7 +174,7 @@ class MountIntegrationTest : public ::testing::Test {
     const std::vector<pid_t> before = ReplfsProcessesFor(backing_);
     ASSERT_EQ(before.size(), 1u);
     ASSERT_EQ(RunCommand({"umount", mountpoint_}, log_), 0) << ReadWholeFile(log_);
-    EXPECT_FALSE(IsMounted(mountpoint_));
+    EXPECT_FALSE(IsMountpoint(mountpoint_));
     EXPECT_TRUE(
         testing::WaitUntil([&] { return ReplfsProcessesFor(backing_).empty(); }, absl::Seconds(20)))
         << "replfs still running after umount";
@@ -221,7 +201,7 @@ TEST_F(MountIntegrationTest, MountTypeFuseReplfsThenUmount) {
   ASSERT_EQ(RunCommand({"mount", "-t", "fuse.replfs", backing_, mountpoint_, "-o", options}, log_),
             0)
       << ReadWholeFile(log_);
-  ASSERT_TRUE(IsMounted(mountpoint_)) << ReadWholeFile(log_);
+  ASSERT_TRUE(IsMountpoint(mountpoint_)) << ReadWholeFile(log_);
   ExpectMountWorks("hello.txt", "hello through mount -t fuse.replfs\n");
   ExpectUmountStopsReplica();
   // The content stays in the backing folder.
@@ -240,7 +220,7 @@ TEST_F(MountIntegrationTest, FstabLineThenMountByMountpoint) {
         << "  0  0\n";
   }
   ASSERT_EQ(RunCommand({"mount", "--fstab", fstab, mountpoint_}, log_), 0) << ReadWholeFile(log_);
-  ASSERT_TRUE(IsMounted(mountpoint_)) << ReadWholeFile(log_);
+  ASSERT_TRUE(IsMountpoint(mountpoint_)) << ReadWholeFile(log_);
   ExpectMountWorks("index.html", "<h1>from fstab</h1>\n");
   ExpectUmountStopsReplica();
 
@@ -256,7 +236,7 @@ TEST_F(MountIntegrationTest, MisspelledOptionFailsTheMount) {
                                  absl::StrCat(ReplicationOptions(), ",cache_timeuot=5")},
                                 log_);
   EXPECT_NE(status, 0);
-  EXPECT_FALSE(IsMounted(mountpoint_));
+  EXPECT_FALSE(IsMountpoint(mountpoint_));
   EXPECT_NE(ReadWholeFile(log_).find("unknown option 'cache_timeuot=5'"), std::string::npos)
       << ReadWholeFile(log_);
   EXPECT_TRUE(ReplfsProcessesFor(backing_).empty());

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing {
 namespace {
@@ -58,33 +60,18 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& argv) {
   }
   UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
   UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-  if (pid == 0) {
-    ::dup2(out_write.get(), STDOUT_FILENO);
-    ::dup2(err_write.get(), STDERR_FILENO);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  ChildOptions pipes;
+  pipes.stdout_fd = out_write.get();
+  pipes.stderr_fd = err_write.get();
+  absl::StatusOr<pid_t> pid = StartChild(argv, pipes);
+  if (!pid.ok()) return pid.status();
   out_write.Reset();
   err_write.Reset();
   std::string out, err;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   DrainPipes(out_read.get(), err_read.get(), deadline, &out, &err);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (absl::Now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  const int status = WaitForChild(*pid, std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  if (status != 0) {
     return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (status ",
                                             status, "): ", absl::StripTrailingAsciiWhitespace(err)));
   }

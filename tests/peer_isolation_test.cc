@@ -14,7 +14,7 @@
 #include "storage/content_hasher.h"
 #include "tests/cluster.h"
 #include "tests/fake_peer.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 namespace {

@@ -21,7 +21,7 @@
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
 #include "tests/fake_peer.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 namespace {

@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/posix_diff_scripts.h"
 #include "tests/posix_script.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 #include "tests/tree_snapshot.h"
 
 namespace replfs::testing {

@@ -28,6 +28,7 @@
 #include "tests/cluster.h"
 #include "tests/fake_peer.h"
 #include "tests/small_filesystem.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing {
 namespace {
@@ -87,29 +88,9 @@ std::string RunReplfsStatus(const std::string& scratch, const std::vector<std::s
   const std::string out_path = absl::StrCat(scratch, "/status-", ++counter, ".out");
   std::vector<std::string> argv = {REPLFS_STATUS_BINARY_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = ::fork();
-  if (pid < 0) return "";
-  if (pid == 0) {
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out_fd < 0) ::_exit(126);
-    ::dup2(out_fd, STDOUT_FILENO);
-    std::vector<char*> raw;
-    raw.reserve(argv.size() + 1);
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  testing::ChildOptions output;
+  output.stdout_path = out_path;
+  testing::RunChild(argv, output, absl::Seconds(30));
   return ReadWholeFile(out_path);
 }
 

@@ -14,30 +14,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/unique_fd.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing {
 namespace {
 
 // Runs a command to completion, its output discarded; its exit status.
 int RunQuietly(const std::vector<std::string>& argv) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null_fd >= 0) {
-      ::dup2(null_fd, STDOUT_FILENO);
-      ::dup2(null_fd, STDERR_FILENO);
-    }
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  if (pid < 0) return -1;
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ChildOptions quiet;
+  quiet.stdout_path = "/dev/null";
+  quiet.stderr_path = "/dev/null";
+  return RunChild(argv, quiet, absl::Minutes(5));
 }
 
 // Attaches `image` to a free loop device that releases itself once nothing

@@ -25,7 +25,8 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
+#include "tests/support/child_process.h"
 #include "tools/replica_locator.h"
 
 namespace replfs {
@@ -35,7 +36,9 @@ using testing::ReadWholeFile;
 
 using google::protobuf::Struct;
 using google::protobuf::Value;
+using testing::ChildOptions;
 using testing::ReplicaProcess;
+using testing::RunChild;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -60,32 +63,10 @@ StatusRun RunStatus(const std::string& scratch, const std::vector<std::string>& 
   std::vector<std::string> argv = {REPLFS_STATUS_BINARY_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
   StatusRun run;
-  const pid_t pid = ::fork();
-  if (pid < 0) return run;
-  if (pid == 0) {
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out_fd < 0 || err_fd < 0) ::_exit(126);
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(err_fd, STDERR_FILENO);
-    std::vector<char*> raw;
-    raw.reserve(argv.size() + 1);
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ChildOptions output;
+  output.stdout_path = out_path;
+  output.stderr_path = err_path;
+  run.exit_code = RunChild(argv, output, absl::Seconds(30));
   run.out = ReadWholeFile(out_path);
   run.err = ReadWholeFile(err_path);
   run.json_ok = google::protobuf::util::JsonStringToMessage(run.out, &run.json).ok();
@@ -426,7 +407,7 @@ TEST_F(StatusTest, KilledReplicaIsUnreachableAndExitsTwo) {
         return text.empty() || text.find(") Z") != std::string::npos;
       },
       absl::Seconds(10)));
-  ASSERT_TRUE(testing::IsMounted(Mount(2)));
+  ASSERT_TRUE(IsMountpoint(Mount(2)));
 
   const StatusRun run = Status({"--json", Mount(2)});
   EXPECT_EQ(run.exit_code, 2) << run.Describe();
@@ -519,6 +500,49 @@ TEST(StatusConflictTest, ListsAndRestoresConflictCopies) {
                         absl::Seconds(20)))
       << ReadWholeFile(other_mount + "/page.html");
   EXPECT_NE(RunStatus(dir.path(), {"--restore", "no/such/path", loser_mount}).exit_code, 0);
+}
+
+// --log reads a running replica's store over its admin socket: entries,
+// change log and local objects, by mountpoint or backing directory; a
+// stopped replica is an error that says so.
+TEST(StatusLogTest, PrintsTheStoreOfARunningReplica) {
+  TempDir dir("replfs-status-log");
+  ReplicaProcess replica(dir.Sub("backing"), dir.Sub("mount"));
+  ASSERT_TRUE(replica.Start().ok());
+  ASSERT_EQ(::mkdir(replica.MountPath("docs").c_str(), 0755), 0);
+  std::ofstream(replica.MountPath("docs/page.html")) << "hello\n";
+  ASSERT_EQ(::symlink("docs/page.html", replica.MountPath("index.html").c_str()), 0);
+  ASSERT_EQ(::mknod(replica.MountPath("control.sock").c_str(), S_IFSOCK | 0600, 0), 0);
+
+  StatusRun table;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        table = RunStatus(dir.path(), {"--log", replica.backing()});
+        return table.out.find("index.html") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << table.Describe() << replica.Log();
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  for (const char* expected :
+       {"replica node ", "entries (E/, by path):", "docs/page.html", "6 bytes, 1 blocks",
+        "-> docs/page.html", "change log (S/, by seq; each path once, at its latest change):",
+        "local objects (devices and sockets: never recorded or replicated):",
+        "socket    control.sock  (local)"}) {
+    EXPECT_NE(table.out.find(expected), std::string::npos) << expected << "\n" << table.out;
+  }
+
+  const StatusRun json = RunStatus(dir.path(), {"--log", "--json", replica.mountpoint()});
+  EXPECT_EQ(json.exit_code, 0) << json.Describe();
+  EXPECT_NE(json.out.find("\"path\":\"docs/page.html\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("{\"local_object\":\"control.sock\",\"kind\":\"socket\"}"),
+            std::string::npos)
+      << json.out;
+  EXPECT_EQ(json.out.find("change log"), std::string::npos) << json.out;
+
+  ASSERT_TRUE(replica.Stop().ok());
+  const StatusRun stopped = RunStatus(dir.path(), {"--log", replica.backing()});
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.Describe();
+  EXPECT_NE(stopped.err.find("admin socket"), std::string::npos) << stopped.Describe();
 }
 
 // /proc/mounts escapes blanks; only fuse.replfs lines are replicas, and a

@@ -27,7 +27,7 @@
 #include "storage/version.h"
 #include "tests/backing_tree.h"
 #include "tests/cluster.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs {
 namespace {

@@ -26,7 +26,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fake_peer.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
+#include "tests/support/child_process.h"
 
 namespace replfs {
 namespace {
@@ -53,37 +54,10 @@ struct RunResult {
 RunResult RunCaptured(const std::vector<std::string>& argv, const std::string& output_path,
               std::chrono::seconds timeout = std::chrono::seconds(30)) {
   RunResult result;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  if (pid < 0) return result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  bool exited = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  } else if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
+  testing::ChildOptions output;
+  output.stdout_path = output_path;
+  output.stderr_path = output_path;
+  result.exit_code = testing::RunChild(argv, output, absl::Seconds(timeout.count()));
   result.output = testing::ReadWholeFile(output_path);
   return result;
 }
@@ -275,7 +249,7 @@ TEST(ListenTest, NonLoopbackWithoutTlsIsRefusedAtStartup) {
     const RunResult r = RunCaptured({testing::ReplfsBinary(), backing, mount, "-f", "-o",
                              absl::StrCat("listen=", host, ":", *port)},
                             root.path() + "/out", std::chrono::seconds(10));
-    const bool mounted = testing::IsMounted(mount);
+    const bool mounted = IsMountpoint(mount);
     if (mounted) testing::Unmount(mount);
     EXPECT_FALSE(mounted) << "it mounted with listen=" << host;
     EXPECT_NE(r.exit_code, 0) << r.output;

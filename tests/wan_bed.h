@@ -11,7 +11,7 @@
 #include "tests/cluster.h"
 #include "tests/delay_relay.h"
 #include "tests/netns.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 

@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "storage/unique_fd.h"
-#include "storage/version.h"
+#include "proto/version_text.h"
 
 namespace replfs {
 namespace {
@@ -17,6 +18,13 @@ namespace {
 std::string ShellQuote(const std::string& text) {
   return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "'\\''"}}), "'");
 }
+
+// tools/ speaks only the wire protocol (tools/check-layering), so it holds
+// its streams this way rather than with storage/'s UniqueFd.
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using OwnedFile = std::unique_ptr<std::FILE, FileCloser>;
 
 std::string Relative(const std::string& path) {
   size_t start = 0;
@@ -72,22 +80,32 @@ absl::Status RestoreConflict(const std::string& state_dir, const std::string& mo
   }
   const std::string source = ConflictSource(state_dir, conflict);
   const std::string destination = ConflictDestination(mountpoint, conflict);
-  UniqueFd from(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!from.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", source));
-  UniqueFd to(::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!to.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("create ", destination));
+  OwnedFile from(std::fopen(source.c_str(), "rbe"));
+  if (from == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat("open ", source));
+  const int to_fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (to_fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", destination));
+  OwnedFile to(::fdopen(to_fd, "w"));
+  if (to == nullptr) {
+    const int error = errno;
+    ::close(to_fd);
+    return absl::ErrnoToStatus(error, absl::StrCat("create ", destination));
+  }
   char buffer[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(from.get(), buffer, sizeof(buffer));
-    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read ", source));
+    const size_t n = std::fread(buffer, 1, sizeof(buffer), from.get());
+    if (n == 0 && std::ferror(from.get())) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("read ", source));
+    }
     if (n == 0) break;
-    if (::write(to.get(), buffer, static_cast<size_t>(n)) != n) {
+    if (std::fwrite(buffer, 1, n, to.get()) != n) {
       return absl::ErrnoToStatus(errno, absl::StrCat("write ", destination));
     }
   }
-  // The content is committed (and replicated) when the handle closes.
-  if (::close(to.Release()) != 0)
+  // The content is committed (and replicated) when the handle closes; a
+  // buffered write that fails shows here too.
+  if (std::fclose(to.release()) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("close ", destination));
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 // replfs-status: the health of running replicas, read from each one's admin
-// endpoint (STATE_DIR/admin.sock); `--log` prints a replica's store instead.
+// endpoint (STATE_DIR/admin.sock); `--log` prints a replica's store instead,
+// read from the same endpoint.
 #include <signal.h>
 
 #include <chrono>
@@ -30,7 +31,7 @@ constexpr int kUsageError = 2;  // Like "unreachable": nothing could be checked.
 void PrintUsage() {
   std::printf(
       "usage: replfs-status [options] [MOUNTPOINT|BACKING|STATE_DIR]...\n"
-      "       replfs-status --log [--json] BACKING|STATE_DIR\n"
+      "       replfs-status --log [--json] MOUNTPOINT|BACKING|STATE_DIR\n"
       "\n"
       "Shows each running replica (default: every fuse.replfs mount in\n"
       "/proc/mounts): node id, listen address, uptime, entries, tombstones,\n"
@@ -66,7 +67,7 @@ void PrintUsage() {
       "                         is degraded (default 10000)\n"
       "  --timeout=SECONDS      how long to wait for each replica (default 3)\n"
       "  --log                  print the replica's entries (E/) and change log\n"
-      "                         (S/) instead; works on stopped replicas too\n"
+      "                         (S/) instead, asked of the running replica\n"
       "  -h, --help             this text\n"
       "\n"
       "exit status (the worst over all replicas shown):\n"
@@ -166,8 +167,8 @@ std::optional<Arguments> ParseArguments(int argc, char** argv) {
       args.targets.push_back(arg);
     }
   }
-  if (args.log && (args.targets.size() != 1 || !args.state_dirs.empty())) {
-    return fail("--log wants exactly one BACKING or STATE_DIR");
+  if (args.log && args.targets.size() + args.state_dirs.size() != 1) {
+    return fail("--log wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
   }
   if (!args.restore.empty() && args.targets.size() + args.state_dirs.size() != 1) {
     return fail("--restore wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
@@ -262,14 +263,22 @@ int Restore(const Arguments& args, std::vector<ReplicaReport>& reports) {
   return 0;
 }
 
-int ForgetPuller(const Arguments& args, const std::vector<ReplicaReport>& reports) {
+// The client of the one replica a command names, or nothing (the reason
+// printed) when that name led to no replica.
+std::optional<StatusClient> OnlyReplica(const Arguments& args,
+                                        const std::vector<ReplicaReport>& reports) {
   const ReplicaReport& report = reports.front();
   if (report.location.state_dir.empty()) {
     std::fprintf(stderr, "replfs-status: error: %s\n", report.error.c_str());
-    return 1;
+    return std::nullopt;
   }
-  StatusClient client(report.location.admin_socket(), absl::Seconds(args.timeout_seconds));
-  absl::StatusOr<bool> forgotten = client.ForgetPuller(*args.forget_puller);
+  return StatusClient(report.location.admin_socket(), absl::Seconds(args.timeout_seconds));
+}
+
+int ForgetPuller(const Arguments& args, const std::vector<ReplicaReport>& reports) {
+  const std::optional<StatusClient> client = OnlyReplica(args, reports);
+  if (!client.has_value()) return 1;
+  absl::StatusOr<bool> forgotten = client->ForgetPuller(*args.forget_puller);
   if (!forgotten.ok()) {
     std::fprintf(stderr, "replfs-status: error: %s\n",
                  std::string(forgotten.status().message()).c_str());
@@ -282,6 +291,16 @@ int ForgetPuller(const Arguments& args, const std::vector<ReplicaReport>& report
   }
   std::printf("forgot node %016llx: tombstones are no longer kept for it\n",
               static_cast<unsigned long long>(*args.forget_puller));
+  return 0;
+}
+
+int DumpLog(const Arguments& args, const std::vector<ReplicaReport>& reports) {
+  const std::optional<StatusClient> client = OnlyReplica(args, reports);
+  if (!client.has_value()) return 1;
+  if (absl::Status s = DumpStore(*client, args.json, std::cout); !s.ok()) {
+    std::fprintf(stderr, "replfs-status: error: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -334,14 +353,8 @@ int Show(const Arguments& args, std::vector<ReplicaReport>& reports) {
 int main(int argc, char** argv) {
   std::optional<replfs::Arguments> args = replfs::ParseArguments(argc, argv);
   if (!args.has_value()) return replfs::kUsageError;
-  if (args->log) {
-    if (absl::Status s = replfs::DumpStore(args->targets.front(), args->json, std::cout); !s.ok()) {
-      std::fprintf(stderr, "replfs-status: error: %s\n", std::string(s.message()).c_str());
-      return 1;
-    }
-    return 0;
-  }
   std::vector<replfs::ReplicaReport> reports = replfs::Locate(*args);
+  if (args->log) return replfs::DumpLog(*args, reports);
   if (!args->restore.empty()) return replfs::Restore(*args, reports);
   if (args->forget_puller.has_value()) return replfs::ForgetPuller(*args, reports);
   return replfs::Show(*args, reports);

@@ -15,8 +15,13 @@ namespace replfs {
 namespace {
 
 std::unique_ptr<Admin::Stub> Connect(const std::string& socket) {
-  return Admin::NewStub(
-      grpc::CreateChannel(absl::StrCat("unix:", socket), grpc::InsecureChannelCredentials()));
+  // The replica caps a page near 1 MiB but always sends at least one item,
+  // and one entry of a huge file (a hash per block) may pass gRPC's default
+  // 4 MiB limit.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  return Admin::NewStub(grpc::CreateCustomChannel(absl::StrCat("unix:", socket),
+                                                  grpc::InsecureChannelCredentials(), arguments));
 }
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
@@ -68,14 +73,52 @@ absl::StatusOr<ReplicaStatus> StatusClient::Status() const {
 }
 
 absl::StatusOr<std::vector<ConflictCopy>> StatusClient::Conflicts() const {
+  std::vector<ConflictCopy> conflicts;
+  absl::Status read = ReadPages<ConflictsRequest, ConflictsReply>(
+      &Admin::Stub::Conflicts, [&](const ConflictsReply& page, ConflictsRequest* next) {
+        conflicts.insert(conflicts.end(), page.conflicts().begin(), page.conflicts().end());
+        *next->mutable_after() = page.next_after();
+        return page.has_next_after();
+      });
+  if (!read.ok()) return read;
+  return conflicts;
+}
+
+absl::Status StatusClient::ForEachEntry(const std::function<void(const Entry&)>& visit) const {
+  return ReadPages<EntriesRequest, EntriesPage>(
+      &Admin::Stub::Entries, [&](const EntriesPage& page, EntriesRequest* next) {
+        for (const Entry& entry : page.entries()) visit(entry);
+        next->set_after_path(page.next_after_path());
+        return !page.next_after_path().empty();
+      });
+}
+
+absl::Status StatusClient::ForEachChange(
+    const std::function<void(const ChangeLogRecord&)>& visit) const {
+  return ReadPages<ChangeLogRequest, ChangeLogPage>(
+      &Admin::Stub::ChangeLog, [&](const ChangeLogPage& page, ChangeLogRequest* next) {
+        for (const ChangeLogRecord& record : page.records()) visit(record);
+        next->set_after_seq(page.next_after_seq());
+        return page.next_after_seq() != 0;
+      });
+}
+
+template <typename Request, typename Page>
+absl::Status StatusClient::ReadPages(
+    grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+    const std::function<bool(const Page&, Request*)>& take) const {
   if (absl::Status s = CheckSocket(); !s.ok()) return s;
   std::unique_ptr<Admin::Stub> stub = Connect(admin_socket_);
-  grpc::ClientContext context;
-  SetDeadline(&context, timeout_);
-  ConflictsReply reply;
-  grpc::Status status = stub->Conflicts(&context, ConflictsRequest(), &reply);
-  if (!status.ok()) return FromGrpc(status, admin_socket_);
-  return std::vector<ConflictCopy>(reply.conflicts().begin(), reply.conflicts().end());
+  Request request;
+  for (bool more = true; more;) {
+    grpc::ClientContext context;
+    SetDeadline(&context, timeout_);
+    Page page;
+    grpc::Status status = (stub.get()->*rpc)(&context, request, &page);
+    if (!status.ok()) return FromGrpc(status, admin_socket_);
+    more = take(page, &request);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> StatusClient::ForgetPuller(uint64_t node) const {

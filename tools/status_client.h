@@ -1,12 +1,13 @@
 #ifndef REPLFS_TOOLS_STATUS_CLIENT_H_
 #define REPLFS_TOOLS_STATUS_CLIENT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "replfs.pb.h"
+#include "replfs.grpc.pb.h"
 
 namespace replfs {
 
@@ -20,13 +21,25 @@ class StatusClient {
       : admin_socket_(std::move(admin_socket)), timeout_(timeout) {}
 
   absl::StatusOr<ReplicaStatus> Status() const;
+  // Every conflict copy, read page by page.
   absl::StatusOr<std::vector<ConflictCopy>> Conflicts() const;
+  // Visit every entry (path order) and every change-log record (seq order),
+  // a page at a time: memory stays bounded whatever the store's size. Each
+  // page has its own deadline.
+  absl::Status ForEachEntry(const std::function<void(const Entry&)>& visit) const;
+  absl::Status ForEachChange(const std::function<void(const ChangeLogRecord&)>& visit) const;
   // Whether the replica had a record of `node` pulling from it.
   absl::StatusOr<bool> ForgetPuller(uint64_t node) const;
 
  private:
   // Why the socket cannot be used, before gRPC turns it into a vaguer error.
   absl::Status CheckSocket() const;
+  // Calls a paged `rpc` until `take`, which consumes a page and sets up the
+  // request for the next one, says the page was the last.
+  template <typename Request, typename Page>
+  absl::Status ReadPages(
+      grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+      const std::function<bool(const Page&, Request*)>& take) const;
 
   std::string admin_socket_;
   absl::Duration timeout_;

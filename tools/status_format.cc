@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
-#include "storage/version.h"
+#include "proto/version_text.h"
 #include "tools/conflict_restore.h"
 
 namespace replfs {

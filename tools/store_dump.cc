@@ -3,17 +3,12 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
-#include "storage/hlc.h"
-#include "storage/metadata_store.h"
-#include "storage/object_observer.h"
-#include "storage/state_dir.h"
-#include "storage/version.h"
+#include "proto/version_text.h"
 
 namespace replfs {
 namespace {
@@ -52,12 +47,6 @@ std::string VectorString(const Content& c) {
   return out;
 }
 
-// Where the store is: BACKING/.replfs/store, or STATE/store.
-std::string StorePathFor(const std::string& location) {
-  if (fs::exists(fs::path(location) / "store" / "CURRENT")) return location + "/store";
-  return location + "/.replfs/store";
-}
-
 // Device and socket nodes in the backing tree: made through the mount (or
 // beside it), kept on this replica only, never in the store.
 void PrintLocalObjects(const std::string& backing, bool json, std::ostream& out) {
@@ -70,7 +59,10 @@ void PrintLocalObjects(const std::string& backing, bool json, std::ostream& out)
       continue;
     }
     struct stat st;
-    if (::lstat(it->path().c_str(), &st) != 0 || !IsLocalOnly(st.st_mode)) continue;
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    // The kinds the replica keeps out of its store (IsLocalOnly in
+    // storage/object_observer.h).
+    if (!S_ISSOCK(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
     const char* kind = S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ? "chardev" : "blockdev";
     const std::string path = fs::relative(it->path(), backing, ec).string();
     if (json) {
@@ -82,72 +74,40 @@ void PrintLocalObjects(const std::string& backing, bool json, std::ostream& out)
   }
 }
 
+void PrintEntry(const Entry& e, bool json, std::ostream& out) {
+  if (json) {
+    google::protobuf::util::JsonPrintOptions json_options;
+    json_options.preserve_proto_field_names = true;
+    std::string line;
+    (void)google::protobuf::util::MessageToJsonString(e, &line, json_options);
+    out << line << "\n";
+    return;
+  }
+  out << absl::StrFormat("%8d  %-9s %-40s %s  v=%s [%s] attrs=%s mode=%04o %d:%d\n", e.seq(),
+                         KindName(e.content().kind()), e.path(), ContentSummary(e.content()),
+                         VersionToString(e.content().version()), VectorString(e.content()),
+                         VersionToString(e.attributes().version()), e.attributes().mode(),
+                         e.attributes().uid(), e.attributes().gid());
+}
+
 }  // namespace
 
-absl::Status DumpStore(const std::string& location, bool json, std::ostream& out) {
-  const std::string store_path = StorePathFor(location);
-  if (!fs::exists(fs::path(store_path) / "CURRENT")) {
-    return absl::NotFoundError(absl::StrCat("no replfs store at ", store_path));
-  }
-  absl::StatusOr<std::unique_ptr<MetadataStore>> store = MetadataStore::Open(store_path);
-  std::string snapshot;
-  if (!store.ok()) {
-    // A running replica holds LevelDB's lock: read a copy of its files.
-    snapshot = (fs::temp_directory_path() / absl::StrFormat("replfs-dump-%d", ::getpid())).string();
-    std::error_code ec;
-    fs::remove_all(snapshot, ec);
-    fs::copy(store_path, snapshot, fs::copy_options::recursive, ec);
-    if (ec) return absl::InternalError(absl::StrCat("copy store: ", ec.message()));
-    fs::remove(fs::path(snapshot) / "LOCK", ec);
-    store = MetadataStore::Open(snapshot);
-    if (!store.ok()) {
-      fs::remove_all(snapshot, ec);
-      return store.status();
-    }
-  }
-  google::protobuf::util::JsonPrintOptions json_options;
-  json_options.preserve_proto_field_names = true;
-  auto print_entry = [&](const Entry& e) {
-    if (json) {
-      std::string line;
-      (void)google::protobuf::util::MessageToJsonString(e, &line, json_options);
-      out << line << "\n";
-      return;
-    }
-    out << absl::StrFormat("%8d  %-9s %-40s %s  v=%s [%s] attrs=%s mode=%04o %d:%d\n", e.seq(),
-                           KindName(e.content().kind()), e.path(), ContentSummary(e.content()),
-                           VersionToString(e.content().version()), VectorString(e.content()),
-                           VersionToString(e.attributes().version()), e.attributes().mode(),
-                           e.attributes().uid(), e.attributes().gid());
-  };
+absl::Status DumpStore(const StatusClient& replica, bool json, std::ostream& out) {
+  absl::StatusOr<ReplicaStatus> status = replica.Status();
+  if (!status.ok()) return status.status();
   if (!json) {
-    out << absl::StrFormat("replica node %s, change log at seq %d\n",
-                           [&] {
-                             absl::StatusOr<uint64_t> id = ReadNodeId(fs::path(store_path).parent_path());
-                             return id.ok() ? absl::StrFormat("%016x", *id) : std::string("?");
-                           }(),
-                           (*store)->LastSeq());
+    out << absl::StrFormat("replica node %016x, change log at seq %d\n", status->node(),
+                           status->head_seq());
     out << "\nentries (E/, by path):\n";
   }
-  absl::Status s = (*store)->ScanEntries("", [&](const Entry& e) {
-    print_entry(e);
-    return true;
-  });
+  absl::Status s = replica.ForEachEntry([&](const Entry& e) { PrintEntry(e, json, out); });
   if (s.ok() && !json) {
     out << "\nchange log (S/, by seq; each path once, at its latest change):\n";
-    s = (*store)->ScanChanges(0, [&](const Entry& e) {
-      out << absl::StrFormat("%8d  %s\n", e.seq(), e.path());
-      return true;
+    s = replica.ForEachChange([&](const ChangeLogRecord& record) {
+      out << absl::StrFormat("%8d  %s\n", record.seq(), record.path());
     });
   }
-  if (s.ok() && fs::exists(fs::path(location) / ".replfs" / "store")) {
-    PrintLocalObjects(location, json, out);
-  }
-  store->reset();
-  if (!snapshot.empty()) {
-    std::error_code ec;
-    fs::remove_all(snapshot, ec);
-  }
+  if (s.ok() && !status->backing().empty()) PrintLocalObjects(status->backing(), json, out);
   return s;
 }
 

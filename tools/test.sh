@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build needs, builds replfs and runs the whole test suite:
-#   1. the suite on the normal build (RelWithDebInfo),
+#   1. the suite on the normal build (RelWithDebInfo), then its unit label
+#      again as nobody (unit tests must not need root),
 #   2. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the randomized convergence simulation (it runs seeds on several
 #      threads) under ThreadSanitizer,
@@ -16,7 +17,7 @@ stages=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) stages+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "tools/test.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -44,10 +45,29 @@ run_suite() {  # run_suite NAME BUILD_DIR CMAKE_ARGS...
   ctest --test-dir "$dir" --output-on-failure --timeout 900 -j "$JOBS" -LE "${EXCLUDE_LABELS:-simulation}" ${CTEST_ARGS:-}
 }
 
+# The unit label needs no root (no mount, no capability, no other user): it
+# runs again as nobody, so that a unit test that starts to need root fails
+# here. ctest writes its logs in BUILD_DIR/Testing/Temporary, which nobody
+# may then write; the build directory must be readable by everyone.
+run_unit_as_nobody() {  # run_unit_as_nobody BUILD_DIR
+  local dir
+  dir=$(realpath "$1")
+  echo "== [normal] running the unit tests as nobody"
+  if ! setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -r "$dir/CTestTestfile.cmake"; then
+    echo "tools/test.sh: nobody cannot read $dir: the unit run as nobody needs a build directory everyone can read" >&2
+    return 1
+  fi
+  install -d "$dir/Testing/Temporary"
+  chmod 0777 "$dir/Testing/Temporary"
+  (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+     ctest --test-dir "$dir" --output-on-failure --timeout 300 -j "$JOBS" -L unit ${CTEST_ARGS:-})
+}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
     normal)
-      run_suite normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+      run_suite normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+      run_unit_as_nobody "${BUILD_DIR:-build}" ;;
     sanitize)
       # halt_on_error: a sanitizer report fails the test that caused it.
       export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}

@@ -31,7 +31,7 @@
 #include "tests/apache/apache_server.h"
 #include "tests/apache/mirrored_tree.h"
 #include "tests/http_client.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 namespace {

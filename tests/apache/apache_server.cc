@@ -22,7 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "tests/http_client.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing::apache {
 namespace {
@@ -72,20 +73,14 @@ std::string ApacheServer::ErrorLog() const { return ReadWholeFile(dir_ + "/error
 
 absl::Status ApacheServer::Start() {
   if (absl::Status s = WriteConfig(); !s.ok()) return s;
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-  if (pid == 0) {
-    const int log_fd = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-    }
-    const std::string config = ConfigPath();
-    ::execl(binary_.c_str(), "apache2", "-f", config.c_str(), "-k", "start", "-DFOREGROUND",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  pid_ = pid;
+  ChildOptions output;
+  output.stdout_path = dir_ + "/stderr.log";
+  output.stderr_path = output.stdout_path;
+  output.append = true;
+  absl::StatusOr<pid_t> pid =
+      StartChild({binary_, "-f", ConfigPath(), "-k", "start", "-DFOREGROUND"}, output);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   // Ready when every port answers HTTP.
   const Clock::time_point deadline = Clock::now() + seconds(20);
   for (const Site& site : sites_) {

@@ -38,7 +38,7 @@
 #include "tests/chaos/proxied_cluster.h"
 #include "tests/chaos/write_verdicts.h"
 #include "tests/cluster.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing::chaos {
 namespace {

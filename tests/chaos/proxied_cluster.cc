@@ -21,7 +21,7 @@
 #include "replfs.grpc.pb.h"
 #include "tests/chaos/chaos_common.h"
 #include "tests/cluster.h"
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 #include "tests/tcp_proxy.h"
 
 namespace replfs::testing::chaos {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/proc_path.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {
@@ -30,6 +30,14 @@ int OpenFdCount() {
 
 class InodeTableTest : public ::testing::Test {
  protected:
+  // Whether this process can open file handles (CAP_DAC_READ_SEARCH): the
+  // tests of inodes that keep no fd need it, and are skipped without it (the
+  // unit label also runs as nobody, tools/test.sh).
+  bool HandlesWork() {
+    return InodeTable(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)))
+        .file_handles_work();
+  }
+
   void SetUp() override {
     for (int i = 0; i < kFiles; ++i) {
       std::ofstream(dir_.Path(absl::StrCat("f", i))) << "content " << i;
@@ -91,6 +99,7 @@ TEST_F(InodeTableTest, CachedReadFdsStayWithinTheirBudget) {
 // be cached by the kernel (tools/bench-replication ran the daemon into
 // EMFILE with 20,000 files under a limit of 20,000).
 TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
+  if (!HandlesWork()) GTEST_SKIP() << "open_by_handle_at needs CAP_DAC_READ_SEARCH (root)";
   const int before_table = OpenFdCount();
   InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
                    /*non_directory_fds=*/1);
@@ -125,6 +134,20 @@ TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
   EXPECT_TRUE(again->path_fd().valid());
 }
 
+// Without the capability to open file handles (replfs not run as root),
+// every inode keeps its fd whatever the budget: none is left unreachable.
+TEST_F(InodeTableTest, WithoutFileHandlesEveryInodeKeepsItsFd) {
+  if (HandlesWork()) GTEST_SKIP() << "file handles work here (run as root): nothing to fall back";
+  InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+                   /*non_directory_fds=*/1);
+  const int with_root = OpenFdCount();
+  std::vector<Inode*> inodes;
+  inodes.reserve(kFiles);
+  for (int i = 0; i < kFiles; ++i) inodes.push_back(LookUp(table, i));
+  EXPECT_EQ(OpenFdCount(), with_root + kFiles);
+  for (Inode* inode : inodes) EXPECT_TRUE(inode->path_fd().valid());
+}
+
 // An inode that keeps no fd does not pin its inode number: once its file is
 // deleted, a new object may get the same number while the kernel still
 // holds the old inode. A lookup must then not serve the new object through
@@ -132,6 +155,7 @@ TEST_F(InodeTableTest, InodesPastTheFdBudgetReachTheirObjectByHandle) {
 // load: a new symlink answered ESTALE). The reuse is forged here by giving
 // the new object the old one's stat.
 TEST_F(InodeTableTest, AReusedInodeNumberGetsANewInode) {
+  if (!HandlesWork()) GTEST_SKIP() << "open_by_handle_at needs CAP_DAC_READ_SEARCH (root)";
   InodeTable table(UniqueFd(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
                    /*non_directory_fds=*/0);
   Inode* old_inode = LookUp(table, 0);

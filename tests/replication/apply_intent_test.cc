@@ -27,7 +27,7 @@
 #include "storage/unique_fd.h"
 #include "storage/register_compare.h"
 #include "storage/version.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/store_and_recorder.h"
 
 namespace replfs {
 namespace {
@@ -36,23 +36,11 @@ namespace fs = std::filesystem;
 constexpr uint64_t kLocalNode = 0xa11ce;
 constexpr uint64_t kRemoteNode = 0xb0b;
 
-class ApplyIntentTest : public ::testing::Test {
+class ApplyIntentTest : public testing::StoreAndRecorderTest {
  protected:
-  void SetUp() override {
-    fs::create_directories(B(".replfs/tmp"));
-    fs::create_directories(B(".replfs/conflicts"));
-    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(root_.valid());
-    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(B(".replfs/store"));
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-    recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kLocalNode);
-  }
+  ApplyIntentTest() : StoreAndRecorderTest("replfs-intent", kLocalNode) {}
 
-  std::string Backing() const { return dir_.Path("backing"); }
-  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
-
-  void WriteFile(const std::string& path, const std::string& data) {
+  static void WriteFileAt(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << data;
   }
@@ -60,7 +48,7 @@ class ApplyIntentTest : public ::testing::Test {
   // Commits the file at `rel` as a local change, as a close through the
   // mount does.
   void RecordLocal(const std::string& rel, const std::string& data) {
-    WriteFile(B(rel), data);
+    WriteFile(rel, data);
     absl::StatusOr<ObservedObject> observed = ObserveAt(root_.get(), rel.c_str(), nullptr, nullptr);
     ASSERT_TRUE(observed.ok()) << observed.status();
     ASSERT_TRUE(recorder_->RecordObject(rel, *observed).ok());
@@ -71,7 +59,7 @@ class ApplyIntentTest : public ::testing::Test {
   // file of the peer's.
   Entry RemoteFile(const std::string& rel, const std::string& data) {
     const std::string peer_file = dir_.Path("peer-file");
-    WriteFile(peer_file, data);
+    WriteFileAt(peer_file, data);
     struct stat st;
     EXPECT_EQ(::stat(peer_file.c_str(), &st), 0);
     UniqueFd fd(::open(peer_file.c_str(), O_PATH | O_CLOEXEC));
@@ -114,17 +102,11 @@ class ApplyIntentTest : public ::testing::Test {
   // into place does. Returns the new file's inode.
   uint64_t PlaceFile(const std::string& rel, const std::string& data) {
     const std::string temp = B(".replfs/tmp/apply-1");
-    WriteFile(temp, data);
+    WriteFileAt(temp, data);
     struct stat st;
     EXPECT_EQ(::stat(temp.c_str(), &st), 0);
     EXPECT_EQ(::rename(temp.c_str(), B(rel).c_str()), 0);
     return st.st_ino;
-  }
-
-  std::optional<Entry> Get(const std::string& rel) {
-    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? *e : std::nullopt;
   }
 
   int Intents() {
@@ -141,19 +123,6 @@ class ApplyIntentTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : IntentRecovery{};
   }
-
-  ScanReport Scan() {
-    absl::StatusOr<ScanReport> r =
-        ScanBackingDirectory(root_.get(), ".replfs", store_.get(), recorder_.get());
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : ScanReport{};
-  }
-
-  testing::ScratchDir dir_{"replfs-intent"};
-  UniqueFd root_;
-  std::unique_ptr<MetadataStore> store_;
-  HybridLogicalClock clock_;
-  std::unique_ptr<ChangeRecorder> recorder_;
 };
 
 TEST_F(ApplyIntentTest, ReplacementThatReachedTheDiskIsCommittedAsTheRemoteVersion) {
@@ -168,7 +137,7 @@ TEST_F(ApplyIntentTest, ReplacementThatReachedTheDiskIsCommittedAsTheRemoteVersi
   EXPECT_EQ(Intents(), 0);
   const ScanReport scan = Scan();
   EXPECT_EQ(scan.committed, 0u) << "the scan took the applied remote file for a local edit";
-  std::optional<Entry> e = Get("f");
+  std::optional<Entry> e = Find("f");
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->content().version().node(), kRemoteNode);
   EXPECT_EQ(e->content().version().hlc(), remote.content().version().hlc());
@@ -187,7 +156,7 @@ TEST_F(ApplyIntentTest, RemovalThatReachedTheDiskIsCommittedAsTheRemoteTombstone
 
   EXPECT_EQ(Recover().finished, 1);
   EXPECT_EQ(Scan().deleted, 0u) << "the scan tombstoned the removed file as a local delete";
-  std::optional<Entry> e = Get("f");
+  std::optional<Entry> e = Find("f");
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->content().kind(), KIND_TOMBSTONE);
   EXPECT_EQ(e->content().version().node(), kRemoteNode);
@@ -195,7 +164,7 @@ TEST_F(ApplyIntentTest, RemovalThatReachedTheDiskIsCommittedAsTheRemoteTombstone
 
 TEST_F(ApplyIntentTest, ApplyThatNeverReachedTheDiskIsAbandonedAndChangesNothing) {
   RecordLocal("f", "local version");
-  const std::optional<Entry> before = Get("f");
+  const std::optional<Entry> before = Find("f");
   ASSERT_TRUE(before.has_value());
   // The temp object was built (inode 1 stands for it) but not renamed.
   PutIntent(RemoteFile("f", "remote version"), 1);
@@ -205,7 +174,7 @@ TEST_F(ApplyIntentTest, ApplyThatNeverReachedTheDiskIsAbandonedAndChangesNothing
   EXPECT_EQ(recovery.abandoned, 1);
   EXPECT_EQ(Intents(), 0);
   EXPECT_EQ(Scan().committed, 0u);
-  std::optional<Entry> e = Get("f");
+  std::optional<Entry> e = Find("f");
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->seq(), before->seq());
   EXPECT_EQ(e->content().version().node(), kLocalNode);

@@ -19,7 +19,7 @@
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "storage/hlc.h"
 #include "storage/version.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {

@@ -21,7 +21,7 @@
 #include "storage/register_compare.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/store_and_recorder.h"
 
 namespace replfs {
 namespace {
@@ -33,25 +33,11 @@ constexpr uint64_t kNode = 0x1111;
 std::vector<std::string> HashesOf(const std::string& bytes) { return {Sha256(bytes)}; }
 constexpr uint64_t kOtherNode = 0x2222;
 
-class ChangeRecorderTest : public ::testing::Test {
+class ChangeRecorderTest : public testing::StoreAndRecorderTest {
  protected:
-  void SetUp() override {
-    fs::create_directories(Backing());
-    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(root_.valid());
-    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(dir_.Path("store"));
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-    recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kNode);
-  }
-
-  std::string Backing() const { return dir_.Path("backing"); }
-  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
-
-  void WriteFile(const std::string& rel, const std::string& data) {
-    std::ofstream out(B(rel), std::ios::binary | std::ios::trunc);
-    out << data;
-  }
+  // A frozen wall clock: versions differ by their HLC counter only.
+  ChangeRecorderTest()
+      : StoreAndRecorderTest("recorder-test", kNode, [] { return uint64_t{1'700'000'000'000}; }) {}
 
   ObservedObject Observe(const std::string& rel) {
     absl::StatusOr<ObservedObject> o = ObserveAt(root_.get(), rel.c_str(), nullptr, nullptr);
@@ -72,16 +58,14 @@ class ChangeRecorderTest : public ::testing::Test {
     return r.ok() && *r;
   }
 
+  // The entry of `rel`, which must exist.
   Entry Get(const std::string& rel) {
-    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
-    EXPECT_TRUE(e.ok() && e->has_value()) << "no entry for " << rel;
-    return e.ok() && e->has_value() ? **e : Entry{};
+    std::optional<Entry> e = Find(rel);
+    EXPECT_TRUE(e.has_value()) << "no entry for " << rel;
+    return e.value_or(Entry{});
   }
 
-  bool Has(const std::string& rel) {
-    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
-    return e.ok() && e->has_value();
-  }
+  bool Has(const std::string& rel) { return Find(rel).has_value(); }
 
   static bool IsTombstone(const Entry& e) { return e.content().kind() == KIND_TOMBSTONE; }
 
@@ -91,12 +75,6 @@ class ChangeRecorderTest : public ::testing::Test {
     }
     return 0;
   }
-
-  testing::ScratchDir dir_{"recorder-test"};
-  UniqueFd root_;
-  HybridLogicalClock clock_{[] { return uint64_t{1'700'000'000'000}; }};  // Frozen wall clock.
-  std::unique_ptr<MetadataStore> store_;
-  std::unique_ptr<ChangeRecorder> recorder_;
 };
 
 TEST_F(ChangeRecorderTest, NewObjectGetsBothRegistersVersioned) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/storage/raw_store.h"
+#include "tests/support/raw_store.h"
 
 namespace replfs {
 namespace {
@@ -70,6 +70,30 @@ TEST_F(ConflictRecordsTest, ScanVisitsInPathOrderAndStops) {
   int visited = 0;
   ASSERT_TRUE(ConflictRecords(*store_).Scan([&](const ConflictRecord&) { return ++visited < 2; }).ok());
   EXPECT_EQ(visited, 2);
+}
+
+// A page of records resumes after the last one it listed, whether that
+// record is still kept or not.
+TEST_F(ConflictRecordsTest, ScanAfterResumesPastTheGivenRecord) {
+  for (const char* path : {"a0", "a/b", "a"}) {
+    Transact([&](StoreTransaction& txn) { ConflictRecords::Put(txn, Record(path, V(3, 1))); });
+  }
+  Transact([](StoreTransaction& txn) { ConflictRecords::Put(txn, Record("a", V(4, 1))); });
+  auto paths_after = [&](const std::string& path, const Version& loser) {
+    std::vector<std::string> paths;
+    const absl::Status s =
+        ConflictRecords(*store_).ScanAfter(path, loser, [&](const ConflictRecord& r) {
+          paths.push_back(r.path() + "@" + std::to_string(r.loser().version().hlc()));
+          return true;
+        });
+    EXPECT_TRUE(s.ok()) << s;
+    return paths;
+  };
+  EXPECT_EQ(paths_after("a", V(3, 1)), (std::vector<std::string>{"a@4", "a/b@3", "a0@3"}));
+  EXPECT_EQ(paths_after("a", V(4, 1)), (std::vector<std::string>{"a/b@3", "a0@3"}));
+  Transact([](StoreTransaction& txn) { ConflictRecords::Delete(txn, Record("a/b", V(3, 1))); });
+  EXPECT_EQ(paths_after("a/b", V(3, 1)), (std::vector<std::string>{"a0@3"}));
+  EXPECT_EQ(paths_after("a0", V(3, 1)), std::vector<std::string>{});
 }
 
 TEST_F(ConflictRecordsTest, KeysAndValuesKeepTheirFormat) {

@@ -15,7 +15,7 @@
 #include "leveldb/iterator.h"
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/storage/raw_store.h"
+#include "tests/support/raw_store.h"
 
 namespace replfs {
 namespace {

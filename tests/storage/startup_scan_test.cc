@@ -20,7 +20,7 @@
 #include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/store_and_recorder.h"
 
 namespace replfs {
 namespace {
@@ -28,46 +28,16 @@ namespace {
 namespace fs = std::filesystem;
 constexpr uint64_t kNode = 0x5ca9;
 
-class StartupScanTest : public ::testing::Test {
+class StartupScanTest : public testing::StoreAndRecorderTest {
  protected:
-  void SetUp() override {
-    fs::create_directories(B(".replfs"));
-    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(root_.valid());
-    // The store lives inside the hidden folder, as in a real replica.
-    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(B(".replfs/store"));
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-    recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kNode);
-  }
-
-  std::string Backing() const { return dir_.Path("backing"); }
-  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
-
-  void WriteFile(const std::string& rel, const std::string& data) {
-    std::ofstream out(B(rel), std::ios::binary | std::ios::trunc);
-    out << data;
-  }
-
-  ScanReport Scan() {
-    absl::StatusOr<ScanReport> r =
-        ScanBackingDirectory(root_.get(), ".replfs", store_.get(), recorder_.get());
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : ScanReport{};
-  }
-
-  std::optional<Entry> Get(const std::string& rel) {
-    absl::StatusOr<std::optional<Entry>> e = store_->Get(rel);
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? *e : std::nullopt;
-  }
+  StartupScanTest() : StoreAndRecorderTest("scan-test", kNode) {}
 
   bool IsLive(const std::string& rel) {
-    std::optional<Entry> e = Get(rel);
+    std::optional<Entry> e = Find(rel);
     return e.has_value() && e->content().kind() != KIND_TOMBSTONE;
   }
   bool IsTombstone(const std::string& rel) {
-    std::optional<Entry> e = Get(rel);
+    std::optional<Entry> e = Find(rel);
     return e.has_value() && e->content().kind() == KIND_TOMBSTONE;
   }
 
@@ -80,11 +50,6 @@ class StartupScanTest : public ::testing::Test {
     ASSERT_EQ(::mkfifo(B("docs/pipe").c_str(), 0600), 0);
   }
 
-  testing::ScratchDir dir_{"scan-test"};
-  UniqueFd root_;
-  HybridLogicalClock clock_;
-  std::unique_ptr<MetadataStore> store_;
-  std::unique_ptr<ChangeRecorder> recorder_;
 };
 
 TEST_F(StartupScanTest, CommitsNewObjects) {
@@ -96,12 +61,12 @@ TEST_F(StartupScanTest, CommitsNewObjects) {
   EXPECT_EQ(report.committed, std::size(paths));
   EXPECT_EQ(store_->LastSeq(), std::size(paths));
   EXPECT_EQ(report.deleted, 0u);
-  EXPECT_EQ(FileBlockHashes(Get("docs/a.txt")->content()), std::vector<std::string>{Sha256("aaa")});
-  EXPECT_EQ(Get("docs/deep/er/b.bin")->content().size(), 6000u);
-  EXPECT_EQ(Get("docs/deep/er/b.bin")->content().block_hashes(0), Sha256(std::string(6000, 'b')));
-  EXPECT_EQ(Get("link")->content().symlink_target(), "docs/a.txt");
-  EXPECT_EQ(Get("docs/pipe")->content().kind(), KIND_FIFO);
-  EXPECT_EQ(Get("docs")->content().kind(), KIND_DIR);
+  EXPECT_EQ(FileBlockHashes(Find("docs/a.txt")->content()), std::vector<std::string>{Sha256("aaa")});
+  EXPECT_EQ(Find("docs/deep/er/b.bin")->content().size(), 6000u);
+  EXPECT_EQ(Find("docs/deep/er/b.bin")->content().block_hashes(0), Sha256(std::string(6000, 'b')));
+  EXPECT_EQ(Find("link")->content().symlink_target(), "docs/a.txt");
+  EXPECT_EQ(Find("docs/pipe")->content().kind(), KIND_FIFO);
+  EXPECT_EQ(Find("docs")->content().kind(), KIND_DIR);
 }
 
 TEST_F(StartupScanTest, RescanOfUnchangedTreeIsIdempotent) {
@@ -122,24 +87,24 @@ TEST_F(StartupScanTest, RescanOfUnchangedTreeIsIdempotent) {
 TEST_F(StartupScanTest, PicksUpEditMadeInBackingDirectory) {
   MakeTree();
   Scan();
-  const Entry before = *Get("docs/a.txt");
-  const Entry other = *Get("top.txt");
+  const Entry before = *Find("docs/a.txt");
+  const Entry other = *Find("top.txt");
   const uint64_t last = store_->LastSeq();
   WriteFile("docs/a.txt", "edited behind replfs's back");
   const ScanReport report = Scan();
   EXPECT_EQ(report.committed, 1u);
   EXPECT_EQ(store_->LastSeq(), last + 1);
-  const Entry after = *Get("docs/a.txt");
+  const Entry after = *Find("docs/a.txt");
   EXPECT_EQ(FileBlockHashes(after.content()),
             std::vector<std::string>{Sha256("edited behind replfs's back")});
   EXPECT_GT(CompareVersions(after.content().version(), before.content().version()), 0);
   EXPECT_TRUE(VectorDominates(after.content().vector(), before.content().vector()));
-  EXPECT_EQ(Get("top.txt")->SerializeAsString(), other.SerializeAsString());
+  EXPECT_EQ(Find("top.txt")->SerializeAsString(), other.SerializeAsString());
 
   // A chmod behind our back is an attribute change only.
   ASSERT_EQ(::chmod(B("top.txt").c_str(), 0600), 0);
   Scan();
-  const Entry chmodded = *Get("top.txt");
+  const Entry chmodded = *Find("top.txt");
   EXPECT_EQ(chmodded.attributes().mode(), 0600u);
   EXPECT_GT(CompareVersions(chmodded.attributes().version(), other.attributes().version()), 0);
   EXPECT_EQ(CompareVersions(chmodded.content().version(), other.content().version()), 0);
@@ -170,7 +135,7 @@ TEST_F(StartupScanTest, DirectoryReplacedByFileTombstonesOldChildren) {
   fs::remove_all(B("docs"));
   WriteFile("docs", "now a file");
   Scan();
-  EXPECT_EQ(Get("docs")->content().kind(), KIND_FILE);
+  EXPECT_EQ(Find("docs")->content().kind(), KIND_FILE);
   for (const char* p : {"docs/a.txt", "docs/pipe", "docs/deep", "docs/deep/er/b.bin"}) {
     EXPECT_TRUE(IsTombstone(p)) << p << " still live under what is now a file";
   }
@@ -184,7 +149,7 @@ TEST_F(StartupScanTest, DirectoryReplacedBySymlinkTombstonesOldChildren) {
   fs::rename(B("docs"), B("elsewhere"));
   ASSERT_EQ(::symlink("elsewhere", B("docs").c_str()), 0);
   Scan();
-  EXPECT_EQ(Get("docs")->content().kind(), KIND_SYMLINK);
+  EXPECT_EQ(Find("docs")->content().kind(), KIND_SYMLINK);
   EXPECT_TRUE(IsTombstone("docs/a.txt"));
   EXPECT_TRUE(IsLive("elsewhere/a.txt"));
 }
@@ -219,7 +184,7 @@ TEST_F(StartupScanTest, SkipsSockets) {
   ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   const ScanReport report = Scan();
   EXPECT_EQ(report.skipped, 1u);
-  EXPECT_FALSE(Get("docs/sock").has_value());
+  EXPECT_FALSE(Find("docs/sock").has_value());
   EXPECT_TRUE(IsLive("docs/a.txt"));
   // A recorded file replaced by a socket is gone as far as replication goes.
   fs::remove(B("top.txt"));

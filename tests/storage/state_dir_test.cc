@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef REPLFS_TESTS_STORAGE_RAW_STORE_H_
-#define REPLFS_TESTS_STORAGE_RAW_STORE_H_
+#ifndef REPLFS_TESTS_SUPPORT_RAW_STORE_H_
+#define REPLFS_TESTS_SUPPORT_RAW_STORE_H_
 
 #include <functional>
 #include <map>
@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
 #include "storage/metadata_store.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs::testing {
 
@@ -86,4 +86,4 @@ class RawStoreTest : public ::testing::Test {
 
 }  // namespace replfs::testing
 
-#endif  // REPLFS_TESTS_STORAGE_RAW_STORE_H_
+#endif  // REPLFS_TESTS_SUPPORT_RAW_STORE_H_

@@ -1,5 +1,5 @@
-#ifndef REPLFS_TESTS_STORAGE_SCRATCH_DIR_H_
-#define REPLFS_TESTS_STORAGE_SCRATCH_DIR_H_
+#ifndef REPLFS_TESTS_SUPPORT_SCRATCH_DIR_H_
+#define REPLFS_TESTS_SUPPORT_SCRATCH_DIR_H_
 
 #include <stdlib.h>
 
@@ -39,4 +39,4 @@ class ScratchDir {
 
 }  // namespace replfs::testing
 
-#endif  // REPLFS_TESTS_STORAGE_SCRATCH_DIR_H_
+#endif  // REPLFS_TESTS_SUPPORT_SCRATCH_DIR_H_

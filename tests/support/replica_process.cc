@@ -1,4 +1,4 @@
-#include "tests/replica_process.h"
+#include "tests/support/replica_process.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,30 +21,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "tests/support/child_process.h"
 
 namespace replfs::testing {
 namespace fs = std::filesystem;
 
 namespace {
 
+// Runs `argv` with its output discarded; its exit status.
 int RunCommand(const std::vector<std::string>& argv) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    if (null_fd >= 0) {
-      ::dup2(null_fd, STDOUT_FILENO);
-      ::dup2(null_fd, STDERR_FILENO);
-    }
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ChildOptions quiet;
+  quiet.stdout_path = "/dev/null";
+  quiet.stderr_path = "/dev/null";
+  return RunChild(argv, quiet);
 }
 
 // Waits up to `timeout` for `pid` to exit; returns whether it did.
@@ -146,23 +135,13 @@ std::string ReadWholeFile(const std::string& path) {
   return buffer.str();
 }
 
-bool IsMounted(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() > 4 && fields[4] == path) return true;
-  }
-  return false;
-}
-
 void Unmount(const std::string& path) {
-  for (int attempt = 0; attempt < 20 && IsMounted(path); ++attempt) {
+  for (int attempt = 0; attempt < 20 && IsMountpoint(path); ++attempt) {
     if (RunCommand({"fusermount3", "-u", path}) == 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (IsMounted(path)) RunCommand({"fusermount3", "-uz", path});
-  if (IsMounted(path)) RunCommand({"umount", "-l", path});
+  if (IsMountpoint(path)) RunCommand({"fusermount3", "-uz", path});
+  if (IsMountpoint(path)) RunCommand({"umount", "-l", path});
 }
 
 ReplicaProcess::ReplicaProcess(std::string backing, std::string mountpoint,
@@ -176,7 +155,7 @@ ReplicaProcess::~ReplicaProcess() {
   if (pid_ > 0) {
     if (!Stop().ok()) Kill();
   }
-  if (IsMounted(mountpoint_)) Unmount(mountpoint_);
+  if (IsMountpoint(mountpoint_)) Unmount(mountpoint_);
 }
 
 absl::Status ReplicaProcess::Start(absl::Duration timeout) {
@@ -189,33 +168,28 @@ absl::Status ReplicaProcess::Start(absl::Duration timeout) {
       data_path != nullptr && std::string(data_path) == "fuse") {
     argv.insert(argv.end(), {"-o", "passthrough=off"});
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-  if (pid == 0) {
-    if (!network_namespace_.empty()) {
-      const int ns_fd = ::open(network_namespace_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+  ChildOptions options;
+  options.stdout_path = log_path_;
+  options.stderr_path = log_path_;
+  options.append = true;
+  if (!network_namespace_.empty()) {
+    const char* ns_path = network_namespace_.c_str();
+    options.before_exec = [ns_path] {
+      const int ns_fd = ::open(ns_path, O_RDONLY | O_CLOEXEC);
+      if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) return false;
       ::close(ns_fd);
       // A process group of its own: a bed driven from a terminal stops its
       // replicas itself, they must not take the Ctrl-C meant for it.
       ::setpgid(0, 0);
-    }
-    const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDERR_FILENO);
-      ::dup2(log_fd, STDOUT_FILENO);
-    }
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+      return true;
+    };
   }
-  pid_ = pid;
+  absl::StatusOr<pid_t> pid = StartChild(argv, options);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoSeconds(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (IsMounted(mountpoint_)) return absl::OkStatus();
+    if (IsMountpoint(mountpoint_)) return absl::OkStatus();
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

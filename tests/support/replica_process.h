@@ -1,5 +1,5 @@
-#ifndef REPLFS_TESTS_REPLICA_PROCESS_H_
-#define REPLFS_TESTS_REPLICA_PROCESS_H_
+#ifndef REPLFS_TESTS_SUPPORT_REPLICA_PROCESS_H_
+#define REPLFS_TESTS_SUPPORT_REPLICA_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "fuse/mount_options.h"  // IsMountpoint, for the tests that mount
 
 namespace replfs::testing {
 
@@ -103,12 +104,9 @@ absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count);
 // The whole content of a file ("" if it cannot be read).
 std::string ReadWholeFile(const std::string& path);
 
-// Whether `path` is currently a mountpoint (per /proc/self/mountinfo).
-bool IsMounted(const std::string& path);
-
 // Unmounts `path`: fusermount3 -u, then -uz if busy. Bounded in time.
 void Unmount(const std::string& path);
 
 }  // namespace replfs::testing
 
-#endif  // REPLFS_TESTS_REPLICA_PROCESS_H_
+#endif  // REPLFS_TESTS_SUPPORT_REPLICA_PROCESS_H_
