@@ -361,7 +361,7 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   switch (resolution.verdict) {
     case Verdict::kFoldIntoSetAside: {
       SetAsideRecord updated = *std::move(aside);
-      *updated.mutable_entry()->mutable_attributes() = resolution.attributes;
+      resolution.registers.StoreIn(updated.mutable_entry());
       if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
             txn.PutSetAside(updated);
             return absl::OkStatus();

@@ -14,6 +14,22 @@
 #include "storage/puller_records.h"
 
 namespace replfs {
+namespace {
+
+// Whether every register of `entry` holds a version `node` made: an entry
+// may carry another node's chmod beside its own content (a tombstone keeps
+// one made concurrently with its delete), which `node` has not seen.
+bool OnlyChangedBy(const Entry& entry, uint64_t node) {
+  if (entry.content().version().node() != node || entry.attributes().version().node() != node) {
+    return false;
+  }
+  for (const Attributes& kept : entry.other_kinds()) {
+    if (kept.version().node() != node) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 ReplicationService::ReplicationService(Config config, MetadataStore* store,
                                        HybridLogicalClock* clock, int root_fd)
@@ -138,9 +154,7 @@ grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
     absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
       // Its own changes coming back would be ignored by the caller anyway
       // (equal versions); skip them, but let the caller checkpoint past.
-      if (entry.content().version().node() == request->node() &&
-          (entry.content().kind() == KIND_TOMBSTONE ||
-           entry.attributes().version().node() == request->node())) {
+      if (OnlyChangedBy(entry, request->node())) {
         next_since = entry.seq();
         return true;
       }
