@@ -27,30 +27,19 @@
 #include "storage/unique_fd.h"
 #include "storage/register_compare.h"
 #include "storage/version.h"
-#include "tests/storage/scratch_dir.h"
+#include "tests/replication/applier_scratch.h"
 
 namespace replfs {
 namespace {
 
-namespace fs = std::filesystem;
-constexpr uint64_t kLocalNode = 0xa11ce;
-constexpr uint64_t kRemoteNode = 0xb0b;
-
-class ApplyIntentTest : public ::testing::Test {
+class ApplyIntentTest : public ApplierScratch {
  protected:
+  ApplyIntentTest() : ApplierScratch("replfs-intent") {}
+
   void SetUp() override {
-    fs::create_directories(B(".replfs/tmp"));
-    fs::create_directories(B(".replfs/conflicts"));
-    root_.Reset(::open(Backing().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(root_.valid());
-    absl::StatusOr<std::unique_ptr<MetadataStore>> s = MetadataStore::Open(B(".replfs/store"));
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
+    ApplierScratch::SetUp();
     recorder_ = std::make_unique<ChangeRecorder>(store_.get(), &clock_, kLocalNode);
   }
-
-  std::string Backing() const { return dir_.Path("backing"); }
-  std::string B(const std::string& rel) const { return Backing() + "/" + rel; }
 
   void WriteFile(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -149,10 +138,6 @@ class ApplyIntentTest : public ::testing::Test {
     return r.ok() ? *r : ScanReport{};
   }
 
-  testing::ScratchDir dir_{"replfs-intent"};
-  UniqueFd root_;
-  std::unique_ptr<MetadataStore> store_;
-  HybridLogicalClock clock_;
   std::unique_ptr<ChangeRecorder> recorder_;
 };
 
@@ -214,11 +199,7 @@ TEST_F(ApplyIntentTest, ApplyThatNeverReachedTheDiskIsAbandonedAndChangesNothing
 TEST_F(ApplyIntentTest, CompletedApplyLeavesNoIntentBehind) {
   RecordLocal("f", "local version");
   NoFilesystemHooks hooks;
-  ApplierOptions options;
-  options.hidden_name = ".replfs";
-  options.temp_dir = B(".replfs/tmp");
-  options.conflicts_dir = B(".replfs/conflicts");
-  RemoteApplier applier(root_.get(), store_.get(), &clock_, &hooks, options);
+  RemoteApplier applier(root_.get(), store_.get(), &clock_, &hooks, Options());
   ApplyStats stats;
   const Entry remote = RemoteFile("f", "remote version");
   const absl::Status applied = applier.ApplyBatch({remote}, nullptr, &stats);
