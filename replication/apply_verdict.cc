@@ -1,5 +1,6 @@
 #include "replication/apply_verdict.h"
 
+#include "storage/attribute_registers.h"
 #include "storage/register_compare.h"
 #include "storage/version.h"
 
@@ -7,16 +8,6 @@ namespace replfs {
 namespace {
 
 bool IsLive(Kind kind) { return kind != KIND_TOMBSTONE; }
-
-// MergedAttributes for a winner given as its kind and attributes.
-const Attributes& Merge(Kind winner_kind, const Attributes& winner, const Entry* other) {
-  if (other != nullptr && IsLive(other->content().kind()) && IsLive(winner_kind) &&
-      other->content().kind() == winner_kind &&
-      CompareVersions(other->attributes().version(), winner.version()) > 0) {
-    return other->attributes();
-  }
-  return winner;
-}
 
 // The register decision placed on the disk as it is: `r` wins its content
 // or its attributes.
@@ -30,8 +21,15 @@ Verdict Place(const Resolution& r, const Entry* local, const DiskState& disk) {
     // convergence simulation, seed 785: a chmod of the hidden file made the
     // directory 0600 on one replica only).
     const bool stands_in = directory_there && kind != KIND_DIR;
-    return disk.object == ObjectAtPath::kNone || stands_in ? Verdict::kRecordOnly
-                                                           : Verdict::kAttributesOnly;
+    // Only a register of another kind (kept for what may come back) moved:
+    // the object's own is as the local entry holds it.
+    const Attributes* own = r.registers.Get(kind);
+    const bool own_moved =
+        own != nullptr &&
+        CompareVersions(own->version(), r.content_from->attributes().version()) != 0;
+    return disk.object == ObjectAtPath::kNone || stands_in || !own_moved
+               ? Verdict::kRecordOnly
+               : Verdict::kAttributesOnly;
   }
   // Removing (or replacing) a directory: a live descendant keeps it.
   if (directory_there && kind != KIND_DIR && disk.live_descendant) {
@@ -65,10 +63,6 @@ const char* VerdictName(Verdict verdict) {
   return "?";
 }
 
-const Attributes& MergedAttributes(const Entry& winner, const Entry* other) {
-  return Merge(winner.content().kind(), winner.attributes(), other);
-}
-
 Resolution Resolve(const ResolveInputs& in) {
   const Entry& remote = *in.remote;
   const Entry* local = in.local;
@@ -86,42 +80,41 @@ Resolution Resolve(const ResolveInputs& in) {
       // Its content loses to the pending entry's. Its attributes may still
       // beat the pending entry's: the pending entry takes them.
       r.decided_by_set_aside = true;
-      if (&MergedAttributes(*pending, &remote) == &remote.attributes()) {
+      r.registers = AttributeRegisters::Of(*pending);
+      if (r.registers.MergeAll(AttributeRegisters::Of(remote))) {
         r.verdict = Verdict::kFoldIntoSetAside;
         r.content_from = pending;
-        r.attributes = remote.attributes();
       }
       return r;
     }
   }
-  r.content_wins = local == nullptr ||
-                   CompareVersions(remote.content().version(), local->content().version()) > 0;
+  const bool content_wins =
+      local == nullptr ||
+      CompareVersions(remote.content().version(), local->content().version()) > 0;
+  r.content_wins = content_wins;
   // Every content version this node issues is committed here first, and
   // a register only ever moves to a newer version: one of ours newer than
   // what this replica holds was never issued by it.
-  if (r.content_wins && in.own_node != 0 && remote.content().version().node() == in.own_node) {
+  if (content_wins && in.own_node != 0 && remote.content().version().node() == in.own_node) {
     r.verdict = Verdict::kRefuseForged;
     return r;
   }
-  const bool attributes_win =
-      !r.content_wins && IsLive(local->content().kind()) && IsLive(remote.content().kind()) &&
-      local->content().kind() == remote.content().kind() &&
-      CompareVersions(remote.attributes().version(), local->attributes().version()) > 0;
-  if (!r.content_wins && !attributes_win) return r;  // kIgnore
+  // Winning content keeps the newer registers of what it replaces, the
+  // local entry's or the pending one's it supersedes; losing content may
+  // still bring newer ones.
+  const Entry& holder = content_wins ? remote : *local;
+  const Entry* other = content_wins ? local : &remote;
+  r.registers = AttributeRegisters::Of(holder);
+  const bool took_any = other != nullptr && r.registers.MergeAll(AttributeRegisters::Of(*other));
+  if (!content_wins && !took_any) return r;  // kIgnore
   // Never replace a file under a local writer, also one it created and has
   // not committed yet: wait for its last close.
-  if (r.content_wins && in.open_for_writing) {
+  if (content_wins && in.open_for_writing) {
     r.verdict = Verdict::kDefer;
     return r;
   }
-  r.content_from = r.content_wins ? &remote : local;
-  const Kind kind = r.content_from->content().kind();
-  r.attributes = r.content_wins ? MergedAttributes(remote, local) : remote.attributes();
-  // The pending entry it supersedes may hold newer attributes.
-  if (pending != nullptr) {
-    const Attributes merged = Merge(kind, r.attributes, pending);
-    r.attributes = merged;
-  }
+  r.content_from = &holder;
+  if (pending != nullptr) r.registers.MergeAll(AttributeRegisters::Of(*pending));
   if (!in.disk.has_value()) {
     r.verdict = r.content_wins ? Verdict::kReplace : Verdict::kAttributesOnly;
     return r;
@@ -134,7 +127,7 @@ Entry ResultingEntry(const Resolution& resolution) {
   Entry result = *resolution.content_from;
   result.clear_local_stat();
   result.clear_seq();
-  *result.mutable_attributes() = resolution.attributes;
+  resolution.registers.StoreIn(&result);
   return result;
 }
 

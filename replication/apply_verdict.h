@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "entry.pb.h"
+#include "storage/attribute_registers.h"
 
 namespace replfs {
 
@@ -26,8 +27,9 @@ enum class Verdict {
   // Only the attribute register wins: set on the object there.
   kAttributesOnly,
   // The registers change, nothing on disk does: a tombstone with no
-  // directory above it, or attributes of an object that is not there or
-  // is a directory standing in for a file its live descendants hide.
+  // directory above it, or attributes of an object that is not there (kept
+  // by a tombstone for what may come back) or is a directory standing in
+  // for a file its live descendants hide.
   kRecordOnly,
   // The content wins: the object is replaced (or removed, or created).
   kReplace,
@@ -83,25 +85,22 @@ struct Resolution {
   bool decided_by_set_aside = false;
   // For every verdict that changes a register: whose content the path
   // holds afterwards (the remote, the local, or the set-aside entry) and
-  // the attributes it holds with it. Null for kIgnore, kRefuseForged,
-  // kDefer.
+  // the attribute registers it holds with it. Null for kIgnore,
+  // kRefuseForged, kDefer.
   const Entry* content_from = nullptr;
-  Attributes attributes;
+  AttributeRegisters registers;
 };
 
 // The decision of the convergence contract (DESIGN.md) for one entry:
 // per register the higher version wins; a losing or equal entry changes
-// nothing. Pure: the same inputs always give the same resolution.
+// nothing. Attribute registers are one per kind (AttributeRegisters): an
+// entry whose content loses wins if it brings a newer one of any kind.
+// Pure: the same inputs always give the same resolution.
 Resolution Resolve(const ResolveInputs& in);
 
 // The entry the path holds once a register-changing resolution is placed
 // (without a local stat or sequence number).
 Entry ResultingEntry(const Resolution& resolution);
-
-// The attribute register a replica ends up with: the higher version, when
-// both describe a live object of the same kind; otherwise the one that came
-// with the winning content.
-const Attributes& MergedAttributes(const Entry& winner, const Entry* other);
 
 }  // namespace replfs
 

@@ -1,5 +1,6 @@
 #include "replication/entry_validation.h"
 
+#include <set>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -34,6 +35,45 @@ absl::Status ValidateRemotePath(absl::string_view path, absl::string_view hidden
   }
   return absl::OkStatus();
 }
+
+namespace {
+
+absl::Status ValidateAttributes(const Attributes& a, const EntryLimits& limits) {
+  if (a.version().node() == 0 || a.version().hlc() == 0) {
+    return absl::InvalidArgumentError("entry without an attribute version");
+  }
+  if (a.mode() & ~07777u) return absl::InvalidArgumentError("bad mode bits");
+  if (static_cast<size_t>(a.xattrs_size()) > limits.max_xattrs) {
+    return absl::InvalidArgumentError("too many xattrs");
+  }
+  // A namespace replfs does not replicate (security.*, trusted.*) is no
+  // reason to refuse the entry: the applier leaves that xattr out and
+  // records it (a newer replica may replicate more than this one).
+  for (const Xattr& x : a.xattrs()) {
+    if (x.name().empty() || x.name().size() > 255 || x.name().find('\0') != std::string::npos ||
+        x.name().find('.') == std::string::npos ||
+        x.value().size() > limits.max_xattr_value_bytes) {
+      return absl::InvalidArgumentError("bad xattr");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A register kept for a kind of object: of a kind no other register of the
+// entry describes (added to `kinds`).
+absl::Status ValidateKeptAttributes(const Attributes& a, const EntryLimits& limits,
+                                    std::set<int>* kinds) {
+  const Kind kind = a.kind();
+  if (kind != KIND_FILE && kind != KIND_DIR && kind != KIND_SYMLINK && kind != KIND_FIFO) {
+    return absl::InvalidArgumentError(absl::StrCat("attributes kept for kind ", kind));
+  }
+  if (!kinds->insert(kind).second) {
+    return absl::InvalidArgumentError(absl::StrCat("two attribute registers of kind ", a.kind()));
+  }
+  return ValidateAttributes(a, limits);
+}
+
+}  // namespace
 
 absl::Status ValidateRemoteEntry(const Entry& entry, absl::string_view hidden_name,
                                  const EntryLimits& limits) {
@@ -79,25 +119,20 @@ absl::Status ValidateRemoteEntry(const Entry& entry, absl::string_view hidden_na
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown kind ", c.kind()));
   }
-  const Attributes& a = entry.attributes();
+  // Registers kept for other kinds (and a tombstone's, if it carries one)
+  // are applied to what comes back at the path: checked as a live entry's,
+  // one per kind.
+  std::set<int> kinds;
   if (c.kind() != KIND_TOMBSTONE) {
-    if (a.version().node() == 0 || a.version().hlc() == 0) {
-      return absl::InvalidArgumentError("entry without an attribute version");
+    if (absl::Status s = ValidateAttributes(entry.attributes(), limits); !s.ok()) return s;
+    kinds.insert(c.kind());
+  } else if (entry.attributes().kind() != KIND_UNSPECIFIED) {
+    if (absl::Status s = ValidateKeptAttributes(entry.attributes(), limits, &kinds); !s.ok()) {
+      return s;
     }
-    if (a.mode() & ~07777u) return absl::InvalidArgumentError("bad mode bits");
-    if (static_cast<size_t>(a.xattrs_size()) > limits.max_xattrs) {
-      return absl::InvalidArgumentError("too many xattrs");
-    }
-    // A namespace replfs does not replicate (security.*, trusted.*) is no
-    // reason to refuse the entry: the applier leaves that xattr out and
-    // records it (a newer replica may replicate more than this one).
-    for (const Xattr& x : a.xattrs()) {
-      if (x.name().empty() || x.name().size() > 255 || x.name().find('\0') != std::string::npos ||
-          x.name().find('.') == std::string::npos ||
-          x.value().size() > limits.max_xattr_value_bytes) {
-        return absl::InvalidArgumentError("bad xattr");
-      }
-    }
+  }
+  for (const Attributes& kept : entry.other_kinds()) {
+    if (absl::Status s = ValidateKeptAttributes(kept, limits, &kinds); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -17,6 +17,14 @@ namespace {
 
 bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
 
+// Every version an entry carries: its content's and each attribute
+// register's (those it keeps for other kinds may be its newest).
+std::vector<const Version*> VersionsIn(const Entry& e) {
+  std::vector<const Version*> versions = {&e.content().version(), &e.attributes().version()};
+  for (const Attributes& kept : e.other_kinds()) versions.push_back(&kept.version());
+  return versions;
+}
+
 // Entries of one batch are decided and built in groups of at most this
 // many (or this many bytes), their files made durable together, then placed
 // in order: one fsync per file, right after building it, was most of a
@@ -76,7 +84,7 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
       return PeerFault(s);
     }
     // A far-future version rejects the batch before anything of it applies.
-    for (const Version* v : {&e->content().version(), &e->attributes().version()}) {
+    for (const Version* v : VersionsIn(*e)) {
       if (absl::Status s = clock_->CheckNotAhead(v->hlc(), options_.max_clock_ahead_ms); !s.ok()) {
         return PeerFault(InEntry(*e, s));
       }
@@ -335,7 +343,7 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
     const Entry& remote, const BatchSource& source, bool retrying) {
   // The clock first: whatever is changed here after seeing this entry must
   // beat it, even with skewed wall clocks. A far-future version is refused.
-  for (const Version* v : {&remote.content().version(), &remote.attributes().version()}) {
+  for (const Version* v : VersionsIn(remote)) {
     if (absl::Status s = clock_->Observe(v->hlc(), options_.max_clock_ahead_ms); !s.ok()) return s;
   }
   auto plan = std::make_unique<Plan>();
@@ -361,7 +369,7 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   switch (resolution.verdict) {
     case Verdict::kFoldIntoSetAside: {
       SetAsideRecord updated = *std::move(aside);
-      *updated.mutable_entry()->mutable_attributes() = resolution.attributes;
+      resolution.registers.StoreIn(updated.mutable_entry());
       if (absl::Status s = store_->Transact([&](StoreTransaction& txn) {
             txn.PutSetAside(updated);
             return absl::OkStatus();

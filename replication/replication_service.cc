@@ -14,6 +14,22 @@
 #include "storage/puller_records.h"
 
 namespace replfs {
+namespace {
+
+// Whether every register of `entry` holds a version `node` made: an entry
+// may carry another node's chmod beside its own content (a tombstone keeps
+// one made concurrently with its delete), which `node` has not seen.
+bool OnlyChangedBy(const Entry& entry, uint64_t node) {
+  if (entry.content().version().node() != node || entry.attributes().version().node() != node) {
+    return false;
+  }
+  for (const Attributes& kept : entry.other_kinds()) {
+    if (kept.version().node() != node) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 ReplicationService::ReplicationService(Config config, MetadataStore* store,
                                        HybridLogicalClock* clock, int root_fd)
@@ -165,9 +181,7 @@ absl::StatusOr<ReplicationService::FeedBatch> ReplicationService::NextBatch(uint
   absl::Status s = store_->ScanChanges(since, [&](const Entry& entry) {
     // Its own changes coming back would be ignored by the puller anyway
     // (equal versions); skip them, but let it checkpoint past.
-    if (entry.content().version().node() == puller &&
-        (entry.content().kind() == KIND_TOMBSTONE ||
-         entry.attributes().version().node() == puller)) {
+    if (OnlyChangedBy(entry, puller)) {
       next.through_seq = entry.seq();
       return true;
     }

@@ -8,6 +8,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
+#include "storage/attribute_registers.h"
 #include "storage/beneath.h"
 #include "storage/log.h"
 #include "storage/register_compare.h"
@@ -28,7 +29,10 @@ absl::Status CollectSubtree(const MetadataStore& store, absl::string_view path,
   });
 }
 
-// A tombstone that supersedes `old` (keeps its vector so descent is known).
+// A tombstone that supersedes the live entry `old`: keeps its vector so
+// descent is known, and its attribute registers unchanged (a delete is no
+// attribute change): a concurrent chmod is merged with them by version, and
+// what comes back at the path gets the register that won.
 Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
   Entry dead;
   dead.set_path(old.path());
@@ -37,7 +41,7 @@ Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
   *content->mutable_version() = version;
   *content->mutable_vector() = old.content().vector();
   BumpVector(content->mutable_vector(), node, version.hlc());
-  *dead.mutable_attributes()->mutable_version() = version;
+  AttributeRegisters::Of(old).StoreIn(&dead);
   return dead;
 }
 
@@ -74,6 +78,11 @@ absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
     *entry.mutable_attributes() = observed.attributes;
     *entry.mutable_attributes()->mutable_version() =
         attributes_changed ? version : (*old)->attributes().version();
+    // The path's registers of other kinds stay for what may come back.
+    AttributeRegisters registers;
+    if (old->has_value()) registers = AttributeRegisters::Of(**old);
+    registers.Put(observed.content.kind(), entry.attributes());
+    registers.StoreIn(&entry);
     *entry.mutable_local_stat() = observed.local_stat;
     if (LogEnabled(LogLevel::kDebug)) {
       LogDebug(absl::StrCat("commit ", path, " ", VersionToString(entry.content().version()),
@@ -150,6 +159,8 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
         *copy.mutable_content()->mutable_version() = version;
         BumpVector(copy.mutable_content()->mutable_vector(), node_id_, version.hlc());
         *copy.mutable_attributes()->mutable_version() = version;
+        // Registers of other kinds belong to the path they were set at.
+        copy.clear_other_kinds();
         if (e.path() == src && top_stat != nullptr) *copy.mutable_local_stat() = *top_stat;
         result[copy.path()] = std::move(copy);
       }
@@ -161,13 +172,17 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
     move_side(from_side, from, to, &moved_stat);
     if (exchange) move_side(to_side, to, from, exchanged_stat);
     // Landing on a path that held something: keep its history in the vector,
-    // so the new entry is known to descend from what it replaced.
+    // so the new entry is known to descend from what it replaced, and its
+    // attribute registers of other kinds.
     for (auto& [path, entry] : result) {
       if (entry.content().kind() == KIND_TOMBSTONE) continue;
       absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
       if (!old.ok()) return old.status();
       if (old->has_value()) {
         MergeVectors(entry.mutable_content()->mutable_vector(), (*old)->content().vector());
+        AttributeRegisters registers = AttributeRegisters::Of(**old);
+        registers.Put(entry.content().kind(), entry.attributes());
+        registers.StoreIn(&entry);
       }
     }
     for (auto& [path, entry] : result) txn.Put(std::move(entry));

@@ -326,6 +326,9 @@ absl::Status MetadataStore::CommitLocked(StoreTransaction* txn) {
     entry.set_seq(++seq);
     max_hlc = std::max({max_hlc, entry.content().version().hlc(),
                         entry.attributes().version().hlc()});
+    for (const Attributes& kept : entry.other_kinds()) {
+      max_hlc = std::max(max_hlc, kept.version().hlc());
+    }
     IndexBlocks(entry, /*add=*/true, &batch);
     batch.Put(EntryKey(entry.path()), entry.SerializeAsString());
     batch.Put(SeqKey(entry.seq()), entry.path());

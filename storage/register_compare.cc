@@ -17,7 +17,7 @@ bool SameContent(const Content& a, const Content& b) {
 }
 
 bool SameAttributes(const Attributes& a, const Attributes& b) {
-  return a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid() &&
+  return a.kind() == b.kind() && a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid() &&
          std::equal(a.xattrs().begin(), a.xattrs().end(), b.xattrs().begin(), b.xattrs().end(),
                     [](const Xattr& x, const Xattr& y) {
                       return x.name() == y.name() && x.value() == y.value();

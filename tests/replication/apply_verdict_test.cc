@@ -18,7 +18,8 @@ constexpr uint64_t kRemoteNode = 2;
 
 // An entry of "a/b" whose content register is `hlc` from `node`, with a
 // vector counting `local_count` for the local node and `remote_count` for
-// the remote one, and its attributes as old as its content.
+// the remote one, and its attributes as old as its content (a tombstone's
+// those of a file it deleted).
 Entry MakeEntry(Kind kind, uint64_t hlc, uint64_t node, uint64_t local_count,
                 uint64_t remote_count, const std::string& data = "x") {
   Entry e;
@@ -38,8 +39,16 @@ Entry MakeEntry(Kind kind, uint64_t hlc, uint64_t node, uint64_t local_count,
   }
   if (kind == KIND_SYMLINK) c->set_symlink_target(data);
   *e.mutable_attributes()->mutable_version() = MakeVersion(hlc, node);
-  if (kind != KIND_TOMBSTONE) e.mutable_attributes()->set_mode(0644);
+  e.mutable_attributes()->set_mode(0644);
+  if (kind == KIND_TOMBSTONE) e.mutable_attributes()->set_kind(KIND_FILE);
   return e;
+}
+
+// A tombstone as replicas wrote them before tombstones kept a register.
+Entry WithoutRegister(Entry tombstone) {
+  tombstone.mutable_attributes()->clear_kind();
+  tombstone.mutable_attributes()->clear_mode();
+  return tombstone;
 }
 
 ObjectAtPath ObjectFor(const std::optional<Kind>& kind) {
@@ -95,12 +104,20 @@ bool RemoteNewer(Relation relation) {
   return relation == Relation::kNewer || relation == Relation::kConcurrentNewer;
 }
 
+// The kind of object an entry of MakeEntry's keeps an attribute register for.
+Kind Described(Kind kind) { return kind == KIND_TOMBSTONE ? KIND_FILE : kind; }
+
 // The contract, restated per case: the expected verdict for the pair, with
 // the object the local entry left on disk.
 Verdict Expected(const std::optional<Kind>& local_kind, Kind remote_kind, Relation relation,
                  bool live_descendant) {
   const bool content_wins = !local_kind.has_value() || RemoteNewer(relation);
-  if (!content_wins) return Verdict::kIgnore;
+  // Losing content brings nothing but a register of a kind the local entry
+  // has none of: recorded, for what may come back.
+  if (!content_wins) {
+    return Described(*local_kind) == Described(remote_kind) ? Verdict::kIgnore
+                                                            : Verdict::kRecordOnly;
+  }
   // The local entry's own version, where this replica holds none: never
   // issued here.
   if (relation == Relation::kEqual) return Verdict::kRefuseForged;  // Attributes are as old as the content.
@@ -130,8 +147,7 @@ TEST(ApplyVerdictTest, EveryPairOfKindsAndVersions) {
               << "local " << KindName(local_kind) << ", remote " << Kind_Name(remote_kind)
               << ", relation " << static_cast<int>(relation) << ", live descendant "
               << live_descendant;
-          if (r.verdict == Verdict::kIgnore || r.verdict == Verdict::kRefuseForged) continue;
-          EXPECT_TRUE(r.content_wins);
+          if (!r.content_wins || r.verdict == Verdict::kRefuseForged) continue;
           ASSERT_EQ(r.content_from, &p.remote);
           const Entry result = ResultingEntry(r);
           EXPECT_EQ(result.content().kind(), remote_kind);
@@ -145,9 +161,10 @@ TEST(ApplyVerdictTest, EveryPairOfKindsAndVersions) {
   }
 }
 
-// Newer attributes with older content win on a live object of the same kind
-// only; elsewhere the entry changes nothing.
-TEST(ApplyVerdictTest, AttributesWinOnlyOnALiveObjectOfTheSameKind) {
+// Newer attributes with older content are kept whatever the kinds: set on
+// a live object of their kind, only recorded elsewhere (for what may come
+// back at the path).
+TEST(ApplyVerdictTest, NewerAttributesOfAnyKindAreKept) {
   for (const std::optional<Kind>& local_kind : kLocalKinds) {
     if (!local_kind.has_value()) continue;
     for (Kind remote_kind : kRemoteKinds) {
@@ -157,16 +174,41 @@ TEST(ApplyVerdictTest, AttributesWinOnlyOnALiveObjectOfTheSameKind) {
       ResolveInputs in{&*p.local, &p.remote, nullptr, kLocalNode, false,
                        DiskState{false, ObjectFor(local_kind), false}};
       const Resolution r = Resolve(in);
-      const bool wins = *local_kind == remote_kind && remote_kind != KIND_TOMBSTONE;
-      EXPECT_EQ(r.verdict, wins ? Verdict::kAttributesOnly : Verdict::kIgnore)
+      const Kind described = Described(remote_kind);
+      const bool set_there = *local_kind == described;
+      EXPECT_EQ(VerdictName(r.verdict),
+                std::string(VerdictName(set_there ? Verdict::kAttributesOnly
+                                                  : Verdict::kRecordOnly)))
           << KindName(local_kind) << " " << Kind_Name(remote_kind);
-      if (!wins) continue;
       EXPECT_FALSE(r.content_wins);
       const Entry result = ResultingEntry(r);
       EXPECT_EQ(result.content().SerializeAsString(), p.local->content().SerializeAsString());
-      EXPECT_EQ(result.attributes().mode(), 0600U);
+      const Attributes* kept = AttributeRegisters::Of(result).Get(described);
+      ASSERT_NE(kept, nullptr);
+      EXPECT_EQ(kept->mode(), 0600U);
+      if (*local_kind != KIND_TOMBSTONE && !set_there) {
+        EXPECT_EQ(result.attributes().SerializeAsString(), p.local->attributes().SerializeAsString());
+      }
     }
   }
+}
+
+// Older replicas' tombstones carry no register: any register beats none,
+// one they win over is kept, and they change no live object's.
+TEST(ApplyVerdictTest, ATombstoneWithoutARegisterTakesAnyAndGivesNone) {
+  const Entry bare = WithoutRegister(MakeEntry(KIND_TOMBSTONE, 100, kRemoteNode, 1, 1));
+  const Entry older = MakeEntry(KIND_DIR, 50, kRemoteNode, 0, 1);
+  Resolution r = Resolve({&bare, &older, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(r.verdict, Verdict::kAttributesOnly);
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_DIR);
+  const Entry file = MakeEntry(KIND_FILE, 200, kLocalNode, 1, 0);
+  EXPECT_EQ(Resolve({&file, &bare, nullptr, kLocalNode, false, std::nullopt}).verdict,
+            Verdict::kIgnore);
+  const Entry newer_bare = WithoutRegister(MakeEntry(KIND_TOMBSTONE, 300, kRemoteNode, 1, 2));
+  r = Resolve({&file, &newer_bare, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(r.verdict, Verdict::kReplace);
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_FILE);
+  EXPECT_EQ(CompareVersions(ResultingEntry(r).attributes().version(), file.attributes().version()), 0);
 }
 
 TEST(ApplyVerdictTest, AttributesOfAnAbsentObjectOrOfADirectoryStandingInAreOnlyRecorded) {
@@ -188,14 +230,18 @@ TEST(ApplyVerdictTest, NewerAttributesOfTheLoserAreKept) {
   p.local->mutable_attributes()->set_mode(0640);
   const Resolution r = Resolve({&*p.local, &p.remote, nullptr, kLocalNode, false, std::nullopt});
   EXPECT_EQ(r.verdict, Verdict::kReplace);
-  EXPECT_EQ(r.attributes.mode(), 0640U);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0640U);
   // Not across kinds: the winning content's attributes go with it.
   Pair q = MakePair(KIND_SYMLINK, KIND_FILE, Relation::kNewer);
   *q.local->mutable_attributes()->mutable_version() = MakeVersion(400, kLocalNode);
   q.local->mutable_attributes()->set_mode(0640);
-  EXPECT_EQ(Resolve({&*q.local, &q.remote, nullptr, kLocalNode, false, std::nullopt})
-                .attributes.mode(),
-            0644U);
+  const Entry result =
+      ResultingEntry(Resolve({&*q.local, &q.remote, nullptr, kLocalNode, false, std::nullopt}));
+  EXPECT_EQ(result.attributes().mode(), 0644U);
+  // The symlink's stays beside it, for a symlink that comes back.
+  ASSERT_EQ(result.other_kinds_size(), 1);
+  EXPECT_EQ(result.other_kinds(0).kind(), KIND_SYMLINK);
+  EXPECT_EQ(result.other_kinds(0).mode(), 0640U);
 }
 
 TEST(ApplyVerdictTest, SameContentConcurrentIsReplacedWithoutACopy) {
@@ -298,7 +344,7 @@ TEST(ApplyVerdictTest, LaterEntriesAreDecidedAgainstTheSetAsideEntry) {
   const Entry newer = MakeEntry(KIND_FILE, 500, kRemoteNode, 1, 2);
   const Resolution r = Resolve({&local, &newer, &aside_chmod, kLocalNode, false, std::nullopt});
   EXPECT_EQ(r.verdict, Verdict::kReplace);
-  EXPECT_EQ(r.attributes.mode(), 0700U);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0700U);
   // A set-aside entry a newer local version superseded decides nothing:
   // the local entry does (here the attributes win over its own).
   const Entry newer_local = MakeEntry(KIND_FILE, 350, kLocalNode, 2, 1);
@@ -307,6 +353,125 @@ TEST(ApplyVerdictTest, LaterEntriesAreDecidedAgainstTheSetAsideEntry) {
   const Entry newest_local = MakeEntry(KIND_FILE, 450, kLocalNode, 2, 1);
   EXPECT_EQ(Resolve({&newest_local, &older, &aside, kLocalNode, false, std::nullopt}).verdict,
             Verdict::kIgnore);
+}
+
+// A tombstone at `hlc` whose attribute register describes a `kind` object:
+// set at `attributes_hlc` with `mode`.
+Entry TombstoneKeeping(uint64_t hlc, Kind kind, uint64_t attributes_hlc, uint32_t mode) {
+  Entry e = MakeEntry(KIND_TOMBSTONE, hlc, kRemoteNode, 1, 2);
+  Attributes* a = e.mutable_attributes();
+  a->set_kind(kind);
+  *a->mutable_version() = MakeVersion(attributes_hlc, kRemoteNode);
+  a->set_mode(mode);
+  return e;
+}
+
+// A file entry whose content is at `hlc` and attributes at `attributes_hlc`.
+Entry FileWithAttributes(uint64_t hlc, uint64_t attributes_hlc, uint32_t mode,
+                         uint64_t node = kRemoteNode) {
+  Entry e = MakeEntry(KIND_FILE, hlc, node, 1, 1);
+  *e.mutable_attributes()->mutable_version() = MakeVersion(attributes_hlc, node);
+  e.mutable_attributes()->set_mode(mode);
+  return e;
+}
+
+TEST(ApplyVerdictTest, AChmodConcurrentWithADeleteGoesIntoTheTombstone) {
+  const Entry tombstone = TombstoneKeeping(200, KIND_FILE, 100, 0644);
+  const Entry chmod = FileWithAttributes(100, 250, 0600);
+  for (const DiskState& disk : {DiskState{false, ObjectAtPath::kNone, false},
+                                // A directory kept for live descendants.
+                                DiskState{false, ObjectAtPath::kDirectory, true},
+                                DiskState{true, ObjectAtPath::kNone, false}}) {
+    const Resolution r = Resolve({&tombstone, &chmod, nullptr, kLocalNode, false, disk});
+    EXPECT_EQ(VerdictName(r.verdict), std::string(VerdictName(Verdict::kRecordOnly)));
+    EXPECT_FALSE(r.content_wins);
+    const Entry result = ResultingEntry(r);
+    EXPECT_EQ(result.content().SerializeAsString(), tombstone.content().SerializeAsString());
+    EXPECT_EQ(result.attributes().kind(), KIND_FILE);
+    EXPECT_EQ(result.attributes().mode(), 0600U);
+    EXPECT_EQ(CompareVersions(result.attributes().version(), chmod.attributes().version()), 0);
+  }
+  // Not older than the register it holds, nor the same one again.
+  for (uint64_t attributes_hlc : {uint64_t{90}, uint64_t{100}}) {
+    const Entry old_chmod = FileWithAttributes(100, attributes_hlc, 0600);
+    EXPECT_EQ(Resolve({&tombstone, &old_chmod, nullptr, kLocalNode, false, std::nullopt}).verdict,
+              Verdict::kIgnore)
+        << attributes_hlc;
+  }
+}
+
+TEST(ApplyVerdictTest, AWinningTombstoneKeepsTheNewerRegisterOfWhatItDeletes) {
+  const Entry chmodded = FileWithAttributes(100, 250, 0600, kLocalNode);
+  const Entry tombstone = TombstoneKeeping(200, KIND_FILE, 100, 0644);
+  Resolution r = Resolve({&chmodded, &tombstone, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(r.verdict, Verdict::kReplace);
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_FILE);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0600U);
+  // A newer register it carries wins.
+  const Entry newer = TombstoneKeeping(200, KIND_FILE, 300, 0640);
+  r = Resolve({&chmodded, &newer, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0640U);
+  // A tombstone of an older replica carries none: it takes the local one.
+  const Entry bare = WithoutRegister(MakeEntry(KIND_TOMBSTONE, 200, kRemoteNode, 1, 2));
+  r = Resolve({&chmodded, &bare, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_FILE);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0600U);
+  const Entry local_tombstone = TombstoneKeeping(150, KIND_DIR, 120, 0700);
+  r = Resolve({&local_tombstone, &bare, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_DIR);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0700U);
+}
+
+TEST(ApplyVerdictTest, WhatComesBackGetsTheTombstonesNewerRegisterOfItsKind) {
+  const Entry tombstone = TombstoneKeeping(200, KIND_FILE, 250, 0600);
+  // A write that never saw the chmod (its attributes are older).
+  const Entry write = FileWithAttributes(220, 100, 0644);
+  Resolution r = Resolve({&tombstone, &write, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(r.verdict, Verdict::kReplace);
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0600U);
+  EXPECT_EQ(ResultingEntry(r).attributes().kind(), KIND_UNSPECIFIED);  // A live entry's is its own kind.
+  EXPECT_EQ(CompareVersions(ResultingEntry(r).attributes().version(), tombstone.attributes().version()), 0);
+  // A re-create made after the chmod: its own attributes are newer.
+  const Entry recreate = FileWithAttributes(300, 300, 0644);
+  r = Resolve({&tombstone, &recreate, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0644U);
+  // Another kind comes back with its own.
+  Entry dir = MakeEntry(KIND_DIR, 220, kRemoteNode, 1, 2);
+  *dir.mutable_attributes()->mutable_version() = MakeVersion(100, kRemoteNode);
+  dir.mutable_attributes()->set_mode(0755);
+  r = Resolve({&tombstone, &dir, nullptr, kLocalNode, false, std::nullopt});
+  EXPECT_EQ(ResultingEntry(r).attributes().mode(), 0755U);
+}
+
+TEST(ApplyVerdictTest, ALosingTombstonesNewerRegisterIsKept) {
+  const Entry tombstone = TombstoneKeeping(200, KIND_FILE, 250, 0600);
+  const Entry file = FileWithAttributes(300, 100, 0644, kLocalNode);
+  Resolution r = Resolve({&file, &tombstone, nullptr, kLocalNode, false,
+                          DiskState{false, ObjectAtPath::kRegularFile, false}});
+  EXPECT_EQ(r.verdict, Verdict::kAttributesOnly);
+  Entry result = ResultingEntry(r);
+  EXPECT_EQ(result.content().kind(), KIND_FILE);
+  EXPECT_EQ(result.attributes().mode(), 0600U);
+  EXPECT_EQ(result.attributes().kind(), KIND_UNSPECIFIED);
+  // Another kind's is kept beside the file's, not set on it.
+  const Entry dir_tombstone = TombstoneKeeping(200, KIND_DIR, 250, 0700);
+  r = Resolve({&file, &dir_tombstone, nullptr, kLocalNode, false,
+               DiskState{false, ObjectAtPath::kRegularFile, false}});
+  EXPECT_EQ(r.verdict, Verdict::kRecordOnly);
+  result = ResultingEntry(r);
+  EXPECT_EQ(result.attributes().mode(), 0644U);
+  ASSERT_EQ(result.other_kinds_size(), 1);
+  EXPECT_EQ(result.other_kinds(0).kind(), KIND_DIR);
+  EXPECT_EQ(result.other_kinds(0).mode(), 0700U);
+  // A tombstone holds the newest register of any kind.
+  const Entry newer_tombstone = TombstoneKeeping(300, KIND_DIR, 120, 0700);
+  r = Resolve({&newer_tombstone, &tombstone, nullptr, kLocalNode, false,
+               DiskState{false, ObjectAtPath::kNone, false}});
+  EXPECT_EQ(r.verdict, Verdict::kRecordOnly);
+  result = ResultingEntry(r);
+  EXPECT_EQ(CompareVersions(result.content().version(), newer_tombstone.content().version()), 0);
+  EXPECT_EQ(result.attributes().kind(), KIND_FILE);
+  EXPECT_EQ(result.attributes().mode(), 0600U);
 }
 
 TEST(ApplyVerdictTest, EveryVerdictHasAName) {

@@ -19,6 +19,7 @@
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
+#include "storage/version.h"
 #include "tests/support/scratch_dir.h"
 
 namespace replfs {
@@ -120,6 +121,33 @@ TEST_F(ReplicationServiceTest, EntriesPeersWouldRefuseAreNotSentButCovered) {
   }
   EXPECT_EQ(sent, (std::vector<std::string>{"before", "after"}));
   EXPECT_EQ(through, 3u);
+}
+
+// The caller's own changes are left out of its feed, but not an entry of
+// its that keeps a register made elsewhere (a chmod concurrent with its
+// delete): it has not seen that one.
+TEST_F(ReplicationServiceTest, OwnChangesAreLeftOutUnlessTheyKeepAnotherNodesRegister) {
+  auto tombstone_of_node_2 = [&](const std::string& path, uint64_t attributes_node) {
+    Entry e;
+    e.set_path(path);
+    e.mutable_content()->set_kind(KIND_TOMBSTONE);
+    *e.mutable_content()->mutable_version() = MakeVersion(clock_.Now(), 2);
+    *e.mutable_attributes()->mutable_version() = MakeVersion(clock_.Now(), attributes_node);
+    e.mutable_attributes()->set_kind(KIND_FILE);
+    return e;
+  };
+  Entry kept_elsewhere = tombstone_of_node_2("kept-elsewhere", 2);
+  Attributes* dir_register = kept_elsewhere.add_other_kinds();
+  *dir_register->mutable_version() = MakeVersion(clock_.Now(), 3);
+  dir_register->set_kind(KIND_DIR);
+  Commit({tombstone_of_node_2("own", 2)});
+  Commit({tombstone_of_node_2("chmod-elsewhere", 3)});
+  Commit({kept_elsewhere});
+  std::vector<std::string> sent;
+  for (const ChangeBatch& batch : Pull(3)) {
+    for (const Entry& e : batch.entries()) sent.push_back(e.path());
+  }
+  EXPECT_EQ(sent, (std::vector<std::string>{"chmod-elsewhere", "kept-elsewhere"}));
 }
 
 // The store holds a small file as one block; the feed sends its bytes

@@ -7,8 +7,6 @@
 //   REPLFS_SIM_SEED=n       run only seed n (replay a failure)
 //   REPLFS_SIM_VERBOSE=1    trace every step and commit to stderr
 //   REPLFS_SIM_KEEP=1       keep the per-seed folders (under /dev/shm)
-//   REPLFS_SIM_STRICT_ATTRIBUTES=1  fail on the known order dependence of the
-//                           attribute merge too (see sim_tree.h)
 
 #include <unistd.h>
 
@@ -60,18 +58,12 @@ std::string ReplayCommand(uint64_t seed) {
 
 TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
   const bool keep = EnvFlag("REPLFS_SIM_KEEP");
-  const bool strict = EnvFlag("REPLFS_SIM_STRICT_ATTRIBUTES");
   if (const char* only = std::getenv("REPLFS_SIM_SEED"); only != nullptr) {
     SimulationOptions options;
     ASSERT_TRUE(absl::SimpleAtoi(only, &options.seed)) << "REPLFS_SIM_SEED=" << only;
     options.verbose = EnvFlag("REPLFS_SIM_VERBOSE");
     options.keep_temp = keep;
-    options.strict_attributes = strict;
     const SimulationResult result = RunSimulation(options);
-    if (!result.attribute_anomaly.empty()) {
-      std::printf("attribute merge depended on delivery order: %s\n",
-                  result.attribute_anomaly.c_str());
-    }
     EXPECT_TRUE(result.ok) << "seed " << options.seed << " failed: " << result.failure
                            << "\nreplay: " << ReplayCommand(options.seed);
     std::printf("seed %lu: %d replicas, %d local ops, %d deliveries, %d restarts, "
@@ -91,7 +83,6 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
   std::atomic<bool> out_of_time{false};
   std::mutex failures_mu;
   std::vector<std::pair<uint64_t, std::string>> failures;
-  std::vector<uint64_t> anomalies;
   auto worker = [&] {
     for (;;) {
       if (std::chrono::steady_clock::now() - start > kTimeBudget) {
@@ -103,14 +94,12 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
       SimulationOptions options;
       options.seed = seed;
       options.keep_temp = keep;
-      options.strict_attributes = strict;
       const SimulationResult result = RunSimulation(options);
       ++finished;
       conflicts += static_cast<uint64_t>(result.conflicts_required);
       set_aside += static_cast<uint64_t>(result.set_aside);
       std::lock_guard lock(failures_mu);
       if (!result.ok) failures.emplace_back(seed, result.failure);
-      if (!result.attribute_anomaly.empty()) anomalies.push_back(seed);
     }
   };
   const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
@@ -126,14 +115,6 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
               seconds, workers, static_cast<unsigned long>(conflicts.load()),
               static_cast<unsigned long>(set_aside.load()),
               out_of_time ? "; stopped at the time budget" : "");
-  if (!anomalies.empty()) {
-    std::sort(anomalies.begin(), anomalies.end());
-    std::string seeds;
-    for (size_t i = 0; i < anomalies.size() && i < 10; ++i) absl::StrAppend(&seeds, " ", anomalies[i]);
-    std::printf("%zu seeds ended with a mode other than the highest attribute version of the "
-                "winning kind (known: the attribute merge depends on delivery order), e.g.%s\n",
-                anomalies.size(), seeds.c_str());
-  }
   std::sort(failures.begin(), failures.end());
   for (size_t i = 0; i < failures.size() && i < kMaxReportedFailures; ++i) {
     ADD_FAILURE() << "seed " << failures[i].first << " failed: " << failures[i].second

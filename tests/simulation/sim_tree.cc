@@ -158,7 +158,6 @@ std::string FirstDifference(const Tree& a, absl::string_view a_name, const Tree&
       return absl::StrFormat("%s has %s (%s), %s has nothing", a_name, path, Describe(node), b_name);
     }
     TreeNode left = node, right = it->second;
-    if (right.mode && left.allowed_modes.contains(*right.mode)) left.mode = right.mode;
     if (!left.mode || !right.mode) left.mode = right.mode = std::nullopt;
     if (Describe(left) != Describe(right)) {
       return absl::StrFormat("%s: %s has %s, %s has %s", path, a_name, Describe(node), b_name,
@@ -196,7 +195,7 @@ std::vector<std::string> VersionHistory::Paths() const {
   return paths;
 }
 
-Tree VersionHistory::Expected(bool strict) const {
+Tree VersionHistory::Expected() const {
   Tree tree;
   // Live winners first; their ancestors exist as directories.
   for (const auto& [path, history] : paths_) {
@@ -210,9 +209,6 @@ Tree VersionHistory::Expected(bool strict) const {
         highest = &version;
         node.mode = mode;
       }
-      if (!strict && CompareVersions(version, winner.attributes().version()) >= 0) {
-        node.allowed_modes.insert(mode);
-      }
     }
     if (node.kind == KIND_FILE) {
       node.size = winner.content().size();
@@ -220,7 +216,6 @@ Tree VersionHistory::Expected(bool strict) const {
       node.mtime_ns = winner.content().mtime_ns();
     } else if (node.kind == KIND_SYMLINK) {
       node.mode.reset();
-      node.allowed_modes.clear();
       node.symlink_target = winner.content().symlink_target();
       node.size = node.symlink_target.size();
       node.mtime_ns = winner.content().mtime_ns();

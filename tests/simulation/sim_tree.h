@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,9 +20,6 @@ namespace replfs::sim {
 struct TreeNode {
   Kind kind = KIND_UNSPECIFIED;
   std::optional<uint32_t> mode;  // nullopt: not decided by any register.
-  // Expected trees only, when not empty: the modes the attribute merge may
-  // end with (see VersionHistory::Expected); `mode` is then the strict one.
-  std::set<uint32_t> allowed_modes;
   uint64_t size = 0;
   std::vector<std::string> block_hashes;
   std::string symlink_target;
@@ -49,8 +45,7 @@ std::vector<std::string> BlockHashesOf(const Content& content);
 absl::StatusOr<std::vector<std::string>> BlockHashesOfFile(const std::string& path);
 
 // The first difference between two trees ("" when equal). Modes are compared
-// only where both sides know them; where `a` has allowed_modes, b's mode need
-// only be one of them.
+// only where both sides know them.
 std::string FirstDifference(const Tree& a, absl::string_view a_name, const Tree& b,
                             absl::string_view b_name);
 
@@ -70,18 +65,12 @@ class VersionHistory {
   // content; a directory that exists only for its descendants has
   // kImplicitDirectoryMode.
   //
-  // Modes: `mode` is the attribute register's winner among all entries of
-  // the winning kind (an order-independent rule). The applier only merges
-  // attributes while it holds a live entry of the same kind, and a tombstone
-  // carries no attributes, so a chmod that every log overwrote with a
-  // concurrent delete before the eventual content winner's replica saw it is
-  // lost: the merge is not associative ((chmod ⊔ delete) ⊔ write !=
-  // (chmod ⊔ write) ⊔ delete; found with seed 116). Unless `strict`, the
-  // check therefore accepts, in `allowed_modes`, the mode of any entry of the
-  // winning kind whose attribute version is at least the winner's own (what
-  // the applier guarantees: it starts from the winner's attributes and only
-  // ever moves to a higher version of the same kind).
-  Tree Expected(bool strict) const;
+  // Modes: the path's attribute register of the winning kind, that is the
+  // highest attribute version among all entries of that kind (one LWW
+  // register per kind, independent of deletes and of the other kinds: a
+  // chmod concurrent with a delete, a change of kind, a re-create or a
+  // write is kept).
+  Tree Expected() const;
 
  private:
   struct PathHistory {

@@ -538,14 +538,9 @@ absl::Status Simulation::Check() {
   }
   // (2) That tree is the one the LWW rules decide from the set of versions,
   // and every store holds the winning content version of every path.
-  const Tree expected = history_.Expected(options_.strict_attributes);
+  const Tree expected = history_.Expected();
   const std::string diff = FirstDifference(expected, "LWW", trees[0], "replicas");
   if (!diff.empty()) return Fail(absl::StrCat("tree is not what LWW decides: ", diff));
-  if (!options_.strict_attributes) {
-    // Reported, not failed: the order-dependent attribute merge (sim_tree.h).
-    result_.attribute_anomaly =
-        FirstDifference(history_.Expected(/*strict=*/true), "LWW", trees[0], "replicas");
-  }
   for (const std::string& path : history_.Paths()) {
     const Entry* winner = history_.Winner(path);
     for (size_t r = 0; r < replicas_.size(); ++r) {

@@ -11,9 +11,6 @@ struct SimulationOptions {
   bool verbose = false;         // Trace every step to stderr.
   std::string temp_root;        // Where the per-seed folder goes (/dev/shm if empty and present).
   bool keep_temp = false;       // Leave the per-seed folder for inspection.
-  // Fail when a mode is not the highest attribute version of the winning
-  // kind (see VersionHistory::Expected: the applier does not promise it yet).
-  bool strict_attributes = false;
 };
 
 struct SimulationResult {
@@ -25,9 +22,6 @@ struct SimulationResult {
   int restarts = 0;
   int conflicts_required = 0;
   int set_aside = 0;  // Entries set aside (their blocks not served) on delivery.
-  // Set when the tree passed every check but a mode differs from the strict
-  // attribute rule: the known order dependence of the attribute merge.
-  std::string attribute_anomaly;
 };
 
 // One randomized run, fully determined by the seed: 3-5 replicas, random

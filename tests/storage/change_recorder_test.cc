@@ -215,6 +215,32 @@ TEST_F(ChangeRecorderTest, RecreateAfterDeleteDescendsFromTombstone) {
   EXPECT_EQ(CounterOf(reborn, kNode), reborn.content().version().hlc());
 }
 
+// A delete is no attribute change: the tombstone keeps the register of what
+// it deleted, version and all, and names its kind, so a concurrent chmod is
+// merged with it by version.
+TEST_F(ChangeRecorderTest, ATombstoneKeepsTheAttributeRegisterOfWhatItDeleted) {
+  fs::create_directories(B("d"));
+  WriteFile("d/f", "data");
+  ASSERT_EQ(::chmod(B("d/f").c_str(), 0640), 0);
+  ASSERT_EQ(::setxattr(B("d/f").c_str(), "user.color", "blue", 4, 0), 0);
+  ASSERT_EQ(::chmod(B("d").c_str(), 0750), 0);
+  ASSERT_TRUE(Record("d"));
+  ASSERT_TRUE(Record("d/f"));
+  const Entry live_dir = Get("d");
+  const Entry live_file = Get("d/f");
+  fs::remove_all(B("d"));
+  ASSERT_TRUE(recorder_->RecordDelete("d").ok());
+  for (const Entry* live : {&live_dir, &live_file}) {
+    const Entry dead = Get(live->path());
+    ASSERT_TRUE(IsTombstone(dead)) << live->path();
+    EXPECT_EQ(dead.attributes().kind(), live->content().kind()) << live->path();
+    Attributes kept = dead.attributes();
+    kept.clear_kind();
+    EXPECT_EQ(kept.SerializeAsString(), live->attributes().SerializeAsString()) << live->path();
+    EXPECT_LT(CompareVersions(dead.attributes().version(), dead.content().version()), 0);
+  }
+}
+
 // Once every peer has a tombstone it is purged, and the path's history is
 // forgotten here; a peer may still hold it, in a version that descends from
 // the tombstone. A write made here after the purge is concurrent with that
@@ -267,6 +293,8 @@ TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
   const Entry a = Get("a");
   const Entry b = Get("b");
   EXPECT_TRUE(IsTombstone(a));
+  EXPECT_EQ(a.attributes().kind(), KIND_FILE);
+  EXPECT_EQ(a.attributes().mode() & 07777, 0640U);
   EXPECT_TRUE(SameContent(b.content(), old_a.content()));
   EXPECT_TRUE(SameAttributes(b.attributes(), old_a.attributes()));
   EXPECT_EQ(FileBlockHashes(b.content()), HashesOf("content of a"));
