@@ -216,22 +216,16 @@ void CommitPath::TrackWriter(Inode* inode) {
 bool CommitPath::CloseWriter(Inode* inode, bool writes_unseen, bool commit) {
   FileWriteState::ClosedWriter closed;
   {
-    // The writer's record is queued and the writer stops counting in one
-    // step against replication (BlockLocalChanges, which waits for queued
+    // The writer stops counting and its record is queued in one step
+    // against replication (BlockLocalChanges, which waits for queued
     // records). Between the two, a remote entry found no writer and no
     // record of the write: it replaced or deleted the file, and the record
     // then brought the old inode's content back over it under a newer
-    // version, on a path this replica no longer had.
+    // version, on a path this replica no longer had. The writer stops
+    // counting first: a setattr that comes meanwhile commits on its own
+    // rather than leave its commit to a close that has already decided.
     SharedGateHold gate(&local_change_gate_);
-    // Another writer has it open: the next writer's O_TRUNC open may have
-    // emptied it already (RELEASE comes after close() returned, often
-    // after that next open). Recording it now would send peers a
-    // half-written file; the last writer's close records it whole.
-    const std::optional<uint64_t> close_commit = inode->writes.WriterClosing(writes_unseen);
-    if (close_commit && commit) CommitInode(inode, *close_commit);
-    // A setattr that ran during the commit above left its own commit to
-    // the last writer's close, which is now: record it.
-    closed = inode->writes.UncountClosedWriter();
+    closed = inode->writes.CloseWriter(writes_unseen);
     if (closed.commit_at && commit) CommitInode(inode, *closed.commit_at);
   }
   if (closed.last_writer) {

@@ -44,7 +44,7 @@ void FileWriteState::UncountWriter(bool writes_unseen) {
   if (writes_unseen) --unseen_writers_;
 }
 
-std::optional<uint64_t> FileWriteState::WriterClosing(bool writes_unseen) {
+FileWriteState::ClosedWriter FileWriteState::CloseWriter(bool writes_unseen) {
   absl::MutexLock lock(&mu_);
   if (writes_unseen) {
     // Whatever it wrote went past the daemon, possibly after a commit that
@@ -52,16 +52,10 @@ std::optional<uint64_t> FileWriteState::WriterClosing(bool writes_unseen) {
     --unseen_writers_;
     MarkAllChangedLocked();
   }
-  // A writer that opens after this check moves the generation, and the
-  // commit gives up.
-  if (changed_ && open_writers_ == 1) return generation_;
-  return std::nullopt;
-}
-
-FileWriteState::ClosedWriter FileWriteState::UncountClosedWriter() {
-  absl::MutexLock lock(&mu_);
   ClosedWriter closed;
   closed.last_writer = --open_writers_ == 0;
+  // A writer that opens after this moves the generation, and the commit
+  // gives up.
   if (closed.last_writer && changed_) closed.commit_at = generation_;
   return closed;
 }

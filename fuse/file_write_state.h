@@ -45,20 +45,16 @@ class FileWriteState {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Undoes CountWriter for an open that failed.
   void UncountWriter(bool writes_unseen) ABSL_LOCKS_EXCLUDED(mu_);
-  // A writable handle is closing, still counted. Returns the generation to
-  // commit at when its close must record the file: it changed, and no
-  // other writer has it open (the next writer's O_TRUNC open may already
-  // have emptied it). A writer whose writes went past the daemon marks the
-  // whole file changed first.
-  std::optional<uint64_t> WriterClosing(bool writes_unseen) ABSL_LOCKS_EXCLUDED(mu_);
   struct ClosedWriter {
     bool last_writer = false;
-    // Set when the last writer's close must (also) commit: a change came in
-    // while it closed (a setattr that left its commit to the last close).
+    // The generation to commit at, when the close must record the file: it
+    // changed, and no other writer has it open (the next writer's O_TRUNC
+    // open may already have emptied it; that writer's close records it).
     std::optional<uint64_t> commit_at;
   };
-  // Stops counting a closing writer.
-  ClosedWriter UncountClosedWriter() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops counting a writable handle that closes. A writer whose writes
+  // went past the daemon marks the whole file changed first.
+  ClosedWriter CloseWriter(bool writes_unseen) ABSL_LOCKS_EXCLUDED(mu_);
   bool HasOpenWriters() const ABSL_LOCKS_EXCLUDED(mu_);
   bool HasUnseenWriters() const ABSL_LOCKS_EXCLUDED(mu_);
 
