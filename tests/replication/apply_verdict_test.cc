@@ -183,7 +183,8 @@ TEST(ApplyVerdictTest, NewerAttributesOfAnyKindAreKept) {
       EXPECT_FALSE(r.content_wins);
       const Entry result = ResultingEntry(r);
       EXPECT_EQ(result.content().SerializeAsString(), p.local->content().SerializeAsString());
-      const Attributes* kept = AttributeRegisters::Of(result).Get(described);
+      const AttributeRegisters registers = AttributeRegisters::Of(result);
+      const Attributes* kept = registers.Get(described);
       ASSERT_NE(kept, nullptr);
       EXPECT_EQ(kept->mode(), 0600U);
       if (*local_kind != KIND_TOMBSTONE && !set_there) {
