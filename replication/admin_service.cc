@@ -23,15 +23,23 @@ class PageBudget {
   explicit PageBudget(uint32_t asked_items)
       : items_left_(asked_items == 0 ? kMaxPageItems : std::min(asked_items, kMaxPageItems)) {}
 
-  bool Full() const { return items_left_ == 0 || bytes_left_ == 0; }
+  // Whether one more item fits; when not, the listing stops and more()
+  // says a next page follows.
+  bool Admit() {
+    if (items_left_ == 0 || bytes_left_ == 0) more_ = true;
+    return !more_;
+  }
+  // Counts an admitted item of `bytes`.
   void Take(size_t bytes) {
     --items_left_;
     bytes_left_ -= std::min(bytes, bytes_left_);
   }
+  bool more() const { return more_; }
 
  private:
   uint32_t items_left_;
   size_t bytes_left_ = kMaxPageBytes;
+  bool more_ = false;
 };
 
 // absl and gRPC share their status codes (both follow google.rpc.Code).
@@ -54,12 +62,8 @@ ConflictCopy ToConflictCopy(const ConflictRecord& record) {
 absl::Status ListConflicts(const MetadataStore& store, const ConflictsRequest& request,
                            ConflictsReply* reply) {
   PageBudget budget(request.page_size());
-  bool more = false;
   auto visit = [&](const ConflictRecord& record) {
-    if (budget.Full()) {
-      more = true;
-      return false;
-    }
+    if (!budget.Admit()) return false;
     ConflictCopy* copy = reply->add_conflicts();
     *copy = ToConflictCopy(record);
     budget.Take(copy->ByteSizeLong());
@@ -71,7 +75,7 @@ absl::Status ListConflicts(const MetadataStore& store, const ConflictsRequest& r
                                                 request.after().loser_version(), visit)
                             : records.Scan(visit);
   if (!listed.ok()) return listed;
-  if (more) {
+  if (budget.more()) {
     const ConflictCopy& last = *reply->conflicts().rbegin();
     reply->mutable_next_after()->set_path(last.path());
     *reply->mutable_next_after()->mutable_loser_version() = last.loser_version();
@@ -82,33 +86,25 @@ absl::Status ListConflicts(const MetadataStore& store, const ConflictsRequest& r
 absl::Status ListEntries(const MetadataStore& store, const EntriesRequest& request,
                          EntriesPage* page) {
   PageBudget budget(request.page_size());
-  bool more = false;
   absl::Status listed = store.ScanEntries(
       "",
       [&](const Entry& entry) {
-        if (budget.Full()) {
-          more = true;
-          return false;
-        }
+        if (!budget.Admit()) return false;
         *page->add_entries() = entry;
         budget.Take(entry.ByteSizeLong());
         return true;
       },
       request.after_path());
   if (!listed.ok()) return listed;
-  if (more) page->set_next_after_path(page->entries().rbegin()->path());
+  if (budget.more()) page->set_next_after_path(page->entries().rbegin()->path());
   return absl::OkStatus();
 }
 
 absl::Status ListChangeLog(const MetadataStore& store, const ChangeLogRequest& request,
                            ChangeLogPage* page) {
   PageBudget budget(request.page_size());
-  bool more = false;
   absl::Status listed = store.ScanChanges(request.after_seq(), [&](const Entry& entry) {
-    if (budget.Full()) {
-      more = true;
-      return false;
-    }
+    if (!budget.Admit()) return false;
     ChangeLogRecord* record = page->add_records();
     record->set_seq(entry.seq());
     record->set_path(entry.path());
@@ -116,7 +112,7 @@ absl::Status ListChangeLog(const MetadataStore& store, const ChangeLogRequest& r
     return true;
   });
   if (!listed.ok()) return listed;
-  if (more) page->set_next_after_seq(page->records().rbegin()->seq());
+  if (budget.more()) page->set_next_after_seq(page->records().rbegin()->seq());
   return absl::OkStatus();
 }
 
