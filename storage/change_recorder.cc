@@ -29,6 +29,15 @@ absl::Status CollectSubtree(const MetadataStore& store, absl::string_view path,
   });
 }
 
+// Stores in `entry`, whose own register is set, the registers of other
+// kinds that `old` (the path's entry before, if any) holds.
+void KeepRegistersOfOtherKinds(const Entry* old, Entry* entry) {
+  AttributeRegisters registers;
+  if (old != nullptr) registers = AttributeRegisters::Of(*old);
+  registers.Put(entry->content().kind(), entry->attributes());
+  registers.StoreIn(entry);
+}
+
 // A tombstone that supersedes the live entry `old`: keeps its vector so
 // descent is known, and its attribute registers unchanged (a delete is no
 // attribute change): a concurrent chmod is merged with them by version, and
@@ -79,10 +88,7 @@ absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
     *entry.mutable_attributes()->mutable_version() =
         attributes_changed ? version : (*old)->attributes().version();
     // The path's registers of other kinds stay for what may come back.
-    AttributeRegisters registers;
-    if (old->has_value()) registers = AttributeRegisters::Of(**old);
-    registers.Put(observed.content.kind(), entry.attributes());
-    registers.StoreIn(&entry);
+    KeepRegistersOfOtherKinds(old->has_value() ? &**old : nullptr, &entry);
     *entry.mutable_local_stat() = observed.local_stat;
     if (LogEnabled(LogLevel::kDebug)) {
       LogDebug(absl::StrCat("commit ", path, " ", VersionToString(entry.content().version()),
@@ -180,9 +186,7 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
       if (!old.ok()) return old.status();
       if (old->has_value()) {
         MergeVectors(entry.mutable_content()->mutable_vector(), (*old)->content().vector());
-        AttributeRegisters registers = AttributeRegisters::Of(**old);
-        registers.Put(entry.content().kind(), entry.attributes());
-        registers.StoreIn(&entry);
+        KeepRegistersOfOtherKinds(&**old, &entry);
       }
     }
     for (auto& [path, entry] : result) txn.Put(std::move(entry));
