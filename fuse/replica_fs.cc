@@ -1,16 +1,13 @@
 #include "fuse/replica_fs.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/log.h"
-#include "storage/object_observer.h"
 
 namespace replfs {
 
