@@ -15,6 +15,11 @@
 //           from the first create on A until the last file is readable on
 //           B; then every file's content on B is compared with what was
 //           written (not timed).
+//   rename  the burst tree (made first, untimed, when burst did not run)
+//           renamed on A as one directory: seconds from rename() on A until
+//           B shows every file under the new name and the old name gone;
+//           then every file's content on B is compared (not timed). Left
+//           in place as bench-moved-SEED.
 //   big     one file of BIG MiB written on A (1 MiB writes, distinct
 //           content per MiB); seconds from close() on A until B shows the
 //           whole file; then its SHA-256 on B is compared (not timed).
@@ -301,6 +306,49 @@ absl::StatusOr<std::string> MeasureBurst(const Settings& s) {
                          static_cast<double>(s.burst) / all_on_b_s);
 }
 
+std::string MovedDir(const Settings& s, const std::string& mount) {
+  return absl::StrFormat("%s/bench-moved-%d", mount, s.seed);
+}
+std::string MovedFile(const Settings& s, const std::string& mount, uint64_t i) {
+  return absl::StrFormat("%s/d%03d/f%05d", MovedDir(s, mount), i % kBurstDirs, i);
+}
+
+absl::StatusOr<std::string> MeasureRename(const Settings& s) {
+  // Not timed: the burst tree, on B too (made here when burst did not run).
+  struct stat st;
+  if (::stat(BurstDir(s, s.mount_a).c_str(), &st) != 0) {
+    if (absl::StatusOr<std::string> made = MeasureBurst(s); !made.ok()) return made.status();
+  }
+  const std::string last_moved = MovedFile(s, s.mount_b, s.burst - 1);
+  const std::string old_on_b = BurstDir(s, s.mount_b);
+  const Clock::time_point start = Clock::now();
+  if (::rename(BurstDir(s, s.mount_a).c_str(), MovedDir(s, s.mount_a).c_str()) != 0) {
+    return Errno("rename");
+  }
+  const double renamed_ms = MillisSince(start);
+  if (absl::Status moved = PollUntil(
+          [&] {
+            struct stat probe;
+            return ::stat(last_moved.c_str(), &probe) == 0 &&
+                   ::stat(old_on_b.c_str(), &probe) != 0 && errno == ENOENT;
+          },
+          s.timeout_seconds, "the renamed tree did not settle on B", std::chrono::microseconds(200));
+      !moved.ok()) {
+    return moved;
+  }
+  const double on_b_s = MillisSince(start) / 1000;
+  // Not timed: every file on B, under its new name, has the bytes written.
+  for (uint64_t i = 0; i < s.burst; ++i) {
+    absl::StatusOr<std::string> got = ReadWhole(MovedFile(s, s.mount_b, i));
+    if (!got.ok()) return got.status();
+    if (*got != Pattern(kSmallFile, s.seed + 1, i)) {
+      return absl::DataLossError(absl::StrCat(MovedFile(s, s.mount_b, i), " differs from A"));
+    }
+  }
+  return absl::StrFormat("workload=rename files=%d renamed_on_a_ms=%.3f all_on_b_s=%.3f", s.burst,
+                         renamed_ms, on_b_s);
+}
+
 // SHA-256 over the per-MiB hashes: the same for equal files, computed in a
 // single pass without holding the file in memory.
 absl::StatusOr<std::string> FileDigest(const std::string& path) {
@@ -365,7 +413,7 @@ absl::StatusOr<std::string> MeasureBig(const Settings& s) {
 }
 
 constexpr const char* kUsage =
-    "usage: replfs-bench-replication --a=MOUNT_A --b=MOUNT_B [--workloads=lag,delete,burst,big]\n"
+    "usage: replfs-bench-replication --a=MOUNT_A --b=MOUNT_B [--workloads=lag,delete,burst,rename,big]\n"
     "                                [--files=N] [--burst=N] [--big-mib=N] [--seed=N]\n"
     "                                [--timeout=SECONDS]\n"
     "Writes on replica A's mount and measures when B's mount shows it; prints\n"
@@ -417,6 +465,8 @@ int Run(const Settings& s) {
       line = MeasureBurst(s);
     } else if (workload == "big") {
       line = MeasureBig(s);
+    } else if (workload == "rename") {
+      line = MeasureRename(s);
     } else {
       line = absl::InvalidArgumentError(absl::StrCat("unknown workload '", workload, "'"));
     }
