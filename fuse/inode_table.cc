@@ -301,6 +301,14 @@ bool InodeTable::HasOpenWriters(dev_t dev, ino_t ino) {
   return it->second->writes.HasOpenWriters();
 }
 
+bool InodeTable::HasUncommittedChanges(dev_t dev, ino_t ino) {
+  absl::MutexLock lock(&mu_);
+  auto it = inodes_.find(Key{dev, ino});
+  if (it == inodes_.end()) return false;
+  const Inode& inode = *it->second;
+  return inode.pins_ > 0 || inode.writes.HasOpenWriters() || inode.writes.Changed();
+}
+
 uint64_t InodeTable::CountUncommitted() {
   absl::MutexLock lock(&mu_);
   uint64_t dirty = 0;

@@ -165,6 +165,9 @@ class InodeTable {
   // Whether the object (dev, ino) has a writable handle open, or a
   // committed-but-not-yet-counted writer (see OpRelease).
   bool HasOpenWriters(dev_t dev, ino_t ino) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the object (dev, ino) has open writers, a commit queued (Pin)
+  // or a change not committed yet.
+  bool HasUncommittedChanges(dev_t dev, ino_t ino) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Inodes whose content changed since their last commit (status only:
   // walks the table).

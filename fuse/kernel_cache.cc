@@ -47,6 +47,20 @@ bool ResolveParent(ReplicaFs* fs, const std::string& path, fuse_ino_t* parent_id
   return true;
 }
 
+// The inode of the directory holding `path`, if the kernel holds it and
+// every directory above it.
+Inode* KnownParent(ReplicaFs* fs, const std::string& path) {
+  fuse_ino_t parent_id = FUSE_ROOT_ID;
+  std::string name;
+  if (!ResolveParent(fs, path, &parent_id, &name)) return nullptr;
+  return fs->InodeOf(parent_id);
+}
+
+std::string LastComponent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 }  // namespace
 
 void KernelCache::InvalidatePath(const std::string& path) {
@@ -75,6 +89,32 @@ bool KernelCache::IsOpenForWriting(const std::string& path) {
   struct stat st;
   if (::fstatat(fs_->inodes.root()->dir_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return fs_->inodes.HasOpenWriters(st.st_dev, st.st_ino);
+}
+
+bool KernelCache::HasUncommittedChanges(const std::string& path) {
+  struct stat st;
+  if (::fstatat(fs_->inodes.root()->dir_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  return fs_->inodes.HasUncommittedChanges(st.st_dev, st.st_ino);
+}
+
+void KernelCache::PathMoved(const std::string& from, const std::string& to) {
+  // The moved object kept its inode, and so did everything beneath it:
+  // their inodes name it as their parent, so relinking it alone renames
+  // them all.
+  const int root_fd = fs_->inodes.root()->dir_fd();
+  struct stat moved;
+  if (::fstatat(root_fd, to.c_str(), &moved, AT_SYMLINK_NOFOLLOW) != 0) return;
+  Inode* old_parent = KnownParent(fs_, from);
+  if (old_parent == nullptr) return;  // The kernel never held it by that name.
+  const std::string old_name = LastComponent(from);
+  if (Inode* new_parent = KnownParent(fs_, to); new_parent != nullptr) {
+    fs_->inodes.MoveLink(moved.st_dev, moved.st_ino, old_parent, old_name, new_parent,
+                         LastComponent(to));
+  } else {
+    // A name the kernel has not looked up: it learns the object there by
+    // its next lookup, and holds it by no name until then.
+    fs_->inodes.RemoveLink(moved.st_dev, moved.st_ino, old_parent, old_name);
+  }
 }
 
 }  // namespace replfs

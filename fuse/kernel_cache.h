@@ -18,6 +18,8 @@ class KernelCache final : public FilesystemHooks {
   explicit KernelCache(ReplicaFs* fs) : fs_(fs) {}
   void InvalidatePath(const std::string& path) override;
   bool IsOpenForWriting(const std::string& path) override;
+  bool HasUncommittedChanges(const std::string& path) override;
+  void PathMoved(const std::string& from, const std::string& to) override;
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return fs_->commit_path.BlockLocalChanges();
   }

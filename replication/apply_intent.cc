@@ -32,8 +32,13 @@ absl::StatusOr<bool> ReachedDisk(int root_fd, const ApplyIntent& intent, Entry* 
     if (errno != ENOENT) return absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
     return tombstone;
   }
-  // A directory left standing under a tombstone holds live descendants.
-  if (tombstone) return S_ISDIR(st.st_mode);
+  if (tombstone) {
+    // The object a move (placed_ino) takes away is still there: the move
+    // did not happen.
+    if (intent.placed_ino() != 0 && st.st_ino == intent.placed_ino()) return false;
+    // A directory left standing under a tombstone holds live descendants.
+    return S_ISDIR(st.st_mode);
+  }
   if (!KindMatches(result->content().kind(), st.st_mode)) return false;
   if (intent.placed_ino() != 0 && st.st_ino != intent.placed_ino()) return false;
   if (intent.placed_ino() == 0) {
@@ -59,7 +64,8 @@ absl::StatusOr<bool> ReachedDisk(int root_fd, const ApplyIntent& intent, Entry* 
 }  // namespace
 
 absl::StatusOr<IntentRecovery> RecoverInterruptedApplies(int root_fd, MetadataStore* store) {
-  // Few by construction (one per apply in flight when the process died).
+  // One per apply in flight when the process died, or two per object of a
+  // move (one rename of a subtree): bounded by what one batch holds.
   std::vector<ApplyIntent> intents;
   absl::Status s = ApplyIntents(*store).Scan([&](const ApplyIntent& intent) {
     intents.push_back(intent);

@@ -20,6 +20,7 @@ struct ApplyStats {
   uint64_t blocks_reused = 0;   // Found locally by hash: no transfer.
   uint64_t set_aside = 0;       // Could not be applied here: kept and retried.
   uint64_t partial = 0;         // Applied without something the file system refused.
+  uint64_t moved = 0;           // Of those applied: by one rename of their subtree.
   // Claimed a version of this replica's own that it never issued: not applied.
   uint64_t forged = 0;
 };

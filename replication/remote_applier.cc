@@ -17,14 +17,6 @@ namespace {
 
 bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
 
-// Every version an entry carries: its content's and each attribute
-// register's (those it keeps for other kinds may be its newest).
-std::vector<const Version*> VersionsIn(const Entry& e) {
-  std::vector<const Version*> versions = {&e.content().version(), &e.attributes().version()};
-  for (const Attributes& kept : e.other_kinds()) versions.push_back(&kept.version());
-  return versions;
-}
-
 // Entries of one batch are decided and built in groups of at most this
 // many (or this many bytes), their files made durable together, then placed
 // in order: one fsync per file, right after building it, was most of a
@@ -90,8 +82,36 @@ absl::Status RemoteApplier::ApplyEntries(const std::vector<const Entry*>& entrie
       }
     }
   }
+  // A rename's commit is applied as one rename(2) where this replica's
+  // subtree allows it, in its place in the log: after the entries before
+  // it, before those after it.
+  size_t applied_until = 0;
+  auto apply_until = [&](size_t end) {
+    std::vector<const Entry*> part(entries.begin() + static_cast<std::ptrdiff_t>(applied_until),
+                                   entries.begin() + static_cast<std::ptrdiff_t>(end));
+    applied_until = end;
+    return ApplySorted(std::move(part), source, stats);
+  };
+  for (const SubtreeMove& move : FindSubtreeMoves(entries)) {
+    if (absl::Status s = apply_until(move.begin); !s.ok()) return s;
+    absl::StatusOr<bool> moved = ApplyMove(move, source, stats);
+    if (!moved.ok()) {
+      // The entries one by one decide what the failure means for each.
+      LogWarning(absl::StrCat("apply ", move.from, " -> ", move.to,
+                              ": not moved by one rename: ", moved.status().ToString()));
+    }
+    if (moved.ok() && *moved) {
+      applied_until = move.end;
+    } else if (absl::Status s = apply_until(move.end); !s.ok()) {
+      return s;
+    }
+  }
+  return apply_until(entries.size());
+}
+
+absl::Status RemoteApplier::ApplySorted(std::vector<const Entry*> order, const BatchSource& source,
+                                        ApplyStats* stats) {
   // Live entries parents-first, then tombstones children-first.
-  std::vector<const Entry*> order = entries;
   std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
     const bool a_live = IsLive(*a), b_live = IsLive(*b);
     if (a_live != b_live) return a_live;

@@ -20,6 +20,7 @@
 #include "replication/object_builder.h"
 #include "replication/conflict_keeper.h"
 #include "replication/entry_validation.h"
+#include "replication/subtree_move.h"
 #include "storage/filesystem_hooks.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
@@ -119,8 +120,32 @@ class RemoteApplier {
   absl::Status PlaceDirectory(Plan& plan, const Target& target);
   absl::Status KeepForDescendants(Plan& plan, const Target& target, StoreTransaction& txn);
   void Commit(Plan& plan, const Target& target, StoreTransaction& txn);
+
+  // The fast path of a rename (move_placement.cc). ApplyMove: true when
+  // `move` was applied as one rename(2) of this replica's subtree; false
+  // when that subtree is not exactly what the sender moved (something
+  // local-only or uncommitted beneath it, a concurrent version, ...): the
+  // caller then applies its entries one by one.
+  struct DecidedMove;
+  absl::StatusOr<bool> ApplyMove(const SubtreeMove& move, const BatchSource& source,
+                                 ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the store allows the move: every entry a plain replacement,
+  // the old name's content the new one's, nothing else beneath the old name.
+  absl::StatusOr<bool> DecideMove(const SubtreeMove& move, StoreTransaction& txn,
+                                  std::vector<DecidedMove>* decided)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the disk beneath the old name is exactly what the store lists.
+  absl::StatusOr<bool> DiskMatches(const SubtreeMove& move, std::vector<DecidedMove>& decided);
+  // Renames, sets what attributes changed, and commits every entry.
+  absl::StatusOr<bool> MoveOnDisk(const SubtreeMove& move, std::vector<DecidedMove>& decided,
+                                  StoreTransaction& txn, uint64_t peer, DroppedAttributes* dropped);
   absl::Status ApplyEntries(const std::vector<const Entry*>& entries, const BatchSource& source,
                             ApplyStats* stats);
+  // Applies `order`'s entries live ones parents-first, then tombstones
+  // children-first (a rename's new names are built before its old ones go),
+  // in groups (ApplyGroup).
+  absl::Status ApplySorted(std::vector<const Entry*> order, const BatchSource& source,
+                           ApplyStats* stats);
   // Decides, builds and places `group`, in order. Decisions and placements
   // take their turn in the applier's order (mu_); objects are built (their
   // blocks fetched, with deadlines) outside it, so a peer slow or hung on

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "entry.pb.h"
@@ -14,6 +15,14 @@
 #include "replication/remote_applier.h"
 
 namespace replfs {
+
+// Every version an entry carries: its content's and each attribute
+// register's (those it keeps for other kinds may be its newest).
+inline std::vector<const Version*> VersionsIn(const Entry& e) {
+  std::vector<const Version*> versions = {&e.content().version(), &e.attributes().version()};
+  for (const Attributes& kept : e.other_kinds()) versions.push_back(&kept.version());
+  return versions;
+}
 
 // A remote entry decided against the store, with the object built for it.
 struct RemoteApplier::Plan {

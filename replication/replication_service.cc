@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "replication/batch_shape.h"
 #include "replication/entry_validation.h"
 #include "replication/feed_entry.h"
 #include "replication/local_blocks.h"
@@ -203,11 +204,11 @@ absl::StatusOr<ReplicationService::FeedBatch> ReplicationService::NextBatch(uint
       return false;
     }
     // Even one commit stops at what a receiver accepts (BatchLimits): 4x
-    // the usual bounds, an entry that would cross them starting the next
-    // batch (one alone is always sent).
+    // the usual bytes, its entry bound; an entry that would cross them
+    // starts the next batch (one alone is always sent).
     const size_t entry_bytes = sent->ByteSizeLong();
     if (entries > 0 && (bytes + entry_bytes > 4 * config_.max_batch_bytes ||
-                        entries >= 4 * config_.max_batch_entries)) {
+                        entries >= BatchLimits().max_entries)) {
       return false;
     }
     // An entry every peer would refuse (a file above the largest size

@@ -17,6 +17,9 @@ namespace replfs {
 // NoFilesystemHooks or a fake):
 //   - InvalidatePath: forget what the kernel caches for a path it changed;
 //   - IsOpenForWriting: whether a local writer holds a file right now;
+//   - HasUncommittedChanges: whether a file holds local changes not yet
+//     recorded (a writer, or a commit still queued);
+//   - PathMoved: learn the new name of objects replication renamed;
 //   - BlockLocalChanges: hold off local changes while it decides and
 //     applies a remote entry (it gets the filesystem's own gate, so the lock
 //     order below binds it).
@@ -38,6 +41,18 @@ class FilesystemHooks {
   // Whether `path` is open for writing through the mount right now. A
   // remote version never replaces such a file; it waits for the last close.
   virtual bool IsOpenForWriting(const std::string& path) = 0;
+  // Whether `path` holds local changes the store has not recorded yet: a
+  // writer holds the file, or its content waits in the commit queue under
+  // the name it had when its last writer closed. Replication moves no such
+  // file by rename(2): the queued commit would record it under its old name.
+  virtual bool HasUncommittedChanges(const std::string& path) = 0;
+  // Replication renamed `from` to `to` in the backing directory while
+  // holding BlockLocalChanges: the objects the kernel holds at and beneath
+  // `from` are known by their new names from now on, so a local change
+  // made through them is recorded where it happens. Called with the gate
+  // held, so it must not wait for the kernel: the caller invalidates both
+  // paths (InvalidatePath) once the gate is released.
+  virtual void PathMoved(const std::string& from, const std::string& to) = 0;
   // Holds off local changes through the mount (each holds the gate shared
   // from its syscall on the backing directory until its commit) and
   // writable opens (until the handle counts as a writer), while the caller
@@ -57,6 +72,8 @@ class NoFilesystemHooks final : public FilesystemHooks {
  public:
   void InvalidatePath(const std::string&) override {}
   bool IsOpenForWriting(const std::string&) override { return false; }
+  bool HasUncommittedChanges(const std::string&) override { return false; }
+  void PathMoved(const std::string&, const std::string&) override {}
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return std::unique_lock(gate_);
   }

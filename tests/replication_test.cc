@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {
@@ -282,6 +283,53 @@ TEST_F(ReplicationTest, DirectoryRenamesAppearEverywhere) {
     char target[64] = {};
     EXPECT_EQ(::readlink(cluster_.Mount(i, "other/empty_target/inner/link").c_str(), target, 63), 6) << i;
   }
+}
+
+// A receiver whose tree is what the sender renamed moves it by one
+// rename(2): its objects keep their inodes (a file open there stays the
+// very file, now under the new name), and what the kernel still holds of
+// the old names is known by the new ones, so a file created through a
+// directory opened before the move is recorded, and replicated, where it
+// is.
+TEST_F(ReplicationTest, DirectoryRenameMovesTheReceiversTreeInOnePiece) {
+  ASSERT_EQ(::mkdir(cluster_.Mount(0, "site").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(cluster_.Mount(0, "site/css").c_str(), 0755), 0);
+  REPLFS_ASSERT_OK(WriteFile(cluster_.Mount(0, "site/index.html"), "<h1>home</h1>"));
+  REPLFS_ASSERT_OK(WriteFile(cluster_.Mount(0, "site/css/main.css"), "body {}"));
+  REPLFS_ASSERT_OK(cluster_.WaitForConvergence());
+  const UniqueFd page(::open(cluster_.Mount(1, "site/index.html").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(page.valid());
+  const UniqueFd css(
+      ::open(cluster_.Mount(1, "site/css").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(css.valid());
+  struct stat opened = {};
+  EXPECT_EQ(::fstat(page.get(), &opened), 0);
+
+  ASSERT_EQ(::rename(cluster_.Mount(0, "site").c_str(), cluster_.Mount(0, "www").c_str()), 0);
+  // Replica 1's backing directory shows the move; its mount has not looked
+  // the new name up (which would teach it the name another way).
+  bool moved = false;
+  for (int i = 0; i < 3000 && !moved; ++i) {
+    struct stat st;
+    moved = ::lstat(cluster_.Backing(1, "www/css/main.css").c_str(), &st) == 0 &&
+            ::lstat(cluster_.Backing(1, "site").c_str(), &st) != 0;
+    if (!moved) ::usleep(10000);
+  }
+  ASSERT_TRUE(moved) << "replica 1 did not apply the move within 30 s";
+  UniqueFd created(::openat(css.get(), "new.css", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  ASSERT_TRUE(created.valid()) << std::strerror(errno);
+  EXPECT_EQ(::write(created.get(), "p {}", 4), 4);
+  EXPECT_EQ(::close(created.Release()), 0);
+
+  REPLFS_ASSERT_OK(cluster_.WaitForConvergence());
+  ExpectFileEverywhere("www/index.html", "<h1>home</h1>");
+  ExpectFileEverywhere("www/css/main.css", "body {}");
+  EXPECT_EQ(StatOn(1, "www/index.html").st_ino, opened.st_ino);
+  char read_back[32] = {};
+  EXPECT_EQ(::pread(page.get(), read_back, sizeof(read_back), 0), 13);
+  EXPECT_STREQ(read_back, "<h1>home</h1>");
+  ExpectFileEverywhere("www/css/new.css", "p {}");
+  ExpectAbsentEverywhere("site");
 }
 
 TEST_F(ReplicationTest, RenameExchangeAppearsEverywhere) {

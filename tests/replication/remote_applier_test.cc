@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "storage/filesystem_hooks.h"
 #include "storage/version.h"
-#include "tests/support/store_and_recorder.h"
+#include "tests/support/applier_fixture.h"
 
 namespace replfs {
 namespace {
@@ -16,19 +16,13 @@ namespace {
 constexpr uint64_t kLocalNode = 0xa11ce;
 constexpr uint64_t kRemoteNode = 0xb0b;
 
-class RemoteApplierTest : public testing::StoreAndRecorderTest {
+class RemoteApplierTest : public testing::ApplierFixture {
  protected:
-  RemoteApplierTest() : StoreAndRecorderTest("replfs-remote-applier", kLocalNode) {}
+  RemoteApplierTest() : ApplierFixture("replfs-remote-applier", kLocalNode) {}
 
   void SetUp() override {
-    StoreAndRecorderTest::SetUp();
-    ApplierOptions options;
-    options.node_id = kLocalNode;
-    options.hidden_name = ".replfs";
-    options.temp_dir = B(".replfs/tmp");
-    options.conflicts_dir = B(".replfs/conflicts");
-    applier_ = std::make_unique<RemoteApplier>(root_.get(), store_.get(), &clock_, &hooks_,
-                                               options);
+    ApplierFixture::SetUp();
+    MakeApplier(&hooks_);
   }
 
   // A remote tombstone of "f" keeping a file's register and, for other
@@ -50,7 +44,6 @@ class RemoteApplierTest : public testing::StoreAndRecorderTest {
   }
 
   NoFilesystemHooks hooks_;
-  std::unique_ptr<RemoteApplier> applier_;
 };
 
 // A register kept for another kind may be an entry's newest version: what

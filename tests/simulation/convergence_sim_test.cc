@@ -67,9 +67,10 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
     EXPECT_TRUE(result.ok) << "seed " << options.seed << " failed: " << result.failure
                            << "\nreplay: " << ReplayCommand(options.seed);
     std::printf("seed %lu: %d replicas, %d local ops, %d deliveries, %d restarts, "
-                "%d conflict copies required, %d entries set aside\n",
+                "%d conflict copies required, %d entries set aside, %d moved by a rename\n",
                 static_cast<unsigned long>(options.seed), result.replicas, result.local_ops,
-                result.deliveries, result.restarts, result.conflicts_required, result.set_aside);
+                result.deliveries, result.restarts, result.conflicts_required, result.set_aside,
+                result.moved);
     return;
   }
 
@@ -80,6 +81,7 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
   std::atomic<uint64_t> finished{0};
   std::atomic<uint64_t> conflicts{0};
   std::atomic<uint64_t> set_aside{0};
+  std::atomic<uint64_t> moved{0};
   std::atomic<bool> out_of_time{false};
   std::mutex failures_mu;
   std::vector<std::pair<uint64_t, std::string>> failures;
@@ -98,6 +100,7 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
       ++finished;
       conflicts += static_cast<uint64_t>(result.conflicts_required);
       set_aside += static_cast<uint64_t>(result.set_aside);
+      moved += static_cast<uint64_t>(result.moved);
       std::lock_guard lock(failures_mu);
       if (!result.ok) failures.emplace_back(seed, result.failure);
     }
@@ -110,11 +113,11 @@ TEST(ConvergenceSimulation, EveryReplicaEndsWithTheTreeLwwDecides) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%lu seeds from %lu in %.1f s on %u threads (%lu conflict copies checked, "
-              "%lu entries set aside and retried)%s\n",
+              "%lu entries set aside and retried, %lu applied by moving a subtree)%s\n",
               static_cast<unsigned long>(finished.load()), static_cast<unsigned long>(first),
               seconds, workers, static_cast<unsigned long>(conflicts.load()),
               static_cast<unsigned long>(set_aside.load()),
-              out_of_time ? "; stopped at the time budget" : "");
+              static_cast<unsigned long>(moved.load()), out_of_time ? "; stopped at the time budget" : "");
   std::sort(failures.begin(), failures.end());
   for (size_t i = 0; i < failures.size() && i < kMaxReportedFailures; ++i) {
     ADD_FAILURE() << "seed " << failures[i].first << " failed: " << failures[i].second

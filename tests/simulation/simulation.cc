@@ -409,6 +409,7 @@ absl::Status Simulation::Deliver(size_t receiver, size_t sender, size_t limit,
   if (absl::Status s = Collect(receiver, seq_before); !s.ok()) return s;
   *applied_any = to.store().LastSeq() != seq_before;
   ++result_.deliveries;
+  result_.moved += static_cast<int>(stats.moved);
   if (stats.set_aside > 0) {
     result_.set_aside += static_cast<int>(stats.set_aside);
     Trace(absl::StrFormat("  r%d set aside %d entries (now %d, was %d)", receiver,

@@ -22,6 +22,7 @@ struct SimulationResult {
   int restarts = 0;
   int conflicts_required = 0;
   int set_aside = 0;  // Entries set aside (their blocks not served) on delivery.
+  int moved = 0;      // Entries applied by one rename of their subtree.
 };
 
 // One randomized run, fully determined by the seed: 3-5 replicas, random
