@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -84,7 +85,12 @@ class StoreTransaction {
   absl::StatusOr<std::optional<Entry>> Stored(absl::string_view path);
   MetadataStore* store_;
   std::vector<Entry> puts_;
-  std::vector<std::pair<std::string, std::optional<Entry>>> stored_;
+  // Where each path's queued entry is in puts_, and what the store held for
+  // the paths read: a transaction may touch tens of thousands of paths (a
+  // directory rename, on the side that records it and on those that apply
+  // it).
+  absl::flat_hash_map<std::string, size_t> put_at_;
+  absl::flat_hash_map<std::string, std::optional<Entry>> stored_;
   std::vector<std::pair<std::string, std::optional<std::string>>> raw_;
 };
 

@@ -12,29 +12,24 @@
 namespace replfs {
 
 absl::StatusOr<std::optional<Entry>> StoreTransaction::Get(absl::string_view path) {
-  for (auto it = puts_.rbegin(); it != puts_.rend(); ++it) {
-    if (it->path() == path) return *it;
-  }
+  if (auto it = put_at_.find(path); it != put_at_.end()) return puts_[it->second];
   return Stored(path);
 }
 
 absl::StatusOr<std::optional<Entry>> StoreTransaction::Stored(absl::string_view path) {
-  for (const auto& [stored_path, entry] : stored_) {
-    if (stored_path == path) return entry;
-  }
+  if (auto it = stored_.find(path); it != stored_.end()) return it->second;
   absl::StatusOr<std::optional<Entry>> entry = store_->Get(path);
-  if (entry.ok()) stored_.emplace_back(std::string(path), *entry);
+  if (entry.ok()) stored_.emplace(std::string(path), *entry);
   return entry;
 }
 
 void StoreTransaction::Put(Entry entry) {
   // A path written twice in one transaction keeps its last value only, so
   // the change log still holds it once.
-  for (Entry& queued : puts_) {
-    if (queued.path() == entry.path()) {
-      queued = std::move(entry);
-      return;
-    }
+  auto [it, added] = put_at_.try_emplace(entry.path(), puts_.size());
+  if (!added) {
+    puts_[it->second] = std::move(entry);
+    return;
   }
   puts_.push_back(std::move(entry));
 }
