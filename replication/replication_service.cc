@@ -203,10 +203,21 @@ absl::StatusOr<ReplicationService::FeedBatch> ReplicationService::NextBatch(uint
       feed_error = sent.status();
       return false;
     }
+    size_t entry_bytes = sent->ByteSizeLong();
+    // A commit kept whole sends its small files inline up to the usual
+    // batch bytes, the rest by their hashes: the receiver of a rename holds
+    // those blocks already (and fetches them otherwise), and the room left
+    // keeps the commit whole (cut in two, it is applied entry by entry
+    // instead of as one move).
+    if (same_group && sent->content().is_inline() &&
+        bytes + entry_bytes > config_.max_batch_bytes) {
+      *sent = entry;
+      sent->clear_local_stat();
+      entry_bytes = sent->ByteSizeLong();
+    }
     // Even one commit stops at what a receiver accepts (BatchLimits): 4x
     // the usual bytes, its entry bound; an entry that would cross them
     // starts the next batch (one alone is always sent).
-    const size_t entry_bytes = sent->ByteSizeLong();
     if (entries > 0 && (bytes + entry_bytes > 4 * config_.max_batch_bytes ||
                         entries >= BatchLimits().max_entries)) {
       return false;

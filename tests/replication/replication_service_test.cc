@@ -48,9 +48,7 @@ class ReplicationServiceTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     root_.Reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    service_ = std::make_unique<ReplicationService>(
-        ReplicationService::Config{"replfs", 1, "127.0.0.1:0"}, store_.get(), &clock_,
-        root_.get());
+    service_ = std::make_unique<ReplicationService>(config_, store_.get(), &clock_, root_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -92,6 +90,7 @@ class ReplicationServiceTest : public ::testing::Test {
     return batches;
   }
 
+  ReplicationService::Config config_{"replfs", 1, "127.0.0.1:0"};
   testing::ScratchDir dir_{"replication-service-test"};
   std::unique_ptr<MetadataStore> store_;
   HybridLogicalClock clock_;
@@ -203,6 +202,47 @@ TEST_F(ReplicationServiceTest, OneLargeCommitIsCutWhereReceiversStopAccepting) {
   }
   EXPECT_EQ(total, kEntries);
   EXPECT_GE(batches, 2u);
+}
+
+// Past the bytes one batch holds, a commit kept whole sends its small
+// files by their hashes rather than inline: a rename's receiver holds those
+// blocks, and needs the commit whole to apply it as one move.
+class SmallBatchServiceTest : public ReplicationServiceTest {
+ protected:
+  SmallBatchServiceTest() { config_.max_batch_bytes = 16 << 10; }
+};
+
+TEST_F(SmallBatchServiceTest, ALargeCommitSendsWhatDoesNotFitInlineByHash) {
+  const uint64_t hlc = clock_.Now();
+  constexpr int kFiles = 40;  // 160 KiB of data: more than 4 x 16 KiB.
+  std::vector<Entry> group;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string path = absl::StrCat("f", i);
+    const std::string data(4096, static_cast<char>('a' + i % 26));
+    std::ofstream(dir_.Path(path)) << data;
+    Entry e = InlineFile(path, hlc);
+    e.mutable_content()->set_inline_data(data);
+    e.mutable_content()->set_size(data.size());
+    group.push_back(e);
+  }
+  Commit(group);
+  int batches = 0, inline_files = 0, by_hash = 0;
+  for (const ChangeBatch& batch : Pull(kFiles)) {
+    if (batch.entries_size() > 0) ++batches;
+    for (const Entry& e : batch.entries()) {
+      if (e.content().is_inline()) {
+        ++inline_files;
+      } else {
+        EXPECT_EQ(e.content().block_hashes_size(), 1) << e.path();
+        ++by_hash;
+      }
+    }
+    EXPECT_LE(batch.ByteSizeLong(), size_t{4} * config_.max_batch_bytes + 4096);
+  }
+  EXPECT_EQ(batches, 1);
+  EXPECT_EQ(inline_files + by_hash, kFiles);
+  EXPECT_GT(inline_files, 0);
+  EXPECT_GT(by_hash, 0);
 }
 
 // A node that pulls from this replica is known from its first feed, before
