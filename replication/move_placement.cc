@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 #include <shared_mutex>
 #include <string>
 #include <utility>
@@ -17,6 +18,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "replication/apply_verdict.h"
 #include "replication/object_attributes.h"
 #include "replication/remote_applier.h"
@@ -83,7 +86,7 @@ struct ExpectedObject {
 // stopping (false) at the first object `expected` does not name as it is.
 absl::StatusOr<bool> ListBeneath(int dir_fd,
                                  const absl::flat_hash_map<std::string, ExpectedObject>& expected,
-                                 size_t* found) {
+                                 size_t* found, std::string* why_not) {
   std::vector<std::pair<UniqueFd, std::string>> pending;
   UniqueFd top(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!top.valid()) return ErrnoStatus(errno, "open moved directory");
@@ -103,12 +106,18 @@ absl::StatusOr<bool> ListBeneath(int dir_fd,
       if (name == "." || name == "..") continue;
       const std::string rel = prefix.empty() ? std::string(name) : absl::StrCat(prefix, "/", name);
       auto it = expected.find(rel);
-      if (it == expected.end()) return false;
+      if (it == expected.end()) {
+        *why_not = absl::StrCat(rel, " is there and not in the store");
+        return false;
+      }
       struct stat& st = *it->second.disk;
       if (::fstatat(listed_fd, item->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return ErrnoStatus(errno, absl::StrCat("stat ", rel));
       }
-      if (st.st_ino != it->second.ino || !KindMatches(it->second.kind, st.st_mode)) return false;
+      if (st.st_ino != it->second.ino || !KindMatches(it->second.kind, st.st_mode)) {
+        *why_not = absl::StrCat(rel, " is not the object the store recorded");
+        return false;
+      }
       ++*found;
       if (S_ISDIR(st.st_mode)) {
         UniqueFd child(::openat(listed_fd, item->d_name,
@@ -125,6 +134,7 @@ absl::StatusOr<bool> ListBeneath(int dir_fd,
 
 absl::StatusOr<bool> RemoteApplier::ApplyMove(const SubtreeMove& move, const BatchSource& source,
                                               ApplyStats* stats) {
+  const absl::Time started = absl::Now();
   absl::MutexLock lock(&mu_);
   // As Decide does: what is changed here after seeing the move beats it.
   for (const MovedEntry& m : move.entries) {
@@ -138,16 +148,17 @@ absl::StatusOr<bool> RemoteApplier::ApplyMove(const SubtreeMove& move, const Bat
   }
   std::vector<DecidedMove> decided;
   DroppedAttributes dropped;
+  std::string why_not;
   bool moved = false;
   {
     // As Place: no local change is between its syscall and its commit.
     std::unique_lock<std::shared_mutex> gate = hooks_->BlockLocalChanges();
     absl::Status s = store_->Transact([&](StoreTransaction& txn)
                                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-      absl::StatusOr<bool> fits = DecideMove(move, txn, &decided);
-      if (fits.ok() && *fits) fits = DiskMatches(move, decided);
+      absl::StatusOr<bool> fits = DecideMove(move, txn, &decided, &why_not);
+      if (fits.ok() && *fits) fits = DiskMatches(move, decided, &why_not);
       if (!fits.ok() || !*fits) return fits.status();
-      absl::StatusOr<bool> done = MoveOnDisk(move, decided, txn, source.peer, &dropped);
+      absl::StatusOr<bool> done = MoveOnDisk(move, decided, txn, source.peer, &dropped, &why_not);
       if (!done.ok()) return done.status();
       moved = *done;
       return absl::OkStatus();
@@ -155,7 +166,11 @@ absl::StatusOr<bool> RemoteApplier::ApplyMove(const SubtreeMove& move, const Bat
     if (!s.ok()) return s;
     if (moved) hooks_->PathMoved(move.from, move.to);
   }
-  if (!moved) return false;
+  if (!moved) {
+    LogInfo(absl::StrCat("apply ", move.from, " -> ", move.to, ": applied entry by entry: ",
+                         why_not));
+    return false;
+  }
   hooks_->InvalidatePath(move.from);
   hooks_->InvalidatePath(move.to);
   const uint64_t entries = 2 * move.entries.size();
@@ -168,7 +183,10 @@ absl::StatusOr<bool> RemoteApplier::ApplyMove(const SubtreeMove& move, const Bat
   }
   LogInfo(absl::StrCat("apply ", move.from, " -> ", move.to, " ",
                        VersionToString(move.entries.front().live->content().version()),
-                       ": moved by one rename (", move.entries.size(), " objects)"));
+                       ": moved by one rename (", move.entries.size(), " objects, ",
+                       absl::FormatDuration(absl::Trunc(absl::Now() - started,
+                                                        absl::Milliseconds(1))),
+                       ")"));
   if (absl::Status s = SettleUncoveredAncestors(move.from, root_fd_, store_, hooks_, options_,
                                                 &temp_counter_, source.fetcher, stats);
       !s.ok()) {
@@ -178,13 +196,20 @@ absl::StatusOr<bool> RemoteApplier::ApplyMove(const SubtreeMove& move, const Bat
 }
 
 absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTransaction& txn,
-                                               std::vector<DecidedMove>* decided) {
+                                               std::vector<DecidedMove>* decided,
+                                               std::string* why_not) {
+  auto refuse = [why_not](std::string reason) {
+    *why_not = std::move(reason);
+    return false;
+  };
   for (const std::string* root : {&move.from, &move.to}) {
     absl::StatusOr<bool> aside = AnySetAside(*store_, *root);
-    if (!aside.ok() || *aside) return aside.ok() ? absl::StatusOr<bool>(false) : aside;
+    if (!aside.ok()) return aside;
+    if (*aside) return refuse(absl::StrCat("an entry is set aside at or beneath ", *root));
   }
   absl::StatusOr<bool> occupied = store_->HasLiveDescendant(move.to);
-  if (!occupied.ok() || *occupied) return occupied.ok() ? absl::StatusOr<bool>(false) : occupied;
+  if (!occupied.ok()) return occupied;
+  if (*occupied) return refuse("the new name holds live entries");
   decided->clear();
   decided->reserve(move.entries.size());
   for (const MovedEntry& m : move.entries) {
@@ -194,11 +219,11 @@ absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTra
     if (!here->has_value() || (*here)->content().kind() == KIND_TOMBSTONE ||
         (*here)->content().kind() != m.live->content().kind() ||
         !SameContent((*here)->content(), m.live->content())) {
-      return false;
+      return refuse(absl::StrCat(m.tombstone->path(), " does not hold the content that moves"));
     }
     const Entry& local = **here;
     if (local.content().kind() == KIND_FILE && hooks_->HasUncommittedChanges(local.path())) {
-      return false;
+      return refuse(absl::StrCat(local.path(), " has local changes not committed yet"));
     }
     ResolveInputs leaving;
     leaving.local = &local;
@@ -208,7 +233,9 @@ absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTra
     const Resolution left = Resolve(leaving);
     absl::StatusOr<std::optional<Entry>> there = txn.Get(m.live->path());
     if (!there.ok()) return there.status();
-    if (there->has_value() && (*there)->content().kind() != KIND_TOMBSTONE) return false;
+    if (there->has_value() && (*there)->content().kind() != KIND_TOMBSTONE) {
+      return refuse(absl::StrCat(m.live->path(), " is live here"));
+    }
     ResolveInputs arriving;
     arriving.local = there->has_value() ? &**there : nullptr;
     arriving.remote = m.live;
@@ -217,7 +244,10 @@ absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTra
     const Resolution arrived = Resolve(arriving);
     // Anything but a plain replacement on either side (a concurrent
     // version to keep, a forged one, ...) is the per-entry path's to decide.
-    if (left.verdict != Verdict::kReplace || arrived.verdict != Verdict::kReplace) return false;
+    if (left.verdict != Verdict::kReplace || arrived.verdict != Verdict::kReplace) {
+      return refuse(absl::StrCat(m.tombstone->path(), ": ", VerdictName(left.verdict), ", ",
+                                 m.live->path(), ": ", VerdictName(arrived.verdict)));
+    }
     DecidedMove one{local, ResultingEntry(left), ResultingEntry(arrived), false};
     // Same content means the same mtime: only the register can differ.
     one.set_attributes = !SameAttributes(local.attributes(), one.live.attributes());
@@ -231,11 +261,14 @@ absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTra
     return live_beneath <= moving_beneath;
   });
   if (!s.ok()) return s;
-  return live_beneath == moving_beneath;
+  if (live_beneath != moving_beneath) return refuse("more lives beneath the old name than moves");
+  return true;
 }
 
 absl::StatusOr<bool> RemoteApplier::DiskMatches(const SubtreeMove& move,
-                                                std::vector<DecidedMove>& decided) {
+                                                std::vector<DecidedMove>& decided,
+                                                std::string* why_not) {
+  *why_not = absl::StrCat(move.from, " on disk is not what the store recorded");
   std::string name;
   absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd_, move.from, false, &name);
   if (!parent.ok()) return false;
@@ -258,15 +291,20 @@ absl::StatusOr<bool> RemoteApplier::DiskMatches(const SubtreeMove& move,
   UniqueFd dir(::openat(parent->get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) return false;
   size_t found = 0;
-  absl::StatusOr<bool> listed = ListBeneath(dir.get(), beneath, &found);
+  absl::StatusOr<bool> listed = ListBeneath(dir.get(), beneath, &found, why_not);
   if (!listed.ok() || !*listed) return listed;
-  return found == beneath.size();
+  if (found != beneath.size()) {
+    *why_not = absl::StrCat("objects the store lists beneath ", move.from, " are missing");
+    return false;
+  }
+  return true;
 }
 
 absl::StatusOr<bool> RemoteApplier::MoveOnDisk(const SubtreeMove& move,
                                                std::vector<DecidedMove>& decided,
                                                StoreTransaction& txn, uint64_t peer,
-                                               DroppedAttributes* dropped) {
+                                               DroppedAttributes* dropped, std::string* why_not) {
+  *why_not = absl::StrCat("no directory holds ", move.to);
   std::string from_name, to_name;
   absl::StatusOr<UniqueFd> from_parent = OpenParentBeneath(root_fd_, move.from, false, &from_name);
   if (!from_parent.ok()) return false;
@@ -286,6 +324,7 @@ absl::StatusOr<bool> RemoteApplier::MoveOnDisk(const SubtreeMove& move,
   if (absl::Status s = txn.PersistQueuedRecords(); !s.ok()) return s;
   if (::renameat2(from_parent->get(), from_name.c_str(), to_parent->get(), to_name.c_str(),
                   RENAME_NOREPLACE) != 0) {
+    *why_not = absl::StrCat("rename: ", std::strerror(errno));
     // Something is at the new name (not in the store): decided one by one.
     for (const DecidedMove& one : decided) {
       ApplyIntents::Delete(txn, one.tombstone.path());

@@ -131,14 +131,17 @@ class RemoteApplier {
                                  ApplyStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether the store allows the move: every entry a plain replacement,
   // the old name's content the new one's, nothing else beneath the old name.
+  // Each says why not in `why_not` when it returns false.
   absl::StatusOr<bool> DecideMove(const SubtreeMove& move, StoreTransaction& txn,
-                                  std::vector<DecidedMove>* decided)
+                                  std::vector<DecidedMove>* decided, std::string* why_not)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the disk beneath the old name is exactly what the store lists.
-  absl::StatusOr<bool> DiskMatches(const SubtreeMove& move, std::vector<DecidedMove>& decided);
+  absl::StatusOr<bool> DiskMatches(const SubtreeMove& move, std::vector<DecidedMove>& decided,
+                                   std::string* why_not);
   // Renames, sets what attributes changed, and commits every entry.
   absl::StatusOr<bool> MoveOnDisk(const SubtreeMove& move, std::vector<DecidedMove>& decided,
-                                  StoreTransaction& txn, uint64_t peer, DroppedAttributes* dropped);
+                                  StoreTransaction& txn, uint64_t peer, DroppedAttributes* dropped,
+                                  std::string* why_not);
   absl::Status ApplyEntries(const std::vector<const Entry*>& entries, const BatchSource& source,
                             ApplyStats* stats);
   // Applies `order`'s entries live ones parents-first, then tombstones
