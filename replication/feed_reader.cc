@@ -2,80 +2,136 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "replfs.grpc.pb.h"
 #include "replication/batch_shape.h"
 
 namespace replfs {
+namespace {
 
-FeedReader::FeedReader(grpc::ClientReader<grpc::ByteBuffer>* reader, grpc::ClientContext* context)
-    : reader_(reader), context_(context) {
-  thread_ = std::thread([this] { Run(); });
+// What no honest peer sends is refused before parsing allocates for it.
+absl::StatusOr<ChangeBatch> ParseBatch(grpc::ByteBuffer* raw) {
+  {
+    grpc::ProtoBufferReader wire(raw);
+    if (absl::Status refused = CheckBatchShape(&wire, BatchLimits()); !refused.ok()) {
+      return refused;
+    }
+  }
+  ChangeBatch batch;
+  if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(raw, &batch).ok()) {
+    return absl::InvalidArgumentError(
+        "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
+  }
+  return batch;
 }
 
-FeedReader::~FeedReader() {
-  bool reading = false;
+}  // namespace
+
+FeedReader::FeedReader(grpc::GenericStub* stub, grpc::ClientContext* context,
+                       const ChangesRequest& request)
+    : context_(context) {
+  static const std::string method = absl::StrCat("/", Replication::service_full_name(), "/Changes");
+  bool own_buffer = false;
+  (void)grpc::SerializationTraits<ChangesRequest>::Serialize(request, &request_, &own_buffer);
+  stub->PrepareBidiStreamingCall(context, method, grpc::StubOptions(), this);
   {
     absl::MutexLock lock(&mu_);
-    closing_ = true;
-    reading = !ended_;
+    reading_ = true;
+    held_ = true;
   }
-  // A Read in progress returns only when the call ends.
-  if (reading) context_->TryCancel();
-  thread_.join();
+  AddHold();
+  StartWriteLast(&request_, grpc::WriteOptions());
+  StartRead(&raw_);
+  StartCall();
 }
 
-void FeedReader::Run() {
-  grpc::ByteBuffer raw;
-  for (;;) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closing_ || queued_bytes_ < kQueuedBytes;
-      };
-      mu_.Await(absl::Condition(&room));
-      if (closing_) break;
+FeedReader::~FeedReader() { (void)Finish(); }
+
+void FeedReader::OnReadDone(bool ok) {
+  absl::Status refused;
+  ChangeBatch batch;
+  if (ok) {
+    absl::StatusOr<ChangeBatch> parsed = ParseBatch(&raw_);
+    raw_.Clear();
+    if (parsed.ok()) {
+      batch = *std::move(parsed);
+    } else {
+      refused = parsed.status();
     }
-    if (!reader_->Read(&raw)) break;
-    // One batch at a time, freed before the next is read. What cannot be
-    // legal is refused before parsing allocates for it.
-    absl::Status refused;
-    ChangeBatch batch;
-    {
-      grpc::ProtoBufferReader wire(&raw);
-      refused = CheckBatchShape(&wire, BatchLimits());
-    }
-    if (refused.ok() && !grpc::SerializationTraits<ChangeBatch>::Deserialize(&raw, &batch).ok()) {
-      refused = absl::InvalidArgumentError(
-          "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
-    }
-    absl::MutexLock lock(&mu_);
-    if (!refused.ok()) {
-      rejected_ = refused;
-      context_->TryCancel();
-      break;
-    }
-    queued_bytes_ += batch.ByteSizeLong();
-    queued_.push_back(std::move(batch));
   }
+  bool read_more = false;
+  bool release = false;
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (!ok || !refused.ok()) {
+      ended_ = true;
+      rejected_ = refused;
+    } else {
+      queued_bytes_ += batch.ByteSizeLong();
+      queued_.push_back(std::move(batch));
+    }
+    if (ended_ || closing_) {
+      release = held_;
+      held_ = false;
+    } else if (queued_bytes_ < kQueuedBytes) {
+      reading_ = read_more = true;
+    }
+  }
+  if (!refused.ok()) context_->TryCancel();
+  if (read_more) StartRead(&raw_);
+  if (release) RemoveHold();
+}
+
+void FeedReader::OnDone(const grpc::Status& status) {
   absl::MutexLock lock(&mu_);
-  ended_ = true;
+  status_ = status;
+  done_ = true;
 }
 
 absl::StatusOr<std::vector<ChangeBatch>> FeedReader::Take() {
-  absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ended_ || !queued_.empty(); };
-  mu_.Await(absl::Condition(&ready));
-  // What arrived before a bad message is still the peer's honest feed.
-  if (queued_.empty() && !rejected_.ok()) return rejected_;
   std::vector<ChangeBatch> taken;
-  taken.reserve(queued_.size());
-  while (!queued_.empty()) {
-    taken.push_back(std::move(queued_.front()));
-    queued_.pop_front();
+  {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return ended_ || !queued_.empty();
+    };
+    mu_.Await(absl::Condition(&ready));
+    // What arrived before a bad message is still the peer's honest feed.
+    if (queued_.empty() && !rejected_.ok()) return rejected_;
+    taken.reserve(queued_.size());
+    while (!queued_.empty()) {
+      taken.push_back(std::move(queued_.front()));
+      queued_.pop_front();
+    }
+    queued_bytes_ = 0;
+    // Reading paused on a full queue: it goes on (our hold is still in).
+    if (ended_ || reading_ || closing_) return taken;
+    reading_ = true;
   }
-  queued_bytes_ = 0;
+  StartRead(&raw_);
   return taken;
+}
+
+grpc::Status FeedReader::Finish() {
+  bool cancel = false;
+  bool release = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closing_) {
+      closing_ = true;
+      cancel = !ended_;
+      // A read outstanding releases the hold when it returns.
+      release = held_ && !reading_;
+      if (release) held_ = false;
+    }
+  }
+  if (cancel) context_->TryCancel();
+  if (release) RemoveHold();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&done_));
+  return status_;
 }
 
 }  // namespace replfs

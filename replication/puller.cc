@@ -109,26 +109,6 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
   return blocks;
 }
 
-namespace {
-
-// Changes, read as raw messages that we parse ourselves. A typed reader
-// would do the parsing inside gRPC, and on a message that does not parse it
-// only stops reading: the call stays open and Finish() then waits for the
-// peer's status forever, so a hostile peer could send one garbage message
-// and hold this puller (found by tests/malicious_peer_test,
-// TruncatedBatchIsDropped). This is what the generated stub does, with
-// ByteBuffer as the message type.
-std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> OpenRawChanges(
-    grpc::ChannelInterface* channel, grpc::ClientContext* context, const ChangesRequest& request) {
-  static const std::string name = absl::StrCat("/", Replication::service_full_name(), "/Changes");
-  const grpc::internal::RpcMethod method(name.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING);
-  return std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>>(
-      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel, method, context,
-                                                                    request));
-}
-
-}  // namespace
-
 // One Changes session's position and acknowledgements.
 struct Puller::FeedSession {
   uint64_t peer;
@@ -353,7 +333,7 @@ absl::Status Puller::Session() {
   FeedSession feed{reply->node(), stub.get(), &fetcher,
                    FeedPosition(*resume, reply->head_seq(), absl::Now()),
                    FeedPosition(*resume, reply->head_seq(), absl::Now())};
-  absl::Status result = PullFeed(channel.get(), &context, &feed);
+  absl::Status result = PullFeed(channel, &context, &feed);
   {
     absl::MutexLock lock(&mu_);
     active_context_ = nullptr;
@@ -361,33 +341,30 @@ absl::Status Puller::Session() {
   return result;
 }
 
-absl::Status Puller::PullFeed(grpc::Channel* channel, grpc::ClientContext* context,
-                              FeedSession* feed) {
+absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
+                              grpc::ClientContext* context, FeedSession* feed) {
   ChangesRequest request;
   request.set_since(feed->applied.checkpoint());
   request.set_node(config_.node_id);
   request.set_listen(config_.listen);
-  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
-      OpenRawChanges(channel, context, request);
+  grpc::GenericStub stub(channel);
+  FeedReader batches(&stub, context, request);
   absl::Status result;
-  {
-    FeedReader batches(reader.get(), context);
-    for (;;) {
-      absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take();
-      if (!taken.ok()) {
-        result = taken.status();
-        Reject(result.message());
-        break;
-      }
-      if (taken->empty()) break;  // The stream ended; Finish says how.
-      result = ApplyTake(*std::move(taken), feed);
-      if (!result.ok()) {
-        context->TryCancel();
-        break;
-      }
+  for (;;) {
+    absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take();
+    if (!taken.ok()) {
+      result = taken.status();
+      Reject(result.message());
+      break;
+    }
+    if (taken->empty()) break;  // The stream ended; Finish says how.
+    result = ApplyTake(*std::move(taken), feed);
+    if (!result.ok()) {
+      context->TryCancel();
+      break;
     }
   }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = batches.Finish();
   if (!result.ok()) return result;
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
     // Our channel refused a message above its bound (kMaxBatchMessageBytes

@@ -70,8 +70,8 @@ class Puller {
   struct FeedSession;
   // Streams the peer's feed from feed->applied and applies it, until the
   // stream ends or fails (returned); `context` is the one Stop cancels.
-  absl::Status PullFeed(grpc::Channel* channel, grpc::ClientContext* context,
-                        FeedSession* feed);  // Applies the batches that arrived while the previous take applied, as
+  absl::Status PullFeed(const std::shared_ptr<grpc::Channel>& channel,
+                        grpc::ClientContext* context, FeedSession* feed);  // Applies the batches that arrived while the previous take applied, as
   // one (ApplyChecked), after checking their seqs.
   absl::Status ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed);
   // Applies checked entries, moves the checkpoint to `covered`, acks.

@@ -126,50 +126,46 @@ absl::StatusOr<absl::flat_hash_map<uint64_t, uint64_t>> ReplicationService::Acke
   return acked;
 }
 
-grpc::Status ReplicationService::Changes(grpc::ServerContext* context,
-                                         const ChangesRequest* request,
-                                         grpc::ServerWriter<ChangeBatch>* writer) {
+grpc::ServerWriteReactor<ChangeBatch>* ReplicationService::Changes(grpc::CallbackServerContext*,
+                                                                  const ChangesRequest* request) {
+  if (request->node() == 0 || request->node() == config_.node_id) {
+    return ChangeFeeds::Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id"));
+  }
   // ScanChanges starts at since + 1: a since of 2^64-1 would wrap to 0 and
   // replay the whole log. No seq follows 2^64-2 either: this only stops the
   // wrap.
-  uint64_t since = std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1);
-  if (request->node() == 0 || request->node() == config_.node_id) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad node id");
-  }
+  return feeds_.Open(request->node(),
+                     std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1));
+}
+
+absl::Status ReplicationService::BeginFeed(uint64_t node, uint64_t since) {
   // Its checkpoint is what it has applied: from now on it holds tombstones.
-  if (absl::Status s = RecordPullerProgress(request->node(), since); !s.ok()) {
-    LogError(absl::StrCat("change feed: ", s.ToString()));
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+  if (absl::Status s = RecordPullerProgress(node, since); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  pulled_by_[node] = since;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ChangeBatch>> ReplicationService::BatchAfter(uint64_t node,
+                                                                          uint64_t since,
+                                                                          bool heartbeat_due) {
+  absl::StatusOr<FeedBatch> next = NextBatch(since, node);
+  if (!next.ok()) return next.status();
+  if (next->batch.entries_size() == 0 && next->through_seq <= since && !heartbeat_due) {
+    return std::nullopt;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    pulled_by_[request->node()] = since;
-  }
-  auto last_heartbeat = absl::Now();
-  while (!context->IsCancelled() && !shutting_down_) {
-    absl::StatusOr<FeedBatch> next = NextBatch(since, request->node());
-    if (!next.ok()) {
-      LogError(absl::StrCat("change feed: ", next.status().ToString()));
-      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(next.status().message()));
-    }
-    if (next->batch.entries_size() > 0 || next->through_seq > since ||
-        absl::Now() - last_heartbeat > absl::Seconds(1)) {
-      ChangeBatch& batch = next->batch;
-      batch.set_through_seq(next->through_seq);
-      // Empty batches are heartbeats: they carry our head for lag figures.
-      batch.set_head_seq(store_->LastSeq());
-      batch.set_hlc(clock_->Now());
-      bytes_served_ += batch.ByteSizeLong();
-      if (!writer->Write(batch)) break;
-      last_heartbeat = absl::Now();
-      since = next->through_seq;
-      absl::MutexLock lock(&mu_);
-      pulled_by_[request->node()] = since;
-      continue;
-    }
-    store_->WaitForChanges(since, absl::Milliseconds(500));
-  }
-  return grpc::Status::OK;
+  ChangeBatch& batch = next->batch;
+  batch.set_through_seq(next->through_seq);
+  // Empty batches are heartbeats: they carry our head for lag figures.
+  batch.set_head_seq(store_->LastSeq());
+  batch.set_hlc(clock_->Now());
+  bytes_served_ += batch.ByteSizeLong();
+  return std::move(batch);
+}
+
+void ReplicationService::Sent(uint64_t node, uint64_t through) {
+  absl::MutexLock lock(&mu_);
+  pulled_by_[node] = through;
 }
 
 absl::StatusOr<ReplicationService::FeedBatch> ReplicationService::NextBatch(uint64_t since,

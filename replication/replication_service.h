@@ -3,12 +3,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "replfs.grpc.pb.h"
+#include "replication/change_feeds.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
 
@@ -17,9 +19,13 @@ namespace replfs {
 // Serves this replica's change log and blocks to peers (DESIGN.md,
 // Replication). Changes is one long-lived stream per peer: it replays the
 // log from the peer's checkpoint, then tails it; one write in flight per
-// stream, so a slow peer slows only its own stream.
-class ReplicationService final : public Replication::Service {
+// stream, so a slow peer slows only its own stream (ChangeFeeds).
+class ReplicationService final
+    : public Replication::WithCallbackMethod_Changes<Replication::Service>,
+      private FeedSource {
  public:
+  using Replication::WithCallbackMethod_Changes<Replication::Service>::Changes;
+
   struct Config {
     std::string cluster;
     uint64_t node_id = 0;
@@ -34,13 +40,13 @@ class ReplicationService final : public Replication::Service {
                      HelloReply* reply) override;
   grpc::Status Ack(grpc::ServerContext* context, const AckRequest* request,
                    AckReply* reply) override;
-  grpc::Status Changes(grpc::ServerContext* context, const ChangesRequest* request,
-                       grpc::ServerWriter<ChangeBatch>* writer) override;
+  grpc::ServerWriteReactor<ChangeBatch>* Changes(grpc::CallbackServerContext* context,
+                                                 const ChangesRequest* request) override;
   grpc::Status FetchBlocks(grpc::ServerContext* context, const FetchBlocksRequest* request,
                            grpc::ServerWriter<Block>* writer) override;
 
-  // Ends every open stream (for shutdown).
-  void Shutdown() { shutting_down_ = true; }
+  // Ends every open stream, and those opened later (for shutdown).
+  void Shutdown() { feeds_.Shutdown(); }
 
   uint64_t bytes_served() const { return bytes_served_; }
   // How far each node that pulls from this replica has applied our log, as
@@ -63,11 +69,16 @@ class ReplicationService final : public Replication::Service {
   };
   absl::StatusOr<FeedBatch> NextBatch(uint64_t since, uint64_t puller);
 
+  // FeedSource, for feeds_.
+  absl::Status BeginFeed(uint64_t node, uint64_t since) override;
+  absl::StatusOr<std::optional<ChangeBatch>> BatchAfter(uint64_t node, uint64_t since,
+                                                        bool heartbeat_due) override;
+  void Sent(uint64_t node, uint64_t through) override;
+
   Config config_;
   MetadataStore* store_;
   HybridLogicalClock* clock_;
   int root_fd_;
-  std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> bytes_served_{0};
   // Records that `node` has applied our log through `applied` (never moving
   // it back). Called at its acknowledgements and when it starts a feed
@@ -80,6 +91,8 @@ class ReplicationService final : public Replication::Service {
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by_ ABSL_GUARDED_BY(mu_);
   // Serializes the read-modify-write of P/ records.
   absl::Mutex progress_mu_;
+  // Last: its thread calls the members above, and stops first.
+  ChangeFeeds feeds_{store_, this};
 };
 
 }  // namespace replfs

@@ -275,11 +275,14 @@ absl::Status MetadataStore::CommitLocked(StoreTransaction* txn) {
   if (absl::Status room = reserve_->BeforeWrite(batch.ApproximateSize()); !room.ok()) return room;
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return FromLevelDb(s, "commit");
-  absl::MutexLock lock(&seq_mu_);
-  last_seq_ = seq;
-  max_hlc_ = max_hlc;
-  live_entries_ += live_delta;
-  tombstones_ += dead_delta;
+  {
+    absl::MutexLock lock(&seq_mu_);
+    last_seq_ = seq;
+    max_hlc_ = max_hlc;
+    live_entries_ += live_delta;
+    tombstones_ += dead_delta;
+  }
+  if (!txn->puts_.empty()) change_signal_.Notify(seq);
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "entry.pb.h"
 #include "leveldb/db.h"
+#include "storage/change_signal.h"
 #include "storage/space_reserve.h"
 
 namespace replfs {
@@ -174,6 +175,8 @@ class MetadataStore {
   // Blocks until the log has a seq > `after` or `timeout` passes. Returns
   // the last seq.
   uint64_t WaitForChanges(uint64_t after, absl::Duration timeout) const;
+  // Wakes its subscribers after each commit that logs changes.
+  ChangeSignal& change_signal() { return change_signal_; }
 
   // Highest HLC ever committed, to restore the clock floor after restart.
   uint64_t MaxHlc() const;
@@ -243,6 +246,7 @@ class MetadataStore {
   int64_t live_entries_ ABSL_GUARDED_BY(seq_mu_) = 0;
   int64_t tombstones_ ABSL_GUARDED_BY(seq_mu_) = 0;
   uint64_t max_hlc_ ABSL_GUARDED_BY(seq_mu_) = 0;
+  ChangeSignal change_signal_;
 };
 
 // Key helpers, exposed for tests and the inspection tool.

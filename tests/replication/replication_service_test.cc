@@ -100,6 +100,74 @@ class ReplicationServiceTest : public ::testing::Test {
   std::unique_ptr<Replication::Stub> stub_;
 };
 
+// A feed that has sent everything sends a new commit as soon as it is
+// logged, not at its next heartbeat; in between it sends heartbeats, empty
+// batches carrying the head.
+TEST_F(ReplicationServiceTest, CaughtUpFeedSendsACommitAtOnceAndHeartbeatsMeanwhile) {
+  Commit({InlineFile("first", clock_.Now())});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  ChangesRequest request;
+  request.set_node(2);
+  request.set_since(1);
+  std::unique_ptr<grpc::ClientReader<ChangeBatch>> reader = stub_->Changes(&context, request);
+  ChangeBatch batch;
+  ASSERT_TRUE(reader->Read(&batch));
+  EXPECT_EQ(batch.entries_size(), 0);
+  EXPECT_EQ(batch.through_seq(), 1u);
+  EXPECT_EQ(batch.head_seq(), 1u);
+  const absl::Time committed = absl::Now();
+  Commit({InlineFile("second", clock_.Now())});
+  ASSERT_TRUE(reader->Read(&batch));
+  EXPECT_LT(absl::Now() - committed, ChangeFeeds::kHeartbeat);
+  ASSERT_EQ(batch.entries_size(), 1);
+  EXPECT_EQ(batch.entries(0).path(), "second");
+  EXPECT_EQ(batch.through_seq(), 2u);
+  ASSERT_TRUE(reader->Read(&batch));
+  EXPECT_EQ(batch.entries_size(), 0);
+  EXPECT_EQ(batch.head_seq(), 2u);
+  context.TryCancel();
+  (void)reader->Finish();
+}
+
+// Shutdown ends the open feeds (the server then stops without waiting for
+// its deadline), and a feed opened after it ends at once.
+TEST_F(ReplicationServiceTest, ShutdownEndsOpenFeeds) {
+  auto open = [&](grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    ChangesRequest request;
+    request.set_node(2);
+    return stub_->Changes(context, request);
+  };
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<ChangeBatch>> reader = open(&context);
+  ChangeBatch batch;
+  ASSERT_TRUE(reader->Read(&batch));  // A heartbeat: the feed is open.
+  const absl::Time shutdown = absl::Now();
+  service_->Shutdown();
+  while (reader->Read(&batch)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_LT(absl::Now() - shutdown, absl::Seconds(1));
+  grpc::ClientContext later;
+  reader = open(&later);
+  EXPECT_FALSE(reader->Read(&batch));
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
+TEST_F(ReplicationServiceTest, FeedOfABadNodeIdIsRefused) {
+  for (uint64_t node : {uint64_t{0}, uint64_t{1}}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    ChangesRequest request;
+    request.set_node(node);
+    std::unique_ptr<grpc::ClientReader<ChangeBatch>> reader = stub_->Changes(&context, request);
+    ChangeBatch batch;
+    EXPECT_FALSE(reader->Read(&batch));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
 // A file above the largest size that replicates is in this replica's log,
 // but every peer would refuse it, and refusing it stopped their feeds at
 // it: it is not sent, and the feed covers its seq all the same.

@@ -357,6 +357,26 @@ TEST_F(MetadataStoreTest, WaitForChanges) {
   committer.join();
 }
 
+// The change feeds wait for commits on the signal: a commit that logs
+// changes wakes each subscriber with the new head (readable by then), one
+// that logs none does not, and a subscription ended is not called again.
+TEST_F(MetadataStoreTest, CommitsThatLogChangesWakeSubscribers) {
+  std::vector<uint64_t> woken;
+  std::vector<uint64_t> readable;
+  auto subscription = store_->change_signal().Subscribe([&](uint64_t last_seq) {
+    woken.push_back(last_seq);
+    readable.push_back(store_->LastSeq());
+  });
+  Commit({FileEntry("a", 1), FileEntry("b", 2)});
+  ASSERT_TRUE(store_->PutCheckpoint(7, 1).ok());
+  Commit({FileEntry("c", 3)});
+  EXPECT_EQ(woken, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(readable, woken);
+  subscription.reset();
+  Commit({FileEntry("d", 4)});
+  EXPECT_EQ(woken.size(), 2u);
+}
+
 // A change feed cuts a batch from ScanChanges and then reports LastSeq()
 // as its head: with commits running meanwhile, no scan may yield a seq
 // that the LastSeq() read after it does not cover.
