@@ -62,11 +62,13 @@ Verdicts CheckWrites(const std::vector<Op>& all, const std::map<std::string, std
     } else if (conflict_hashes.contains(w.hash)) {
       ++v.conflict;
     } else if (std::any_of(all.begin(), all.end(), [&](const Op& o) {
-                 if (o.outcome == Outcome::kFailed || !Touches(o, w.path) || o.start <= w.end) {
-                   return false;
-                 }
+                 if (o.outcome == Outcome::kFailed || !Touches(o, w.path)) return false;
+                 // An op that read w's bytes (hashes are unique per write)
+                 // came after them, even one that started before w ended
+                 // (it waited, e.g. on a replica restarting, and read
+                 // later); a writer's own later op follows it by order.
                  const std::string& seen = o.path == w.path ? o.seen : o.seen_to;
-                 return o.writer == w.writer || seen == w.hash;
+                 return (&o != &w && seen == w.hash) || (o.writer == w.writer && o.start > w.end);
                })) {
       ++v.superseded;
     } else {
