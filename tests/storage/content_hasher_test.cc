@@ -127,6 +127,44 @@ TEST(ContentHasherTest, LargerFilesGetBlockHashes) {
   }
 }
 
+// Files of 32 blocks and more are hashed by two threads, half each: every
+// hash must still land at its own index, holes and reused hashes included.
+TEST(ContentHasherTest, LargeFilesAreHashedInTwoHalvesInOrder) {
+  std::mt19937_64 rng(5);
+  ScratchFile file;
+  ASSERT_TRUE(file.valid());
+  const uint64_t blocks = 41;
+  for (uint64_t i = 0; i < blocks; ++i) {
+    if (i >= 10 && i < 13) continue;  // A hole of three blocks in the lower half.
+    file.Write(i * kBlockSize, RandomBytes(rng, kBlockSize));
+  }
+  file.Write(blocks * kBlockSize, RandomBytes(rng, 100));  // A short tail.
+  Content previous = FullHash(file);
+  ExpectMatchesReference(previous, file.bytes());
+
+  // Unwritten blocks in both halves keep their (poisoned) hashes; the
+  // written ones, in both halves, are read again.
+  const std::string poison(kSha256Size, 'P');
+  previous.set_block_hashes(3, poison);
+  previous.set_block_hashes(35, poison);
+  file.Write(7 * kBlockSize, "lower");
+  file.Write(30 * kBlockSize, "upper");
+  DirtyBlocks dirty;
+  dirty.MarkRange(7 * kBlockSize, 5, kBlockSize);
+  dirty.MarkRange(30 * kBlockSize, 5, kBlockSize);
+  Content next;
+  next.set_kind(KIND_FILE);
+  ASSERT_TRUE(HashFileContent(file.fd(), file.size(), &previous, &dirty, &next).ok());
+  ASSERT_EQ(next.block_hashes_size(), static_cast<int>(blocks) + 1);
+  EXPECT_EQ(next.block_hashes(3), poison);
+  EXPECT_EQ(next.block_hashes(35), poison);
+  for (uint64_t i : {uint64_t{7}, uint64_t{30}, blocks}) {
+    EXPECT_EQ(next.block_hashes(static_cast<int>(i)),
+              ReferenceSha256(file.bytes().substr(i * kBlockSize, kBlockSize)))
+        << "block " << i;
+  }
+}
+
 TEST(ContentHasherTest, IncrementalReusesHashesOfUnwrittenBlocks) {
   std::mt19937_64 rng(3);
   ScratchFile file;
