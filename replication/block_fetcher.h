@@ -11,7 +11,8 @@ namespace replfs {
 
 // Where the applier gets blocks it does not hold locally: the peer the entry
 // came from (over gRPC), or another replica in the simulation. Returned data
-// is verified by the caller against the hash.
+// is verified by the caller against the hash. Thread-safe: the applier has
+// several requests for one file in flight.
 class BlockFetcher {
  public:
   virtual ~BlockFetcher() = default;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <future>
 #include <optional>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "replication/apply_failure.h"
+#include "replication/block_writer.h"
 #include "replication/local_blocks.h"
 #include "replication/object_attributes.h"
 #include "storage/conflict_records.h"
@@ -22,23 +24,15 @@
 namespace replfs {
 namespace {
 
-// Blocks per FetchBlocks request (the server allows 16): with the next
-// request in flight, at most 2 x 8 MiB of one file's blocks are held.
-constexpr size_t kFetchGroup = 8;
+// Blocks per FetchBlocks request (the server allows 16), and requests in
+// flight at once: the peer serves one while it reads and hashes the next,
+// and this side checks one while it writes another. At most 4 x 4 MiB of
+// one file's blocks are held (the one being written and those in flight).
+constexpr size_t kFetchGroup = 4;
+constexpr size_t kGroupsInFlight = 3;
 
-absl::Status WriteAll(int fd, const std::string& data, uint64_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "write");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
+// Files from this size on are written with O_DIRECT (see BlockWriter).
+constexpr uint64_t kDirectWriteBytes = 8 << 20;
 
 // Reads block `index` of the file at `path` (absolute) if it has `hash`.
 std::optional<std::string> ReadBlockOf(const std::string& path, uint64_t index,
@@ -49,11 +43,75 @@ std::optional<std::string> ReadBlockOf(const std::string& path, uint64_t index,
   return ReadVerifiedBlock(fd.get(), static_cast<uint64_t>(st.st_size), index, hash);
 }
 
+// Fetches the blocks of `c` with these indices in one request and checks
+// each against its hash (on the fetching thread, so that hashing overlaps
+// the writes of the blocks before).
+absl::StatusOr<std::vector<std::string>> FetchVerified(BlockFetcher* fetcher, const Content& c,
+                                                       const std::vector<uint64_t>& indices) {
+  std::vector<std::string> hashes;
+  hashes.reserve(indices.size());
+  for (uint64_t index : indices) hashes.push_back(c.block_hashes(static_cast<int>(index)));
+  absl::StatusOr<std::vector<std::string>> blocks = fetcher->Fetch(hashes);
+  if (!blocks.ok()) return blocks;
+  if (blocks->size() != hashes.size()) {
+    return absl::DataLossError("peer returned the wrong number of blocks");
+  }
+  for (size_t j = 0; j < hashes.size(); ++j) {
+    const uint64_t expected = std::min<uint64_t>(kBlockSize, c.size() - indices[j] * kBlockSize);
+    if ((*blocks)[j].size() != expected || Sha256((*blocks)[j]) != hashes[j]) {
+      return absl::DataLossError("block content does not match its hash");
+    }
+  }
+  return blocks;
+}
+
+// Fetches the blocks of `c` with the indices `missing` and writes them.
+// Requests of kFetchGroup blocks, kGroupsInFlight at once: the peer reads
+// and the network carries while this side checks and writes. The requests
+// in flight bound the bytes held for one file.
+absl::Status FetchMissing(const Content& c, const std::vector<uint64_t>& missing,
+                          BlockFetcher* fetcher, BlockWriter* writer, ApplyStats* stats) {
+  if (missing.empty()) return absl::OkStatus();
+  if (fetcher == nullptr) return absl::UnavailableError("no peer to fetch blocks from");
+  std::deque<std::future<absl::StatusOr<std::vector<std::string>>>> in_flight;
+  size_t requested = 0;
+  auto request_more = [&] {
+    while (in_flight.size() < kGroupsInFlight && requested < missing.size()) {
+      const size_t end = std::min(missing.size(), requested + kFetchGroup);
+      std::vector<uint64_t> indices(missing.begin() + static_cast<ptrdiff_t>(requested),
+                                    missing.begin() + static_cast<ptrdiff_t>(end));
+      in_flight.push_back(std::async(std::launch::async, [fetcher, &c, indices = std::move(indices)] {
+        return FetchVerified(fetcher, c, indices);
+      }));
+      requested = end;
+    }
+  };
+  request_more();
+  for (size_t at = 0; at < missing.size(); at += kFetchGroup) {
+    absl::StatusOr<std::vector<std::string>> blocks = in_flight.front().get();
+    in_flight.pop_front();
+    // A peer that no longer holds a block cannot serve this entry (its
+    // file changed since): set it aside and retry, from any peer, later.
+    if (absl::IsNotFound(blocks.status())) return EntryFault(blocks.status());
+    if (absl::IsDataLoss(blocks.status())) return PeerFault(blocks.status());
+    if (!blocks.ok()) return blocks.status();
+    request_more();
+    for (size_t j = 0; j < blocks->size(); ++j) {
+      const std::string& data = (*blocks)[j];
+      ++stats->blocks_fetched;
+      stats->block_bytes_fetched += data.size();
+      if (absl::Status s = writer->Write(data, missing[at + j] * kBlockSize); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Writes the content of the file `entry` into `out` (sized already).
 absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataStore& store,
                       const ApplierOptions& options, BlockFetcher* fetcher, ApplyStats* stats) {
   const Content& c = entry.content();
-  if (c.is_inline()) return WriteAll(out, c.inline_data(), 0);
+  if (c.is_inline()) return WriteAllAt(out, c.inline_data(), 0);
+  BlockWriter writer(out, c.size() >= kDirectWriteBytes);
   std::string conflict_copy;
   absl::StatusOr<std::optional<ConflictRecord>> record =
       ConflictRecords(store).Get(entry.path(), c.version());
@@ -62,7 +120,7 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
     conflict_copy = absl::StrCat(options.conflicts_dir, "/../", (*record)->copy_path());
   }
   // Blocks held locally (the old version, a renamed or copied file, a
-  // conflict copy) cost nothing; the rest come from the peer in small groups.
+  // conflict copy) cost nothing; the rest come from the peer.
   // Only their indices are kept: the hashes are in the entry already.
   std::vector<uint64_t> missing;
   for (int i = 0; i < c.block_hashes_size(); ++i) {
@@ -76,55 +134,9 @@ absl::Status FillFile(const Entry& entry, int out, int root_fd, const MetadataSt
       continue;
     }
     ++stats->blocks_reused;
-    if (absl::Status s = WriteAll(out, **data, index * kBlockSize); !s.ok()) return s;
+    if (absl::Status s = writer.Write(**data, index * kBlockSize); !s.ok()) return s;
   }
-  // Fetched in requests of kFetchGroup blocks, the next request in flight
-  // while this one's blocks are verified and written: the peer reads and
-  // the network carries while this side hashes and writes (a 1 GiB file:
-  // 190 MiB/s before, 235-340 after; see tools/bench-replication). At most
-  // two groups of blocks are held at once: that bounds the bytes in flight
-  // from one peer for one file.
-  // Fetches never overlap each other, only this thread's work.
-  if (!missing.empty() && fetcher == nullptr) {
-    return absl::UnavailableError("no peer to fetch blocks from");
-  }
-  auto fetch_group = [&](size_t at) {
-    std::vector<std::string> hashes;
-    for (size_t j = at; j < std::min(missing.size(), at + kFetchGroup); ++j) {
-      hashes.push_back(c.block_hashes(static_cast<int>(missing[j])));
-    }
-    return std::async(std::launch::async, [fetcher, hashes = std::move(hashes)] {
-      return fetcher->Fetch(hashes);
-    });
-  };
-  std::future<absl::StatusOr<std::vector<std::string>>> next;
-  if (!missing.empty()) next = fetch_group(0);
-  for (size_t at = 0; at < missing.size(); at += kFetchGroup) {
-    absl::StatusOr<std::vector<std::string>> blocks = next.get();
-    // A peer that no longer holds a block cannot serve this entry (its
-    // file changed since): set it aside and retry, from any peer, later.
-    if (absl::IsNotFound(blocks.status())) return EntryFault(blocks.status());
-    if (absl::IsDataLoss(blocks.status())) return PeerFault(blocks.status());
-    if (!blocks.ok()) return blocks.status();
-    const size_t count = std::min(kFetchGroup, missing.size() - at);
-    if (blocks->size() != count) {
-      return PeerFault(absl::DataLossError("peer returned the wrong number of blocks"));
-    }
-    if (at + kFetchGroup < missing.size()) next = fetch_group(at + kFetchGroup);
-    for (size_t j = 0; j < count; ++j) {
-      const uint64_t index = missing[at + j];
-      const uint64_t expected = std::min<uint64_t>(kBlockSize, c.size() - index * kBlockSize);
-      const std::string& data = (*blocks)[j];
-      if (data.size() != expected ||
-          Sha256(data) != c.block_hashes(static_cast<int>(index))) {
-        return PeerFault(absl::DataLossError("block content does not match its hash"));
-      }
-      ++stats->blocks_fetched;
-      stats->block_bytes_fetched += data.size();
-      if (absl::Status s = WriteAll(out, data, index * kBlockSize); !s.ok()) return s;
-    }
-  }
-  return absl::OkStatus();
+  return FetchMissing(c, missing, fetcher, &writer, stats);
 }
 
 // Builds the live non-directory `entry` in the temp folder as `temp_name`.

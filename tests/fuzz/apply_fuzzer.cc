@@ -33,6 +33,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "absl/synchronization/mutex.h"
 #include "replication/block_fetcher.h"
 #include "replication/remote_applier.h"
 #include "storage/filesystem_hooks.h"
@@ -184,6 +185,8 @@ class FuzzFetcher final : public replfs::BlockFetcher {
  public:
   FuzzFetcher(const BlockPool& pool, FuzzedDataProvider& input) : pool_(pool), input_(input) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override {
+    // The applier fetches from several threads; the input is read by one at a time.
+    absl::MutexLock lock(&mu_);
     std::vector<std::string> out;
     for (const std::string& hash : hashes) {
       std::string block;
@@ -204,8 +207,9 @@ class FuzzFetcher final : public replfs::BlockFetcher {
   }
 
  private:
+  absl::Mutex mu_;
   const BlockPool& pool_;
-  FuzzedDataProvider& input_;
+  FuzzedDataProvider& input_;  // Read under mu_.
 };
 
 std::string MakePath(FuzzedDataProvider& input) {
