@@ -2,7 +2,7 @@
 // tools/bench-local measures it beside native and replfs, so that each
 // figure shows what FUSE itself costs on this kernel and what replfs adds
 // on top. It keeps an inode table (tools/floor_inodes.h) and nothing else:
-// no store, no change log, no replication, no xattrs.
+// no store, no change log, no replication.
 //
 // It mounts like replfs (default_permissions; allow_other when root; entry
 // and attribute timeouts of 3600 s; negative entries cached; the
@@ -15,6 +15,7 @@
 //   -o passthrough=off   file data through the daemon (writeback cache)
 //   -o cache_timeout=S   entry, attribute and negative-entry timeout
 //   -o single_thread     one thread reading /dev/fuse
+//   -o xattr=off         no xattrs (ENOSYS: the kernel stops asking)
 //   other -o options go to libfuse and the kernel as mount options.
 // Always in the foreground (-f is accepted, as replfs takes it); SIGINT or
 // SIGTERM unmounts and exits.
@@ -54,6 +55,7 @@ struct Settings {
   bool passthrough = true;
   double cache_timeout = 3600;
   bool single_thread = false;
+  bool xattr = true;
   bool debug = false;
   std::vector<std::string> mount_options;  // For libfuse and the kernel.
 };
@@ -63,6 +65,7 @@ constexpr const char* kUsage =
     "  -o passthrough=on|off  kernel passthrough of file I/O where offered (default on)\n"
     "  -o cache_timeout=SECS  entry, attribute and negative-entry timeout (default 3600)\n"
     "  -o single_thread       one thread reading /dev/fuse\n"
+    "  -o xattr=on|off        read xattrs of the backing objects (default on), or none\n"
     "  other options are mount options for libfuse and the kernel\n";
 
 absl::Status ParseOption(absl::string_view option, Settings* settings) {
@@ -81,6 +84,9 @@ absl::Status ParseOption(absl::string_view option, Settings* settings) {
     }
   } else if (key == "single_thread") {
     settings->single_thread = true;
+  } else if (key == "xattr") {
+    if (value != "on" && value != "off") return absl::InvalidArgumentError("xattr takes on or off");
+    settings->xattr = value == "on";
   } else {
     settings->mount_options.emplace_back(option);
   }
@@ -158,7 +164,7 @@ int Run(const Settings& settings) {
     fuse_args* args;
     ~ArgsGuard() { fuse_opt_free_args(args); }
   } args_guard{&args};
-  const fuse_lowlevel_ops ops = MakeOperations();
+  const fuse_lowlevel_ops ops = MakeOperations(settings.xattr);
   fuse_session* session = fuse_session_new(&args, &ops, sizeof(ops), &fs);
   if (session == nullptr) {
     LogError("cannot create the FUSE session");

@@ -62,7 +62,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
 
 // The operations table (floor_ops_tree.cc).
-fuse_lowlevel_ops MakeOperations();
+fuse_lowlevel_ops MakeOperations(bool xattrs);
 
 }  // namespace replfs::floor
 

@@ -3,15 +3,18 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "storage/log.h"
 #include "storage/unique_fd.h"
 #include "tools/floor_fs.h"
@@ -358,12 +361,43 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
   fuse_reply_statfs(req, &st);
 }
 
+// Answers an xattr request from what `call` returns on the backing object
+// (an O_PATH fd: xattr calls take its /proc path): the size when the
+// kernel asks for it (size 0), else the bytes.
+template <typename Call>
+void ReplyXattr(fuse_req_t req, fuse_ino_t ino, size_t size, Call call) {
+  const std::string path = absl::StrCat("/proc/self/fd/", FsOf(req)->inodes.Get(ino)->fd.get());
+  std::string value(size, '\0');
+  const ssize_t n = call(path.c_str(), size == 0 ? nullptr : value.data(), size);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+  } else if (size == 0) {
+    fuse_reply_xattr(req, static_cast<size_t>(n));
+  } else {
+    fuse_reply_buf(req, value.data(), static_cast<size_t>(n));
+  }
+}
+
+void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  ReplyXattr(req, ino, size, [name](const char* path, char* value, size_t value_size) {
+    return ::getxattr(path, name, value, value_size);
+  });
+}
+
+void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  ReplyXattr(req, ino, size, [](const char* path, char* list, size_t list_size) {
+    return ::listxattr(path, list, list_size);
+  });
+}
+
 }  // namespace
 
 // No flush: libfuse answers ENOSYS once and the kernel stops sending it.
-// No xattrs: ENOSYS once, and the kernel stops asking (the floor of what a
-// write costs; replfs keeps xattrs and has FUSE_HANDLE_KILLPRIV_V2).
-fuse_lowlevel_ops MakeOperations() {
+// Xattrs are read (as replfs does, which replicates them): the kernel asks
+// for security.capability at the first write of every new file. Without
+// them, ENOSYS once and the kernel stops asking: cheaper than any file
+// system that keeps xattrs can be. Setting them is left out (ENOSYS).
+fuse_lowlevel_ops MakeOperations(bool xattrs) {
   fuse_lowlevel_ops ops{};
   ops.init = OpInit;
   ops.lookup = OpLookup;
@@ -390,6 +424,10 @@ fuse_lowlevel_ops MakeOperations() {
   ops.readdirplus = OpReaddirplus;
   ops.releasedir = OpReleasedir;
   ops.statfs = OpStatfs;
+  if (xattrs) {
+    ops.getxattr = OpGetxattr;
+    ops.listxattr = OpListxattr;
+  }
   return ops;
 }
 
