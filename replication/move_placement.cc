@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -49,10 +48,6 @@ struct RemoteApplier::DecidedMove {
 };
 
 namespace {
-
-bool IsBeneath(absl::string_view path, absl::string_view root) {
-  return path.size() > root.size() && absl::StartsWith(path, root) && path[root.size()] == '/';
-}
 
 ObjectAtPath ObjectOfKind(Kind kind) {
   switch (kind) {

@@ -14,10 +14,6 @@ bool SameVersion(const Version& a, const Version& b) {
   return a.hlc() == b.hlc() && a.node() == b.node();
 }
 
-bool IsBeneath(absl::string_view path, absl::string_view root) {
-  return path.size() > root.size() && absl::StartsWith(path, root) && path[root.size()] == '/';
-}
-
 // The one path of `paths` that all the others lie beneath; empty when
 // there is none.
 absl::string_view RootOf(const std::vector<const Entry*>& entries) {
@@ -62,6 +58,10 @@ bool MatchMove(const std::vector<const Entry*>& commit, SubtreeMove* move) {
 }
 
 }  // namespace
+
+bool IsBeneath(absl::string_view path, absl::string_view root) {
+  return path.size() > root.size() && absl::StartsWith(path, root) && path[root.size()] == '/';
+}
 
 std::vector<SubtreeMove> FindSubtreeMoves(const std::vector<const Entry*>& batch) {
   std::vector<SubtreeMove> moves;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "entry.pb.h"
 
 namespace replfs {
@@ -35,6 +36,10 @@ struct SubtreeMove {
 // content version; a rename over an existing object, an exchange, or a
 // commit cut across batches is not one.
 std::vector<SubtreeMove> FindSubtreeMoves(const std::vector<const Entry*>& batch);
+
+// Whether the store path `path` lies strictly beneath `root` ("a/b" is
+// beneath "a", "ab" is not).
+bool IsBeneath(absl::string_view path, absl::string_view root);
 
 }  // namespace replfs
 
