@@ -18,6 +18,19 @@
 namespace replfs {
 namespace {
 
+// The local stat a renamed object is recorded with. The rename itself moves
+// only its ctime. If its size or mtime moved too, it was written after its
+// content was recorded, and that write's commit comes after the rename
+// (the kernel sends a closed file's release without waiting for it): the
+// entry keeps the stat of the content it holds, so that this commit, or
+// the start-up scan after a crash, sees the difference and reads the file
+// again instead of taking the moved stat as proof that nothing changed.
+LocalStat MovedObjectStat(const LocalStat& recorded, const LocalStat& now) {
+  const bool same_content = recorded.ino() == now.ino() && recorded.size() == now.size() &&
+                            recorded.mtime_ns() == now.mtime_ns();
+  return same_content ? now : recorded;
+}
+
 bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
 
 // Descendant paths of `path` in the store, in key order ("a/" prefix).
@@ -167,7 +180,9 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
         *copy.mutable_attributes()->mutable_version() = version;
         // Registers of other kinds belong to the path they were set at.
         copy.clear_other_kinds();
-        if (e.path() == src && top_stat != nullptr) *copy.mutable_local_stat() = *top_stat;
+        if (e.path() == src && top_stat != nullptr) {
+          *copy.mutable_local_stat() = MovedObjectStat(e.local_stat(), *top_stat);
+        }
         result[copy.path()] = std::move(copy);
       }
     };

@@ -313,6 +313,54 @@ TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
   EXPECT_EQ(store_->LastSeq(), seq_before + 2);
 }
 
+// A file rewritten and then renamed before its writer's commit ran (the
+// kernel sends a closed file's release without waiting for it, so the
+// rename can reach the daemon first). The rename records the content the
+// store holds; it must not also record the rewritten file's stat, or the
+// commit that follows, and the start-up scan after a crash, would take the
+// stat as proof that nothing changed and the new bytes would never be
+// recorded: the renaming replica would keep the new bytes and every other
+// replica the old ones.
+TEST_F(ChangeRecorderTest, RenameOfAFileWrittenSinceItsRecordLeavesTheWriteToBeRecorded) {
+  WriteFile("a", "first");
+  ASSERT_TRUE(Record("a"));
+  const Entry recorded = Get("a");
+  {
+    // Rewritten in place, as a writer's O_TRUNC open does: same inode.
+    UniqueFd fd(::open(B("a").c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    const std::string longer = "second, longer content";
+    ASSERT_EQ(::write(fd.get(), longer.data(), longer.size()), static_cast<ssize_t>(longer.size()));
+  }
+  ASSERT_EQ(::rename(B("a").c_str(), B("b").c_str()), 0);
+  ASSERT_TRUE(recorder_->RecordRename("a", "b", false, StatOf("b"), nullptr).ok());
+
+  const Entry b = Get("b");
+  EXPECT_EQ(FileBlockHashes(b.content()), HashesOf("first"));
+  EXPECT_EQ(b.local_stat().size(), recorded.local_stat().size());
+  EXPECT_NE(b.local_stat().size(), StatOf("b").size());
+  // What a replica runs after a crash now records the rewrite.
+  const ScanReport report = Scan();
+  EXPECT_EQ(report.committed, 1u);
+  EXPECT_EQ(FileBlockHashes(Get("b").content()), HashesOf("second, longer content"));
+}
+
+// Renamed unchanged, the object is recorded with its stat after the rename
+// (only the ctime moved): the next look finds nothing to read again.
+TEST_F(ChangeRecorderTest, RenameOfAnUnchangedFileRecordsItsNewStat) {
+  WriteFile("a", "unchanged");
+  ASSERT_TRUE(Record("a"));
+  ASSERT_EQ(::rename(B("a").c_str(), B("b").c_str()), 0);
+  const LocalStat now = StatOf("b");
+  ASSERT_TRUE(recorder_->RecordRename("a", "b", false, now, nullptr).ok());
+  const Entry b = Get("b");
+  EXPECT_EQ(b.local_stat().ino(), now.ino());
+  EXPECT_EQ(b.local_stat().size(), now.size());
+  EXPECT_EQ(b.local_stat().mtime_ns(), now.mtime_ns());
+  EXPECT_EQ(b.local_stat().ctime_ns(), now.ctime_ns());
+  EXPECT_EQ(Scan().rehashed, 0u);
+}
+
 TEST_F(ChangeRecorderTest, RenameDirectoryMovesRecordedSubtree) {
   fs::create_directories(B("d/y"));
   WriteFile("d/x", "x");
