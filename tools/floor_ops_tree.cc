@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "storage/log.h"
+#include "storage/proc_path.h"
 #include "storage/unique_fd.h"
 #include "tools/floor_fs.h"
 
@@ -366,7 +366,7 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
 // kernel asks for it (size 0), else the bytes.
 template <typename Call>
 void ReplyXattr(fuse_req_t req, fuse_ino_t ino, size_t size, Call call) {
-  const std::string path = absl::StrCat("/proc/self/fd/", FsOf(req)->inodes.Get(ino)->fd.get());
+  const std::string path = ProcPath(FsOf(req)->inodes.Get(ino)->fd.get());
   std::string value(size, '\0');
   const ssize_t n = call(path.c_str(), size == 0 ? nullptr : value.data(), size);
   if (n < 0) {
