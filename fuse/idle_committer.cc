@@ -1,12 +1,19 @@
 #include "fuse/idle_committer.h"
 
+#include <utility>
+
 #include "absl/time/time.h"
 
 namespace replfs {
 
 IdleCommitter::IdleCommitter(CommitPath* commit_path, std::chrono::milliseconds quiet,
-                             std::chrono::milliseconds period)
-    : commit_path_(commit_path), quiet_(quiet), period_(period), thread_([this] { Run(); }) {}
+                             std::chrono::milliseconds period,
+                             std::function<void()> also_each_period)
+    : commit_path_(commit_path),
+      quiet_(quiet),
+      period_(period),
+      also_each_period_(std::move(also_each_period)),
+      thread_([this] { Run(); }) {}
 
 IdleCommitter::~IdleCommitter() {
   {
@@ -26,6 +33,7 @@ void IdleCommitter::Run() {
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) return;
     }
     commit_path_->CommitQuietFiles(quiet_);
+    if (also_each_period_) also_each_period_();
   }
 }
 

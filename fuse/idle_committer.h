@@ -2,6 +2,7 @@
 #define REPLFS_FUSE_IDLE_COMMITTER_H_
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -16,11 +17,12 @@ namespace replfs {
 // still replicated without waiting for its close. Every `period` it commits
 // each file with writers whose last change is at least `quiet` old
 // (CommitPath::CommitQuietFiles). Remote versions of such a file still wait
-// for its last close.
+// for its last close. `also_each_period`, when given, runs after each round
+// on the same thread.
 class IdleCommitter {
  public:
   IdleCommitter(CommitPath* commit_path, std::chrono::milliseconds quiet,
-                std::chrono::milliseconds period);
+                std::chrono::milliseconds period, std::function<void()> also_each_period = {});
   ~IdleCommitter();  // Stops and joins the thread.
   IdleCommitter(const IdleCommitter&) = delete;
   IdleCommitter& operator=(const IdleCommitter&) = delete;
@@ -31,6 +33,7 @@ class IdleCommitter {
   CommitPath* commit_path_;
   const std::chrono::milliseconds quiet_;
   const std::chrono::milliseconds period_;
+  const std::function<void()> also_each_period_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // Last: starts after everything it uses.

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "fuse/idle_committer.h"
 #include "fuse/kernel_features.h"
+#include "fuse/orphaned_writer_watch.h"
+#include "fuse/orphaned_writers.h"
 #include "storage/log.h"
 
 namespace replfs {
@@ -92,8 +94,13 @@ absl::Status MountSession::Mount() {
 int MountSession::Serve() {
   int result;
   {
+    // Files an earlier mount's processes still write (its daemon died)
+    // count as open for writing here too, until they let go.
+    OrphanedWriterWatch orphans(fs_);
+    orphans.Adopt(FindOrphanedWriters(options_.mountpoint, fs_->inodes.root()->dir_fd()));
     // Files kept open for writing are committed after 2 s without a change.
-    IdleCommitter idle_committer(&fs_->commit_path, std::chrono::seconds(2), std::chrono::seconds(1));
+    IdleCommitter idle_committer(&fs_->commit_path, std::chrono::seconds(2), std::chrono::seconds(1),
+                                 [&orphans] { orphans.ReleaseGone(); });
     if (options_.single_thread) {
       result = fuse_session_loop(session_);
     } else {

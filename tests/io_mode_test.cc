@@ -269,5 +269,33 @@ TEST_F(IoModeTest, FsyncCommitsBeforeItReturns) {
   ExpectOnBSoon("synced", big);
 }
 
+// A process that keeps a file open for writing outlives a killed daemon:
+// with passthrough the kernel still hands its writes to the backing file.
+// The next daemon finds it and records what it writes, while it writes and
+// when it closes. On FUSE I/O the late write or its close fails instead.
+TEST_F(IoModeTest, AWriterThatOutlivesItsDaemonIsRecordedByTheNextOne) {
+  absl::StatusOr<ReplicaStatus> status = cluster_.Status(0);
+  ASSERT_TRUE(status.ok()) << status.status();
+  const bool passthrough = status->data_path() == "passthrough";
+  UniqueFd writer = OpenOk(A("long.log"), O_WRONLY | O_CREAT);
+  WriteAll(writer.get(), "one\n");
+  cluster_.Kill(0);
+  REPLFS_ASSERT_OK(cluster_.Start(0));
+  const ssize_t written = ::write(writer.get(), "two\n", 4);
+  if (!passthrough) {
+    // The writeback cache may take the write; its close then reports the loss.
+    const int closed = ::close(writer.Release());
+    EXPECT_TRUE(written < 0 || closed != 0) << "a write through a dead FUSE connection and its "
+                                               "close both reported success";
+    return;
+  }
+  ASSERT_EQ(written, 4) << std::strerror(errno);
+  // Held open and quiet: the idle commit.
+  ExpectOnBSoon("long.log", "one\ntwo\n");
+  WriteAll(writer.get(), "three\n");
+  ASSERT_EQ(::close(writer.Release()), 0) << std::strerror(errno);
+  ExpectOnBSoon("long.log", "one\ntwo\nthree\n");
+}
+
 }  // namespace
 }  // namespace replfs::testing
