@@ -199,42 +199,42 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   // Paths before the move; the table is updated after it succeeds.
   std::optional<std::string> from = fs->ChildPath(parent, name);
   std::optional<std::string> to = fs->ChildPath(new_parent, new_name);
-  struct stat moved, replaced;
-  const bool have_moved = ::fstatat(parent->dir_fd(), name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool exchange = (flags & RENAME_EXCHANGE) != 0;
+  // What the move will take away is known only before it (an exchange
+  // takes nothing away: both objects are still there after it).
+  struct stat replaced;
   const bool have_replaced =
+      !exchange &&
       ::fstatat(new_parent->dir_fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
   if (::renameat2(parent->dir_fd(), name, new_parent->dir_fd(), new_name, flags) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
-  const bool exchange = (flags & RENAME_EXCHANGE) != 0;
-  if (have_moved && have_replaced && moved.st_dev == replaced.st_dev &&
-      moved.st_ino == replaced.st_ino) {
+  // The moved objects, stat'ed where they are now: the same inodes, with
+  // the ctime the move gave them.
+  struct stat moved, exchanged;
+  const bool have_moved =
+      ::fstatat(new_parent->dir_fd(), new_name, &moved, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have_exchanged =
+      exchange && ::fstatat(parent->dir_fd(), name, &exchanged, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool other_side = have_replaced || have_exchanged;
+  const struct stat& other = exchange ? exchanged : replaced;
+  if (have_moved && other_side && moved.st_dev == other.st_dev && moved.st_ino == other.st_ino) {
     // Two names of one file: rename(2) leaves both in place.
     fuse_reply_err(req, 0);
     return;
   }
-  if (have_replaced) {
-    if (exchange) {
-      fs->inodes.MoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name, parent, name);
-    } else {
-      fs->inodes.RemoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name);
-    }
+  if (have_exchanged) {
+    fs->inodes.MoveLink(exchanged.st_dev, exchanged.st_ino, new_parent, new_name, parent, name);
   }
+  if (have_replaced) fs->inodes.RemoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name);
   if (have_moved) {
     fs->inodes.MoveLink(moved.st_dev, moved.st_ino, parent, name, new_parent, new_name);
   }
   if (from && to && *from != *to) {
-    // Renaming changed the moved objects' ctime; record their new stats.
-    struct stat now_at_to, now_at_from;
-    LocalStat moved_stat, exchanged_stat;
-    if (::fstatat(new_parent->dir_fd(), new_name, &now_at_to, AT_SYMLINK_NOFOLLOW) == 0) {
-      moved_stat = LocalStatOf(now_at_to);
-    }
-    if (exchange && ::fstatat(parent->dir_fd(), name, &now_at_from, AT_SYMLINK_NOFOLLOW) == 0) {
-      exchanged_stat = LocalStatOf(now_at_from);
-    }
-    fs->commit_path.CommitRename(*from, *to, exchange, moved_stat, exchanged_stat);
+    fs->commit_path.CommitRename(*from, *to, exchange,
+                                 have_moved ? LocalStatOf(moved) : LocalStat(),
+                                 have_exchanged ? LocalStatOf(exchanged) : LocalStat());
   }
   fuse_reply_err(req, 0);
 }
