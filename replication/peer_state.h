@@ -49,6 +49,11 @@ class PeerState {
     status_.set_last_contact_unix_ms(UnixMillisNow());
     live_ = false;  // Until its log is replayed up to its head.
   }
+  // See PeerStatus.missed_purge_seq.
+  void SetMissedPurge(uint64_t seq) {
+    absl::MutexLock lock(&mu_);
+    status_.set_missed_purge_seq(seq);
+  }
   void SetRetrying(const std::string& error, int64_t next_attempt_unix_ms) {
     absl::MutexLock lock(&mu_);
     status_.set_state("retrying");

@@ -298,10 +298,34 @@ absl::StatusOr<uint64_t> Puller::AcceptHello(const HelloReply& reply) {
         "from the start",
         config_.peer_address, reply.node(), *stored_checkpoint, reply.head_seq()));
   }
+  if (absl::Status s = NoteMissedPurges(reply, *stored_checkpoint); !s.ok()) return s;
   state_.SetConnected(reply.node(), skew_ms);
   LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
                           config_.peer_address, reply.node(), resume, reply.head_seq()));
   return resume;
+}
+
+absl::Status Puller::NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint) {
+  // A checkpoint of 0 is a first pull: everything the peer holds arrives.
+  // A fallback peer was told to stop holding tombstones for us whenever we
+  // went back to our own peers, which hold them for us.
+  if (!config_.fallback && checkpoint > 0 && reply.purged_through_seq() > checkpoint) {
+    if (absl::Status s = store_->NoteMissedPurge(reply.node(), reply.purged_through_seq());
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<uint64_t> missed = store_->MissedPurge(reply.node());
+  if (!missed.ok()) return missed.status();
+  if (*missed > 0) {
+    LogError(absl::StrFormat(
+        "peer %s (node %016x) had forgotten deletions through its seq %d when this replica "
+        "came back (its checkpoint there: %d): files deleted there meanwhile may still be here. "
+        "This replica is stale; rebuild it from its peers (docs/operating.md#stale-replicas)",
+        config_.peer_address, reply.node(), *missed, checkpoint));
+  }
+  state_.SetMissedPurge(*missed);
+  return absl::OkStatus();
 }
 
 absl::Status Puller::Session() {

@@ -63,6 +63,10 @@ class Puller {
   // Checks the peer's answer and marks the peer connected. Returns the seq
   // to pull its feed from.
   absl::StatusOr<uint64_t> AcceptHello(const HelloReply& reply);
+  // Finds out, from the peer's purge horizon and our checkpoint of its log,
+  // whether deletions made there can no longer reach this replica; records
+  // it for good, says it in the log and in status.
+  absl::Status NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint);
   // Waits while this fallback is not in use; meanwhile asks the peer, until
   // it answers, to stop holding tombstones for us. False when stopping.
   bool AwaitInUse();

@@ -43,6 +43,7 @@ grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest*
   reply->set_node(config_.node_id);
   reply->set_head_seq(store_->LastSeq());
   reply->set_hlc(clock_->Now());
+  reply->set_purged_through_seq(store_->PurgedThrough());
   if (request->protocol_version() != PROTOCOL_VERSION_CURRENT) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("protocol version ", request->protocol_version(),

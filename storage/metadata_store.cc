@@ -30,6 +30,12 @@ constexpr absl::string_view kMaxHlcKey = "M/max_hlc";
 // newest ones were purged, and a seq must never be reused: peers'
 // checkpoints have passed it.
 constexpr absl::string_view kLastSeqKey = "M/last_seq";
+// The highest seq of a tombstone ever purged from the log (see
+// PurgedThrough).
+constexpr absl::string_view kPurgedThroughKey = "M/purged_through";
+// Per peer node: how far that peer had purged its log past our checkpoint
+// when we found out (see MissedPurges).
+constexpr absl::string_view kMissedPurgePrefix = "M/missed_purge/";
 
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -153,6 +159,17 @@ absl::Status MetadataStore::LoadCounters() {
     last_seq_ = std::max(last_seq_, persisted);
   } else if (!last_seq_status.IsNotFound()) {
     return FromLevelDb(last_seq_status, "read last seq");
+  }
+  std::string purged_through;
+  leveldb::Status purged_status =
+      db_->Get(leveldb::ReadOptions(), AsSlice(kPurgedThroughKey), &purged_through);
+  if (purged_status.ok()) {
+    absl::MutexLock lock(&seq_mu_);
+    if (!absl::SimpleAtoi(purged_through, &purged_through_)) {
+      return absl::DataLossError("bad M/purged_through");
+    }
+  } else if (!purged_status.IsNotFound()) {
+    return FromLevelDb(purged_status, "read purge horizon");
   }
   std::string hlc;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), AsSlice(kMaxHlcKey), &hlc);
@@ -397,6 +414,19 @@ uint64_t MetadataStore::LastSeq() const {
   return last_seq_;
 }
 
+uint64_t MetadataStore::PurgedThrough() const {
+  absl::MutexLock lock(&seq_mu_);
+  return purged_through_;
+}
+
+absl::Status MetadataStore::NoteMissedPurge(uint64_t peer_node, uint64_t purged_through) {
+  return PutPerNode(kMissedPurgePrefix, peer_node, purged_through, "missed purge");
+}
+
+absl::StatusOr<uint64_t> MetadataStore::MissedPurge(uint64_t peer_node) const {
+  return GetPerNode(kMissedPurgePrefix, peer_node, "missed purge");
+}
+
 uint64_t MetadataStore::MaxHlc() const {
   absl::MutexLock lock(&seq_mu_);
   return max_hlc_;
@@ -412,21 +442,30 @@ uint64_t MetadataStore::WaitForChanges(uint64_t after, absl::Duration timeout) c
 }
 
 absl::StatusOr<uint64_t> MetadataStore::GetCheckpoint(uint64_t peer_node) const {
-  std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(),
-                               absl::StrFormat("%s%016x", kCheckpointPrefix, peer_node), &value);
-  if (s.IsNotFound()) return 0;
-  if (!s.ok()) return FromLevelDb(s, "get checkpoint");
-  uint64_t seq = 0;
-  if (!absl::SimpleAtoi(value, &seq)) return absl::DataLossError("corrupt checkpoint");
-  return seq;
+  return GetPerNode(kCheckpointPrefix, peer_node, "checkpoint");
 }
 
 absl::Status MetadataStore::PutCheckpoint(uint64_t peer_node, uint64_t seq) {
-  return FromLevelDb(db_->Put(leveldb::WriteOptions(),
-                              absl::StrFormat("%s%016x", kCheckpointPrefix, peer_node),
-                              absl::StrCat(seq)),
-                     "put checkpoint");
+  return PutPerNode(kCheckpointPrefix, peer_node, seq, "checkpoint");
+}
+
+absl::StatusOr<uint64_t> MetadataStore::GetPerNode(absl::string_view prefix, uint64_t node,
+                                                   absl::string_view what) const {
+  std::string value;
+  leveldb::Status s =
+      db_->Get(leveldb::ReadOptions(), absl::StrFormat("%s%016x", prefix, node), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromLevelDb(s, absl::StrCat("get ", what));
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(value, &number)) return absl::DataLossError(absl::StrCat("corrupt ", what));
+  return number;
+}
+
+absl::Status MetadataStore::PutPerNode(absl::string_view prefix, uint64_t node, uint64_t number,
+                                       absl::string_view what) {
+  return FromLevelDb(db_->Put(leveldb::WriteOptions(), absl::StrFormat("%s%016x", prefix, node),
+                              absl::StrCat(number)),
+                     absl::StrCat("put ", what));
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> MetadataStore::FindBlock(
@@ -479,13 +518,16 @@ absl::StatusOr<bool> MetadataStore::PurgeTombstone(absl::string_view path, uint6
       (*current)->content().kind() != KIND_TOMBSTONE) {
     return false;
   }
+  const uint64_t purged_through = std::max(PurgedThrough(), seq);
   leveldb::WriteBatch batch;
   batch.Delete(EntryKey(path));
   batch.Delete(SeqKey(seq));
+  batch.Put(AsSlice(kPurgedThroughKey), absl::StrCat(purged_through));
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return FromLevelDb(s, "purge tombstone");
   absl::MutexLock lock(&seq_mu_);
   --tombstones_;
+  purged_through_ = purged_through;
   return true;
 }
 

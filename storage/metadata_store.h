@@ -178,6 +178,17 @@ class MetadataStore {
   // Wakes its subscribers after each commit that logs changes.
   ChangeSignal& change_signal() { return change_signal_; }
 
+  // The highest seq of a tombstone purged from this log (0: none yet). A
+  // replica whose checkpoint of this log is below it may have missed
+  // deletions: their tombstones are gone, and the log no longer says them.
+  uint64_t PurgedThrough() const;
+  // Records, for good, that `peer_node` had purged its log through
+  // `purged_through`, past our checkpoint, when we pulled from it again:
+  // deletions made there meanwhile may never have reached this replica.
+  absl::Status NoteMissedPurge(uint64_t peer_node, uint64_t purged_through);
+  // What NoteMissedPurge recorded for `peer_node` (0: nothing).
+  absl::StatusOr<uint64_t> MissedPurge(uint64_t peer_node) const;
+
   // Highest HLC ever committed, to restore the clock floor after restart.
   uint64_t MaxHlc() const;
 
@@ -194,6 +205,12 @@ class MetadataStore {
   absl::Status PutCheckpoint(uint64_t peer_node, uint64_t seq);
 
  private:
+  // A number kept per peer node under `prefix` (0 when none is kept).
+  absl::StatusOr<uint64_t> GetPerNode(absl::string_view prefix, uint64_t node,
+                                      absl::string_view what) const;
+  absl::Status PutPerNode(absl::string_view prefix, uint64_t node, uint64_t number,
+                          absl::string_view what);
+
   friend class StoreTransaction;
   // The key spaces with their own accessors (see the top of this file).
   friend class ApplyIntents;
@@ -246,6 +263,7 @@ class MetadataStore {
   int64_t live_entries_ ABSL_GUARDED_BY(seq_mu_) = 0;
   int64_t tombstones_ ABSL_GUARDED_BY(seq_mu_) = 0;
   uint64_t max_hlc_ ABSL_GUARDED_BY(seq_mu_) = 0;
+  uint64_t purged_through_ ABSL_GUARDED_BY(seq_mu_) = 0;
   ChangeSignal change_signal_;
 };
 

@@ -301,6 +301,19 @@ absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica) {
   return reply;
 }
 
+absl::Status AdminForgetPuller(const ReplicaProcess& replica, uint64_t node) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ForgetPullerRequest request;
+  request.set_node(node);
+  ForgetPullerReply reply;
+  grpc::Status s = AdminStub(replica.StateDir() + "/admin.sock")
+                       ->ForgetPuller(&context, request, &reply);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  if (!reply.forgotten()) return absl::NotFoundError("the node does not pull from this replica");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ReplicaStatus> Cluster::Status(int i) const {
   absl::StatusOr<ReplicaStatus> status = AdminStatus(*replicas_[static_cast<size_t>(i)]);
   if (!status.ok()) {

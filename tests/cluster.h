@@ -54,6 +54,8 @@ absl::StatusOr<std::string> FileSha256(const std::string& path);
 // A replica's status and conflict list over its admin socket (5 s deadline).
 absl::StatusOr<ReplicaStatus> AdminStatus(const ReplicaProcess& replica);
 absl::StatusOr<ConflictsReply> AdminConflicts(const ReplicaProcess& replica);
+// Releases `node` from the replica's tombstones (replfs-status --forget-puller).
+absl::Status AdminForgetPuller(const ReplicaProcess& replica, uint64_t node);
 
 // A mount to compare, with the name a failure report gives it.
 struct NamedMount {

@@ -48,6 +48,61 @@ uint64_t BlockBytes(const Cluster& cluster, int i) {
 
 constexpr size_t kFileBytes = size_t{3} * 512 * 1024;  // 1.5 MiB: two blocks.
 
+// A receive-only spoke is away while its hub forgets a deletion for good
+// (the operator released the spoke, --forget-puller). Back, it finds out
+// that it is stale, says so in status and its log, and remembers it across
+// restarts: it never silently keeps serving the deleted page as current.
+TEST(ReplicationTopologyTest, ASpokeBackAfterItsHubForgotADeletionKnowsItIsStale) {
+  Cluster cluster(2, Topology{{}, {0}});
+  cluster.AddArguments(0, {"-o", "tombstone_grace=1"});
+  REPLFS_ASSERT_OK(cluster.init_status());
+  REPLFS_ASSERT_OK(cluster.StartAll());
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "keep.html"), "kept"));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "doomed.html"), "deleted while away"));
+  REPLFS_ASSERT_OK(cluster.WaitForConvergence());
+  absl::StatusOr<ReplicaStatus> spoke = cluster.Status(1);
+  ASSERT_TRUE(spoke.ok()) << spoke.status();
+  ASSERT_EQ(spoke->peers_size(), 1);
+  EXPECT_EQ(spoke->peers(0).missed_purge_seq(), 0u);
+  const uint64_t spoke_node = spoke->node();
+
+  REPLFS_ASSERT_OK(cluster.Stop(1));
+  ASSERT_EQ(::unlink(cluster.Mount(0, "doomed.html").c_str()), 0);
+  REPLFS_ASSERT_OK(AdminForgetPuller(cluster.replica(0), spoke_node));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ReplicaStatus> hub = cluster.Status(0);
+        return hub.ok() && hub->tombstones() == 0;
+      },
+      absl::Seconds(30)))
+      << "the hub never purged the tombstone\n" << cluster.Diagnostics();
+
+  REPLFS_ASSERT_OK(cluster.Start(1));
+  uint64_t missed = 0;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ReplicaStatus> status = cluster.Status(1);
+        missed = status.ok() && status->peers_size() == 1 ? status->peers(0).missed_purge_seq() : 0;
+        return missed > 0;
+      },
+      absl::Seconds(20)))
+      << cluster.Diagnostics();
+  EXPECT_NE(cluster.replica(1).Log().find("This replica is stale"), std::string::npos)
+      << cluster.replica(1).Log();
+
+  // Caught up with everything else, it is still stale after a restart.
+  REPLFS_ASSERT_OK(cluster.Stop(1));
+  REPLFS_ASSERT_OK(cluster.Start(1));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ReplicaStatus> status = cluster.Status(1);
+        return status.ok() && status->peers_size() == 1 &&
+               status->peers(0).missed_purge_seq() == missed;
+      },
+      absl::Seconds(20)))
+      << cluster.Diagnostics();
+}
+
 // C is stopped while A and B keep writing; after restart it pulls only what
 // it missed, from its checkpoints, not everything again.
 TEST(ReplicationTopologyTest, StoppedReplicaCatchesUpFromItsCheckpoint) {

@@ -139,6 +139,12 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
         }
         if (!retry.empty()) out << "    " << retry << "\n";
       }
+      if (p.missed_purge_seq() > 0) {
+        out << absl::StrFormat(
+            "    STALE: this peer had forgotten deletions through its seq %d when this replica "
+            "came back; files deleted meanwhile may still be here\n",
+            p.missed_purge_seq());
+      }
       if (p.rejected_entries() > 0) {
         out << absl::StrFormat("    rejected %d entries from this peer\n", p.rejected_entries());
       }

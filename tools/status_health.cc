@@ -65,6 +65,13 @@ PeerAssessment AssessPeer(const HealthThresholds& thresholds, int64_t now_unix_m
                                          peer.address(), a.incoming_lag_entries,
                                          a.incoming_lag_seconds));
   }
+  if (peer.missed_purge_seq() > 0) {
+    a.stale = true;
+    a.problems.push_back(absl::StrFormat(
+        "this replica is stale: peer %s had forgotten deletions (through its seq %d) that it "
+        "never received; rebuild it from its peers",
+        peer.address(), peer.missed_purge_seq()));
+  }
   if (peer.set_aside_entries() > 0) {
     a.set_aside = true;
     std::string why = absl::StrFormat("%d entries from peer %s are set aside (this replica "
@@ -96,7 +103,7 @@ void AssessReplica(const HealthThresholds& thresholds, int64_t now_unix_ms, Repl
   report->health = Health::kHealthy;
   for (const PeerStatus& peer : report->status->peers()) {
     PeerAssessment a = AssessPeer(thresholds, now_unix_ms, *report->status, peer);
-    if (a.down || a.behind || a.set_aside) report->health = Health::kDegraded;
+    if (a.down || a.behind || a.set_aside || a.stale) report->health = Health::kDegraded;
     report->problems.insert(report->problems.end(), a.problems.begin(), a.problems.end());
     report->peers.push_back(std::move(a));
   }

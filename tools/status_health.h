@@ -32,6 +32,9 @@ struct PeerAssessment {
   // Entries from the peer this replica could not apply (whole or in part),
   // kept and retried: this replica does not hold all of the peer's tree.
   bool set_aside = false;
+  // The peer forgot deletions this replica never received (a stale
+  // replica: PeerStatus.missed_purge_seq).
+  bool stale = false;
   // This replica behind the peer: their log not yet applied here.
   uint64_t incoming_lag_entries = 0;
   double incoming_lag_seconds = 0;

@@ -259,6 +259,40 @@ TEST_F(MetadataStoreTest, ReopenKeepsLastSeqAndMaxHlc) {
   EXPECT_EQ(store_->MaxHlc(), 250u);  // A lower hlc does not lower the floor.
 }
 
+TEST_F(MetadataStoreTest, PurgeHorizonAndMissedPurgesSurviveReopen) {
+  EXPECT_EQ(store_->PurgedThrough(), 0u);
+  Entry gone = FileEntry("gone", 10);
+  gone.mutable_content()->set_kind(KIND_TOMBSTONE);
+  Entry older = FileEntry("older", 11);
+  older.mutable_content()->set_kind(KIND_TOMBSTONE);
+  Commit({FileEntry("kept", 9), gone});
+  Commit({older});
+  // Purged out of order: the horizon is the highest seq purged.
+  absl::StatusOr<bool> purged = store_->PurgeTombstone("older", 3);
+  ASSERT_TRUE(purged.ok() && *purged) << purged.status();
+  EXPECT_EQ(store_->PurgedThrough(), 3u);
+  purged = store_->PurgeTombstone("gone", 2);
+  ASSERT_TRUE(purged.ok() && *purged) << purged.status();
+  EXPECT_EQ(store_->PurgedThrough(), 3u);
+  // A live entry is never purged and moves nothing.
+  purged = store_->PurgeTombstone("kept", 1);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_FALSE(*purged);
+
+  absl::StatusOr<uint64_t> missed = store_->MissedPurge(0x1234);
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  EXPECT_EQ(*missed, 0u);
+  ASSERT_TRUE(store_->NoteMissedPurge(0x1234, 77).ok());
+  OpenStore();
+  EXPECT_EQ(store_->PurgedThrough(), 3u);
+  missed = store_->MissedPurge(0x1234);
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  EXPECT_EQ(*missed, 77u);
+  missed = store_->MissedPurge(0x5678);
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  EXPECT_EQ(*missed, 0u);
+}
+
 TEST_F(MetadataStoreTest, ReopenFindsLastSeqWhenLatestPathWasRecommitted) {
   Commit({FileEntry("a", 1)});
   Commit({FileEntry("b", 2)});
