@@ -22,8 +22,8 @@ namespace replfs {
 
 // How a local change made through the mount reaches the store: the FUSE
 // operations change the backing directory and queue a record of what they
-// did; the records run one at a time in the order they were queued (see
-// CommitQueue), observing the objects as they are when they run.
+// did; one worker runs the records in the order they were queued (see
+// CommitQueue), observing the objects as they are when it runs.
 //
 // Lock order, for everything on the local change path (clang's
 // thread-safety analysis checks the annotated parts):
@@ -35,9 +35,8 @@ namespace replfs {
 //   3. the inode table's lock;
 //   4. an inode's FileWriteState::times_mu(), then its FileWriteState
 //      lock, or its io_mu (never two inodes' at once);
-//   5. the store's commit lock (MetadataStore), taken by the records only.
-// A queued record takes neither gate (1, 2): it may run on a thread that
-// holds one while it waits for the queue (BlockLocalChanges, fsync).
+//   5. the store's commit lock (MetadataStore), taken by the worker only.
+// The commit queue's worker takes none of 1-3.
 class CommitPath {
  public:
   using Ticket = CommitQueue::Ticket;
@@ -71,7 +70,7 @@ class CommitPath {
   void set_fine_grained_ctime(bool fine) { fine_grained_ctime_ = fine; }
 
   // Queues the record of `inode`'s state under all the names it has now;
-  // the record observes it when it runs. For files, uses and clears the
+  // the worker observes it when it runs. For files, uses and clears the
   // dirty blocks. Failures are logged and counted; the start-up scan will
   // pick the change up. Returns the job's ticket (0: nothing to record).
   //
@@ -91,11 +90,6 @@ class CommitPath {
   Ticket CommitDelete(const std::string& path);
   Ticket CommitRename(const std::string& from, const std::string& to, bool exchange,
                       const LocalStat& moved_stat, const LocalStat& exchanged_stat);
-  // Runs the queued records on the calling thread, a thread that serves
-  // the mount, once it has answered its request (see CommitQueue).
-  void RunQueuedRecords() ABSL_LOCKS_EXCLUDED(local_change_gate_, names_gate_) {
-    queue_.RunQueued();
-  }
   // Waits until the record of `ticket` (and all before it) is in the store.
   void WaitFor(Ticket ticket) { queue_.WaitFor(ticket); }
   // Waits until every record queued so far is in the store.
@@ -143,7 +137,7 @@ class CommitPath {
   // is answered, and CloseWriter takes it out first.
   absl::flat_hash_set<Inode*> writing_ ABSL_GUARDED_BY(writing_mu_);
   Gate names_gate_;
-  // Last: it runs what is still queued against everything above, and
+  // Last: its worker runs queued records against everything above, and
   // finishes them before the rest goes.
   CommitQueue queue_;
 };

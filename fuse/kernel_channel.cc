@@ -1,14 +1,12 @@
 #include "fuse/kernel_channel.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "fuse/kernel_abi.h"
@@ -41,7 +39,7 @@ bool IsOpenOpcode(uint32_t opcode) { return opcode == FUSE_OPEN || opcode == FUS
 
 absl::StatusOr<std::unique_ptr<KernelChannel>> KernelChannel::Install(fuse_session* session,
                                                                       Options options) {
-  std::unique_ptr<KernelChannel> channel(new KernelChannel(session, std::move(options)));
+  std::unique_ptr<KernelChannel> channel(new KernelChannel(session, options));
   KernelChannel* expected = nullptr;
   if (!g_channel.compare_exchange_strong(expected, channel.get())) {
     return absl::FailedPreconditionError("a kernel channel is already installed");
@@ -138,20 +136,10 @@ void KernelChannel::NoteRequest(const void* buf, size_t len) {
 }
 
 ssize_t KernelChannel::Read(int fd, void* buf, size_t len, void*) {
-  KernelChannel* channel = g_channel.load(std::memory_order_acquire);
-  if (channel->options_.before_waiting) {
-    // libfuse calls this with cancellation on, and cancels the threads
-    // that wait here when the session ends: a cancel must not land in the
-    // middle of the hook's work, only in the read below.
-    int cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    channel->options_.before_waiting();
-    pthread_setcancelstate(cancel_state, nullptr);
-  }
   const ssize_t n = ::read(fd, buf, len);
   if (n > 0) {
     const int saved_errno = errno;
-    channel->NoteRequest(buf, static_cast<size_t>(n));
+    g_channel.load(std::memory_order_acquire)->NoteRequest(buf, static_cast<size_t>(n));
     errno = saved_errno;
   }
   return n;

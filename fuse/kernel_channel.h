@@ -6,10 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -31,11 +29,6 @@ class KernelChannel {
   struct Options {
     bool passthrough = true;         // Ask for it when the kernel offers it.
     bool handle_killpriv_v2 = true;  // Ask for it when the kernel offers it.
-    // Runs on a thread that serves the mount each time it has answered a
-    // request and is about to wait for the next one: for work that may
-    // follow a reply rather than precede it. Runs with the thread's
-    // cancellation off (libfuse cancels its waiting threads at exit).
-    std::function<void()> before_waiting;
   };
 
   // Routes `session`'s I/O through a new channel. Call after
@@ -80,8 +73,7 @@ class KernelChannel {
   static bool RequestKillsSetid();
 
  private:
-  KernelChannel(fuse_session* session, Options options)
-      : session_(session), options_(std::move(options)) {}
+  KernelChannel(fuse_session* session, Options options) : session_(session), options_(options) {}
   static ssize_t Read(int fd, void* buf, size_t len, void* userdata);
   static ssize_t Writev(int fd, struct iovec* iov, int count, void* userdata);
   static ssize_t SpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,

@@ -26,12 +26,8 @@ absl::StatusOr<std::unique_ptr<KernelChannel>> InstallChannel(const MountOptions
     LogInfo(absl::StrCat("file data goes through the daemon: ", fs->fuse_io_reason));
     return nullptr;
   }
-  KernelChannel::Options channel_options;
-  // The threads that answer requests also record the changes they made,
-  // right after answering (see CommitQueue).
-  channel_options.before_waiting = [fs] { fs->commit_path.RunQueuedRecords(); };
   absl::StatusOr<std::unique_ptr<KernelChannel>> channel =
-      KernelChannel::Install(session, std::move(channel_options));
+      KernelChannel::Install(session, KernelChannel::Options{});
   if (!channel.ok()) return channel.status();
   fs->channel = channel->get();
   // Ids kept registered while their files are closed: the kernel holds a
