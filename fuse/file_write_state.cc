@@ -84,6 +84,11 @@ void FileWriteState::MarkResized(uint64_t old_size, uint64_t new_size) {
   MarkChangedLocked();
 }
 
+void FileWriteState::MarkMetadataChanging() {
+  absl::MutexLock lock(&mu_);
+  MarkChangedLocked();
+}
+
 void FileWriteState::NoteStat(const struct stat& st) {
   absl::MutexLock lock(&mu_);
   if (st.st_size == polled_size_ && SameTimespec(st.st_mtim, polled_mtime_) &&

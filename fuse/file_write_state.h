@@ -68,6 +68,12 @@ class FileWriteState {
   void MarkWritten(uint64_t offset, uint64_t length) ABSL_LOCKS_EXCLUDED(mu_);
   // Marks a size change from `old_size` to `new_size`, before it is made.
   void MarkResized(uint64_t old_size, uint64_t new_size) ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks a change of mode, owner, times or xattrs, before it is made (as
+  // MarkWritten). A commit decided earlier then gives up, and the commit
+  // this change queues records the object: a record never shows a change
+  // ahead of the operations that came before it, so the change log keeps
+  // the order of the operations across paths.
+  void MarkMetadataChanging() ABSL_LOCKS_EXCLUDED(mu_);
   // Compares the backing file's stat with the one seen last (for writers
   // whose writes the daemon does not see) and marks the whole file changed
   // when it moved.

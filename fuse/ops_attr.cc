@@ -147,20 +147,26 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
   // Until the change is committed (see CommitPath::local_change_gate).
   SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
-  const int err = ApplySetattr(inode, *attr, valid, fi);
+  inode->writes.MarkMetadataChanging();
+  int err = ApplySetattr(inode, *attr, valid, fi);
+  // The attributes after the change, for the reply.
+  struct stat st;
+  if (err == 0) {
+    const PathFd fd = inode->path_fd();
+    if (!fd.valid()) {
+      err = fd.error();
+    } else if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+      err = errno;
+    }
+  }
+  // Even after a failure: part of the change may be made, and a commit
+  // queued before it gives up. A file open for writing commits at its last
+  // close; everything else now.
+  fs->commit_path.CommitUnlessBeingWritten(inode);
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
   }
-  // The attributes after the change, for the reply.
-  struct stat st;
-  const PathFd fd = inode->path_fd();
-  if (!fd.valid() || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    fuse_reply_err(req, fd.valid() ? errno : fd.error());
-    return;
-  }
-  // A file open for writing commits at its last close; everything else now.
-  fs->commit_path.CommitUnlessBeingWritten(inode);
   HideCommitRead(inode, &st);
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }

@@ -35,12 +35,12 @@ void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
     fuse_reply_err(req, fd.error());
     return;
   }
-  if (::setxattr(ProcPath(fd.get()).c_str(), name, value, size, flags) != 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
+  inode->writes.MarkMetadataChanging();
+  const int error = ::setxattr(ProcPath(fd.get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
+  // Even when it failed: a commit queued before it gives up, and this one
+  // takes its place.
   fs->commit_path.CommitUnlessBeingWritten(inode);
-  fuse_reply_err(req, 0);
+  fuse_reply_err(req, error);
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
@@ -121,12 +121,12 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     fuse_reply_err(req, fd.error());
     return;
   }
-  if (::removexattr(ProcPath(fd.get()).c_str(), name) != 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
+  inode->writes.MarkMetadataChanging();
+  const int error = ::removexattr(ProcPath(fd.get()).c_str(), name) == 0 ? 0 : errno;
+  // Even when it failed: a commit queued before it gives up, and this one
+  // takes its place.
   fs->commit_path.CommitUnlessBeingWritten(inode);
-  fuse_reply_err(req, 0);
+  fuse_reply_err(req, error);
 }
 
 }  // namespace replfs
