@@ -36,7 +36,8 @@ void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
     return;
   }
   inode->writes.MarkMetadataChanging();
-  const int error = ::setxattr(ProcPath(fd.get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
+  const int error =
+      ::setxattr(ProcPath(fd.get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
   // Even when it failed: a commit queued before it gives up, and this one
   // takes its place.
   fs->commit_path.CommitUnlessBeingWritten(inode);
