@@ -8,6 +8,7 @@
 #include "replication/apply_failure.h"
 #include "replication/feed_position.h"
 #include "replication/feed_reader.h"
+#include "replication/stale_reconciler.h"
 #include "storage/content_hasher.h"
 #include "storage/hlc.h"
 #include "storage/log.h"
@@ -306,10 +307,14 @@ absl::StatusOr<uint64_t> Puller::AcceptHello(const HelloReply& reply) {
 }
 
 absl::Status Puller::NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint) {
+  absl::StatusOr<uint64_t> reconciled = store_->ReconciledThrough(reply.node());
+  if (!reconciled.ok()) return reconciled.status();
   // A checkpoint of 0 is a first pull: everything the peer holds arrives.
   // A fallback peer was told to stop holding tombstones for us whenever we
-  // went back to our own peers, which hold them for us.
-  if (!config_.fallback && checkpoint > 0 && reply.purged_through_seq() > checkpoint) {
+  // went back to our own peers, which hold them for us. A horizon we
+  // already reconciled against hides nothing new.
+  if (!config_.fallback && checkpoint > 0 &&
+      reply.purged_through_seq() > std::max(checkpoint, *reconciled)) {
     if (absl::Status s = store_->NoteMissedPurge(reply.node(), reply.purged_through_seq());
         !s.ok()) {
       return s;
@@ -318,13 +323,57 @@ absl::Status Puller::NoteMissedPurges(const HelloReply& reply, uint64_t checkpoi
   absl::StatusOr<uint64_t> missed = store_->MissedPurge(reply.node());
   if (!missed.ok()) return missed.status();
   if (*missed > 0) {
-    LogError(absl::StrFormat(
+    LogWarning(absl::StrFormat(
         "peer %s (node %016x) had forgotten deletions through its seq %d when this replica "
         "came back (its checkpoint there: %d): files deleted there meanwhile may still be here. "
-        "This replica is stale; rebuild it from its peers (docs/operating.md#stale-replicas)",
+        "This replica is stale until it has reconciled against the peer's tree",
         config_.peer_address, reply.node(), *missed, checkpoint));
   }
   state_.SetMissedPurge(*missed);
+  return absl::OkStatus();
+}
+
+absl::Status Puller::Reconcile(Replication::Stub* stub, BlockFetcher* fetcher, uint64_t peer,
+                               uint64_t missed) {
+  const StaleReconciler reconciler(store_, peer);
+  absl::StatusOr<std::vector<Entry>> removals =
+      reconciler.PlanRemovals([&](const std::string& after) -> absl::StatusOr<TreePage> {
+        TreeRequest request;
+        request.set_page_size(kTreePageSize);
+        request.set_after_path(after);
+        grpc::ClientContext context;
+        // The first page waits for the peer to sum up its whole store.
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+        TreePage page;
+        const grpc::Status status = stub->Tree(&context, request, &page);
+        if (!status.ok()) {
+          return absl::UnavailableError(
+              absl::StrCat("tree: ", ForLog(status.error_message(), 512)));
+        }
+        return page;
+      });
+  if (!removals.ok()) {
+    if (absl::IsInvalidArgument(removals.status())) Reject(removals.status().message());
+    return removals.status();
+  }
+  const size_t planned = removals->size();
+  ApplyStats stats;
+  for (size_t begin = 0; begin < planned; begin += kReconcileBatch) {
+    const size_t end = std::min(planned, begin + kReconcileBatch);
+    google::protobuf::RepeatedPtrField<Entry> batch;
+    for (size_t i = begin; i < end; ++i) *batch.Add() = std::move((*removals)[i]);
+    if (absl::Status s = applier_->ApplyBatch(batch, BatchSource{fetcher, peer}, &stats);
+        !s.ok()) {
+      if (IsPeerFault(s)) Reject(s.message());
+      return s;
+    }
+  }
+  if (absl::Status s = store_->NoteReconciled(peer, missed); !s.ok()) return s;
+  state_.SetMissedPurge(0);
+  LogInfo(absl::StrFormat(
+      "peer %s (node %016x): reconciled against its tree: %d entries here had been deleted "
+      "there (%d removed, the rest changed here since), this replica is stale no more",
+      config_.peer_address, peer, planned, stats.applied));
   return absl::OkStatus();
 }
 
@@ -341,6 +390,14 @@ absl::Status Puller::Session() {
   if (!reply.ok()) return reply.status();
   absl::StatusOr<uint64_t> resume = AcceptHello(*reply);
   if (!resume.ok()) return resume.status();
+  absl::StatusOr<uint64_t> missed = store_->MissedPurge(reply->node());
+  if (!missed.ok()) return missed.status();
+  if (*missed > 0) {
+    GrpcBlockFetcher fetcher(block_stub, &fetches_);
+    if (absl::Status s = Reconcile(stub.get(), &fetcher, reply->node(), *missed); !s.ok()) {
+      return s;
+    }
+  }
 
   grpc::ClientContext context;
   {

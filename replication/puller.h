@@ -67,6 +67,12 @@ class Puller {
   // whether deletions made there can no longer reach this replica; records
   // it for good, says it in the log and in status.
   absl::Status NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint);
+  // Removes what the peer deleted and purged while this replica was away
+  // (see StaleReconciler), then records that it is stale no more.
+  absl::Status Reconcile(Replication::Stub* stub, BlockFetcher* fetcher, uint64_t peer,
+                         uint64_t missed);
+  static constexpr uint32_t kTreePageSize = 4096;
+  static constexpr size_t kReconcileBatch = 256;
   // Waits while this fallback is not in use; meanwhile asks the peer, until
   // it answers, to stop holding tombstones for us. False when stopping.
   bool AwaitInUse();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,6 +12,7 @@
 #include "replication/feed_entry.h"
 #include "replication/local_blocks.h"
 #include "storage/content_hasher.h"
+#include "storage/knowledge.h"
 #include "storage/log.h"
 #include "storage/puller_records.h"
 
@@ -59,6 +61,35 @@ grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest*
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "a replica cannot peer with itself (same node id)");
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::Tree(grpc::ServerContext*, const TreeRequest* request,
+                                      TreePage* page) {
+  if (request->after_path().empty()) {
+    // Before the paths: knowledge only grows, and a caller comparing the
+    // paths read later with older knowledge only keeps more.
+    absl::StatusOr<KnowledgeVector> knowledge = ComputeKnowledge(*store_);
+    if (!knowledge.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(knowledge.status().message()));
+    }
+    *page->mutable_knowledge() = std::move(*knowledge->mutable_vector());
+  }
+  const uint32_t limit = std::clamp<uint32_t>(request->page_size(), 1, kMaxTreePage);
+  size_t bytes = 0;
+  absl::Status scanned = store_->ScanEntries(
+      "",
+      [&](const Entry& entry) {
+        if (static_cast<uint32_t>(page->paths_size()) == limit || bytes >= kMaxTreePageBytes) {
+          page->set_next_after_path(page->paths(page->paths_size() - 1));
+          return false;
+        }
+        bytes += entry.path().size();
+        page->add_paths(entry.path());
+        return true;
+      },
+      request->after_path());
+  if (!scanned.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(scanned.message()));
   return grpc::Status::OK;
 }
 

@@ -40,6 +40,11 @@ class ReplicationService final
                      HelloReply* reply) override;
   grpc::Status Ack(grpc::ServerContext* context, const AckRequest* request,
                    AckReply* reply) override;
+  // Pages of at most kMaxTreePage paths or about kMaxTreePageBytes.
+  grpc::Status Tree(grpc::ServerContext* context, const TreeRequest* request,
+                    TreePage* page) override;
+  static constexpr uint32_t kMaxTreePage = 4096;
+  static constexpr size_t kMaxTreePageBytes = 1 << 20;
   grpc::ServerWriteReactor<ChangeBatch>* Changes(grpc::CallbackServerContext* context,
                                                  const ChangesRequest* request) override;
   grpc::Status FetchBlocks(grpc::ServerContext* context, const FetchBlocksRequest* request,

@@ -12,6 +12,7 @@
 #include "storage/beneath.h"
 #include "storage/log.h"
 #include "storage/register_compare.h"
+#include "storage/tombstone.h"
 #include "storage/uncovered_ancestor_walk.h"
 #include "storage/version.h"
 
@@ -55,18 +56,6 @@ void KeepRegistersOfOtherKinds(const Entry* old, Entry* entry) {
 // descent is known, and its attribute registers unchanged (a delete is no
 // attribute change): a concurrent chmod is merged with them by version, and
 // what comes back at the path gets the register that won.
-Entry Tombstone(const Entry& old, const Version& version, uint64_t node) {
-  Entry dead;
-  dead.set_path(old.path());
-  Content* content = dead.mutable_content();
-  content->set_kind(KIND_TOMBSTONE);
-  *content->mutable_version() = version;
-  *content->mutable_vector() = old.content().vector();
-  BumpVector(content->mutable_vector(), node, version.hlc());
-  AttributeRegisters::Of(old).StoreIn(&dead);
-  return dead;
-}
-
 }  // namespace
 
 absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
@@ -136,7 +125,7 @@ absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
     if (LogEnabled(LogLevel::kDebug)) {
       LogDebug(absl::StrCat("commit delete ", path, " ", VersionToString(version)));
     }
-    for (const Entry& e : doomed) txn.Put(Tombstone(e, version, node_id_));
+    for (const Entry& e : doomed) txn.Put(TombstoneOf(e, version));
     return absl::OkStatus();
   });
 }
@@ -188,8 +177,8 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
     };
     // First: whatever was replaced at `to` (rename over a target) or vacated
     // at `from` dies; then the moved entries overwrite the paths they land on.
-    for (const Entry& e : from_side) result[e.path()] = Tombstone(e, version, node_id_);
-    for (const Entry& e : to_side) result[e.path()] = Tombstone(e, version, node_id_);
+    for (const Entry& e : from_side) result[e.path()] = TombstoneOf(e, version);
+    for (const Entry& e : to_side) result[e.path()] = TombstoneOf(e, version);
     move_side(from_side, from, to, &moved_stat);
     if (exchange) move_side(to_side, to, from, exchanged_stat);
     // Landing on a path that held something: keep its history in the vector,

@@ -15,6 +15,7 @@
 #include "storage/file_blocks.h"
 #include "storage/pread_env.h"
 #include "storage/stored_message.h"
+#include "storage/version.h"
 
 namespace replfs {
 namespace {
@@ -36,6 +37,11 @@ constexpr absl::string_view kPurgedThroughKey = "M/purged_through";
 // Per peer node: how far that peer had purged its log past our checkpoint
 // when we found out (see MissedPurges).
 constexpr absl::string_view kMissedPurgePrefix = "M/missed_purge/";
+// The peer's purge horizon when this replica last reconciled against it
+// (see NoteReconciled).
+constexpr absl::string_view kReconciledPrefix = "M/reconciled/";
+// What the purged tombstones had seen (see PurgedKnowledge).
+constexpr absl::string_view kPurgedKnowledgeKey = "M/purged_knowledge";
 
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -427,6 +433,28 @@ absl::StatusOr<uint64_t> MetadataStore::MissedPurge(uint64_t peer_node) const {
   return GetPerNode(kMissedPurgePrefix, peer_node, "missed purge");
 }
 
+absl::Status MetadataStore::NoteReconciled(uint64_t peer_node, uint64_t purged_through) {
+  leveldb::WriteBatch batch;
+  batch.Delete(absl::StrFormat("%s%016x", kMissedPurgePrefix, peer_node));
+  batch.Put(absl::StrFormat("%s%016x", kReconciledPrefix, peer_node),
+            absl::StrCat(purged_through));
+  return FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "note reconciled");
+}
+
+absl::StatusOr<uint64_t> MetadataStore::ReconciledThrough(uint64_t peer_node) const {
+  return GetPerNode(kReconciledPrefix, peer_node, "reconciled horizon");
+}
+
+absl::StatusOr<KnowledgeVector> MetadataStore::PurgedKnowledge() const {
+  absl::StatusOr<std::optional<std::string>> value = GetRaw(kPurgedKnowledgeKey);
+  if (!value.ok()) return value.status();
+  KnowledgeVector knowledge;
+  if (value->has_value() && !knowledge.ParseFromString(**value)) {
+    return absl::DataLossError("corrupt M/purged_knowledge");
+  }
+  return knowledge;
+}
+
 uint64_t MetadataStore::MaxHlc() const {
   absl::MutexLock lock(&seq_mu_);
   return max_hlc_;
@@ -519,10 +547,14 @@ absl::StatusOr<bool> MetadataStore::PurgeTombstone(absl::string_view path, uint6
     return false;
   }
   const uint64_t purged_through = std::max(PurgedThrough(), seq);
+  absl::StatusOr<KnowledgeVector> knowledge = PurgedKnowledge();
+  if (!knowledge.ok()) return knowledge.status();
+  MergeVectors(knowledge->mutable_vector(), (*current)->content().vector());
   leveldb::WriteBatch batch;
   batch.Delete(EntryKey(path));
   batch.Delete(SeqKey(seq));
   batch.Put(AsSlice(kPurgedThroughKey), absl::StrCat(purged_through));
+  batch.Put(AsSlice(kPurgedKnowledgeKey), knowledge->SerializeAsString());
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return FromLevelDb(s, "purge tombstone");
   absl::MutexLock lock(&seq_mu_);

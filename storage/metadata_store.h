@@ -188,6 +188,15 @@ class MetadataStore {
   absl::Status NoteMissedPurge(uint64_t peer_node, uint64_t purged_through);
   // What NoteMissedPurge recorded for `peer_node` (0: nothing).
   absl::StatusOr<uint64_t> MissedPurge(uint64_t peer_node) const;
+  // Records that this replica reconciled against `peer_node` while the
+  // peer's purge horizon was `purged_through`: it is stale no more, and a
+  // hello with the same horizon does not make it so again.
+  absl::Status NoteReconciled(uint64_t peer_node, uint64_t purged_through);
+  // What NoteReconciled recorded for `peer_node` (0: nothing).
+  absl::StatusOr<uint64_t> ReconciledThrough(uint64_t peer_node) const;
+  // The element-wise maximum of the content vectors of every tombstone
+  // purged from this store: what it saw, that no entry says any more.
+  absl::StatusOr<KnowledgeVector> PurgedKnowledge() const;
 
   // Highest HLC ever committed, to restore the clock floor after restart.
   uint64_t MaxHlc() const;

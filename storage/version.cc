@@ -19,14 +19,14 @@ Version MakeVersion(uint64_t hlc, uint64_t node) {
   return v;
 }
 
-namespace {
-
 uint64_t CounterOf(const Vector& vector, uint64_t node) {
   for (const auto& item : vector) {
     if (item.node() == node) return item.counter();
   }
   return 0;
 }
+
+namespace {
 
 void SortByNode(Vector* vector) {
   std::sort(vector->begin(), vector->end(),

@@ -28,6 +28,10 @@ Version MakeVersion(uint64_t hlc, uint64_t node);
 void BumpVector(google::protobuf::RepeatedPtrField<VersionVectorItem>* vector,
                 uint64_t node, uint64_t at_least = 0);
 
+// `node`'s counter in `vector` (0 when it has none).
+uint64_t CounterOf(const google::protobuf::RepeatedPtrField<VersionVectorItem>& vector,
+                   uint64_t node);
+
 // Element-wise maximum of two vectors, written into `into`.
 void MergeVectors(
     google::protobuf::RepeatedPtrField<VersionVectorItem>* into,

@@ -46,19 +46,31 @@ uint64_t BlockBytes(const Cluster& cluster, int i) {
   return n.ok() ? *n : 0;
 }
 
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t count = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+  return count;
+}
+
 constexpr size_t kFileBytes = size_t{3} * 512 * 1024;  // 1.5 MiB: two blocks.
 
-// A receive-only spoke is away while its hub forgets a deletion for good
+// A receive-only spoke is away while its hub forgets deletions for good
 // (the operator released the spoke, --forget-puller). Back, it finds out
-// that it is stale, says so in status and its log, and remembers it across
-// restarts: it never silently keeps serving the deleted page as current.
-TEST(ReplicationTopologyTest, ASpokeBackAfterItsHubForgotADeletionKnowsItIsStale) {
+// that it is stale and reconciles against the hub's tree: what the hub
+// deleted goes, what the spoke changed while away stays, and it is stale
+// no more, across restarts too. It never keeps serving a deleted page.
+TEST(ReplicationTopologyTest, ASpokeBackAfterItsHubForgotDeletionsReconcilesAgainstIt) {
   Cluster cluster(2, Topology{{}, {0}});
   cluster.AddArguments(0, {"-o", "tombstone_grace=1"});
   REPLFS_ASSERT_OK(cluster.init_status());
   REPLFS_ASSERT_OK(cluster.StartAll());
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "keep.html"), "kept"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "doomed.html"), "deleted while away"));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "edited.html"), "deleted there, edited here"));
+  for (const char* dir : {"old", "refilled"}) {
+    ASSERT_EQ(::mkdir(cluster.Mount(0, dir).c_str(), 0755), 0);
+    REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, absl::StrCat(dir, "/page.html")), dir));
+  }
   REPLFS_ASSERT_OK(cluster.WaitForConvergence());
   absl::StatusOr<ReplicaStatus> spoke = cluster.Status(1);
   ASSERT_TRUE(spoke.ok()) << spoke.status();
@@ -67,7 +79,11 @@ TEST(ReplicationTopologyTest, ASpokeBackAfterItsHubForgotADeletionKnowsItIsStale
   const uint64_t spoke_node = spoke->node();
 
   REPLFS_ASSERT_OK(cluster.Stop(1));
-  ASSERT_EQ(::unlink(cluster.Mount(0, "doomed.html").c_str()), 0);
+  for (const char* gone : {"doomed.html", "edited.html", "old/page.html", "refilled/page.html"}) {
+    ASSERT_EQ(::unlink(cluster.Mount(0, gone).c_str()), 0) << gone;
+  }
+  ASSERT_EQ(::rmdir(cluster.Mount(0, "old").c_str()), 0);
+  ASSERT_EQ(::rmdir(cluster.Mount(0, "refilled").c_str()), 0);
   REPLFS_ASSERT_OK(AdminForgetPuller(cluster.replica(0), spoke_node));
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -75,32 +91,49 @@ TEST(ReplicationTopologyTest, ASpokeBackAfterItsHubForgotADeletionKnowsItIsStale
         return hub.ok() && hub->tombstones() == 0;
       },
       absl::Seconds(30)))
-      << "the hub never purged the tombstone\n" << cluster.Diagnostics();
+      << "the hub never purged the tombstones\n" << cluster.Diagnostics();
+  // Changed on the spoke while it was away (its start-up scan commits them).
+  REPLFS_ASSERT_OK(WriteFile(cluster.Backing(1, "edited.html"), "edited while away"));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Backing(1, "refilled/added.html"), "added while away"));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Backing(1, "new.html"), "new while away"));
 
   REPLFS_ASSERT_OK(cluster.Start(1));
-  uint64_t missed = 0;
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        absl::StatusOr<ReplicaStatus> status = cluster.Status(1);
-        missed = status.ok() && status->peers_size() == 1 ? status->peers(0).missed_purge_seq() : 0;
-        return missed > 0;
-      },
-      absl::Seconds(20)))
-      << cluster.Diagnostics();
-  EXPECT_NE(cluster.replica(1).Log().find("This replica is stale"), std::string::npos)
+  const std::string reconciled = "reconciled against its tree";
+  ASSERT_TRUE(WaitUntil([&] { return cluster.replica(1).Log().find(reconciled) != std::string::npos; },
+                        absl::Seconds(30)))
       << cluster.replica(1).Log();
+  const std::string log = cluster.replica(1).Log();
+  EXPECT_NE(log.find("This replica is stale until it has reconciled"), std::string::npos) << log;
+  struct stat st;
+  for (const char* gone : {"doomed.html", "old/page.html", "old", "refilled/page.html"}) {
+    EXPECT_NE(::lstat(cluster.Mount(1, gone).c_str(), &st), 0) << gone << " came back";
+  }
+  ExpectFile(cluster, 1, "keep.html", "kept");
+  ExpectFile(cluster, 1, "edited.html", "edited while away");
+  ExpectFile(cluster, 1, "refilled/added.html", "added while away");
+  ExpectFile(cluster, 1, "new.html", "new while away");
+  absl::StatusOr<ReplicaStatus> back = cluster.Status(1);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->peers_size(), 1);
+  EXPECT_EQ(back->peers(0).missed_purge_seq(), 0u);
 
-  // Caught up with everything else, it is still stale after a restart.
+  // Still in line after a restart, not stale again, and the hub's later
+  // changes still arrive. (The log file goes on across restarts.)
+  const std::string stale = "This replica is stale";
+  const size_t stale_said = Occurrences(cluster.replica(1).Log(), stale);
   REPLFS_ASSERT_OK(cluster.Stop(1));
   REPLFS_ASSERT_OK(cluster.Start(1));
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        absl::StatusOr<ReplicaStatus> status = cluster.Status(1);
-        return status.ok() && status->peers_size() == 1 &&
-               status->peers(0).missed_purge_seq() == missed;
-      },
-      absl::Seconds(20)))
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(0, "after.html"), "after"));
+  EXPECT_TRUE(WaitUntil([&] { return ReadFile(cluster.Mount(1, "after.html")).ok(); },
+                        absl::Seconds(20)))
       << cluster.Diagnostics();
+  back = cluster.Status(1);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->peers_size(), 1);
+  EXPECT_EQ(back->peers(0).missed_purge_seq(), 0u);
+  EXPECT_NE(::lstat(cluster.Mount(1, "doomed.html").c_str(), &st), 0);
+  EXPECT_EQ(Occurrences(cluster.replica(1).Log(), stale), stale_said)
+      << "stale again after the restart:\n" << cluster.replica(1).Log();
 }
 
 // C is stopped while A and B keep writing; after restart it pulls only what

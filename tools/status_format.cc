@@ -142,7 +142,7 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       if (p.missed_purge_seq() > 0) {
         out << absl::StrFormat(
             "    STALE: this peer had forgotten deletions through its seq %d when this replica "
-            "came back; files deleted meanwhile may still be here\n",
+            "came back; files deleted meanwhile may still be here until it has reconciled\n",
             p.missed_purge_seq());
       }
       if (p.rejected_entries() > 0) {

@@ -21,13 +21,6 @@ Vector MakeVector(std::initializer_list<std::pair<uint64_t, uint64_t>> items) {
   return v;
 }
 
-uint64_t CounterOf(const Vector& v, uint64_t node) {
-  for (const auto& item : v) {
-    if (item.node() == node) return item.counter();
-  }
-  return 0;
-}
-
 bool SortedByNode(const Vector& v) {
   for (int i = 1; i < v.size(); ++i) {
     if (v[i - 1].node() >= v[i].node()) return false;
