@@ -69,7 +69,7 @@ grpc::Status ReplicationService::Tree(grpc::ServerContext*, const TreeRequest* r
   if (request->after_path().empty()) {
     // Before the paths: knowledge only grows, and a caller comparing the
     // paths read later with older knowledge only keeps more.
-    absl::StatusOr<KnowledgeVector> knowledge = ComputeKnowledge(*store_);
+    absl::StatusOr<KnowledgeVector> knowledge = Knowledge();
     if (!knowledge.ok()) {
       return grpc::Status(grpc::StatusCode::INTERNAL, std::string(knowledge.status().message()));
     }
@@ -89,8 +89,22 @@ grpc::Status ReplicationService::Tree(grpc::ServerContext*, const TreeRequest* r
         return true;
       },
       request->after_path());
-  if (!scanned.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(scanned.message()));
+  if (!scanned.ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(scanned.message()));
+  }
   return grpc::Status::OK;
+}
+
+absl::StatusOr<KnowledgeVector> ReplicationService::Knowledge() {
+  absl::MutexLock lock(&knowledge_mu_);
+  const absl::Time now = absl::Now();
+  if (!knowledge_.has_value() || now - knowledge_computed_ >= kKnowledgeReuse) {
+    absl::StatusOr<KnowledgeVector> computed = ComputeKnowledge(*store_);
+    if (!computed.ok()) return computed.status();
+    knowledge_ = *std::move(computed);
+    knowledge_computed_ = now;
+  }
+  return *knowledge_;
 }
 
 grpc::Status ReplicationService::Ack(grpc::ServerContext*, const AckRequest* request,

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "replfs.grpc.pb.h"
 #include "replication/change_feeds.h"
 #include "storage/hlc.h"
@@ -79,6 +80,11 @@ class ReplicationService final
   absl::StatusOr<std::optional<ChangeBatch>> BatchAfter(uint64_t node, uint64_t since,
                                                         bool heartbeat_due) override;
   void Sent(uint64_t node, uint64_t through) override;
+  // This replica's knowledge (ComputeKnowledge), computed at most once per
+  // kKnowledgeReuse: it scans the whole store, and a peer may ask often.
+  // Reusing an older answer is safe: knowledge only grows, so it underclaims.
+  absl::StatusOr<KnowledgeVector> Knowledge() ABSL_LOCKS_EXCLUDED(knowledge_mu_);
+  static constexpr absl::Duration kKnowledgeReuse = absl::Seconds(1);
 
   Config config_;
   MetadataStore* store_;
@@ -96,6 +102,9 @@ class ReplicationService final
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by_ ABSL_GUARDED_BY(mu_);
   // Serializes the read-modify-write of P/ records.
   absl::Mutex progress_mu_;
+  absl::Mutex knowledge_mu_;
+  std::optional<KnowledgeVector> knowledge_ ABSL_GUARDED_BY(knowledge_mu_);
+  absl::Time knowledge_computed_ ABSL_GUARDED_BY(knowledge_mu_);
   // Last: its thread calls the members above, and stops first.
   ChangeFeeds feeds_{store_, this};
 };

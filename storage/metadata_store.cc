@@ -57,6 +57,11 @@ uint64_t DecodeBigEndian(absl::string_view bytes) {
 
 leveldb::Slice AsSlice(absl::string_view s) { return {s.data(), s.size()}; }
 
+// The key of a per-peer record (checkpoint, missed purge, reconciled horizon).
+std::string PerNodeKey(absl::string_view prefix, uint64_t node) {
+  return absl::StrFormat("%s%016x", prefix, node);
+}
+
 }  // namespace
 
 std::string EntryKey(absl::string_view path) { return absl::StrCat(kEntryPrefix, path); }
@@ -80,8 +85,8 @@ MetadataStore::MetadataStore(std::unique_ptr<leveldb::DB> db,
     : db_(std::move(db)), reserve_(std::move(reserve)) {}
 MetadataStore::~MetadataStore() = default;
 
-absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir,
-                                                                   const OpenOptions& open_options) {
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(
+    const std::string& dir, const OpenOptions& open_options) {
   leveldb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 200;  // Leaves the fd budget to the inode table.
@@ -157,7 +162,8 @@ absl::Status MetadataStore::LoadCounters() {
   }
   if (!it->status().ok()) return FromLevelDb(it->status(), "scan change log");
   std::string last_seq;
-  leveldb::Status last_seq_status = db_->Get(leveldb::ReadOptions(), AsSlice(kLastSeqKey), &last_seq);
+  leveldb::Status last_seq_status =
+      db_->Get(leveldb::ReadOptions(), AsSlice(kLastSeqKey), &last_seq);
   if (last_seq_status.ok()) {
     uint64_t persisted = 0;
     if (!absl::SimpleAtoi(last_seq, &persisted)) return absl::DataLossError("bad M/last_seq");
@@ -435,9 +441,8 @@ absl::StatusOr<uint64_t> MetadataStore::MissedPurge(uint64_t peer_node) const {
 
 absl::Status MetadataStore::NoteReconciled(uint64_t peer_node, uint64_t purged_through) {
   leveldb::WriteBatch batch;
-  batch.Delete(absl::StrFormat("%s%016x", kMissedPurgePrefix, peer_node));
-  batch.Put(absl::StrFormat("%s%016x", kReconciledPrefix, peer_node),
-            absl::StrCat(purged_through));
+  batch.Delete(PerNodeKey(kMissedPurgePrefix, peer_node));
+  batch.Put(PerNodeKey(kReconciledPrefix, peer_node), absl::StrCat(purged_through));
   return FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "note reconciled");
 }
 
@@ -480,8 +485,7 @@ absl::Status MetadataStore::PutCheckpoint(uint64_t peer_node, uint64_t seq) {
 absl::StatusOr<uint64_t> MetadataStore::GetPerNode(absl::string_view prefix, uint64_t node,
                                                    absl::string_view what) const {
   std::string value;
-  leveldb::Status s =
-      db_->Get(leveldb::ReadOptions(), absl::StrFormat("%s%016x", prefix, node), &value);
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), PerNodeKey(prefix, node), &value);
   if (s.IsNotFound()) return 0;
   if (!s.ok()) return FromLevelDb(s, absl::StrCat("get ", what));
   uint64_t number = 0;
@@ -491,9 +495,9 @@ absl::StatusOr<uint64_t> MetadataStore::GetPerNode(absl::string_view prefix, uin
 
 absl::Status MetadataStore::PutPerNode(absl::string_view prefix, uint64_t node, uint64_t number,
                                        absl::string_view what) {
-  return FromLevelDb(db_->Put(leveldb::WriteOptions(), absl::StrFormat("%s%016x", prefix, node),
-                              absl::StrCat(number)),
-                     absl::StrCat("put ", what));
+  return FromLevelDb(
+      db_->Put(leveldb::WriteOptions(), PerNodeKey(prefix, node), absl::StrCat(number)),
+      absl::StrCat("put ", what));
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> MetadataStore::FindBlock(
