@@ -91,6 +91,10 @@ void FileWriteState::MarkMetadataChanging() {
 
 void FileWriteState::NoteStat(const struct stat& st) {
   absl::MutexLock lock(&mu_);
+  // The last unseen writer closed since the caller looked: its close marked
+  // the file changed and decided the commit that records it. Moving the
+  // generation now would make that commit give up with nothing to follow.
+  if (unseen_writers_ == 0) return;
   if (st.st_size == polled_size_ && SameTimespec(st.st_mtim, polled_mtime_) &&
       SameTimespec(st.st_ctim, polled_ctime_)) {
     return;

@@ -76,7 +76,7 @@ class FileWriteState {
   void MarkMetadataChanging() ABSL_LOCKS_EXCLUDED(mu_);
   // Compares the backing file's stat with the one seen last (for writers
   // whose writes the daemon does not see) and marks the whole file changed
-  // when it moved.
+  // when it moved. Does nothing once no such writer is open.
   void NoteStat(const struct stat& st) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Commit decisions ----

@@ -54,5 +54,39 @@ TEST(FileWriteStateTest, AMetadataChangeOfAnOpenFileCommitsAtTheLastClose) {
   EXPECT_TRUE(writes.TakeForCommit(*closed.commit_at).has_value());
 }
 
+// The idle committer polls the stat of a file whose writes it cannot see.
+// A poll that lands after the writer's close (it checked for writers just
+// before) must not move the generation: the close has decided its commit,
+// nothing else would commit the file, and it would stay unrecorded.
+TEST(FileWriteStateTest, AStatPolledAfterTheLastUnseenWriterClosedLeavesItsCommitStanding) {
+  FileWriteState writes;
+  struct stat opened {};
+  writes.CountWriter(/*truncating=*/true, /*writes_unseen=*/true, opened);
+  const FileWriteState::ClosedWriter closed = writes.CloseWriter(/*writes_unseen=*/true);
+  ASSERT_TRUE(closed.commit_at.has_value());
+  struct stat written = opened;
+  written.st_size = 1024;
+  written.st_mtim.tv_sec = 1;
+  writes.NoteStat(written);
+  EXPECT_TRUE(writes.TakeForCommit(*closed.commit_at).has_value());
+  EXPECT_FALSE(writes.Changed());
+}
+
+// While the writer is open, a poll that finds the file moved marks it
+// changed, and the close commits at the generation after it.
+TEST(FileWriteStateTest, AStatPolledWhileTheUnseenWriterIsOpenIsCommittedAtItsClose) {
+  FileWriteState writes;
+  struct stat opened {};
+  writes.CountWriter(/*truncating=*/false, /*writes_unseen=*/true, opened);
+  const std::optional<uint64_t> before = writes.GenerationIfChanged();
+  struct stat written = opened;
+  written.st_size = 1024;
+  writes.NoteStat(written);
+  EXPECT_NE(writes.GenerationIfChanged(), before);
+  const FileWriteState::ClosedWriter closed = writes.CloseWriter(/*writes_unseen=*/true);
+  ASSERT_TRUE(closed.commit_at.has_value());
+  EXPECT_TRUE(writes.TakeForCommit(*closed.commit_at).has_value());
+}
+
 }  // namespace
 }  // namespace replfs
