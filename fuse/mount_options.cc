@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "fuse/mount_table.h"
 
 namespace replfs {
 namespace {
@@ -44,11 +44,8 @@ bool IsFstabOnly(const std::string& option) {
 }  // namespace
 
 bool IsMountpoint(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() > 4 && fields[4] == path) return true;
+  for (const auto& [id, point] : MountPoints()) {
+    if (point == path) return true;
   }
   return false;
 }

@@ -93,7 +93,11 @@ int MountSession::Serve() {
     // Files an earlier mount's processes still write (its daemon died)
     // count as open for writing here too, until they let go.
     OrphanedWriterWatch orphans(fs_);
-    orphans.Adopt(FindOrphanedWriters(options_.mountpoint, fs_->inodes.root()->dir_fd()));
+    if (const size_t adopted =
+            orphans.Adopt(FindOrphanedWriters(options_.mountpoint, fs_->inodes.root()->dir_fd()));
+        adopted > 0) {
+      LogInfo(absl::StrCat(adopted, " files are still written through an earlier mount"));
+    }
     // Files kept open for writing are committed after 2 s without a change.
     IdleCommitter idle_committer(&fs_->commit_path, std::chrono::seconds(2), std::chrono::seconds(1),
                                  [&orphans] { orphans.ReleaseGone(); });

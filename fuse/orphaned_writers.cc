@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "fuse/mount_table.h"
 #include "storage/beneath.h"
 
 namespace replfs {
@@ -48,38 +49,6 @@ std::optional<FdInfo> ReadFdInfo(pid_t pid, int fd) {
   }
   if (!have_flags || !have_mount || !have_ino) return std::nullopt;
   return info;
-}
-
-bool IsOctalDigit(char c) { return c >= '0' && c <= '7'; }
-
-// Mountinfo escapes blanks, newlines and backslashes in octal (\040).
-std::string Unescape(const std::string& field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && IsOctalDigit(field[i + 1]) &&
-        IsOctalDigit(field[i + 2]) && IsOctalDigit(field[i + 3])) {
-      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                                      (field[i + 3] - '0')));
-      i += 3;
-      continue;
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
-// The mount points of this mount namespace, by mount id.
-absl::flat_hash_map<uint64_t, std::string> MountPoints() {
-  absl::flat_hash_map<uint64_t, std::string> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    uint64_t id = 0;
-    if (fields.size() < 5 || !absl::SimpleAtoi(fields[0], &id)) continue;
-    mounts[id] = Unescape(fields[4]);
-  }
-  return mounts;
 }
 
 // The live mount at `mountpoint`: of the mounts there, the last made.

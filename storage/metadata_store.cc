@@ -465,15 +465,6 @@ uint64_t MetadataStore::MaxHlc() const {
   return max_hlc_;
 }
 
-uint64_t MetadataStore::WaitForChanges(uint64_t after, absl::Duration timeout) const {
-  absl::MutexLock lock(&seq_mu_);
-  auto has_more = [this, after]() ABSL_SHARED_LOCKS_REQUIRED(seq_mu_) {
-    return last_seq_ > after;
-  };
-  seq_mu_.AwaitWithTimeout(absl::Condition(&has_more), timeout);
-  return last_seq_;
-}
-
 absl::StatusOr<uint64_t> MetadataStore::GetCheckpoint(uint64_t peer_node) const {
   return GetPerNode(kCheckpointPrefix, peer_node, "checkpoint");
 }

@@ -172,9 +172,6 @@ class MetadataStore {
   // still the tombstone committed at `seq`. Returns whether it did.
   absl::StatusOr<bool> PurgeTombstone(absl::string_view path, uint64_t seq);
 
-  // Blocks until the log has a seq > `after` or `timeout` passes. Returns
-  // the last seq.
-  uint64_t WaitForChanges(uint64_t after, absl::Duration timeout) const;
   // Wakes its subscribers after each commit that logs changes.
   ChangeSignal& change_signal() { return change_signal_; }
 

@@ -376,21 +376,6 @@ TEST_F(MetadataStoreTest, Checkpoints) {
   EXPECT_TRUE(Paths("").empty());
 }
 
-TEST_F(MetadataStoreTest, WaitForChanges) {
-  Commit({FileEntry("a", 1)});
-  EXPECT_EQ(store_->WaitForChanges(0, absl::Seconds(5)), 1u);  // Immediate.
-  const absl::Time start = absl::Now();
-  EXPECT_EQ(store_->WaitForChanges(1, absl::Milliseconds(50)), 1u);
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(45));
-  std::thread committer([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    std::vector<Entry> e = {FileEntry("b", 2)};
-    EXPECT_TRUE(store_->Commit(&e).ok());
-  });
-  EXPECT_EQ(store_->WaitForChanges(1, absl::Seconds(10)), 2u);
-  committer.join();
-}
-
 // The change feeds wait for commits on the signal: a commit that logs
 // changes wakes each subscriber with the new head (readable by then), one
 // that logs none does not, and a subscription ended is not called again.
