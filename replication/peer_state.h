@@ -42,6 +42,8 @@ class PeerState {
   }
   void SetConnected(uint64_t node, int64_t skew_ms) {
     absl::MutexLock lock(&mu_);
+    if (connected_before_) status_.set_reconnects(status_.reconnects() + 1);
+    connected_before_ = true;
     status_.set_state("connected");
     status_.set_node(node);
     status_.set_clock_skew_ms(skew_ms);
@@ -124,6 +126,7 @@ class PeerState {
   PeerStatus status_ ABSL_GUARDED_BY(mu_);
   int64_t caught_up_at_ms_ ABSL_GUARDED_BY(mu_) = UnixMillisNow();
   bool live_ ABSL_GUARDED_BY(mu_) = false;
+  bool connected_before_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace replfs
