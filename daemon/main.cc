@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics_wiring.h"
 #include "daemon/options.h"
 #include "daemon/replica_startup.h"
 #include "daemon/replication_wiring.h"
@@ -71,10 +72,16 @@ int Run(const Options& options) {
   absl::StatusOr<std::unique_ptr<OpenedReplica>> opened = OpenReplica(options);
   if (!opened.ok()) return StartupFailed(opened.status());
   OpenedReplica& replica = **opened;
+  // Before the filesystem and replication, which observe its histograms.
+  std::unique_ptr<ReplicaMetrics> metrics = ReplicaMetrics::Create(options.replication);
   ReplicaFs fs(std::move(replica.root_fd), replica.hidden, replica.store.get(),
                replica.recorder.get(), options.mount.cache_timeout,
                static_cast<int64_t>(fd_limit), options.mount.inode_fds);
   fs.writeback_cache = options.mount.writeback_cache;
+  if (metrics != nullptr) {
+    fs.request_latency = metrics->requests();
+    fs.commit_path.set_latency(metrics->latency());
+  }
   absl::StatusOr<std::unique_ptr<MountSession>> session = MountSession::Create(options.mount, &fs);
   if (!session.ok()) return StartupFailed(session.status());
 
@@ -85,9 +92,18 @@ int Run(const Options& options) {
   absl::StatusOr<ReplicatorConfig> config =
       MakeReplicatorConfig(options, *replica.state, replica.hidden);
   if (!config.ok()) return StartupFailed(config.status());
+  if (metrics != nullptr) config->latency = metrics->latency();
   Replicator replicator(*config, fs.inodes.root()->dir_fd(), replica.store.get(), &replica.clock,
                         &kernel_cache);
   ConnectFilesystemAndReplication(&fs, &replicator);
+  // After the replicator, so that it stops serving before the status goes.
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (metrics != nullptr) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> served =
+        metrics->Serve([&replicator] { return replicator.Status(); });
+    if (!served.ok()) return StartupFailed(served.status());
+    metrics_server = *std::move(served);
+  }
   if (absl::Status s = replicator.Start(); !s.ok()) return StartupFailed(s);
   if (absl::Status s = (*session)->InstallSignalHandlers(); !s.ok()) return StartupFailed(s);
   if (absl::Status s = (*session)->Mount(); !s.ok()) return StartupFailed(s);

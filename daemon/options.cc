@@ -28,7 +28,7 @@ struct RawOptions {
   ~RawOptions() {
     for (char* value : {state_dir, cache_timeout, writeback, passthrough_io, log_level, listen,
                         peers, fallback_peers, fallback_after, cluster, config, tls_ca,
-                        tombstone_grace, inode_fds, tls_cert, tls_key}) {
+                        tombstone_grace, inode_fds, tls_cert, tls_key, metrics}) {
       std::free(value);
     }
   }
@@ -49,6 +49,7 @@ struct RawOptions {
   char* inode_fds = nullptr;
   char* tls_cert = nullptr;
   char* tls_key = nullptr;
+  char* metrics = nullptr;
   int insecure = 0;
   int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
@@ -84,6 +85,8 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--log-level=%s", log_level),
     REPLFS_OPT("listen=%s", listen),
     REPLFS_OPT("--listen=%s", listen),
+    REPLFS_OPT("metrics=%s", metrics),
+    REPLFS_OPT("--metrics=%s", metrics),
     REPLFS_OPT("peers=%s", peers),
     REPLFS_OPT("--peers=%s", peers),
     REPLFS_OPT("fallback_peers=%s", fallback_peers),
@@ -259,6 +262,7 @@ absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
   FillFrom(raw->passthrough_io, file.passthrough_io);
   FillFrom(raw->log_level, file.log_level);
   FillFrom(raw->listen, file.listen);
+  FillFrom(raw->metrics, file.metrics);
   FillFrom(raw->peers, file.peers);
   FillFrom(raw->fallback_peers, file.fallback_peers);
   FillFrom(raw->fallback_after, file.fallback_after);
@@ -291,6 +295,7 @@ absl::Status ReadEarlySettings(RawOptions* raw, Options* options) {
     return s;
   }
   replication.listen = Take(raw->listen);
+  replication.metrics = Take(raw->metrics);
   if (absl::Status s =
           ParseSeconds("fallback_after", Take(raw->fallback_after), &replication.fallback_after);
       !s.ok()) {

@@ -72,6 +72,16 @@ absl::Status CheckReplicationOptions(const ReplicationOptions& options) {
           " without TLS; pass -o insecure to allow plaintext on a trusted network"));
     }
   }
+  if (!options.metrics.empty()) {
+    if (absl::Status s = CheckHostPort("metrics", options.metrics); !s.ok()) return s;
+    // Plain HTTP whatever the replication uses (see MetricsServer).
+    if (!options.insecure && !IsLoopbackAddress(options.metrics)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to serve metrics on non-loopback address ", options.metrics,
+          ": they are plain HTTP; serve them on loopback and scrape through a TLS proxy, or "
+          "pass -o insecure on a trusted network"));
+    }
+  }
   return absl::OkStatus();
 }
 

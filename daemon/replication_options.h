@@ -23,6 +23,7 @@ struct ReplicationOptions {
   std::string tls_cert;
   std::string tls_key;
   double tombstone_grace = 86400;   // Seconds before an acknowledged tombstone is purged.
+  std::string metrics;              // HOST:PORT to serve /metrics on; "" = none.
 };
 
 // Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.
@@ -31,7 +32,7 @@ void AppendPeerList(const std::string& list, std::vector<std::string>* peers);
 // Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(const std::string& host_port);
 
-// Checks the peers, fallback peers, TLS files given and listen address
+// Checks the peers, fallback peers, TLS files given, listen and metrics addresses
 // against each other; errors are one sentence naming the setting.
 absl::Status CheckReplicationOptions(const ReplicationOptions& options);
 

@@ -62,6 +62,8 @@ void PrintUsage(const char* program) {
       "                         mutual TLS between replicas: every peer must\n"
       "                         present a certificate signed by the cluster CA\n"
       "                         (make them with tools/replfs-certs)\n"
+      "  -o metrics=HOST:PORT   serve Prometheus metrics at /metrics there\n"
+      "                         (plain HTTP: loopback only unless -o insecure)\n"
       "  -o config=FILE         read settings from FILE: one `key = value` per\n"
       "                         line (any replfs option), # comments; the\n"
       "                         command line wins over the file\n"

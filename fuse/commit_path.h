@@ -95,6 +95,8 @@ class CommitPath {
   // Waits until every record queued so far is in the store.
   void WaitForAll() { queue_.Drain(); }
   size_t Pending() const { return queue_.Pending(); }
+  // Times each record from queued to in the store (-o metrics).
+  void set_latency(LatencyHistograms* latency) { queue_.set_latency(latency); }
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 
   // Puts a regular file with a new writable handle in the idle committer's

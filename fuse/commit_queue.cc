@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
+
 namespace replfs {
 
 CommitQueue::CommitQueue(size_t capacity) : capacity_(capacity), worker_([this] { Run(); }) {}
@@ -16,9 +18,10 @@ CommitQueue::~CommitQueue() {
 }
 
 CommitQueue::Ticket CommitQueue::Enqueue(std::function<void()> job) {
+  const auto queued_at = std::chrono::steady_clock::now();
   absl::MutexLock lock(&mu_);
   while (jobs_.size() >= capacity_) changed_.Wait(&mu_);
-  jobs_.push_back(std::move(job));
+  jobs_.push_back(Job{std::move(job), queued_at});
   changed_.SignalAll();
   return ++queued_;
 }
@@ -41,7 +44,7 @@ size_t CommitQueue::Pending() const {
 
 void CommitQueue::Run() {
   for (;;) {
-    std::function<void()> job;
+    Job job;
     {
       absl::MutexLock lock(&mu_);
       while (jobs_.empty() && !stopping_) changed_.Wait(&mu_);
@@ -49,7 +52,10 @@ void CommitQueue::Run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job();
+    job.run();
+    if (LatencyHistograms* latency = latency_.load(std::memory_order_relaxed)) {
+      latency->ObserveCommit(absl::FromChrono(std::chrono::steady_clock::now() - job.queued_at));
+    }
     {
       absl::MutexLock lock(&mu_);
       ++done_;

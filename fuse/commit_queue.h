@@ -1,6 +1,8 @@
 #ifndef REPLFS_FUSE_COMMIT_QUEUE_H_
 #define REPLFS_FUSE_COMMIT_QUEUE_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -9,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "metrics/latency_histograms.h"
 
 namespace replfs {
 
@@ -41,18 +44,25 @@ class CommitQueue {
   void Drain() ABSL_LOCKS_EXCLUDED(mu_);
   // Jobs queued and not yet finished.
   size_t Pending() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Times every job from queued to done (-o metrics): the commit latency.
+  void set_latency(LatencyHistograms* latency) { latency_.store(latency); }
 
  private:
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
 
   const size_t capacity_;
   mutable absl::Mutex mu_;
-  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  struct Job {
+    std::function<void()> run;
+    std::chrono::steady_clock::time_point queued_at;
+  };
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
   Ticket queued_ ABSL_GUARDED_BY(mu_) = 0;
   Ticket done_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Signalled when a job is queued or done, and at stop.
   absl::CondVar changed_;
+  std::atomic<LatencyHistograms*> latency_{nullptr};
   std::thread worker_;  // Last: starts after everything it uses.
 };
 

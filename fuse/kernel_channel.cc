@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,8 @@ struct RequestOnThread {
   uint32_t opcode = 0;
   uint32_t open_flags = 0;   // fuse_open_in / fuse_create_in open_flags.
   uint32_t write_flags = 0;  // fuse_write_in write_flags.
+  // When it was read, if requests are timed; reset once its reply is sent.
+  std::chrono::steady_clock::time_point read_at{};
 };
 thread_local RequestOnThread t_request;
 
@@ -135,11 +138,23 @@ void KernelChannel::NoteRequest(const void* buf, size_t len) {
   }
 }
 
+void KernelChannel::NoteReply(uint64_t unique) const {
+  if (options_.request_latency == nullptr || unique != t_request.unique) return;
+  if (t_request.read_at == std::chrono::steady_clock::time_point{}) return;
+  options_.request_latency->Observe(t_request.opcode,
+                                    std::chrono::steady_clock::now() - t_request.read_at);
+  t_request.read_at = {};
+}
+
 ssize_t KernelChannel::Read(int fd, void* buf, size_t len, void*) {
   const ssize_t n = ::read(fd, buf, len);
   if (n > 0) {
     const int saved_errno = errno;
-    g_channel.load(std::memory_order_acquire)->NoteRequest(buf, static_cast<size_t>(n));
+    KernelChannel* channel = g_channel.load(std::memory_order_acquire);
+    channel->NoteRequest(buf, static_cast<size_t>(n));
+    if (channel->options_.request_latency != nullptr) {
+      t_request.read_at = std::chrono::steady_clock::now();
+    }
     errno = saved_errno;
   }
   return n;
@@ -147,11 +162,12 @@ ssize_t KernelChannel::Read(int fd, void* buf, size_t len, void*) {
 
 ssize_t KernelChannel::Writev(int fd, struct iovec* iov, int count, void*) {
   fuse_out_header header;
-  if (count != 2 || iov[0].iov_len != sizeof(header)) return ::writev(fd, iov, count);
+  if (count < 1 || iov[0].iov_len != sizeof(header)) return ::writev(fd, iov, count);
   std::memcpy(&header, iov[0].iov_base, sizeof(header));
-  // unique 0: a notification. Errors carry no body to patch.
-  if (header.unique == 0 || header.error != 0) return ::writev(fd, iov, count);
   KernelChannel* channel = g_channel.load(std::memory_order_acquire);
+  channel->NoteReply(header.unique);
+  // unique 0: a notification. Errors carry no body to patch.
+  if (count != 2 || header.unique == 0 || header.error != 0) return ::writev(fd, iov, count);
   if (header.unique == channel->init_unique_.load(std::memory_order_acquire)) {
     return channel->WriteInitReply(fd, iov);
   }
@@ -165,6 +181,9 @@ ssize_t KernelChannel::Writev(int fd, struct iovec* iov, int count, void*) {
 
 ssize_t KernelChannel::SpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
                                   unsigned int flags, void*) {
+  // A spliced reply (READ data) answers this thread's request; its header
+  // is in the pipe, out of sight.
+  g_channel.load(std::memory_order_acquire)->NoteReply(t_request.unique);
   return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 

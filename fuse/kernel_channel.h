@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "fuse/request_latency.h"
 
 namespace replfs {
 
@@ -29,6 +30,9 @@ class KernelChannel {
   struct Options {
     bool passthrough = true;         // Ask for it when the kernel offers it.
     bool handle_killpriv_v2 = true;  // Ask for it when the kernel offers it.
+    // Times every answered request, when given (-o metrics); outlives the
+    // channel.
+    const RequestLatency* request_latency = nullptr;
   };
 
   // Routes `session`'s I/O through a new channel. Call after
@@ -79,6 +83,8 @@ class KernelChannel {
   static ssize_t SpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
                             unsigned int flags, void* userdata);
   void NoteRequest(const void* buf, size_t len);
+  // The reply to this thread's request is going out: times it, once.
+  void NoteReply(uint64_t unique) const;
   ssize_t WriteInitReply(int fd, struct iovec* iov);
   static ssize_t WriteOpenReply(int fd, struct iovec* iov, size_t open_offset);
 

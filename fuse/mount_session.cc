@@ -24,10 +24,17 @@ absl::StatusOr<std::unique_ptr<KernelChannel>> InstallChannel(const MountOptions
                                            : "-o passthrough=off";
   if (!fs->fuse_io_reason.empty()) {
     LogInfo(absl::StrCat("file data goes through the daemon: ", fs->fuse_io_reason));
-    return nullptr;
+    if (fs->request_latency == nullptr) return nullptr;
+    // Requests are timed in the channel; without its kernel features it is
+    // plain FUSE I/O, except that requests are read, not spliced. Not
+    // fs->channel: that one's INIT decides passthrough.
+    return KernelChannel::Install(
+        session, KernelChannel::Options{.passthrough = false,
+                                        .handle_killpriv_v2 = false,
+                                        .request_latency = fs->request_latency});
   }
-  absl::StatusOr<std::unique_ptr<KernelChannel>> channel =
-      KernelChannel::Install(session, KernelChannel::Options{});
+  absl::StatusOr<std::unique_ptr<KernelChannel>> channel = KernelChannel::Install(
+      session, KernelChannel::Options{.request_latency = fs->request_latency});
   if (!channel.ok()) return channel.status();
   fs->channel = channel->get();
   // Ids kept registered while their files are closed: the kernel holds a

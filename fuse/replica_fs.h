@@ -54,6 +54,9 @@ struct ReplicaFs {
   // Why file data goes through the daemon, when it does ("" otherwise);
   // decided at INIT.
   std::string fuse_io_reason;
+  // Times FUSE requests when set (-o metrics); set before the session
+  // loop starts, outlives it.
+  const RequestLatency* request_latency = nullptr;
   // Called with each path of a file whose last writable handle closed
   // (replication applies remote versions that waited for it).
   std::function<void(const std::string&)> on_write_closed;

@@ -70,6 +70,7 @@ void FeedReader::OnReadDone(bool ok) {
       rejected_ = refused;
     } else {
       queued_bytes_ += batch.ByteSizeLong();
+      if (queued_.empty()) first_queued_at_ = absl::Now();
       queued_.push_back(std::move(batch));
     }
     if (ended_ || closing_) {
@@ -90,7 +91,7 @@ void FeedReader::OnDone(const grpc::Status& status) {
   done_ = true;
 }
 
-absl::StatusOr<std::vector<ChangeBatch>> FeedReader::Take() {
+absl::StatusOr<std::vector<ChangeBatch>> FeedReader::Take(absl::Time* first_received) {
   std::vector<ChangeBatch> taken;
   {
     absl::MutexLock lock(&mu_);
@@ -101,6 +102,7 @@ absl::StatusOr<std::vector<ChangeBatch>> FeedReader::Take() {
     // What arrived before a bad message is still the peer's honest feed.
     if (queued_.empty() && !rejected_.ok()) return rejected_;
     taken.reserve(queued_.size());
+    if (first_received != nullptr) *first_received = first_queued_at_;
     while (!queued_.empty()) {
       taken.push_back(std::move(queued_.front()));
       queued_.pop_front();

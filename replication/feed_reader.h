@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "replfs.pb.h"
@@ -42,10 +43,12 @@ class FeedReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   FeedReader(const FeedReader&) = delete;
   FeedReader& operator=(const FeedReader&) = delete;
 
-  // Waits for at least one batch and returns every batch queued, in order.
+  // Waits for at least one batch and returns every batch queued, in order,
+  // and in `first_received` (when given) when the first of them arrived.
   // An empty vector: the stream ended (cleanly or not: Finish says); a
   // status: the peer sent what no honest peer sends (the call is cancelled).
-  absl::StatusOr<std::vector<ChangeBatch>> Take() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<ChangeBatch>> Take(absl::Time* first_received = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Cancels the call unless the stream already ended, waits for its end
   // and returns how it ended.
@@ -62,6 +65,8 @@ class FeedReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   absl::Mutex mu_;
   std::deque<ChangeBatch> queued_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the batch at the front of `queued_` arrived.
+  absl::Time first_queued_at_ ABSL_GUARDED_BY(mu_);
   // A read is outstanding.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   // Our hold keeps OnDone back while reading pauses, so that Take may

@@ -432,18 +432,22 @@ absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
   FeedReader batches(&stub, context, request);
   absl::Status result;
   for (;;) {
-    absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take();
+    absl::Time received;
+    absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take(&received);
     if (!taken.ok()) {
       result = taken.status();
       Reject(result.message());
       break;
     }
     if (taken->empty()) break;  // The stream ended; Finish says how.
+    uint64_t entries = 0;
+    for (const ChangeBatch& batch : *taken) entries += static_cast<uint64_t>(batch.entries_size());
     result = ApplyTake(*std::move(taken), feed);
     if (!result.ok()) {
       context->TryCancel();
       break;
     }
+    if (config_.latency != nullptr) config_.latency->ObserveApply(absl::Now() - received, entries);
   }
   const grpc::Status status = batches.Finish();
   if (!result.ok()) return result;

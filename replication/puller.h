@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
+#include "metrics/latency_histograms.h"
 #include "replfs.grpc.pb.h"
 #include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
@@ -29,6 +30,8 @@ struct PullerConfig {
   // SetInUse(true); when dropped, it is told to stop holding tombstones
   // for us.
   bool fallback = false;
+  // Times each take of the feed from received to applied (-o metrics).
+  LatencyHistograms* latency = nullptr;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):

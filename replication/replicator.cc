@@ -134,6 +134,7 @@ void Replicator::StartPullers() {
     pc.listen = config_.listen;
     pc.credentials = config_.channel_credentials;
     pc.fallback = fallback;
+    pc.latency = config_.latency;
     pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
     return pullers_.back().get();
   };

@@ -261,5 +261,24 @@ TEST(ListenTest, NonLoopbackWithoutTlsIsRefusedAtStartup) {
   // (it would bind a public address).
 }
 
+// -o metrics is plain HTTP also in a TLS cluster (Debian's civetweb cannot
+// do TLS with OpenSSL 3: its first TLS connection calls a null function).
+// A client that speaks TLS to the metrics port gets no metrics, and the
+// replica stays up.
+TEST_F(TlsTest, TlsClientOnTheMetricsPortDoesNotTakeTheReplicaDown) {
+  auto a = MakeReplica("a", "b", Tls(ca_, ca_, "a") + ",metrics=" + Address("metrics"));
+  ASSERT_TRUE(a->Start().ok()) << a->Log();
+  const std::string command = absl::StrCat(
+      "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' | timeout 20 openssl s_client -quiet "
+      "-connect ",
+      Address("metrics"), " -CAfile ", ca_, "/ca.crt -cert ", ca_, "/b.crt -key ", ca_, "/b.key");
+  const RunResult tls_scrape =
+      RunCaptured({"/bin/sh", "-c", command}, root_->path() + "/scrape.out");
+  EXPECT_THAT(tls_scrape.output, ::testing::Not(HasSubstr("replfs_")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(::kill(a->pid(), 0), 0) << a->Log();
+  EXPECT_TRUE(PeerStatusFor(a->backing(), Address("b")).ok()) << a->Log();
+}
+
 }  // namespace
 }  // namespace replfs

@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libssl-dev
   libgtest-dev libgmock-dev
+  prometheus-cpp-dev
   attr acl psmisc procps
   clang libclang-rt-14-dev
   apache2 wrk

@@ -109,5 +109,26 @@ TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
   EXPECT_FALSE(IsLoopbackAddress("127.example.com:7400"));
 }
 
+TEST(OptionsTest, MetricsBeyondLoopbackNeedTlsOrInsecure) {
+  absl::StatusOr<Options> loopback = Parse({"/b", "/m", "-o", "metrics=127.0.0.1:9100"});
+  ASSERT_TRUE(loopback.ok()) << loopback.status();
+  EXPECT_EQ(loopback->replication.metrics, "127.0.0.1:9100");
+  absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "metrics=10.0.0.1:9100"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "refusing to serve metrics"))
+      << refused.status();
+  EXPECT_TRUE(Parse({"/b", "/m", "-o", "metrics=10.0.0.1:9100,insecure"}).ok());
+  // Replication's TLS does not cover them: they are plain HTTP.
+  absl::StatusOr<Options> with_tls = Parse({"/b", "/m", "-o",
+                                            "metrics=10.0.0.1:9100,tls_ca=/etc/hosts,"
+                                            "tls_cert=/etc/hosts,tls_key=/etc/hosts"});
+  ASSERT_FALSE(with_tls.ok());
+  EXPECT_TRUE(absl::StrContains(with_tls.status().message(), "plain HTTP")) << with_tls.status();
+  absl::StatusOr<Options> no_port = Parse({"/b", "/m", "-o", "metrics=localhost"});
+  ASSERT_FALSE(no_port.ok());
+  EXPECT_TRUE(absl::StrContains(no_port.status().message(), "metrics must be HOST:PORT"))
+      << no_port.status();
+}
+
 }  // namespace
 }  // namespace replfs

@@ -1,0 +1,48 @@
+#include "metrics/metrics_server.h"
+
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace replfs {
+namespace {
+
+// civetweb takes IP literals, not names.
+std::string ListeningPort(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  std::string host = host_port.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";
+  return absl::StrCat(host, ":", host_port.substr(colon + 1));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& host_port, std::shared_ptr<prometheus::Registry> registry,
+    std::function<ReplicaStatus()> status) {
+  std::unique_ptr<MetricsServer> server(new MetricsServer());
+  server->registry_ = std::move(registry);
+  server->status_metrics_ = std::make_shared<StatusMetrics>(std::move(status));
+  const std::vector<std::string> options = {"listening_ports", ListeningPort(host_port),
+                                            "num_threads", "2"};
+  // prometheus-cpp reports a port it cannot bind by throwing from
+  // civetweb; here it becomes the start-up error.
+  try {
+    server->exposer_ = std::make_unique<prometheus::Exposer>(options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", host_port, ": ", e.what()));
+  }
+  const std::vector<int> ports = server->exposer_->GetListeningPorts();
+  if (ports.empty()) {
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", host_port));
+  }
+  server->port_ = ports.front();
+  server->exposer_->RegisterCollectable(server->registry_);
+  server->exposer_->RegisterCollectable(server->status_metrics_);
+  return server;
+}
+
+}  // namespace replfs
