@@ -150,18 +150,13 @@ uint64_t BytesHeld(const std::string& dir) {
   return bytes;
 }
 
-// Polls `done` every `poll` until it holds; an error after `timeout`.
+// Polls `done` every `poll` until it holds (the tests' WaitUntil); an error
+// naming `what` after `timeout`.
 absl::Status PollUntil(const std::function<bool()>& done, absl::Duration timeout,
                        absl::string_view what, absl::Duration poll = absl::Milliseconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(what, ": not within ", absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(poll);
-  }
-  return absl::OkStatus();
+  if (testing::WaitUntil(done, timeout, poll)) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat(what, ": not within ", absl::FormatDuration(timeout)));
 }
 
 // CPU time (user + system) and peak RSS of one process, from /proc.
