@@ -3,6 +3,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "daemon/replication_options.h"
@@ -32,13 +34,13 @@ class ReplicaMetrics {
   absl::StatusOr<std::unique_ptr<MetricsServer>> Serve(std::function<ReplicaStatus()> status);
 
  private:
-  explicit ReplicaMetrics(const ReplicationOptions& options)
-      : options_(options),
+  explicit ReplicaMetrics(std::string address)
+      : address_(std::move(address)),
         registry_(std::make_shared<prometheus::Registry>()),
         latency_(registry_.get()),
         requests_(&latency_) {}
 
-  ReplicationOptions options_;
+  std::string address_;  // -o metrics.
   std::shared_ptr<prometheus::Registry> registry_;
   LatencyHistograms latency_;
   RequestLatency requests_;
