@@ -57,7 +57,8 @@ class MetricsTest : public ::testing::Test {
     ASSERT_TRUE(ports.ok()) << ports.status();
     metrics_ports_ = *ports;
     for (int i = 0; i < 2; ++i) {
-      cluster_.AddArguments(i, {"-o", absl::StrCat("metrics=127.0.0.1:", metrics_ports_[static_cast<size_t>(i)])});
+      const int port = metrics_ports_[static_cast<size_t>(i)];
+      cluster_.AddArguments(i, {"-o", absl::StrCat("metrics=127.0.0.1:", port)});
     }
     REPLFS_ASSERT_OK(cluster_.StartAll());
   }
@@ -71,13 +72,9 @@ class MetricsTest : public ::testing::Test {
   std::string PeerSeries(const std::string& name, int j) const {
     return absl::StrCat(name, "{peer=\"127.0.0.1:", cluster_.port(j), "\",role=\"peer\"}");
   }
-  // Polls replica i's metrics until `done` holds (bounded).
+  // Polls replica i's metrics until `done` holds (10 s at most).
   bool WaitForMetrics(int i, const std::function<bool(const Scrape&)>& done) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (done(Scraped(i))) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return WaitUntil([&] { return done(Scraped(i)); }, absl::Seconds(10), absl::Milliseconds(100));
   }
 
   Cluster cluster_{2};

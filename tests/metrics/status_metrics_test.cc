@@ -110,7 +110,8 @@ TEST(StatusMetricsTest, OneSeriesPerPeerInOneFamily) {
   EXPECT_NE(text.find("replfs_peer_up{peer=\"10.0.0.3:7400\",role=\"fallback\"} 0"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("replfs_puller_acknowledged_seq{node=\"0000000000000def\",is_peer=\"false\"} 99"),
+  EXPECT_NE(text.find("replfs_puller_acknowledged_seq"
+                      "{node=\"0000000000000def\",is_peer=\"false\"} 99"),
             std::string::npos)
       << text;
 }
