@@ -61,6 +61,7 @@ void KeepRegistersOfOtherKinds(const Entry* old, Entry* entry) {
 absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
                                                   const ObservedObject& observed,
                                                   std::optional<uint64_t> hlc) {
+  if (Ignored(path, observed.content.kind() == KIND_DIR)) return false;
   bool committed = false;
   bool unchanged = false;
   absl::Status status = store_->Transact([&](StoreTransaction& txn) -> absl::Status {
@@ -113,7 +114,10 @@ absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
     std::vector<Entry> doomed;
     absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
     if (!old.ok()) return old.status();
-    if (old->has_value() && IsLive(**old)) doomed.push_back(**old);
+    if (old->has_value() && IsLive(**old)) {
+      if (Ignored(path, (*old)->content().kind() == KIND_DIR)) return absl::OkStatus();
+      doomed.push_back(**old);
+    }
     // Only a directory (or a path whose entry is not live: it may still be
     // kept for descendants) can have entries beneath it.
     const bool may_have_subtree = doomed.empty() || doomed.front().content().kind() == KIND_DIR;
@@ -157,11 +161,20 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
     const Version version = MakeVersion(clock_->Now(), node_id_);
     // Result keyed by path so each path is written once in the batch.
     absl::btree_map<std::string, Entry> result;
+    // Ignored paths keep what the store holds of them: moved into them, an
+    // object leaves the replicated tree; an old entry of theirs stays.
+    const auto ignored = [&](absl::string_view path, const Entry& e) {
+      return Ignored(path, e.content().kind() == KIND_DIR);
+    };
     auto move_side = [&](const std::vector<Entry>& moved, absl::string_view src,
                          absl::string_view dst, const LocalStat* top_stat) {
       for (const Entry& e : moved) {
+        // An ignored object's entry is what it was before it was ignored,
+        // not what it is: the caller records it afresh where it lands.
+        if (ignored(e.path(), e)) continue;
         Entry copy = e;
         copy.set_path(absl::StrCat(dst, absl::string_view(e.path()).substr(src.size())));
+        if (ignored(copy.path(), copy)) continue;
         // The moved content is a new change at its new path; its vector
         // carries its history so receivers see what it descends from.
         *copy.mutable_content()->mutable_version() = version;
@@ -177,8 +190,11 @@ absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_v
     };
     // First: whatever was replaced at `to` (rename over a target) or vacated
     // at `from` dies; then the moved entries overwrite the paths they land on.
-    for (const Entry& e : from_side) result[e.path()] = TombstoneOf(e, version);
-    for (const Entry& e : to_side) result[e.path()] = TombstoneOf(e, version);
+    for (const std::vector<Entry>* side : {&from_side, &to_side}) {
+      for (const Entry& e : *side) {
+        if (!ignored(e.path(), e)) result[e.path()] = TombstoneOf(e, version);
+      }
+    }
     move_side(from_side, from, to, &moved_stat);
     if (exchange) move_side(to_side, to, from, exchanged_stat);
     // Landing on a path that held something: keep its history in the vector,

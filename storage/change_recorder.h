@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "storage/hlc.h"
+#include "storage/ignore_patterns.h"
 #include "storage/metadata_store.h"
 #include "storage/object_observer.h"
 
@@ -50,10 +51,20 @@ class ChangeRecorder {
 
   uint64_t node_id() const { return node_id_; }
 
+  // Paths local to this replica (-o ignore=): nothing is recorded for them,
+  // and what the store holds of them from before stays as it is. A rename
+  // into them records a delete. Set before the first record; outlives this.
+  void set_ignore_patterns(const IgnorePatterns* patterns) { ignore_ = patterns; }
+
  private:
+  bool Ignored(absl::string_view path, bool is_dir) const {
+    return ignore_ != nullptr && ignore_->Ignored(path, is_dir);
+  }
+
   MetadataStore* store_;
   HybridLogicalClock* clock_;
   uint64_t node_id_;
+  const IgnorePatterns* ignore_ = nullptr;
 };
 
 }  // namespace replfs

@@ -450,5 +450,49 @@ TEST_F(ChangeRecorderTest, ExchangeSwapsBothSides) {
   EXPECT_EQ(store_->LastSeq(), seq_before + 4);
 }
 
+TEST_F(ChangeRecorderTest, IgnoredPathsAreNeverRecordedAndKeepWhatWasRecorded) {
+  fs::create_directories(B("cache"));
+  WriteFile("cache/page.html", "cached");
+  WriteFile("scratch.tmp", "tmp");
+  WriteFile("index.html", "index");
+  WriteFile("access.log", "log");
+  ASSERT_TRUE(Record("access.log"));  // Recorded before it was ignored.
+  absl::StatusOr<IgnorePatterns> patterns = IgnorePatterns::Parse({"cache/", "*.tmp", "*.log"});
+  ASSERT_TRUE(patterns.ok()) << patterns.status();
+  recorder_->set_ignore_patterns(&*patterns);
+
+  EXPECT_FALSE(Record("cache"));
+  EXPECT_FALSE(Record("cache/page.html"));
+  EXPECT_FALSE(Record("scratch.tmp"));
+  EXPECT_TRUE(Record("index.html"));
+  EXPECT_FALSE(Has("cache"));
+  EXPECT_FALSE(Has("cache/page.html"));
+  EXPECT_FALSE(Has("scratch.tmp"));
+
+  // A newly ignored path keeps its last recorded state: its deletion is
+  // not recorded.
+  fs::remove(B("access.log"));
+  ASSERT_TRUE(recorder_->RecordDelete("access.log").ok());
+  EXPECT_FALSE(IsTombstone(Get("access.log")));
+
+  // Moved into the ignored set: gone from the replicated tree.
+  fs::rename(B("index.html"), B("index.tmp"));
+  ASSERT_TRUE(recorder_->RecordRename("index.html", "index.tmp", false, StatOf("index.tmp"),
+                                      nullptr)
+                  .ok());
+  EXPECT_TRUE(IsTombstone(Get("index.html")));
+  EXPECT_FALSE(Has("index.tmp"));
+
+  // Moved out of it: nothing stale is carried over (the caller records the
+  // object where it lands).
+  WriteFile("access.log", "newer than what was recorded");
+  fs::rename(B("access.log"), B("access.html"));
+  ASSERT_TRUE(recorder_->RecordRename("access.log", "access.html", false,
+                                      StatOf("access.html"), nullptr)
+                  .ok());
+  EXPECT_FALSE(Has("access.html"));
+  EXPECT_FALSE(IsTombstone(Get("access.log")));
+}
+
 }  // namespace
 }  // namespace replfs
