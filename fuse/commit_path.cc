@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
+#include "storage/startup_scan.h"
 
 namespace replfs {
 
@@ -140,6 +141,8 @@ void CommitPath::RecordInode(Inode* inode, const std::vector<std::string>& paths
 
 bool CommitPath::RecordPath(Inode* inode, const std::string& path, int fd, struct stat& st,
                             const DirtyBlocks& dirty, uint64_t decided_at) {
+  // Local to this replica: not hashed, not recorded.
+  if (recorder_->Ignored(path, S_ISDIR(st.st_mode))) return true;
   absl::StatusOr<std::optional<Entry>> previous = store_->Get(path);
   const bool have_previous = previous.ok() && previous->has_value();
   if (fine_grained_ctime_ && have_previous &&
@@ -200,11 +203,19 @@ CommitPath::Ticket CommitPath::CommitRename(const std::string& from, const std::
     if (s.ok() && !exchange) {
       s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), from);
     }
+    // What came out of the ignored set (the moved object, or something
+    // beneath it) has no entry to move: it is recorded as found.
+    if (s.ok() && recorder_->ignores_anything()) s = RecordSubtreeAsFound(to);
+    if (s.ok() && exchange && recorder_->ignores_anything()) s = RecordSubtreeAsFound(from);
     if (!s.ok()) {
       CountFailure();
       LogError(absl::StrCat("commit rename ", from, " -> ", to, ": ", s.ToString()));
     }
   });
+}
+
+absl::Status CommitPath::RecordSubtreeAsFound(const std::string& path) {
+  return ScanSubtree(inodes_->root()->dir_fd(), path, store_, recorder_).status();
 }
 
 void CommitPath::TrackWriter(Inode* inode) {

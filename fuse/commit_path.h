@@ -121,6 +121,9 @@ class CommitPath {
   // changed).
   bool RecordPath(Inode* inode, const std::string& path, int fd, struct stat& st,
                   const DirtyBlocks& dirty, uint64_t decided_at);
+  // Records the object at `path` and its subtree where the store lacks them
+  // or holds them differently (a rename took them out of the ignored set).
+  absl::Status RecordSubtreeAsFound(const std::string& path);
   // Marks the inode changed when a writer the daemon does not see moved
   // its backing stat.
   static void NoteUnseenWrites(Inode* inode);

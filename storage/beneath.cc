@@ -67,13 +67,15 @@ absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relati
   return dir;
 }
 
-absl::Status RemoveContents(int dir_fd) {
+absl::StatusOr<bool> RemoveContents(int dir_fd, const KeepObject& keep,
+                                    const std::string& dir_path) {
   UniqueFd listing(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!listing.valid()) return ErrnoStatus(errno, "open directory");
   DIR* dir = ::fdopendir(listing.get());
   if (dir == nullptr) return ErrnoStatus(errno, "fdopendir");
   const int fd = listing.Release();
   absl::Status status;
+  bool kept = false;
   std::vector<std::string> names;
   while (dirent* d = ::readdir(dir)) {
     const std::string n = d->d_name;
@@ -82,12 +84,22 @@ absl::Status RemoveContents(int dir_fd) {
   for (const std::string& n : names) {
     struct stat st;
     if (::fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const std::string path = dir_path.empty() ? n : absl::StrCat(dir_path, "/", n);
+    if (keep && keep(path, S_ISDIR(st.st_mode))) {
+      kept = true;
+      continue;
+    }
     if (S_ISDIR(st.st_mode)) {
+      bool kept_inside = false;
       UniqueFd child(::openat(fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (child.valid()) {
-        if (absl::Status s = RemoveContents(child.get()); !s.ok() && status.ok()) status = s;
+        absl::StatusOr<bool> removed = RemoveContents(child.get(), keep, path);
+        if (!removed.ok() && status.ok()) status = removed.status();
+        kept_inside = removed.ok() && *removed;
       }
-      if (::unlinkat(fd, n.c_str(), AT_REMOVEDIR) != 0 && status.ok()) {
+      if (kept_inside) {
+        kept = true;
+      } else if (::unlinkat(fd, n.c_str(), AT_REMOVEDIR) != 0 && status.ok()) {
         status = ErrnoStatus(errno, absl::StrCat("rmdir ", n));
       }
     } else if (::unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT && status.ok()) {
@@ -95,7 +107,8 @@ absl::Status RemoveContents(int dir_fd) {
     }
   }
   ::closedir(dir);
-  return status;
+  if (!status.ok()) return status;
+  return kept;
 }
 
 }  // namespace replfs

@@ -1,6 +1,7 @@
 #ifndef REPLFS_STORAGE_BENEATH_H_
 #define REPLFS_STORAGE_BENEATH_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,9 +25,16 @@ absl::StatusOr<UniqueFd> OpenParentBeneath(int root_fd, absl::string_view relati
                                            std::string* name,
                                            std::string* blocking_ancestor = nullptr);
 
+// Names objects that removing a tree leaves in place: `path` ('/'-separated,
+// from the backing root), `is_dir` whether it is a directory.
+using KeepObject = std::function<bool(absl::string_view path, bool is_dir)>;
+
 // Removes everything inside the directory `dir_fd` (not the directory
 // itself), without following symlinks. Bounded by tree depth in memory.
-absl::Status RemoveContents(int dir_fd);
+// What `keep` names stays, with the directories holding it; `dir_path` is
+// the directory's own path for `keep`. Returns whether anything stayed.
+absl::StatusOr<bool> RemoveContents(int dir_fd, const KeepObject& keep = nullptr,
+                                    const std::string& dir_path = "");
 
 }  // namespace replfs
 

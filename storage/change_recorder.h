@@ -55,11 +55,13 @@ class ChangeRecorder {
   // and what the store holds of them from before stays as it is. A rename
   // into them records a delete. Set before the first record; outlives this.
   void set_ignore_patterns(const IgnorePatterns* patterns) { ignore_ = patterns; }
-
- private:
+  // Whether `path` (a directory when `is_dir`) is local to this replica.
   bool Ignored(absl::string_view path, bool is_dir) const {
     return ignore_ != nullptr && ignore_->Ignored(path, is_dir);
   }
+  bool ignores_anything() const { return ignore_ != nullptr && !ignore_->empty(); }
+
+ private:
 
   MetadataStore* store_;
   HybridLogicalClock* clock_;

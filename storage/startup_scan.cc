@@ -90,7 +90,10 @@ class Scanner {
       absl::Status s = store_->ScanEntries("", [&](const Entry& e) {
         last = e.path();
         ++visited;
-        if (e.content().kind() != KIND_TOMBSTONE) {
+        // An ignored path's entry keeps its last replicated state, even
+        // when the object is gone here.
+        if (e.content().kind() != KIND_TOMBSTONE &&
+            !recorder_->Ignored(e.path(), e.content().kind() == KIND_DIR)) {
           absl::StatusOr<bool> present = StillReplicable(root_fd_, e.path());
           if (!present.ok()) {
             check = present.status();
@@ -111,9 +114,39 @@ class Scanner {
     }
   }
 
+  // Visits the object at `path` (and what is beneath it): records what the
+  // store lacks or holds differently.
+  absl::Status VisitPath(const std::string& path) {
+    std::string name;
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, &name);
+    if (!parent.ok()) return parent.status();
+    if (!parent->valid()) return absl::OkStatus();  // Gone already.
+    return VisitObject(parent->get(), name.c_str(), path);
+  }
+
   const ScanReport& report() const { return report_; }
 
  private:
+  // The directory holding `path` (an invalid fd when it is gone), resolved
+  // beneath the root without following a symlink; `name` its last name.
+  absl::StatusOr<UniqueFd> OpenParent(const std::string& path, std::string* name) const {
+    const size_t slash = path.rfind('/');
+    *name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (slash == std::string::npos) {
+      return UniqueFd(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
+    }
+    const std::string parent_path = path.substr(0, slash);
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    UniqueFd fd(static_cast<int>(
+        ::syscall(SYS_openat2, root_fd_, parent_path.c_str(), &how, sizeof(how))));
+    if (!fd.valid() && errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("open ", parent_path));
+    }
+    return fd;
+  }
+
   absl::Status VisitObject(int dir_fd, const char* name, const std::string& path) {
     ++report_.objects_seen;
     struct stat st;
@@ -124,6 +157,11 @@ class Scanner {
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) &&
         !S_ISFIFO(st.st_mode)) {
       ++report_.skipped;
+      return absl::OkStatus();
+    }
+    // Local to this replica, and so is everything beneath it.
+    if (recorder_->Ignored(path, S_ISDIR(st.st_mode))) {
+      ++report_.ignored;
       return absl::OkStatus();
     }
     absl::StatusOr<std::optional<Entry>> entry = store_->Get(path);
@@ -176,6 +214,13 @@ absl::StatusOr<ScanReport> ScanBackingDirectory(int root_fd, const std::string& 
   Scanner scanner(root_fd, hidden_name, store, recorder, rebuilding);
   if (absl::Status s = scanner.WalkDirectory(root_fd, ""); !s.ok()) return s;
   if (absl::Status s = scanner.RemoveVanished(); !s.ok()) return s;
+  return scanner.report();
+}
+
+absl::StatusOr<ScanReport> ScanSubtree(int root_fd, const std::string& path,
+                                       MetadataStore* store, ChangeRecorder* recorder) {
+  Scanner scanner(root_fd, /*hidden_name=*/"", store, recorder, /*rebuilding=*/false);
+  if (absl::Status s = scanner.VisitPath(path); !s.ok()) return s;
   return scanner.report();
 }
 

@@ -16,14 +16,17 @@ struct ScanReport {
   uint64_t committed = 0;       // New versions written.
   uint64_t deleted = 0;         // Entries whose object is gone: tombstoned.
   uint64_t skipped = 0;         // Objects that cannot replicate (devices, sockets).
+  uint64_t ignored = 0;         // Objects local to this replica (-o ignore=), not looked into.
 };
 
 // Brings the store in line with the backing directory after a crash or an
 // edit made behind replfs's back. Walks the tree depth-first (memory bounded
 // by depth, not size), compares each object's local stat with its entry and
 // re-observes only those that differ; then walks the store and tombstones
-// entries whose object is gone. `hidden_name` is the state folder's name at
-// the root when it lives inside the backing directory ("" if not).
+// entries whose object is gone. Paths the recorder ignores are neither
+// looked into nor tombstoned: their entries keep their last replicated
+// state. `hidden_name` is the state folder's name at the root when it
+// lives inside the backing directory ("" if not).
 //
 // With `rebuilding` (the store is new but the backing directory is not:
 // first start over an existing tree, or a lost state folder), objects are
@@ -33,6 +36,13 @@ struct ScanReport {
 absl::StatusOr<ScanReport> ScanBackingDirectory(int root_fd, const std::string& hidden_name,
                                                 MetadataStore* store, ChangeRecorder* recorder,
                                                 bool rebuilding = false);
+
+// Records the object at `path` and what is beneath it as the start-up scan
+// would, without looking for vanished entries: for an object that left the
+// ignored set by a rename, so that it replicates from then on. Objects the
+// store already holds with the same local stat cost a stat each.
+absl::StatusOr<ScanReport> ScanSubtree(int root_fd, const std::string& path,
+                                       MetadataStore* store, ChangeRecorder* recorder);
 
 }  // namespace replfs
 

@@ -17,6 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
+#include "storage/ignore_patterns.h"
 #include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
@@ -194,6 +195,72 @@ TEST_F(StartupScanTest, SkipsSockets) {
   ASSERT_EQ(::bind(sock2.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   Scan();
   EXPECT_TRUE(IsTombstone("top.txt"));
+}
+
+// Paths the replica ignores are neither recorded nor looked into, and a
+// recorded path that becomes ignored keeps its entry even when it goes.
+TEST_F(StartupScanTest, LeavesIgnoredPathsAlone) {
+  MakeTree();
+  WriteFile("draft.tmp", "local");
+  Scan();
+  ASSERT_TRUE(IsLive("draft.tmp"));
+  ASSERT_TRUE(IsLive("docs/deep/er/b.bin"));
+  absl::StatusOr<IgnorePatterns> patterns =
+      IgnorePatterns::Parse({"*.tmp", "deep/", "cache/"});
+  ASSERT_TRUE(patterns.ok()) << patterns.status();
+  recorder_->set_ignore_patterns(&*patterns);
+  fs::create_directories(B("cache/sub"));
+  WriteFile("cache/sub/x", "never recorded");
+  WriteFile("new.tmp", "never recorded");
+  fs::remove(B("draft.tmp"));
+  fs::remove_all(B("docs/deep"));
+  const uint64_t last = store_->LastSeq();
+  const ScanReport report = Scan();
+  EXPECT_EQ(report.ignored, 2u);  // cache/ and new.tmp; their contents not visited.
+  EXPECT_EQ(report.deleted, 0u);
+  EXPECT_EQ(store_->LastSeq(), last);
+  EXPECT_FALSE(Find("cache").has_value());
+  EXPECT_FALSE(Find("cache/sub/x").has_value());
+  EXPECT_FALSE(Find("new.tmp").has_value());
+  EXPECT_TRUE(IsLive("draft.tmp"));
+  EXPECT_TRUE(IsLive("docs/deep"));
+  EXPECT_TRUE(IsLive("docs/deep/er/b.bin"));
+  // Un-ignored again: what is there now is recorded, what is gone deleted.
+  recorder_->set_ignore_patterns(nullptr);
+  const ScanReport unignored = Scan();
+  EXPECT_TRUE(IsLive("cache/sub/x"));
+  EXPECT_TRUE(IsLive("new.tmp"));
+  EXPECT_TRUE(IsTombstone("draft.tmp"));
+  EXPECT_TRUE(IsTombstone("docs/deep/er/b.bin"));
+  EXPECT_EQ(unignored.ignored, 0u);
+}
+
+// What a rename takes out of the ignored set is recorded by ScanSubtree;
+// what the store already holds as it is costs no new version.
+TEST_F(StartupScanTest, ScanSubtreeRecordsWhatTheStoreLacks) {
+  MakeTree();
+  Scan();
+  fs::create_directories(B("docs/out/inner"));
+  WriteFile("docs/out/inner/f", "f");
+  WriteFile("docs/out/g", "g");
+  const uint64_t last = store_->LastSeq();
+  absl::StatusOr<ScanReport> report = ScanSubtree(root_.get(), "docs/out", store_.get(),
+                                                  recorder_.get());
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const char* p : {"docs/out", "docs/out/inner", "docs/out/inner/f", "docs/out/g"}) {
+    EXPECT_TRUE(IsLive(p)) << p;
+  }
+  EXPECT_EQ(store_->LastSeq(), last + 4);
+  EXPECT_FALSE(IsTombstone("docs/a.txt"));
+  absl::StatusOr<ScanReport> again = ScanSubtree(root_.get(), "docs", store_.get(),
+                                                 recorder_.get());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->committed, 0u);
+  EXPECT_EQ(store_->LastSeq(), last + 4);
+  absl::StatusOr<ScanReport> gone = ScanSubtree(root_.get(), "no/such/path", store_.get(),
+                                                recorder_.get());
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(gone->objects_seen, 0u);
 }
 
 }  // namespace
