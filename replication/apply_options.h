@@ -5,6 +5,7 @@
 #include <string>
 
 #include "replication/entry_validation.h"
+#include "storage/ignore_patterns.h"
 
 namespace replfs {
 
@@ -39,6 +40,10 @@ struct ApplierOptions {
   // peer cannot plant a set-id file in the backing directory (which, unlike
   // the mount, is not nosuid).
   bool allow_setuid = false;
+  // Paths local to this replica (-o ignore=): entries for them are not
+  // applied, and removing a directory leaves them (and it) in place.
+  // Null: none. Outlives the applier.
+  const IgnorePatterns* ignore = nullptr;
 };
 
 }  // namespace replfs

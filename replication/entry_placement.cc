@@ -35,26 +35,38 @@ namespace {
 bool IsLive(const Entry& e) { return e.content().kind() != KIND_TOMBSTONE; }
 
 // Removes whatever is at `name` in `parent_fd` (a directory with its
-// contents). Absent is fine.
-absl::Status RemoveObject(int parent_fd, const std::string& name) {
+// contents; `path` is the object's path from the backing root). Absent is
+// fine. What `keep` names inside a directory stays, and so does the
+// directory then: returns whether the object is gone.
+absl::StatusOr<bool> RemoveObject(int parent_fd, const std::string& name,
+                                  const std::string& path, const KeepObject& keep) {
   struct stat st;
   if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, "stat");
+    if (errno == ENOENT) return true;
+    return ErrnoStatus(errno, "stat");
   }
   if (S_ISDIR(st.st_mode)) {
     UniqueFd dir(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.valid()) {
-      if (absl::Status s = RemoveContents(dir.get()); !s.ok()) return s;
+      absl::StatusOr<bool> kept = RemoveContents(dir.get(), keep, path);
+      if (!kept.ok()) return kept.status();
+      if (*kept) return false;
     }
     if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
       return ErrnoStatus(errno, absl::StrCat("rmdir ", name));
     }
-    return absl::OkStatus();
+    return true;
   }
   if (::unlinkat(parent_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
     return ErrnoStatus(errno, absl::StrCat("unlink ", name));
   }
-  return absl::OkStatus();
+  return true;
+}
+
+// Why an object cannot be replaced: it is a directory holding ignored paths.
+absl::Status HoldsIgnoredPaths(const std::string& path) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(path, " is a directory holding paths this replica ignores (-o ignore)"));
 }
 
 // The attributes of a directory kept or created only for its descendants:
@@ -218,7 +230,16 @@ absl::Status RemoteApplier::ReplaceObject(Plan& plan, const Target& target) {
   if (kind == KIND_TOMBSTONE || target.disk.object == ObjectAtPath::kDirectory) {
     // Removing (or replacing) a directory or whatever is there.
     if (target.disk.object != ObjectAtPath::kNone) {
-      if (absl::Status s = RemoveObject(parent_fd, target.name); !s.ok()) return s;
+      absl::StatusOr<bool> gone =
+          RemoveObject(parent_fd, target.name, plan.remote->path(), KeepIgnored());
+      if (!gone.ok()) return gone.status();
+      // A deleted directory stays for the ignored paths inside it; nothing
+      // can take its place while they are there.
+      if (!*gone && !prepared.temp_name.empty()) return HoldsIgnoredPaths(plan.remote->path());
+      if (!*gone) {
+        LogInfo(absl::StrCat("apply ", plan.remote->path(),
+                             ": deleted, but the directory stays for the ignored paths inside"));
+      }
     }
     if (prepared.temp_name.empty()) return absl::OkStatus();
   }
@@ -237,7 +258,8 @@ absl::Status RemoteApplier::PlaceDirectory(Plan& plan, const Target& target) {
   const std::string& name = target.name;
   if (target.disk.object != ObjectAtPath::kDirectory) {
     if (target.disk.object != ObjectAtPath::kNone) {
-      if (absl::Status s = RemoveObject(parent_fd, name); !s.ok()) return s;
+      absl::StatusOr<bool> gone = RemoveObject(parent_fd, name, plan.remote->path(), nullptr);
+      if (!gone.ok()) return gone.status();
     }
     if (::mkdirat(parent_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, absl::StrCat("mkdir ", plan.remote->path()));

@@ -197,6 +197,11 @@ absl::StatusOr<bool> RemoteApplier::DecideMove(const SubtreeMove& move, StoreTra
     *why_not = std::move(reason);
     return false;
   };
+  for (const MovedEntry& m : move.entries) {
+    if (IgnoredHere(*m.tombstone) || IgnoredHere(*m.live)) {
+      return refuse(absl::StrCat(m.live->path(), " or its old name is ignored here"));
+    }
+  }
   for (const std::string* root : {&move.from, &move.to}) {
     absl::StatusOr<bool> aside = AnySetAside(*store_, *root);
     if (!aside.ok()) return aside;

@@ -1,5 +1,8 @@
 #include "replication/remote_applier.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -369,6 +372,10 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   auto plan = std::make_unique<Plan>();
   plan->remote = &remote;
   plan->peer = source.peer;
+  if (IgnoredHere(remote)) {
+    plan->done = Outcome::kIgnored;
+    return plan;
+  }
   const std::string& path = remote.path();
   absl::StatusOr<std::optional<Entry>> before = store_->Get(path);
   if (!before.ok()) return before.status();
@@ -437,6 +444,25 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
   plan->needs_object = plan->content_wins &&
                        (kind == KIND_FILE || kind == KIND_SYMLINK || kind == KIND_FIFO);
   return plan;
+}
+
+bool RemoteApplier::IgnoredHere(const Entry& remote) const {
+  const IgnorePatterns* ignore = options_.ignore;
+  if (ignore == nullptr || ignore->empty()) return false;
+  const std::string& path = remote.path();
+  const Kind kind = remote.content().kind();
+  if (kind != KIND_TOMBSTONE) return ignore->Ignored(path, kind == KIND_DIR);
+  if (ignore->Ignored(path, /*is_dir=*/false)) return true;
+  if (!ignore->Ignored(path, /*is_dir=*/true)) return false;
+  absl::StatusOr<UniqueFd> object = OpenBeneath(root_fd_, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  return object.ok() && ::fstat(object->get(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+KeepObject RemoteApplier::KeepIgnored() const {
+  const IgnorePatterns* ignore = options_.ignore;
+  if (ignore == nullptr || ignore->empty()) return nullptr;
+  return [ignore](absl::string_view path, bool is_dir) { return ignore->Ignored(path, is_dir); };
 }
 
 }  // namespace replfs

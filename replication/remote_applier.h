@@ -21,6 +21,7 @@
 #include "replication/conflict_keeper.h"
 #include "replication/entry_validation.h"
 #include "replication/subtree_move.h"
+#include "storage/beneath.h"
 #include "storage/filesystem_hooks.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
@@ -116,6 +117,11 @@ class RemoteApplier {
   absl::Status SetAttributesThere(Plan& plan, const Target& target);
   absl::Status KeepLoser(const Plan& plan, const Target& target, StoreTransaction& txn,
                          ApplyStats* stats);
+  // Whether `remote` names a path this replica ignores. A tombstone's
+  // path counts as a directory when a directory is there now.
+  bool IgnoredHere(const Entry& remote) const;
+  // What removing a directory leaves in place: the ignored paths.
+  KeepObject KeepIgnored() const;
   absl::Status ReplaceObject(Plan& plan, const Target& target);
   absl::Status PlaceDirectory(Plan& plan, const Target& target);
   absl::Status KeepForDescendants(Plan& plan, const Target& target, StoreTransaction& txn);

@@ -20,8 +20,10 @@ class ApplierFixture : public StoreAndRecorderTest {
       : StoreAndRecorderTest(scratch_prefix, node) {}
 
   // Call from SetUp, after StoreAndRecorderTest::SetUp.
-  void MakeApplier(FilesystemHooks* hooks) {
+  // `ignore`: the paths this replica keeps to itself (none when null).
+  void MakeApplier(FilesystemHooks* hooks, const IgnorePatterns* ignore = nullptr) {
     ApplierOptions options;
+    options.ignore = ignore;
     options.node_id = node_;
     options.hidden_name = ".replfs";
     options.temp_dir = B(".replfs/tmp");
