@@ -92,6 +92,7 @@ int Run(const Options& options) {
   absl::StatusOr<ReplicatorConfig> config =
       MakeReplicatorConfig(options, *replica.state, replica.hidden);
   if (!config.ok()) return StartupFailed(config.status());
+  config->applier.ignore = &replica.ignore;
   if (metrics != nullptr) config->latency = metrics->latency();
   Replicator replicator(*config, fs.inodes.root()->dir_fd(), replica.store.get(), &replica.clock,
                         &kernel_cache);

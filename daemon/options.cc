@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "fuse/mount_options.h"
+#include "storage/ignore_patterns.h"
 
 namespace replfs {
 namespace {
@@ -28,7 +29,7 @@ struct RawOptions {
   ~RawOptions() {
     for (char* value : {state_dir, cache_timeout, writeback, passthrough_io, log_level, listen,
                         peers, fallback_peers, fallback_after, cluster, config, tls_ca,
-                        tombstone_grace, inode_fds, tls_cert, tls_key, metrics}) {
+                        tombstone_grace, inode_fds, tls_cert, tls_key, metrics, ignore_file}) {
       std::free(value);
     }
   }
@@ -50,9 +51,11 @@ struct RawOptions {
   char* tls_cert = nullptr;
   char* tls_key = nullptr;
   char* metrics = nullptr;
+  char* ignore_file = nullptr;
   int insecure = 0;
   int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
+  std::vector<std::string> ignore_list;  // From repeatable --ignore= / -o ignore=.
   int foreground = 0;
   int debug = 0;
   int single_thread = 0;
@@ -63,7 +66,7 @@ struct RawOptions {
   std::vector<std::string> unknown;
 };
 
-enum Key { kKeyHelp, kKeyVersion, kKeyForeground, kKeyDebug, kKeySingle, kKeyPeer };
+enum Key { kKeyHelp, kKeyVersion, kKeyForeground, kKeyDebug, kKeySingle, kKeyPeer, kKeyIgnore };
 
 #define REPLFS_OPT(templ, field) {templ, offsetof(RawOptions, field), 0}
 // FUSE_OPT_KEY, with its offset marker (-1U, the value fuse_opt compares
@@ -114,12 +117,17 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--tls_key=%s", tls_key),
     REPLFS_OPT("--tls-key=%s", tls_key),
     REPLFS_OPT("--config=%s", config),
+    REPLFS_OPT("ignore_file=%s", ignore_file),
+    REPLFS_OPT("--ignore_file=%s", ignore_file),
+    REPLFS_OPT("--ignore-file=%s", ignore_file),
     {"insecure", offsetof(RawOptions, insecure), 1},
     {"--insecure", offsetof(RawOptions, insecure), 1},
     {"allow_setuid", offsetof(RawOptions, allow_setuid), 1},
     {"--allow_setuid", offsetof(RawOptions, allow_setuid), 1},
     REPLFS_KEY("peer=", kKeyPeer),
     REPLFS_KEY("--peer=", kKeyPeer),
+    REPLFS_KEY("ignore=", kKeyIgnore),
+    REPLFS_KEY("--ignore=", kKeyIgnore),
     REPLFS_KEY("-h", kKeyHelp),
     REPLFS_KEY("--help", kKeyHelp),
     REPLFS_KEY("-V", kKeyVersion),
@@ -155,6 +163,11 @@ int ProcessArgument(void* data, const char* arg, int key, fuse_args*) {
     case kKeyPeer: {
       const std::string option(arg);
       raw->peer_list.push_back(option.substr(option.find('=') + 1));
+      return 0;
+    }
+    case kKeyIgnore: {
+      const std::string option(arg);
+      raw->ignore_list.push_back(option.substr(option.find('=') + 1));
       return 0;
     }
     case FUSE_OPT_KEY_NONOPT:
@@ -272,11 +285,12 @@ absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
   FillFrom(raw->inode_fds, file.inode_fds);
   FillFrom(raw->tls_cert, file.tls_cert);
   FillFrom(raw->tls_key, file.tls_key);
+  FillFrom(raw->ignore_file, file.ignore_file);
   Take(file.config);
   raw->insecure |= file.insecure;
   raw->allow_setuid |= file.allow_setuid;
-  for (auto list : {&RawOptions::peer_list, &RawOptions::unknown, &RawOptions::positional,
-                     &RawOptions::passthrough}) {
+  for (auto list : {&RawOptions::peer_list, &RawOptions::ignore_list, &RawOptions::unknown,
+                     &RawOptions::positional, &RawOptions::passthrough}) {
     (raw->*list).insert((raw->*list).end(), (file.*list).begin(), (file.*list).end());
   }
   return absl::OkStatus();
@@ -319,6 +333,20 @@ absl::Status ReadEarlySettings(RawOptions* raw, Options* options) {
   return absl::OkStatus();
 }
 
+// -o ignore= patterns, then the lines of -o ignore_file=, checked.
+absl::Status ReadIgnorePatterns(RawOptions* raw, ReplicationOptions* replication) {
+  replication->ignore_patterns = raw->ignore_list;
+  const std::string file = Take(raw->ignore_file);
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ignore_file ", file));
+    std::string line;
+    while (std::getline(in, line)) replication->ignore_patterns.push_back(line);
+    if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read ignore_file ", file));
+  }
+  return IgnorePatterns::Parse(replication->ignore_patterns).status();
+}
+
 // The cluster and the peer lists, checked against each other.
 absl::Status ReadReplicationSettings(RawOptions* raw, ReplicationOptions* replication) {
   const std::string cluster = Take(raw->cluster);
@@ -326,6 +354,7 @@ absl::Status ReadReplicationSettings(RawOptions* raw, ReplicationOptions* replic
   AppendPeerList(Take(raw->peers), &replication->peers);
   for (const std::string& p : raw->peer_list) AppendPeerList(p, &replication->peers);
   AppendPeerList(Take(raw->fallback_peers), &replication->fallback_peers);
+  if (absl::Status s = ReadIgnorePatterns(raw, replication); !s.ok()) return s;
   return CheckReplicationOptions(*replication);
 }
 

@@ -55,9 +55,9 @@ absl::Status CatchUpWithBackingDirectory(OpenedReplica* replica) {
     return absl::InternalError(absl::StrCat("start-up scan failed: ", scan.status().ToString()));
   }
   LogInfo(absl::StrFormat("node %016x: start-up scan saw %d objects, rehashed %d, "
-                          "committed %d, deleted %d",
+                          "committed %d, deleted %d, ignored %d",
                           replica->state->node_id(), scan->objects_seen, scan->rehashed,
-                          scan->committed, scan->deleted));
+                          scan->committed, scan->deleted, scan->ignored));
   return absl::OkStatus();
 }
 
@@ -76,6 +76,11 @@ absl::StatusOr<std::unique_ptr<OpenedReplica>> OpenReplica(const Options& option
   replica->clock.AdvanceTo(replica->store->MaxHlc());
   replica->recorder = std::make_unique<ChangeRecorder>(replica->store.get(), &replica->clock,
                                                        replica->state->node_id());
+  absl::StatusOr<IgnorePatterns> ignore =
+      IgnorePatterns::Parse(options.replication.ignore_patterns);
+  if (!ignore.ok()) return ignore.status();
+  replica->ignore = *std::move(ignore);
+  replica->recorder->set_ignore_patterns(&replica->ignore);
   replica->root_fd =
       UniqueFd(::open(options.mount.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!replica->root_fd.valid()) {

@@ -8,6 +8,7 @@
 #include "daemon/options.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"
+#include "storage/ignore_patterns.h"
 #include "storage/metadata_store.h"
 #include "storage/state_dir.h"
 #include "storage/unique_fd.h"
@@ -24,11 +25,13 @@ struct OpenedReplica {
   std::unique_ptr<ChangeRecorder> recorder;
   UniqueFd root_fd;     // O_PATH of the backing directory; the filesystem takes it.
   std::string hidden;   // The state folder's name at the backing root, or "".
+  IgnorePatterns ignore;  // -o ignore=: the recorder and the applier consult it.
 };
 
 // Opens the state folder and store, finishes applies the last process was
 // killed in the middle of, and scans the backing directory for changes made
-// while nothing was mounted. Errors are one sentence for the operator.
+// while nothing was mounted (ignored paths left alone). Errors are one
+// sentence for the operator.
 absl::StatusOr<std::unique_ptr<OpenedReplica>> OpenReplica(const Options& options);
 
 }  // namespace replfs

@@ -24,6 +24,9 @@ struct ReplicationOptions {
   std::string tls_key;
   double tombstone_grace = 86400;   // Seconds before an acknowledged tombstone is purged.
   std::string metrics;              // HOST:PORT to serve /metrics on; "" = none.
+  // Paths local to this replica, gitignore lines (-o ignore=, then the lines
+  // of -o ignore_file=).
+  std::vector<std::string> ignore_patterns;
 };
 
 // Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.

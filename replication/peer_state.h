@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +51,13 @@ class PeerState {
     status_.set_last_error("");
     status_.set_last_contact_unix_ms(UnixMillisNow());
     live_ = false;  // Until its log is replayed up to its head.
+  }
+  // See PeerStatus.ignore_patterns.
+  void SetIgnorePatterns(const std::vector<std::string>& patterns, bool differ) {
+    absl::MutexLock lock(&mu_);
+    status_.clear_ignore_patterns();
+    for (const std::string& pattern : patterns) status_.add_ignore_patterns(pattern);
+    status_.set_ignore_patterns_differ(differ);
   }
   // See PeerStatus.missed_purge_seq.
   void SetMissedPurge(uint64_t seq) {

@@ -11,6 +11,7 @@
 #include "replication/stale_reconciler.h"
 #include "storage/content_hasher.h"
 #include "storage/hlc.h"
+#include "storage/ignore_patterns.h"
 #include "storage/log.h"
 
 namespace replfs {
@@ -301,9 +302,24 @@ absl::StatusOr<uint64_t> Puller::AcceptHello(const HelloReply& reply) {
   }
   if (absl::Status s = NoteMissedPurges(reply, *stored_checkpoint); !s.ok()) return s;
   state_.SetConnected(reply.node(), skew_ms);
+  NoteIgnorePatterns(reply);
   LogInfo(absl::StrFormat("peer %s (node %016x): connected, pulling from seq %d of %d",
                           config_.peer_address, reply.node(), resume, reply.head_seq()));
   return resume;
+}
+
+void Puller::NoteIgnorePatterns(const HelloReply& reply) {
+  const std::vector<std::string> theirs(reply.ignore_patterns().begin(),
+                                        reply.ignore_patterns().end());
+  const bool differ = theirs != config_.ignore_patterns;
+  state_.SetIgnorePatterns(theirs, differ);
+  if (differ) {
+    LogWarning(absl::StrFormat(
+        "peer %s (node %016x): ignores other paths than this replica (theirs: %s; ours: %s): "
+        "the trees will differ there",
+        config_.peer_address, reply.node(), DescribeIgnorePatterns(theirs),
+        DescribeIgnorePatterns(config_.ignore_patterns)));
+  }
 }
 
 absl::Status Puller::NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint) {

@@ -32,6 +32,8 @@ struct PullerConfig {
   bool fallback = false;
   // Times each take of the feed from received to applied (-o metrics).
   LatencyHistograms* latency = nullptr;
+  // This replica's ignore patterns, compared with the peer's in its hello.
+  std::vector<std::string> ignore_patterns;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
@@ -70,6 +72,8 @@ class Puller {
   // whether deletions made there can no longer reach this replica; records
   // it for good, says it in the log and in status.
   absl::Status NoteMissedPurges(const HelloReply& reply, uint64_t checkpoint);
+  // Keeps the peer's ignore patterns for status; warns when they differ.
+  void NoteIgnorePatterns(const HelloReply& reply);
   // Removes what the peer deleted and purged while this replica was away
   // (see StaleReconciler), then records that it is stale no more.
   absl::Status Reconcile(Replication::Stub* stub, BlockFetcher* fetcher, uint64_t peer,

@@ -31,6 +31,7 @@ class ReplicationService final
     std::string cluster;
     uint64_t node_id = 0;
     std::string listen;
+    std::vector<std::string> ignore_patterns;  // Told to callers in the hello.
     size_t max_batch_bytes = 4 << 20;
     size_t max_batch_entries = 2000;
   };

@@ -79,8 +79,9 @@ absl::Status Replicator::Start() {
   started_unix_ms_ = UnixMillisNow();
   if (!config_.listen.empty()) {
     service_ = std::make_unique<ReplicationService>(
-        ReplicationService::Config{config_.cluster, config_.node_id, config_.listen}, store_, clock_,
-        root_fd_);
+        ReplicationService::Config{config_.cluster, config_.node_id, config_.listen,
+                                   IgnorePatternSources()},
+        store_, clock_, root_fd_);
     grpc::ServerBuilder builder;
     int bound_port = 0;
     builder.AddListeningPort(config_.listen, config_.server_credentials, &bound_port);
@@ -135,6 +136,7 @@ void Replicator::StartPullers() {
     pc.credentials = config_.channel_credentials;
     pc.fallback = fallback;
     pc.latency = config_.latency;
+    pc.ignore_patterns = IgnorePatternSources();
     pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
     return pullers_.back().get();
   };
@@ -272,6 +274,7 @@ ReplicaStatus Replicator::Status() const {
   if (data_path_) data_path_(&status);
   if (service_ != nullptr) status.set_bytes_served(service_->bytes_served());
   SetAsideByPeer set_aside = CollectSetAside(&status);
+  for (const std::string& pattern : IgnorePatternSources()) status.add_ignore_patterns(pattern);
   AddPeers(&status, &set_aside);
   AddPullers(&status);
   // What is left came from no peer configured now.
@@ -335,6 +338,14 @@ void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) cons
       for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
       set_aside->erase(it);
     }
+    if (peer.ignore_patterns_differ()) {
+      const std::vector<std::string> theirs(peer.ignore_patterns().begin(),
+                                            peer.ignore_patterns().end());
+      status->add_warnings(absl::StrCat("peer ", peer.address(), " has other ignore patterns (",
+                                        DescribeIgnorePatterns(theirs), "; here ",
+                                        DescribeIgnorePatterns(IgnorePatternSources()),
+                                        "): the trees differ there"));
+    }
     if (std::abs(peer.clock_skew_ms()) > 5000) {
       status->add_warnings(absl::StrCat("clock of peer ", peer.address(), " is off by ",
                                         peer.clock_skew_ms(), " ms"));
@@ -362,6 +373,11 @@ void Replicator::AddPullers(ReplicaStatus* status) const {
     puller->set_acknowledged_seq(seq);
     puller->set_is_peer(configured.contains(node));
   }
+}
+
+std::vector<std::string> Replicator::IgnorePatternSources() const {
+  if (config_.applier.ignore == nullptr) return {};
+  return config_.applier.ignore->Sources();
 }
 
 }  // namespace replfs

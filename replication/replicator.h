@@ -91,6 +91,8 @@ class Replicator {
   SetAsideByPeer CollectSetAside(ReplicaStatus* status) const;
   void AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) const;
   void AddPullers(ReplicaStatus* status) const;
+  // The patterns of -o ignore= as given (none without an applier's set).
+  std::vector<std::string> IgnorePatternSources() const;
   void StartPullers();
   void RunDeferredWorker();
   void PurgeTombstones();

@@ -124,4 +124,13 @@ std::vector<std::string> IgnorePatterns::Sources() const {
   return sources;
 }
 
+std::string DescribeIgnorePatterns(const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return "none";
+  std::string described;
+  for (const std::string& pattern : patterns) {
+    absl::StrAppend(&described, described.empty() ? "" : " ", "'", pattern, "'");
+  }
+  return described;
+}
+
 }  // namespace replfs

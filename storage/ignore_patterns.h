@@ -55,6 +55,10 @@ class IgnorePatterns {
   std::vector<Pattern> patterns_;
 };
 
+// `patterns` for a log line or a warning: quoted, separated by blanks, or
+// "none".
+std::string DescribeIgnorePatterns(const std::vector<std::string>& patterns);
+
 }  // namespace replfs
 
 #endif  // REPLFS_STORAGE_IGNORE_PATTERNS_H_

@@ -267,6 +267,15 @@ absl::Status Cluster::Start(int i) {
   return absl::OkStatus();
 }
 
+absl::Status Cluster::SetArguments(int i, const std::vector<std::string>& args) {
+  if (running(i)) return absl::FailedPreconditionError(absl::StrCat("replica ", i, " is running"));
+  std::vector<std::string> all = Arguments(i);
+  all.insert(all.end(), args.begin(), args.end());
+  std::unique_ptr<ReplicaProcess>& slot = replicas_[static_cast<size_t>(i)];
+  slot = std::make_unique<ReplicaProcess>(slot->backing(), slot->mountpoint(), std::move(all));
+  return absl::OkStatus();
+}
+
 absl::Status Cluster::Stop(int i) { return replica(i).Stop(); }
 
 void Cluster::Kill(int i) { replica(i).Kill(); }

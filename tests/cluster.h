@@ -92,6 +92,10 @@ class Cluster {
   int size() const { return static_cast<int>(replicas_.size()); }
   // Arguments for replica i only (before its Start).
   void AddArguments(int i, const std::vector<std::string>& args) { replica(i).AddArguments(args); }
+  // Replaces what AddArguments gave replica i, for its next Start (a
+  // restart with other options); it must be stopped. References from
+  // replica(i) taken before are no longer valid.
+  absl::Status SetArguments(int i, const std::vector<std::string>& args);
   absl::Status StartAll();
   absl::Status Start(int i);
   absl::Status Stop(int i);

@@ -104,6 +104,10 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       "  conflicts     %d%s\n", s.conflicts(),
       s.conflicts() > 0 && !options.conflicts ? " (--conflicts lists them)" : "");
   out << absl::StrFormat("  served        %s to peers\n", Bytes(s.bytes_served()));
+  if (s.ignore_patterns_size() > 0) {
+    out << absl::StrFormat("  ignored       '%s' (local to this replica)\n",
+                           absl::StrJoin(s.ignore_patterns(), "' '"));
+  }
   for (const std::string& warning : s.warnings()) out << "  warning       " << warning << "\n";
 
   if (s.peers_size() == 0) {

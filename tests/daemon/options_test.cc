@@ -100,6 +100,33 @@ TEST(OptionsTest, TheCommandLineWinsOverTheConfigFile) {
   EXPECT_EQ(options->replication.peers, (std::vector<std::string>{"b:2", "a:1"}));
 }
 
+TEST(OptionsTest, IgnorePatternsComeFromOptionsThenTheIgnoreFile) {
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/options_test_", ::getpid(), ".ignore");
+  FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs("# build output\n*.bak\n!keep.bak\n", file);
+  std::fclose(file);
+  absl::StatusOr<Options> options = Parse(
+      {"/b", "/m", "-o", "ignore=*.tmp,ignore=cache/", "-o", absl::StrCat("ignore_file=", path)});
+  absl::StatusOr<Options> missing_file =
+      Parse({"/b", "/m", "-o", absl::StrCat("ignore_file=", path, ".absent")});
+  absl::StatusOr<Options> bad_pattern = Parse({"/b", "/m", "-o", "ignore=a//b"});
+  std::remove(path.c_str());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->replication.ignore_patterns,
+            (std::vector<std::string>{"*.tmp", "cache/", "# build output", "*.bak", "!keep.bak"}));
+  ASSERT_FALSE(missing_file.ok());
+  EXPECT_TRUE(absl::StrContains(missing_file.status().message(), "cannot read ignore_file"))
+      << missing_file.status();
+  ASSERT_FALSE(bad_pattern.ok());
+  EXPECT_TRUE(absl::StrContains(bad_pattern.status().message(), "ignore pattern 'a//b'"))
+      << bad_pattern.status();
+  absl::StatusOr<Options> none = Parse({"/b", "/m"});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->replication.ignore_patterns.empty());
+}
+
 TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
   absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400"});
   ASSERT_FALSE(refused.ok());

@@ -90,7 +90,7 @@ class ReplicationServiceTest : public ::testing::Test {
     return batches;
   }
 
-  ReplicationService::Config config_{"replfs", 1, "127.0.0.1:0"};
+  ReplicationService::Config config_{"replfs", 1, "127.0.0.1:0", {}};
   testing::ScratchDir dir_{"replication-service-test"};
   std::unique_ptr<MetadataStore> store_;
   HybridLogicalClock clock_;
