@@ -15,9 +15,11 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "daemon/config_reloader.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics_wiring.h"
 #include "daemon/options.h"
@@ -60,8 +62,9 @@ int StartupFailed(const absl::Status& status) {
 
 // Runs one replica until it is unmounted. On a start-up failure, whatever
 // was built is torn down in reverse (replication stops before the session
-// goes), as the declaration order below arranges.
-int Run(const Options& options) {
+// goes), as the declaration order below arranges. `parsed` and `argv` are
+// what a reload (SIGHUP) compares with and parses again.
+int Run(const Options& options, const Options& parsed, std::vector<std::string> argv) {
   SetLogLevel(options.log_level);
   Daemon::Start(!options.foreground);
   // New objects get exactly the mode the kernel passes (it already applied
@@ -107,11 +110,16 @@ int Run(const Options& options) {
   }
   if (absl::Status s = replicator.Start(); !s.ok()) return StartupFailed(s);
   if (absl::Status s = (*session)->InstallSignalHandlers(); !s.ok()) return StartupFailed(s);
+  // After libfuse's handlers: SIGHUP reloads instead of unmounting.
+  ConfigReloader reloader(std::move(argv), parsed, options.config_file, &replicator,
+                          &replica.ignore);
+  if (absl::Status s = reloader.Start(); !s.ok()) return StartupFailed(s);
   if (absl::Status s = (*session)->Mount(); !s.ok()) return StartupFailed(s);
   LogInfo(absl::StrCat("mounted ", options.mount.backing, " at ", options.mount.mountpoint));
   Daemon::ReportReady();
 
   const int result = (*session)->Serve();
+  reloader.Stop();
   replicator.Stop();
   (*session)->Close();
   LogInfo("unmounted; store closed cleanly");
@@ -148,9 +156,10 @@ int main(int argc, char** argv) {
     std::printf("replfs 0.1.0 (libfuse %d)\n", fuse_version());
     return 0;
   }
+  const replfs::Options parsed = *options;
   if (absl::Status s = replfs::ValidateOptions(&*options); !s.ok()) {
     std::fprintf(stderr, "replfs: error: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  return replfs::Run(*options);
+  return replfs::Run(*options, parsed, std::vector<std::string>(argv, argv + argc));
 }

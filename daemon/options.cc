@@ -394,7 +394,7 @@ absl::Status ReadMountSettings(RawOptions* raw, Options* options) {
 
 }  // namespace
 
-absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
+absl::StatusOr<Options> ParseOptions(int argc, char** argv, const std::string& config_file) {
   fuse_args args = FUSE_ARGS_INIT(argc, argv);
   RawOptions raw;
   if (fuse_opt_parse(&args, &raw, kOptionSpec, ProcessArgument) != 0) {
@@ -409,6 +409,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   options.mount.debug = raw.debug != 0;
   options.mount.single_thread = raw.single_thread != 0;
   options.config_file = Take(raw.config);
+  if (!config_file.empty()) options.config_file = config_file;
   if (!options.config_file.empty()) {
     // Settings on the command line win over the config file's.
     if (absl::Status s = MergeConfigFile(options.config_file, &raw); !s.ok()) return s;
@@ -424,10 +425,12 @@ absl::Status ValidateOptions(Options* options) {
   if (absl::Status s = ValidateMountOptions(&options->mount); !s.ok()) return s;
   if (options->state_dir.empty()) {
     options->state_dir = options->mount.backing + "/.replfs";
-  } else if (options->state_dir.front() != '/') {
+  }
+  for (std::string* path : {&options->state_dir, &options->config_file}) {
+    if (path->empty() || path->front() == '/') continue;
     char cwd[PATH_MAX];
     if (::getcwd(cwd, sizeof(cwd)) == nullptr) return absl::ErrnoToStatus(errno, "getcwd");
-    options->state_dir = absl::StrCat(cwd, "/", options->state_dir);
+    *path = absl::StrCat(cwd, "/", *path);
   }
   if (absl::Status s = ResolveTlsFiles(&options->replication); !s.ok()) return s;
   if (IsInsideDirectory(options->state_dir, options->mount.mountpoint)) {

@@ -24,11 +24,13 @@ struct Options {
   std::string config_file;
 };
 
-// Parses argv (and the config file it names). Errors are one human
-// sentence, suitable for one line.
-absl::StatusOr<Options> ParseOptions(int argc, char** argv);
+// Parses argv (and the config file it names, or `config_file` when given:
+// a reload reads the file by the absolute name found at start). Errors are
+// one human sentence, suitable for one line.
+absl::StatusOr<Options> ParseOptions(int argc, char** argv, const std::string& config_file = "");
 
-// Checks the directories and derived settings; fills canonical paths.
+// Checks the directories and derived settings; fills canonical paths (the
+// state folder and the config file made absolute).
 absl::Status ValidateOptions(Options* options);
 
 }  // namespace replfs

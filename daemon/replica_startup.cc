@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<OpenedReplica>> OpenReplica(const Options& option
   absl::StatusOr<IgnorePatterns> ignore =
       IgnorePatterns::Parse(options.replication.ignore_patterns);
   if (!ignore.ok()) return ignore.status();
-  replica->ignore = *std::move(ignore);
+  replica->ignore.Replace(*std::move(ignore));
   replica->recorder->set_ignore_patterns(&replica->ignore);
   replica->root_fd =
       UniqueFd(::open(options.mount.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

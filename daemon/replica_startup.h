@@ -8,7 +8,7 @@
 #include "daemon/options.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"
-#include "storage/ignore_patterns.h"
+#include "storage/ignore_set.h"
 #include "storage/metadata_store.h"
 #include "storage/state_dir.h"
 #include "storage/unique_fd.h"
@@ -25,7 +25,7 @@ struct OpenedReplica {
   std::unique_ptr<ChangeRecorder> recorder;
   UniqueFd root_fd;     // O_PATH of the backing directory; the filesystem takes it.
   std::string hidden;   // The state folder's name at the backing root, or "".
-  IgnorePatterns ignore;  // -o ignore=: the recorder and the applier consult it.
+  IgnoreSet ignore;  // -o ignore=: the recorder and the applier consult it.
 };
 
 // Opens the state folder and store, finishes applies the last process was

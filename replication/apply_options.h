@@ -5,7 +5,7 @@
 #include <string>
 
 #include "replication/entry_validation.h"
-#include "storage/ignore_patterns.h"
+#include "storage/ignore_set.h"
 
 namespace replfs {
 
@@ -43,7 +43,7 @@ struct ApplierOptions {
   // Paths local to this replica (-o ignore=): entries for them are not
   // applied, and removing a directory leaves them (and it) in place.
   // Null: none. Outlives the applier.
-  const IgnorePatterns* ignore = nullptr;
+  const IgnoreSet* ignore = nullptr;
 };
 
 }  // namespace replfs

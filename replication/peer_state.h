@@ -53,11 +53,10 @@ class PeerState {
     live_ = false;  // Until its log is replayed up to its head.
   }
   // See PeerStatus.ignore_patterns.
-  void SetIgnorePatterns(const std::vector<std::string>& patterns, bool differ) {
+  void SetIgnorePatterns(const std::vector<std::string>& patterns) {
     absl::MutexLock lock(&mu_);
     status_.clear_ignore_patterns();
     for (const std::string& pattern : patterns) status_.add_ignore_patterns(pattern);
-    status_.set_ignore_patterns_differ(differ);
   }
   // See PeerStatus.missed_purge_seq.
   void SetMissedPurge(uint64_t seq) {

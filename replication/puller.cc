@@ -311,14 +311,15 @@ absl::StatusOr<uint64_t> Puller::AcceptHello(const HelloReply& reply) {
 void Puller::NoteIgnorePatterns(const HelloReply& reply) {
   const std::vector<std::string> theirs(reply.ignore_patterns().begin(),
                                         reply.ignore_patterns().end());
-  const bool differ = theirs != config_.ignore_patterns;
-  state_.SetIgnorePatterns(theirs, differ);
-  if (differ) {
+  const std::vector<std::string> ours =
+      config_.ignore != nullptr ? config_.ignore->Sources() : std::vector<std::string>();
+  state_.SetIgnorePatterns(theirs);
+  if (theirs != ours) {
     LogWarning(absl::StrFormat(
         "peer %s (node %016x): ignores other paths than this replica (theirs: %s; ours: %s): "
         "the trees will differ there",
         config_.peer_address, reply.node(), DescribeIgnorePatterns(theirs),
-        DescribeIgnorePatterns(config_.ignore_patterns)));
+        DescribeIgnorePatterns(ours)));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "metrics/latency_histograms.h"
 #include "replfs.grpc.pb.h"
+#include "storage/ignore_set.h"
 #include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
 #include "replication/remote_applier.h"
@@ -32,8 +33,9 @@ struct PullerConfig {
   bool fallback = false;
   // Times each take of the feed from received to applied (-o metrics).
   LatencyHistograms* latency = nullptr;
-  // This replica's ignore patterns, compared with the peer's in its hello.
-  std::vector<std::string> ignore_patterns;
+  // This replica's ignore patterns, compared with the peer's in its hello
+  // (none when null).
+  const IgnoreSet* ignore = nullptr;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
@@ -55,6 +57,8 @@ class Puller {
   void SetInUse(bool in_use);
 
   PeerState& state() { return state_; }
+  const std::string& address() const { return config_.peer_address; }
+  bool fallback() const { return config_.fallback; }
   // A stub to fetch blocks from this peer while connected (nullptr if not),
   // on the blocks connection.
   std::shared_ptr<Replication::Stub> stub();

@@ -447,7 +447,7 @@ absl::StatusOr<std::unique_ptr<RemoteApplier::Plan>> RemoteApplier::Decide(
 }
 
 bool RemoteApplier::IgnoredHere(const Entry& remote) const {
-  const IgnorePatterns* ignore = options_.ignore;
+  const IgnoreSet* ignore = options_.ignore;
   if (ignore == nullptr || ignore->empty()) return false;
   const std::string& path = remote.path();
   const Kind kind = remote.content().kind();
@@ -460,7 +460,7 @@ bool RemoteApplier::IgnoredHere(const Entry& remote) const {
 }
 
 KeepObject RemoteApplier::KeepIgnored() const {
-  const IgnorePatterns* ignore = options_.ignore;
+  const IgnoreSet* ignore = options_.ignore;
   if (ignore == nullptr || ignore->empty()) return nullptr;
   return [ignore](absl::string_view path, bool is_dir) { return ignore->Ignored(path, is_dir); };
 }

@@ -46,7 +46,11 @@ grpc::Status ReplicationService::Hello(grpc::ServerContext*, const HelloRequest*
   reply->set_head_seq(store_->LastSeq());
   reply->set_hlc(clock_->Now());
   reply->set_purged_through_seq(store_->PurgedThrough());
-  for (const std::string& pattern : config_.ignore_patterns) reply->add_ignore_patterns(pattern);
+  if (config_.ignore != nullptr) {
+    for (const std::string& pattern : config_.ignore->Sources()) {
+      reply->add_ignore_patterns(pattern);
+    }
+  }
   if (request->protocol_version() != PROTOCOL_VERSION_CURRENT) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("protocol version ", request->protocol_version(),

@@ -13,6 +13,7 @@
 #include "replfs.grpc.pb.h"
 #include "replication/change_feeds.h"
 #include "storage/hlc.h"
+#include "storage/ignore_set.h"
 #include "storage/metadata_store.h"
 
 namespace replfs {
@@ -31,7 +32,7 @@ class ReplicationService final
     std::string cluster;
     uint64_t node_id = 0;
     std::string listen;
-    std::vector<std::string> ignore_patterns;  // Told to callers in the hello.
+    const IgnoreSet* ignore = nullptr;  // Its patterns are told to callers in the hello.
     size_t max_batch_bytes = 4 << 20;
     size_t max_batch_entries = 2000;
   };

@@ -25,9 +25,8 @@ namespace {
 // entries, whose origin stream may be gone).
 class AnyPeerFetcher final : public BlockFetcher {
  public:
-  AnyPeerFetcher(const std::vector<std::unique_ptr<Puller>>& pullers,
-                 FetchCancellation* cancellation)
-      : pullers_(pullers), cancellation_(cancellation) {}
+  AnyPeerFetcher(std::vector<std::shared_ptr<Puller>> pullers, FetchCancellation* cancellation)
+      : pullers_(std::move(pullers)), cancellation_(cancellation) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override {
     absl::Status last = absl::UnavailableError("no connected peer");
     for (const auto& puller : pullers_) {
@@ -42,7 +41,7 @@ class AnyPeerFetcher final : public BlockFetcher {
   }
 
  private:
-  const std::vector<std::unique_ptr<Puller>>& pullers_;
+  const std::vector<std::shared_ptr<Puller>> pullers_;
   FetchCancellation* cancellation_;
 };
 
@@ -80,7 +79,7 @@ absl::Status Replicator::Start() {
   if (!config_.listen.empty()) {
     service_ = std::make_unique<ReplicationService>(
         ReplicationService::Config{config_.cluster, config_.node_id, config_.listen,
-                                   IgnorePatternSources()},
+                                   config_.applier.ignore},
         store_, clock_, root_fd_);
     grpc::ServerBuilder builder;
     int bound_port = 0;
@@ -126,30 +125,86 @@ absl::Status Replicator::Start() {
   return absl::OkStatus();
 }
 
+std::shared_ptr<Puller> Replicator::MakePuller(const std::string& address, bool fallback) {
+  PullerConfig pc;
+  pc.peer_address = address;
+  pc.cluster = config_.cluster;
+  pc.node_id = config_.node_id;
+  pc.listen = config_.listen;
+  pc.credentials = config_.channel_credentials;
+  pc.fallback = fallback;
+  pc.latency = config_.latency;
+  pc.ignore = config_.applier.ignore;
+  return std::make_shared<Puller>(pc, store_, &applier_);
+}
+
 void Replicator::StartPullers() {
-  auto add = [&](const std::string& address, bool fallback) {
-    PullerConfig pc;
-    pc.peer_address = address;
-    pc.cluster = config_.cluster;
-    pc.node_id = config_.node_id;
-    pc.listen = config_.listen;
-    pc.credentials = config_.channel_credentials;
-    pc.fallback = fallback;
-    pc.latency = config_.latency;
-    pc.ignore_patterns = IgnorePatternSources();
-    pullers_.push_back(std::make_unique<Puller>(pc, store_, &applier_));
-    return pullers_.back().get();
-  };
+  absl::MutexLock lock(&peers_mu_);
+  for (const std::string& peer : config_.peers) pullers_.push_back(MakePuller(peer, false));
+  for (const std::string& peer : config_.fallback_peers) {
+    pullers_.push_back(MakePuller(peer, true));
+  }
+  for (auto& puller : pullers_) puller->Start();
+  StartFallbackSupervisor();
+}
+
+void Replicator::StartFallbackSupervisor() {
   std::vector<Puller*> peers;
   std::vector<Puller*> fallbacks;
-  for (const std::string& peer : config_.peers) peers.push_back(add(peer, false));
-  for (const std::string& peer : config_.fallback_peers) fallbacks.push_back(add(peer, true));
-  for (auto& puller : pullers_) puller->Start();
-  if (!fallbacks.empty()) {
-    fallback_supervisor_ = std::make_unique<FallbackSupervisor>(config_.fallback_after,
-                                                                std::move(peers), fallbacks);
-    fallback_supervisor_->Start();
+  for (const auto& puller : pullers_) {
+    (puller->fallback() ? fallbacks : peers).push_back(puller.get());
   }
+  if (fallbacks.empty()) return;
+  fallback_supervisor_ = std::make_unique<FallbackSupervisor>(config_.fallback_after,
+                                                              std::move(peers), fallbacks);
+  fallback_supervisor_->Start();
+}
+
+void Replicator::SetPeers(const std::vector<std::string>& peers,
+                          const std::vector<std::string>& fallback_peers,
+                          absl::Duration fallback_after) {
+  std::vector<std::shared_ptr<Puller>> stopped;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    if (stopping_peers_) return;
+    if (fallback_supervisor_ != nullptr) {
+      fallback_supervisor_->Stop();
+      fallback_supervisor_.reset();
+    }
+    // A peer that stays (same address, same role) keeps its puller and its
+    // session; the others stop, with their checkpoints left in the store.
+    std::vector<std::shared_ptr<Puller>> kept;
+    auto take = [&](const std::string& address, bool fallback)
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_) {
+      for (auto& puller : pullers_) {
+        if (puller != nullptr && puller->address() == address && puller->fallback() == fallback) {
+          kept.push_back(std::move(puller));
+          return;
+        }
+      }
+      kept.push_back(MakePuller(address, fallback));
+      kept.back()->Start();
+    };
+    for (const std::string& peer : peers) take(peer, false);
+    for (const std::string& peer : fallback_peers) take(peer, true);
+    for (auto& puller : pullers_) {
+      if (puller != nullptr) stopped.push_back(std::move(puller));
+    }
+    pullers_ = std::move(kept);
+    config_.peers = peers;
+    config_.fallback_peers = fallback_peers;
+    config_.fallback_after = fallback_after;
+    // A fallback in use is dropped by the fresh supervisor's first tick
+    // when a configured peer answers; it starts from standby otherwise.
+    StartFallbackSupervisor();
+  }
+  // Outside the lock: a stopping puller waits for its stream to end.
+  for (const auto& puller : stopped) puller->Stop();
+}
+
+std::vector<std::shared_ptr<Puller>> Replicator::Pullers() const {
+  absl::MutexLock lock(&peers_mu_);
+  return pullers_;
 }
 
 void Replicator::Stop() {
@@ -160,8 +215,14 @@ void Replicator::Stop() {
   }
   if (service_ != nullptr) service_->Shutdown();
   retry_fetches_.CancelAll();
-  if (fallback_supervisor_ != nullptr) fallback_supervisor_->Stop();
-  for (auto& puller : pullers_) puller->Stop();
+  std::vector<std::shared_ptr<Puller>> pullers;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    stopping_peers_ = true;
+    if (fallback_supervisor_ != nullptr) fallback_supervisor_->Stop();
+    pullers = pullers_;
+  }
+  for (auto& puller : pullers) puller->Stop();
   if (deferred_worker_.joinable()) deferred_worker_.join();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
   if (server_ != nullptr) server_->Shutdown(deadline);
@@ -208,7 +269,7 @@ void Replicator::RunDeferredWorker() {
       last_purge_ = absl::Now();
       PurgeTombstones();
     }
-    AnyPeerFetcher fetcher(pullers_, &retry_fetches_);
+    AnyPeerFetcher fetcher(Pullers(), &retry_fetches_);
     ApplyStats stats;
     if (path.has_value()) {
       if (path->empty()) last_sweep = absl::Now();
@@ -241,8 +302,9 @@ void Replicator::PurgeTombstones() {
   absl::flat_hash_set<uint64_t> configured;
   // Fallback peers do not count: a replica we pull from only while our
   // own peers are silent does not pull from us.
-  for (size_t i = 0; i < config_.peers.size(); ++i) {
-    const uint64_t node = pullers_[i]->state().node();
+  for (const auto& puller : Pullers()) {
+    if (puller->fallback()) continue;
+    const uint64_t node = puller->state().node();
     configured.insert(node);
     auto it = acked->find(node);
     peers.push_back(node != 0 && it != acked->end() ? std::optional<uint64_t>(it->second)
@@ -328,7 +390,7 @@ Replicator::SetAsideByPeer Replicator::CollectSetAside(ReplicaStatus* status) co
 void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) const {
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
   if (service_ != nullptr) pulled_by = service_->PulledBy();
-  for (const auto& puller : pullers_) {
+  for (const auto& puller : Pullers()) {
     PeerStatus peer = puller->state().Snapshot();
     if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
       peer.set_their_applied_seq(it->second);
@@ -338,9 +400,11 @@ void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) cons
       for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
       set_aside->erase(it);
     }
+    // Against the patterns in force now: a reload may have changed ours.
+    const std::vector<std::string> theirs(peer.ignore_patterns().begin(),
+                                          peer.ignore_patterns().end());
+    peer.set_ignore_patterns_differ(peer.node() != 0 && theirs != IgnorePatternSources());
     if (peer.ignore_patterns_differ()) {
-      const std::vector<std::string> theirs(peer.ignore_patterns().begin(),
-                                            peer.ignore_patterns().end());
       status->add_warnings(absl::StrCat("peer ", peer.address(), " has other ignore patterns (",
                                         DescribeIgnorePatterns(theirs), "; here ",
                                         DescribeIgnorePatterns(IgnorePatternSources()),

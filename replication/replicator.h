@@ -64,6 +64,14 @@ class Replicator {
   // entries that waited for it are applied soon, off that thread.
   void OnWriteClosed(const std::string& path);
 
+  // Replaces the peers pulled from (a reload): pullers of peers no longer
+  // listed stop (their checkpoints stay in the store), pullers of new ones
+  // start, those of peers that stay keep their sessions; the fallback
+  // supervisor starts afresh over the new lists. After Stop, nothing.
+  void SetPeers(const std::vector<std::string>& peers,
+                const std::vector<std::string>& fallback_peers, absl::Duration fallback_after)
+      ABSL_LOCKS_EXCLUDED(peers_mu_);
+
   ReplicaStatus Status() const;
   RemoteApplier& applier() { return applier_; }
   void set_commit_failures_source(std::function<uint64_t()> source) {
@@ -93,7 +101,11 @@ class Replicator {
   void AddPullers(ReplicaStatus* status) const;
   // The patterns of -o ignore= as given (none without an applier's set).
   std::vector<std::string> IgnorePatternSources() const;
-  void StartPullers();
+  std::shared_ptr<Puller> MakePuller(const std::string& address, bool fallback);
+  void StartPullers() ABSL_LOCKS_EXCLUDED(peers_mu_);
+  void StartFallbackSupervisor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_);
+  // The pullers now (a reload may replace them meanwhile).
+  std::vector<std::shared_ptr<Puller>> Pullers() const ABSL_LOCKS_EXCLUDED(peers_mu_);
   void RunDeferredWorker();
   void PurgeTombstones();
 
@@ -106,10 +118,12 @@ class Replicator {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Service> admin_service_;
   std::unique_ptr<grpc::Server> admin_server_;
-  // Configured peers first, then fallback peers (the last
-  // config_.fallback_peers.size() entries).
-  std::vector<std::unique_ptr<Puller>> pullers_;
-  std::unique_ptr<FallbackSupervisor> fallback_supervisor_;
+  // Configured peers first, then fallback peers. config_.peers,
+  // fallback_peers and fallback_after change with them, under peers_mu_.
+  mutable absl::Mutex peers_mu_;
+  std::vector<std::shared_ptr<Puller>> pullers_ ABSL_GUARDED_BY(peers_mu_);
+  std::unique_ptr<FallbackSupervisor> fallback_supervisor_ ABSL_GUARDED_BY(peers_mu_);
+  bool stopping_peers_ ABSL_GUARDED_BY(peers_mu_) = false;
   int64_t started_unix_ms_ = 0;
   std::function<uint64_t()> commit_failures_;
   std::function<uint64_t()> pending_commits_;

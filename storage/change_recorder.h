@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "storage/hlc.h"
-#include "storage/ignore_patterns.h"
+#include "storage/ignore_set.h"
 #include "storage/metadata_store.h"
 #include "storage/object_observer.h"
 
@@ -54,7 +54,7 @@ class ChangeRecorder {
   // Paths local to this replica (-o ignore=): nothing is recorded for them,
   // and what the store holds of them from before stays as it is. A rename
   // into them records a delete. Set before the first record; outlives this.
-  void set_ignore_patterns(const IgnorePatterns* patterns) { ignore_ = patterns; }
+  void set_ignore_patterns(const IgnoreSet* patterns) { ignore_ = patterns; }
   // Whether `path` (a directory when `is_dir`) is local to this replica.
   bool Ignored(absl::string_view path, bool is_dir) const {
     return ignore_ != nullptr && ignore_->Ignored(path, is_dir);
@@ -66,7 +66,7 @@ class ChangeRecorder {
   MetadataStore* store_;
   HybridLogicalClock* clock_;
   uint64_t node_id_;
-  const IgnorePatterns* ignore_ = nullptr;
+  const IgnoreSet* ignore_ = nullptr;
 };
 
 }  // namespace replfs

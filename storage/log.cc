@@ -117,6 +117,8 @@ RateLimiter& Limiter() {
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
+const char* LogLevelName(LogLevel level) { return kNames[static_cast<int>(level)]; }
+
 bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   for (int i = 0; i < 4; ++i) {
     if (text == kNames[i]) {

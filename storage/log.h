@@ -19,6 +19,8 @@ enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
 
 void SetLogLevel(LogLevel level);
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
+// "error", "warning", "info" or "debug".
+const char* LogLevelName(LogLevel level);
 void Log(LogLevel level, absl::string_view message);
 // Whether messages of `level` are written (to skip building them).
 bool LogEnabled(LogLevel level);

@@ -11,7 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/filesystem_hooks.h"
-#include "storage/ignore_patterns.h"
+#include "storage/ignore_set.h"
 #include "storage/version.h"
 #include "tests/support/applier_fixture.h"
 
@@ -85,8 +85,8 @@ class IgnoringApplierTest : public testing::ApplierFixture {
     ApplierFixture::SetUp();
     absl::StatusOr<IgnorePatterns> patterns = IgnorePatterns::Parse({"*.tmp", "/local/"});
     ASSERT_TRUE(patterns.ok()) << patterns.status();
-    patterns_ = *std::move(patterns);
-    MakeApplier(&hooks_, &patterns_);
+    ignore_.Replace(*std::move(patterns));
+    MakeApplier(&hooks_, &ignore_);
   }
 
   bool Exists(const std::string& rel) const {
@@ -94,7 +94,7 @@ class IgnoringApplierTest : public testing::ApplierFixture {
     return ::lstat(B(rel).c_str(), &st) == 0;
   }
 
-  IgnorePatterns patterns_;
+  IgnoreSet ignore_;
   NoFilesystemHooks hooks_;
 };
 

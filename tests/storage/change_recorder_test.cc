@@ -459,7 +459,8 @@ TEST_F(ChangeRecorderTest, IgnoredPathsAreNeverRecordedAndKeepWhatWasRecorded) {
   ASSERT_TRUE(Record("access.log"));  // Recorded before it was ignored.
   absl::StatusOr<IgnorePatterns> patterns = IgnorePatterns::Parse({"cache/", "*.tmp", "*.log"});
   ASSERT_TRUE(patterns.ok()) << patterns.status();
-  recorder_->set_ignore_patterns(&*patterns);
+  const IgnoreSet ignore(*std::move(patterns));
+  recorder_->set_ignore_patterns(&ignore);
 
   EXPECT_FALSE(Record("cache"));
   EXPECT_FALSE(Record("cache/page.html"));

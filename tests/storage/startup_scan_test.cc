@@ -17,7 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
-#include "storage/ignore_patterns.h"
+#include "storage/ignore_set.h"
 #include "storage/file_blocks.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
@@ -208,7 +208,8 @@ TEST_F(StartupScanTest, LeavesIgnoredPathsAlone) {
   absl::StatusOr<IgnorePatterns> patterns =
       IgnorePatterns::Parse({"*.tmp", "deep/", "cache/"});
   ASSERT_TRUE(patterns.ok()) << patterns.status();
-  recorder_->set_ignore_patterns(&*patterns);
+  const IgnoreSet ignore(*std::move(patterns));
+  recorder_->set_ignore_patterns(&ignore);
   fs::create_directories(B("cache/sub"));
   WriteFile("cache/sub/x", "never recorded");
   WriteFile("new.tmp", "never recorded");

@@ -7,6 +7,7 @@
 
 #include "replication/remote_applier.h"
 #include "storage/filesystem_hooks.h"
+#include "storage/ignore_set.h"
 #include "tests/support/store_and_recorder.h"
 
 namespace replfs::testing {
@@ -21,7 +22,7 @@ class ApplierFixture : public StoreAndRecorderTest {
 
   // Call from SetUp, after StoreAndRecorderTest::SetUp.
   // `ignore`: the paths this replica keeps to itself (none when null).
-  void MakeApplier(FilesystemHooks* hooks, const IgnorePatterns* ignore = nullptr) {
+  void MakeApplier(FilesystemHooks* hooks, const IgnoreSet* ignore = nullptr) {
     ApplierOptions options;
     options.ignore = ignore;
     options.node_id = node_;
