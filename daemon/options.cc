@@ -29,7 +29,8 @@ struct RawOptions {
   ~RawOptions() {
     for (char* value : {state_dir, cache_timeout, writeback, passthrough_io, log_level, listen,
                         peers, fallback_peers, fallback_after, cluster, config, tls_ca,
-                        tombstone_grace, inode_fds, tls_cert, tls_key, metrics, ignore_file}) {
+                        tombstone_grace, inode_fds, tls_cert, tls_key, metrics, ignore_file,
+                        max_rate}) {
       std::free(value);
     }
   }
@@ -52,6 +53,7 @@ struct RawOptions {
   char* tls_key = nullptr;
   char* metrics = nullptr;
   char* ignore_file = nullptr;
+  char* max_rate = nullptr;
   int insecure = 0;
   int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
@@ -118,6 +120,9 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--tls-key=%s", tls_key),
     REPLFS_OPT("--config=%s", config),
     REPLFS_OPT("ignore_file=%s", ignore_file),
+    REPLFS_OPT("max_rate=%s", max_rate),
+    REPLFS_OPT("--max_rate=%s", max_rate),
+    REPLFS_OPT("--max-rate=%s", max_rate),
     REPLFS_OPT("--ignore_file=%s", ignore_file),
     REPLFS_OPT("--ignore-file=%s", ignore_file),
     {"insecure", offsetof(RawOptions, insecure), 1},
@@ -264,6 +269,28 @@ absl::Status ParseSeconds(const std::string& name, const std::string& text, doub
   return absl::OkStatus();
 }
 
+// Reads a rate in bytes a second (a number, with k, M or G for 2^10, 2^20
+// or 2^30 of them) into `value`; an empty one leaves the default.
+absl::Status ParseRate(const std::string& name, const std::string& text, uint64_t* value) {
+  if (text.empty()) return absl::OkStatus();
+  absl::string_view number = text;
+  uint64_t unit = 1;
+  switch (number.back()) {
+    case 'k': case 'K': unit = uint64_t{1} << 10; break;
+    case 'm': case 'M': unit = uint64_t{1} << 20; break;
+    case 'g': case 'G': unit = uint64_t{1} << 30; break;
+    default: break;
+  }
+  if (unit != 1) number.remove_suffix(1);
+  uint64_t count = 0;
+  if (!absl::SimpleAtoi(number, &count) || count > (uint64_t{1} << 40) / unit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " must be bytes a second, like 500k, 10M or 1G (0: no limit); got '", text, "'"));
+  }
+  *value = count * unit;
+  return absl::OkStatus();
+}
+
 // Settings from the config file fill in what the command line left unset;
 // lists and flags add up.
 absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
@@ -286,6 +313,7 @@ absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
   FillFrom(raw->tls_cert, file.tls_cert);
   FillFrom(raw->tls_key, file.tls_key);
   FillFrom(raw->ignore_file, file.ignore_file);
+  FillFrom(raw->max_rate, file.max_rate);
   Take(file.config);
   raw->insecure |= file.insecure;
   raw->allow_setuid |= file.allow_setuid;
@@ -324,6 +352,10 @@ absl::Status ReadEarlySettings(RawOptions* raw, Options* options) {
   if (!inode_fds.empty() && (!absl::SimpleAtoi(inode_fds, &mount.inode_fds) || mount.inode_fds < 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("inode_fds must be a number of file descriptors >= 0, got '", inode_fds, "'"));
+  }
+  if (absl::Status s = ParseRate("max_rate", Take(raw->max_rate), &replication.max_rate);
+      !s.ok()) {
+    return s;
   }
   replication.tls_ca = Take(raw->tls_ca);
   replication.tls_cert = Take(raw->tls_cert);

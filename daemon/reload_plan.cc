@@ -36,6 +36,7 @@ std::vector<FixedSetting> FixedSettings(const Options& running, const Options& r
       {"tls_cert", x.tls_cert, y.tls_cert},
       {"tls_key", x.tls_key, y.tls_key},
       {"tombstone_grace", absl::StrCat(x.tombstone_grace), absl::StrCat(y.tombstone_grace)},
+      {"max_rate", absl::StrCat(x.max_rate), absl::StrCat(y.max_rate)},
   };
 }
 

@@ -27,6 +27,8 @@ struct ReplicationOptions {
   // Paths local to this replica, gitignore lines (-o ignore=, then the lines
   // of -o ignore_file=).
   std::vector<std::string> ignore_patterns;
+  // Bytes a second taken from each peer at most (-o max_rate); 0: no limit.
+  uint64_t max_rate = 0;
 };
 
 // Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.

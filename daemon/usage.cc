@@ -64,6 +64,8 @@ void PrintUsage(const char* program) {
       "                         (make them with tools/replfs-certs)\n"
       "  -o metrics=HOST:PORT   serve Prometheus metrics at /metrics there\n"
       "                         (plain HTTP: loopback only unless -o insecure)\n"
+      "  -o max_rate=RATE       take at most RATE bytes a second from each peer\n"
+      "                         (500k, 10M, 1G; default: no limit)\n"
       "  -o ignore=PATTERN      keep matching paths to this replica: never\n"
       "                         recorded, sent or overwritten (gitignore\n"
       "                         syntax; repeatable; \\, for a comma)\n"

@@ -94,6 +94,7 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
       return refuse(absl::DataLossError("peer sent a block larger than a block can be"));
     }
     bytes_ += block.ByteSizeLong();
+    if (limiter_ != nullptr) limiter_->Account(block.ByteSizeLong());
     blocks.push_back(std::move(*block.mutable_data()));
   }
   grpc::Status status = reader->Finish();
@@ -129,7 +130,8 @@ Puller::Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier
       store_(store),
       applier_(applier),
       state_(config_.peer_address),
-      in_use_(!config_.fallback) {
+      in_use_(!config_.fallback),
+      limiter_(config_.max_rate) {
   state_.SetUse(config_.fallback, !config_.fallback,
                 config_.fallback ? "standby" : "a configured peer: always pulled from");
   if (config_.fallback) state_.SetStandby();
@@ -150,6 +152,7 @@ void Puller::Stop() {
     wake_.SignalAll();
   }
   fetches_.CancelAll();
+  limiter_.Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -410,7 +413,7 @@ absl::Status Puller::Session() {
   absl::StatusOr<uint64_t> missed = store_->MissedPurge(reply->node());
   if (!missed.ok()) return missed.status();
   if (*missed > 0) {
-    GrpcBlockFetcher fetcher(block_stub, &fetches_);
+    GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_);
     if (absl::Status s = Reconcile(stub.get(), &fetcher, reply->node(), *missed); !s.ok()) {
       return s;
     }
@@ -427,7 +430,7 @@ absl::Status Puller::Session() {
     if (config_.fallback) release_owed_ = true;
     stub_ = block_stub;
   }
-  GrpcBlockFetcher fetcher(block_stub, &fetches_);
+  GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_);
   FeedSession feed{reply->node(), stub.get(), &fetcher,
                    FeedPosition(*resume, reply->head_seq(), absl::Now()),
                    FeedPosition(*resume, reply->head_seq(), absl::Now())};
@@ -458,12 +461,17 @@ absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
     }
     if (taken->empty()) break;  // The stream ended; Finish says how.
     uint64_t entries = 0;
-    for (const ChangeBatch& batch : *taken) entries += static_cast<uint64_t>(batch.entries_size());
+    uint64_t bytes = 0;
+    for (const ChangeBatch& batch : *taken) {
+      entries += static_cast<uint64_t>(batch.entries_size());
+      bytes += batch.ByteSizeLong();
+    }
     result = ApplyTake(*std::move(taken), feed);
     if (!result.ok()) {
       context->TryCancel();
       break;
     }
+    limiter_.Account(bytes);
     if (config_.latency != nullptr) config_.latency->ObserveApply(absl::Now() - received, entries);
   }
   const grpc::Status status = batches.Finish();

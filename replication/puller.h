@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "metrics/latency_histograms.h"
 #include "replfs.grpc.pb.h"
+#include "replication/rate_limiter.h"
 #include "storage/ignore_set.h"
 #include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
@@ -36,6 +37,9 @@ struct PullerConfig {
   // This replica's ignore patterns, compared with the peer's in its hello
   // (none when null).
   const IgnoreSet* ignore = nullptr;
+  // Bytes a second this replica takes from the peer at most (feed and
+  // blocks, -o max_rate); 0: no limit.
+  uint64_t max_rate = 0;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
@@ -59,6 +63,8 @@ class Puller {
   PeerState& state() { return state_; }
   const std::string& address() const { return config_.peer_address; }
   bool fallback() const { return config_.fallback; }
+  // What the peer sends is held to -o max_rate by this.
+  RateLimiter* limiter() { return &limiter_; }
   // A stub to fetch blocks from this peer while connected (nullptr if not),
   // on the blocks connection.
   std::shared_ptr<Replication::Stub> stub();
@@ -117,6 +123,7 @@ class Puller {
   absl::CondVar wake_;
   // This puller's block fetches and release calls, cancelled by Stop.
   FetchCancellation fetches_;
+  RateLimiter limiter_;
 };
 
 // Fetches blocks from one peer over FetchBlocks, each request within
@@ -126,8 +133,10 @@ class GrpcBlockFetcher final : public BlockFetcher {
   // A request of 8 blocks (8 MiB) that takes longer is a peer that hangs.
   static constexpr absl::Duration kFetchDeadline = absl::Seconds(30);
 
-  GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub, FetchCancellation* cancellation)
-      : stub_(std::move(stub)), cancellation_(cancellation) {}
+  // `limiter`, when not null, holds the blocks received to its rate.
+  GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub, FetchCancellation* cancellation,
+                   RateLimiter* limiter = nullptr)
+      : stub_(std::move(stub)), cancellation_(cancellation), limiter_(limiter) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
   uint64_t bytes_received() const override { return bytes_; }
 
@@ -137,6 +146,7 @@ class GrpcBlockFetcher final : public BlockFetcher {
 
   std::shared_ptr<Replication::Stub> stub_;
   FetchCancellation* cancellation_;
+  RateLimiter* limiter_;
   std::atomic<uint64_t> bytes_{0};
 };
 

@@ -32,7 +32,7 @@ class AnyPeerFetcher final : public BlockFetcher {
     for (const auto& puller : pullers_) {
       std::shared_ptr<Replication::Stub> stub = puller->stub();
       if (stub == nullptr) continue;
-      GrpcBlockFetcher fetcher(stub, cancellation_);
+      GrpcBlockFetcher fetcher(stub, cancellation_, puller->limiter());
       absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
       if (blocks.ok()) return blocks;
       last = blocks.status();
@@ -135,6 +135,7 @@ std::shared_ptr<Puller> Replicator::MakePuller(const std::string& address, bool 
   pc.fallback = fallback;
   pc.latency = config_.latency;
   pc.ignore = config_.applier.ignore;
+  pc.max_rate = config_.max_rate;
   return std::make_shared<Puller>(pc, store_, &applier_);
 }
 
@@ -392,6 +393,7 @@ void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) cons
   if (service_ != nullptr) pulled_by = service_->PulledBy();
   for (const auto& puller : Pullers()) {
     PeerStatus peer = puller->state().Snapshot();
+    peer.set_max_rate(puller->limiter()->bytes_per_second());
     if (auto it = pulled_by.find(peer.node()); it != pulled_by.end()) {
       peer.set_their_applied_seq(it->second);
     }

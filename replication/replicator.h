@@ -39,6 +39,8 @@ struct ReplicatorConfig {
   // Tombstones older than this, applied by every known peer, are purged.
   absl::Duration tombstone_grace = absl::Hours(24);
   absl::Duration purge_interval = absl::Minutes(1);
+  // Bytes a second taken from each peer at most (-o max_rate); 0: no limit.
+  uint64_t max_rate = 0;
   // Times each pulled take from received to applied (-o metrics).
   LatencyHistograms* latency = nullptr;
 };

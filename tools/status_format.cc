@@ -129,6 +129,9 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
                              Node(p.node()), state, incoming, outgoing, received,
                              Ago(now, p.last_contact_unix_ms()));
       if (p.fallback()) out << "    fallback peer, " << p.use_reason() << "\n";
+      if (p.max_rate() > 0) {
+        out << "    pulled at most " << Bytes(p.max_rate()) << "/s (-o max_rate)\n";
+      }
       if (p.state() != "connected" && p.state() != "standby") {
         std::string retry =
             p.last_error().empty() ? "" : absl::StrCat("last error: ", p.last_error());

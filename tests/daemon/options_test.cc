@@ -127,6 +127,25 @@ TEST(OptionsTest, IgnorePatternsComeFromOptionsThenTheIgnoreFile) {
   EXPECT_TRUE(none->replication.ignore_patterns.empty());
 }
 
+TEST(OptionsTest, MaxRateTakesBinaryUnitsAndRefusesWhatIsNotARate) {
+  const struct {
+    std::string text;
+    uint64_t bytes_per_second;
+  } rates[] = {{"500k", 500 << 10}, {"10M", 10 << 20}, {"1G", uint64_t{1} << 30}, {"4096", 4096},
+               {"0", 0}};
+  for (const auto& rate : rates) {
+    absl::StatusOr<Options> options = Parse({"/b", "/m", "-o", "max_rate=" + rate.text});
+    ASSERT_TRUE(options.ok()) << rate.text << ": " << options.status();
+    EXPECT_EQ(options->replication.max_rate, rate.bytes_per_second) << rate.text;
+  }
+  for (const char* bad : {"fast", "10X", "M", "-1", "99999999G"}) {
+    absl::StatusOr<Options> options = Parse({"/b", "/m", "-o", absl::StrCat("max_rate=", bad)});
+    ASSERT_FALSE(options.ok()) << bad;
+    EXPECT_TRUE(absl::StrContains(options.status().message(), "max_rate must be bytes a second"))
+        << options.status();
+  }
+}
+
 TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
   absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400"});
   ASSERT_FALSE(refused.ok());
