@@ -195,8 +195,9 @@ void Replicator::SetPeers(const std::vector<std::string>& peers,
     config_.peers = peers;
     config_.fallback_peers = fallback_peers;
     config_.fallback_after = fallback_after;
-    // A fallback in use is dropped by the fresh supervisor's first tick
-    // when a configured peer answers; it starts from standby otherwise.
+    // The fresh supervisor starts with no fallback in use: one in use now
+    // is dropped, and taken up again after fallback_after while no
+    // configured peer answers.
     StartFallbackSupervisor();
   }
   // Outside the lock: a stopping puller waits for its stream to end.
