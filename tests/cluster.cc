@@ -280,6 +280,26 @@ absl::Status Cluster::Stop(int i) { return replica(i).Stop(); }
 
 void Cluster::Kill(int i) { replica(i).Kill(); }
 
+bool Cluster::Exists(int i, const std::string& relative) const {
+  struct stat st;
+  return ::lstat(Mount(i, relative).c_str(), &st) == 0;
+}
+
+std::string Cluster::Content(int i, const std::string& relative) const {
+  absl::StatusOr<std::string> got = ReadFile(Mount(i, relative));
+  return got.ok() ? *got : absl::StrCat("<", got.status().ToString(), ">");
+}
+
+bool Cluster::WaitForContent(int i, const std::string& relative, const std::string& content,
+                             absl::Duration timeout) const {
+  return WaitUntil(
+      [&] {
+        absl::StatusOr<std::string> got = ReadFile(Mount(i, relative));
+        return got.ok() && *got == content;
+      },
+      timeout, absl::Milliseconds(100));
+}
+
 std::string Cluster::Mount(int i, const std::string& relative) const {
   const std::string& m = replicas_[static_cast<size_t>(i)]->mountpoint();
   return relative.empty() ? m : absl::StrCat(m, "/", relative);

@@ -106,6 +106,13 @@ class Cluster {
 
   std::string Mount(int i, const std::string& relative = "") const;
   std::string Backing(int i, const std::string& relative = "") const;
+  // Through replica i's mount: whether `relative` exists (not following a
+  // symlink); its content, or the error reading it gave ("<...>", for a
+  // test's expectation); waiting until it holds `content`.
+  bool Exists(int i, const std::string& relative) const;
+  std::string Content(int i, const std::string& relative) const;
+  bool WaitForContent(int i, const std::string& relative, const std::string& content,
+                      absl::Duration timeout = absl::Seconds(20)) const;
 
   // The replica's admin endpoint (unix:BACKING/.replfs/admin.sock).
   absl::StatusOr<ReplicaStatus> Status(int i) const;

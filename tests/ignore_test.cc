@@ -46,28 +46,6 @@ absl::Status StartPair(Cluster& cluster, const std::vector<std::string>& a_args,
   return cluster.StartAll();
 }
 
-// Waits until replica i's mount shows `content` at `path`.
-bool WaitForFile(const Cluster& cluster, int i, const std::string& path,
-                 const std::string& content) {
-  return WaitUntil(
-      [&] {
-        absl::StatusOr<std::string> got = ReadFile(cluster.Mount(i, path));
-        return got.ok() && *got == content;
-      },
-      kWait, absl::Milliseconds(100));
-}
-
-bool Exists(const Cluster& cluster, int i, const std::string& path) {
-  struct stat st;
-  return ::lstat(cluster.Mount(i, path).c_str(), &st) == 0;
-}
-
-// The content at `path` on replica i, or the error that reading it gave.
-std::string Content(const Cluster& cluster, int i, const std::string& path) {
-  absl::StatusOr<std::string> got = ReadFile(cluster.Mount(i, path));
-  return got.ok() ? *got : absl::StrCat("<", got.status().ToString(), ">");
-}
-
 std::vector<std::string> Patterns(const ReplicaStatus& status) {
   return {status.ignore_patterns().begin(), status.ignore_patterns().end()};
 }
@@ -104,16 +82,16 @@ TEST(IgnoreTest, IgnoredPathsStayLocal) {
   // A recorded before it has too.
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "last.txt"), "last"));
 
-  ASSERT_TRUE(WaitForFile(cluster, kB, "page.html", "<p>page</p>")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "sub/keep.txt", "kept")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "last.txt", "last")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "page.html", "<p>page</p>")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "sub/keep.txt", "kept")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "last.txt", "last")) << cluster.Diagnostics();
   for (const char* local : {"draft.tmp", "cache", "sub/cache"}) {
-    EXPECT_FALSE(Exists(cluster, kB, local)) << local << " reached B";
+    EXPECT_FALSE(cluster.Exists(kB, local)) << local << " reached B";
   }
   // Locally they are ordinary files.
-  EXPECT_EQ(Content(cluster, kA, "draft.tmp"), "draft");
-  EXPECT_EQ(Content(cluster, kA, "cache/x.bin"), "x");
-  EXPECT_EQ(Content(cluster, kA, "sub/cache/y"), "y");
+  EXPECT_EQ(cluster.Content(kA, "draft.tmp"), "draft");
+  EXPECT_EQ(cluster.Content(kA, "cache/x.bin"), "x");
+  EXPECT_EQ(cluster.Content(kA, "sub/cache/y"), "y");
 
   // Renamed out of the ignored set, they replicate from then on; renamed
   // into it, a replicated file is deleted on the peers.
@@ -123,11 +101,11 @@ TEST(IgnoreTest, IgnoredPathsStayLocal) {
             0);
   ASSERT_EQ(::rename(cluster.Mount(kA, "page.html").c_str(),
                      cluster.Mount(kA, "page.html.tmp").c_str()), 0);
-  ASSERT_TRUE(WaitForFile(cluster, kB, "published.html", "draft")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "assets/x.bin", "x")) << cluster.Diagnostics();
-  EXPECT_TRUE(WaitUntil([&] { return !Exists(cluster, kB, "page.html"); }, kWait))
+  ASSERT_TRUE(cluster.WaitForContent(kB, "published.html", "draft")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "assets/x.bin", "x")) << cluster.Diagnostics();
+  EXPECT_TRUE(WaitUntil([&] { return !cluster.Exists(kB, "page.html"); }, kWait))
       << cluster.Diagnostics();
-  EXPECT_FALSE(Exists(cluster, kB, "page.html.tmp"));
+  EXPECT_FALSE(cluster.Exists(kB, "page.html.tmp"));
 }
 
 // What a peer sends for a path B ignores is not applied: B's own files at
@@ -143,18 +121,18 @@ TEST(IgnoreTest, OwnIgnoredFilesUntouchedByPeers) {
   ASSERT_EQ(::mkdir(cluster.Mount(kA, "local").c_str(), 0755), 0);
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "local/state"), "a"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "done.txt"), "done"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "done.txt", "done")) << cluster.Diagnostics();
-  EXPECT_EQ(Content(cluster, kB, "notes.tmp"), "b");
-  EXPECT_EQ(Content(cluster, kB, "local/state"), "b");
+  ASSERT_TRUE(cluster.WaitForContent(kB, "done.txt", "done")) << cluster.Diagnostics();
+  EXPECT_EQ(cluster.Content(kB, "notes.tmp"), "b");
+  EXPECT_EQ(cluster.Content(kB, "local/state"), "b");
   // B never sent its own either.
-  EXPECT_EQ(Content(cluster, kA, "notes.tmp"), "a");
-  EXPECT_EQ(Content(cluster, kA, "local/state"), "a");
+  EXPECT_EQ(cluster.Content(kA, "notes.tmp"), "a");
+  EXPECT_EQ(cluster.Content(kA, "local/state"), "a");
 
   ASSERT_EQ(::unlink(cluster.Mount(kA, "notes.tmp").c_str()), 0);
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "done2.txt"), "done2"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "done2.txt", "done2")) << cluster.Diagnostics();
-  EXPECT_EQ(Content(cluster, kB, "notes.tmp"), "b");
-  EXPECT_EQ(Content(cluster, kB, "local/state"), "b");
+  ASSERT_TRUE(cluster.WaitForContent(kB, "done2.txt", "done2")) << cluster.Diagnostics();
+  EXPECT_EQ(cluster.Content(kB, "notes.tmp"), "b");
+  EXPECT_EQ(cluster.Content(kB, "local/state"), "b");
   // Not applied means no conflict either: nothing was set against B's files.
   absl::StatusOr<ConflictsReply> conflicts = cluster.Conflicts(kB);
   ASSERT_TRUE(conflicts.ok()) << conflicts.status();
@@ -169,36 +147,36 @@ TEST(IgnoreTest, PatternsChangedAcrossRestart) {
   REPLFS_ASSERT_OK(StartPair(cluster, {}, {}));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "a.log"), "log v1"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "b.txt"), "text v1"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "a.log", "log v1")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "b.txt", "text v1")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "a.log", "log v1")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "b.txt", "text v1")) << cluster.Diagnostics();
 
   REPLFS_ASSERT_OK(cluster.Stop(kA));
   REPLFS_ASSERT_OK(cluster.SetArguments(kA, Ignore({"*.log"})));
   REPLFS_ASSERT_OK(cluster.Start(kA));
-  EXPECT_EQ(Content(cluster, kA, "a.log"), "log v1") << "the restart itself removed a.log";
+  EXPECT_EQ(cluster.Content(kA, "a.log"), "log v1") << "the restart itself removed a.log";
 
   // Now ignored on A: its deletion stays local, the edit of b.txt does not.
   ASSERT_EQ(::unlink(cluster.Mount(kA, "a.log").c_str()), 0);
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "b.txt"), "text v2"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "marker1"), "1"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "b.txt", "text v2")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "marker1", "1")) << cluster.Diagnostics();
-  EXPECT_EQ(Content(cluster, kB, "a.log"), "log v1") << "A's deletion of an ignored path was sent";
+  ASSERT_TRUE(cluster.WaitForContent(kB, "b.txt", "text v2")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "marker1", "1")) << cluster.Diagnostics();
+  EXPECT_EQ(cluster.Content(kB, "a.log"), "log v1") << "A's deletion of an ignored path was sent";
 
   // Made while ignored: stays on A.
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "new.log"), "new"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "marker2"), "2"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "marker2", "2")) << cluster.Diagnostics();
-  EXPECT_FALSE(Exists(cluster, kB, "new.log")) << "new.log reached B while ignored on A";
+  ASSERT_TRUE(cluster.WaitForContent(kB, "marker2", "2")) << cluster.Diagnostics();
+  EXPECT_FALSE(cluster.Exists(kB, "new.log")) << "new.log reached B while ignored on A";
 
   // Un-ignored: A's start-up scan commits what *.log now looks like on A,
   // new.log and the absence of a.log, and both reach B.
   REPLFS_ASSERT_OK(cluster.Stop(kA));
   REPLFS_ASSERT_OK(cluster.SetArguments(kA, {}));
   REPLFS_ASSERT_OK(cluster.Start(kA));
-  EXPECT_EQ(Content(cluster, kA, "new.log"), "new");
-  ASSERT_TRUE(WaitForFile(cluster, kB, "new.log", "new")) << cluster.Diagnostics();
-  EXPECT_TRUE(WaitUntil([&] { return !Exists(cluster, kB, "a.log"); }, kWait))
+  EXPECT_EQ(cluster.Content(kA, "new.log"), "new");
+  ASSERT_TRUE(cluster.WaitForContent(kB, "new.log", "new")) << cluster.Diagnostics();
+  EXPECT_TRUE(WaitUntil([&] { return !cluster.Exists(kB, "a.log"); }, kWait))
       << "A's scan did not commit the deletion of a.log\n" << cluster.Diagnostics();
 }
 
@@ -234,8 +212,8 @@ TEST(IgnoreTest, DifferentPatternsWarn) {
   // other's hello.
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "from-a"), "a"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kB, "from-b"), "b"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "from-a", "a")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kA, "from-b", "b")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "from-a", "a")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kA, "from-b", "b")) << cluster.Diagnostics();
   for (int i : {kA, kB}) {
     absl::StatusOr<ReplicaStatus> status = cluster.Status(i);
     ASSERT_TRUE(status.ok()) << status.status();
@@ -257,10 +235,10 @@ TEST(IgnoreTest, IgnoreFileOption) {
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "x.bak"), "x"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "keep.bak"), "keep"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "marker"), "m"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "keep.bak", "keep")) << cluster.Diagnostics();
-  ASSERT_TRUE(WaitForFile(cluster, kB, "marker", "m")) << cluster.Diagnostics();
-  EXPECT_FALSE(Exists(cluster, kB, "x.bak")) << "x.bak reached B";
-  EXPECT_EQ(Content(cluster, kA, "x.bak"), "x");
+  ASSERT_TRUE(cluster.WaitForContent(kB, "keep.bak", "keep")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "marker", "m")) << cluster.Diagnostics();
+  EXPECT_FALSE(cluster.Exists(kB, "x.bak")) << "x.bak reached B";
+  EXPECT_EQ(cluster.Content(kA, "x.bak"), "x");
   absl::StatusOr<ReplicaStatus> status = cluster.Status(kA);
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_THAT(Patterns(*status), ElementsAre("*.bak", "!keep.bak"));

@@ -61,28 +61,6 @@ std::string Config(const Cluster& cluster, std::initializer_list<int> peers,
   return text;
 }
 
-// Waits until replica i's mount shows `content` at `path`.
-bool WaitForFile(const Cluster& cluster, int i, const std::string& path,
-                 const std::string& content) {
-  return WaitUntil(
-      [&] {
-        absl::StatusOr<std::string> got = ReadFile(cluster.Mount(i, path));
-        return got.ok() && *got == content;
-      },
-      kWait, absl::Milliseconds(100));
-}
-
-bool Exists(const Cluster& cluster, int i, const std::string& path) {
-  struct stat st;
-  return ::lstat(cluster.Mount(i, path).c_str(), &st) == 0;
-}
-
-// The content at `path` on replica i, or the error that reading it gave.
-std::string Content(const Cluster& cluster, int i, const std::string& path) {
-  absl::StatusOr<std::string> got = ReadFile(cluster.Mount(i, path));
-  return got.ok() ? *got : absl::StrCat("<", got.status().ToString(), ">");
-}
-
 // The PeerStatus of the peer at `address`, or null.
 const PeerStatus* PeerAt(const ReplicaStatus& status, const std::string& address) {
   for (const PeerStatus& peer : status.peers()) {
@@ -196,7 +174,7 @@ class ReloadTest : public ::testing::Test {
   void ExpectReplicated(Cluster& cluster, int from, int to, const std::string& name) {
     const std::string content = absl::StrCat(name, " from ", from);
     REPLFS_ASSERT_OK(WriteFile(cluster.Mount(from, name), content));
-    EXPECT_TRUE(WaitForFile(cluster, to, name, content))
+    EXPECT_TRUE(cluster.WaitForContent(to, name, content))
         << name << " did not reach replica " << to << "\n" << cluster.Diagnostics();
   }
 
@@ -228,7 +206,7 @@ TEST_F(ReloadTest, PeersAddedAndRemovedByReload) {
   // C's file cannot reach A yet; B's marker shows A is pulling.
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kC, "c1"), "c1 from C"));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kB, kA, "marker1"));
-  EXPECT_FALSE(Exists(cluster, kA, "c1")) << "c1 reached A before A pulled from C";
+  EXPECT_FALSE(cluster.Exists(kA, "c1")) << "c1 reached A before A pulled from C";
   absl::StatusOr<ReplicaStatus> status = cluster.Status(kA);
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_THAT(PeerAddresses(*status), ElementsAre(Address(cluster, kB)));
@@ -245,7 +223,7 @@ TEST_F(ReloadTest, PeersAddedAndRemovedByReload) {
       &status))
       << "A's status does not list B and C: " << Describe(status) << "\n"
       << LogSince(cluster, kA, offset);
-  EXPECT_TRUE(WaitForFile(cluster, kA, "c1", "c1 from C"))
+  EXPECT_TRUE(cluster.WaitForContent(kA, "c1", "c1 from C"))
       << "c1 did not reach A after C was added\n" << cluster.Diagnostics();
   EXPECT_TRUE(WaitForLogLine(cluster, kA, offset, {kReloaded}).has_value())
       << "no '" << kReloaded << "' line after the reload:\n" << LogSince(cluster, kA, offset);
@@ -269,7 +247,7 @@ TEST_F(ReloadTest, PeersAddedAndRemovedByReload) {
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kB, kA, "marker2"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kC, "c2"), "c2 from C"));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kB, kA, "marker3"));
-  EXPECT_FALSE(Exists(cluster, kA, "c2")) << "c2 reached A after C was removed";
+  EXPECT_FALSE(cluster.Exists(kA, "c2")) << "c2 reached A after C was removed";
   status = cluster.Status(kA);
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_THAT(PeerAddresses(*status), ElementsAre(Address(cluster, kB)));
@@ -278,9 +256,9 @@ TEST_F(ReloadTest, PeersAddedAndRemovedByReload) {
 
   // C added again: what C wrote meanwhile arrives.
   ASSERT_NO_FATAL_FAILURE(Reload(cluster, Config(cluster, {kB, kC}), &offset));
-  EXPECT_TRUE(WaitForFile(cluster, kA, "c2", "c2 from C"))
+  EXPECT_TRUE(cluster.WaitForContent(kA, "c2", "c2 from C"))
       << "c2 did not reach A after C was added again\n" << cluster.Diagnostics();
-  EXPECT_EQ(Content(cluster, kA, "c1"), "c1 from C");
+  EXPECT_EQ(cluster.Content(kA, "c1"), "c1 from C");
 
   // The same daemon, the same mount, all along.
   ExpectSameReplica(cluster);
@@ -351,7 +329,7 @@ TEST_F(ReloadTest, IgnorePatternsReloaded) {
   Cluster cluster(2, Topology{{}, {kA}});
   ASSERT_NO_FATAL_FAILURE(StartWithConfig(cluster, Config(cluster, {kB})));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "x.tmp"), "x v1"));
-  ASSERT_TRUE(WaitForFile(cluster, kB, "x.tmp", "x v1")) << cluster.Diagnostics();
+  ASSERT_TRUE(cluster.WaitForContent(kB, "x.tmp", "x v1")) << cluster.Diagnostics();
   absl::StatusOr<ReplicaStatus> status = cluster.Status(kA);
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_THAT(Patterns(*status), IsEmpty());
@@ -371,16 +349,16 @@ TEST_F(ReloadTest, IgnorePatternsReloaded) {
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "y.tmp"), "y"));
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "x.tmp"), "x v2"));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kA, kB, "marker-a"));
-  EXPECT_FALSE(Exists(cluster, kB, "y.tmp")) << "y.tmp reached B after the reload";
-  EXPECT_EQ(Content(cluster, kB, "x.tmp"), "x v1")
+  EXPECT_FALSE(cluster.Exists(kB, "y.tmp")) << "y.tmp reached B after the reload";
+  EXPECT_EQ(cluster.Content(kB, "x.tmp"), "x v1")
       << "the reload deleted x.tmp on B, or sent its edit";
-  EXPECT_EQ(Content(cluster, kA, "x.tmp"), "x v2");
-  EXPECT_EQ(Content(cluster, kA, "y.tmp"), "y");
+  EXPECT_EQ(cluster.Content(kA, "x.tmp"), "x v2");
+  EXPECT_EQ(cluster.Content(kA, "y.tmp"), "y");
 
   // Not applied: what B writes at a .tmp path stays on B.
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kB, "z.tmp"), "z"));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kB, kA, "marker-b"));
-  EXPECT_FALSE(Exists(cluster, kA, "z.tmp")) << "z.tmp from B was applied on A after the reload";
+  EXPECT_FALSE(cluster.Exists(kA, "z.tmp")) << "z.tmp from B was applied on A after the reload";
   ExpectSameReplica(cluster);
 }
 
