@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/beneath.h"
 #include "storage/hlc.h"
 #include "storage/object_observer.h"
 #include "storage/unique_fd.h"
@@ -118,35 +119,18 @@ class Scanner {
   // store lacks or holds differently.
   absl::Status VisitPath(const std::string& path) {
     std::string name;
-    absl::StatusOr<UniqueFd> parent = OpenParent(path, &name);
+    absl::StatusOr<UniqueFd> parent = OpenParentBeneath(root_fd_, path, /*create=*/false, &name);
+    // Gone already, or no longer beneath directories: nothing to record.
+    if (absl::IsNotFound(parent.status()) || absl::IsFailedPrecondition(parent.status())) {
+      return absl::OkStatus();
+    }
     if (!parent.ok()) return parent.status();
-    if (!parent->valid()) return absl::OkStatus();  // Gone already.
     return VisitObject(parent->get(), name.c_str(), path);
   }
 
   const ScanReport& report() const { return report_; }
 
  private:
-  // The directory holding `path` (an invalid fd when it is gone), resolved
-  // beneath the root without following a symlink; `name` its last name.
-  absl::StatusOr<UniqueFd> OpenParent(const std::string& path, std::string* name) const {
-    const size_t slash = path.rfind('/');
-    *name = slash == std::string::npos ? path : path.substr(slash + 1);
-    if (slash == std::string::npos) {
-      return UniqueFd(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
-    }
-    const std::string parent_path = path.substr(0, slash);
-    open_how how{};
-    how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-    UniqueFd fd(static_cast<int>(
-        ::syscall(SYS_openat2, root_fd_, parent_path.c_str(), &how, sizeof(how))));
-    if (!fd.valid() && errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("open ", parent_path));
-    }
-    return fd;
-  }
-
   absl::Status VisitObject(int dir_fd, const char* name, const std::string& path) {
     ++report_.objects_seen;
     struct stat st;
