@@ -392,6 +392,10 @@ Replicator::SetAsideByPeer Replicator::CollectSetAside(ReplicaStatus* status) co
 void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) const {
   absl::flat_hash_map<uint64_t, uint64_t> pulled_by;
   if (service_ != nullptr) pulled_by = service_->PulledBy();
+  // The patterns in force now (Status filled them in): a reload may have
+  // changed them since a peer's hello.
+  const std::vector<std::string> ours(status->ignore_patterns().begin(),
+                                      status->ignore_patterns().end());
   for (const auto& puller : Pullers()) {
     PeerStatus peer = puller->state().Snapshot();
     peer.set_max_rate(puller->limiter()->bytes_per_second());
@@ -403,14 +407,13 @@ void Replicator::AddPeers(ReplicaStatus* status, SetAsideByPeer* set_aside) cons
       for (SetAsideProblem& problem : it->second.second) *peer.add_set_aside() = std::move(problem);
       set_aside->erase(it);
     }
-    // Against the patterns in force now: a reload may have changed ours.
     const std::vector<std::string> theirs(peer.ignore_patterns().begin(),
                                           peer.ignore_patterns().end());
-    peer.set_ignore_patterns_differ(peer.node() != 0 && theirs != IgnorePatternSources());
+    peer.set_ignore_patterns_differ(peer.node() != 0 && theirs != ours);
     if (peer.ignore_patterns_differ()) {
       status->add_warnings(absl::StrCat("peer ", peer.address(), " has other ignore patterns (",
                                         DescribeIgnorePatterns(theirs), "; here ",
-                                        DescribeIgnorePatterns(IgnorePatternSources()),
+                                        DescribeIgnorePatterns(ours),
                                         "): the trees differ there"));
     }
     if (std::abs(peer.clock_skew_ms()) > 5000) {
