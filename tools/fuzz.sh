@@ -10,7 +10,7 @@
 #                   run of the apply path against one live store:
 #                   tools/fuzz.sh --seconds 28800 apply_live_fuzzer
 #   --build-dir D   default: build-fuzz next to the source tree's build/
-#   FUZZER          entry_validation_fuzzer, batch_shape_fuzzer, apply_fuzzer,
+#   FUZZER          entry_validation_fuzzer, batch_shape_fuzzer, gunzip_fuzzer, apply_fuzzer,
 #                   apply_live_fuzzer (default: all)
 #
 # Exits non-zero if a fuzzer found a crash (the input is kept in
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) fuzzers+=("$1"); shift ;;
   esac
 done
-[ ${#fuzzers[@]} -gt 0 ] || fuzzers=(entry_validation_fuzzer batch_shape_fuzzer apply_fuzzer apply_live_fuzzer)
+[ ${#fuzzers[@]} -gt 0 ] || fuzzers=(entry_validation_fuzzer batch_shape_fuzzer gunzip_fuzzer apply_fuzzer apply_live_fuzzer)
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (tools/install-deps.sh)" >&2; exit 2; }
 
 # Our libraries get coverage instrumentation and the sanitizers too; the

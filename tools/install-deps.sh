@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libleveldb-dev libsnappy-dev libssl-dev
+  libabsl-dev libleveldb-dev libsnappy-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev
   prometheus-cpp-dev
   attr acl psmisc procps
