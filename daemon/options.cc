@@ -30,7 +30,7 @@ struct RawOptions {
     for (char* value : {state_dir, cache_timeout, writeback, passthrough_io, log_level, listen,
                         peers, fallback_peers, fallback_after, cluster, config, tls_ca,
                         tombstone_grace, inode_fds, tls_cert, tls_key, metrics, ignore_file,
-                        max_rate}) {
+                        max_rate, compression}) {
       std::free(value);
     }
   }
@@ -54,6 +54,7 @@ struct RawOptions {
   char* metrics = nullptr;
   char* ignore_file = nullptr;
   char* max_rate = nullptr;
+  char* compression = nullptr;
   int insecure = 0;
   int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
@@ -123,6 +124,8 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("max_rate=%s", max_rate),
     REPLFS_OPT("--max_rate=%s", max_rate),
     REPLFS_OPT("--max-rate=%s", max_rate),
+    REPLFS_OPT("compression=%s", compression),
+    REPLFS_OPT("--compression=%s", compression),
     REPLFS_OPT("--ignore_file=%s", ignore_file),
     REPLFS_OPT("--ignore-file=%s", ignore_file),
     {"insecure", offsetof(RawOptions, insecure), 1},
@@ -314,6 +317,7 @@ absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
   FillFrom(raw->tls_key, file.tls_key);
   FillFrom(raw->ignore_file, file.ignore_file);
   FillFrom(raw->max_rate, file.max_rate);
+  FillFrom(raw->compression, file.compression);
   Take(file.config);
   raw->insecure |= file.insecure;
   raw->allow_setuid |= file.allow_setuid;
@@ -356,6 +360,13 @@ absl::Status ReadEarlySettings(RawOptions* raw, Options* options) {
   if (absl::Status s = ParseRate("max_rate", Take(raw->max_rate), &replication.max_rate);
       !s.ok()) {
     return s;
+  }
+  if (const std::string compression = Take(raw->compression); !compression.empty()) {
+    if (compression != "gzip" && compression != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("compression must be gzip or none, got '", compression, "'"));
+    }
+    replication.compression = compression;
   }
   replication.tls_ca = Take(raw->tls_ca);
   replication.tls_cert = Take(raw->tls_cert);

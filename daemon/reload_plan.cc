@@ -37,6 +37,7 @@ std::vector<FixedSetting> FixedSettings(const Options& running, const Options& r
       {"tls_key", x.tls_key, y.tls_key},
       {"tombstone_grace", absl::StrCat(x.tombstone_grace), absl::StrCat(y.tombstone_grace)},
       {"max_rate", absl::StrCat(x.max_rate), absl::StrCat(y.max_rate)},
+      {"compression", x.compression, y.compression},
   };
 }
 

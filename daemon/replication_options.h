@@ -29,6 +29,9 @@ struct ReplicationOptions {
   std::vector<std::string> ignore_patterns;
   // Bytes a second taken from each peer at most (-o max_rate); 0: no limit.
   uint64_t max_rate = 0;
+  // How peers are asked to send batches and blocks: "gzip" or "none"
+  // (-o compression).
+  std::string compression = "none";
 };
 
 // Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.

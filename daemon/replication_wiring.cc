@@ -25,6 +25,7 @@ absl::StatusOr<ReplicatorConfig> MakeReplicatorConfig(const Options& options,
   config.applier.hidden_name = hidden;
   config.applier.allow_setuid = given.allow_setuid;
   config.max_rate = given.max_rate;
+  config.compression = given.compression == "gzip" ? COMPRESSION_GZIP : COMPRESSION_NONE;
   config.tombstone_grace = absl::Seconds(given.tombstone_grace);
   // Short graces (tests, small sites) get checked more often.
   config.purge_interval = std::min(absl::Minutes(1), absl::Seconds(given.tombstone_grace));

@@ -113,6 +113,9 @@ void AddPeer(const PeerStatus& peer, int64_t now_unix_ms, FamilyBuilder* out) {
              LagSeconds(peer, now_unix_ms), labels);
   out->Counter("replfs_peer_received_bytes_total", "Entries and blocks pulled from the peer",
                AsDouble(peer.bytes_received()), labels);
+  out->Counter("replfs_peer_compression_saved_bytes_total",
+               "Bytes that -o compression=gzip spared of what came from the peer",
+               AsDouble(peer.bytes_saved_by_compression()), labels);
   out->Counter("replfs_peer_received_entries_total", "Entries received from the peer",
                AsDouble(peer.entries_received()), labels);
   out->Counter("replfs_peer_applied_entries_total",

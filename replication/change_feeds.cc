@@ -62,7 +62,8 @@ bool ChangeFeeds::Idle(Phase phase) {
   return phase == Phase::kStarting || phase == Phase::kReady || phase == Phase::kWaiting;
 }
 
-grpc::ServerWriteReactor<ChangeBatch>* ChangeFeeds::Open(uint64_t node, uint64_t since) {
+grpc::ServerWriteReactor<ChangeBatch>* ChangeFeeds::Open(uint64_t node, uint64_t since,
+                                                         Compression compression) {
   auto* stream = new Stream(this);
   {
     absl::MutexLock lock(&mu_);
@@ -70,6 +71,7 @@ grpc::ServerWriteReactor<ChangeBatch>* ChangeFeeds::Open(uint64_t node, uint64_t
       StreamState& state = streams_[stream];
       state.node = node;
       state.since = since;
+      state.compression = compression;
       state.last_write = absl::Now();
       state.turn = ++turns_;
       work_.Signal();
@@ -162,7 +164,7 @@ void ChangeFeeds::Serve(const Turn& turn) {
   const uint64_t seen = store_->LastSeq();
   absl::StatusOr<std::optional<ChangeBatch>> batch = std::optional<ChangeBatch>();
   if (failed.ok()) {
-    batch = source_->BatchAfter(from.node, from.since,
+    batch = source_->BatchAfter(from.node, from.since, from.compression,
                                 absl::Now() >= from.last_write + kHeartbeat);
     failed = batch.status();
   }

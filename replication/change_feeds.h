@@ -25,9 +25,11 @@ class FeedSource {
   virtual ~FeedSource() = default;
   // `node` opens a feed after `since` (its checkpoint).
   virtual absl::Status BeginFeed(uint64_t node, uint64_t since) = 0;
-  // The batch to send `node` after `since`, ready to write; none when the
-  // log has nothing new for it and no heartbeat is due.
+  // The batch to send `node` after `since`, ready to write (in the
+  // `compression` it asked for); none when the log has nothing new for it
+  // and no heartbeat is due.
   virtual absl::StatusOr<std::optional<ChangeBatch>> BatchAfter(uint64_t node, uint64_t since,
+                                                                Compression compression,
                                                                 bool heartbeat_due) = 0;
   // `node` was sent the log through `through`.
   virtual void Sent(uint64_t node, uint64_t through) = 0;
@@ -57,9 +59,9 @@ class ChangeFeeds {
   ChangeFeeds(const ChangeFeeds&) = delete;
   ChangeFeeds& operator=(const ChangeFeeds&) = delete;
 
-  // The reactor of `node`'s new feed after `since`.
-  grpc::ServerWriteReactor<ChangeBatch>* Open(uint64_t node, uint64_t since)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The reactor of `node`'s new feed after `since`, sent in `compression`.
+  grpc::ServerWriteReactor<ChangeBatch>* Open(uint64_t node, uint64_t since,
+                                              Compression compression) ABSL_LOCKS_EXCLUDED(mu_);
   // A reactor that ends its stream at once with `status`.
   static grpc::ServerWriteReactor<ChangeBatch>* Refuse(const grpc::Status& status);
 
@@ -73,6 +75,7 @@ class ChangeFeeds {
   struct StreamState {
     uint64_t node = 0;
     uint64_t since = 0;
+    Compression compression = COMPRESSION_NONE;
     Phase phase = Phase::kStarting;
     // The log's last seq when it was last found with nothing to send.
     uint64_t seen_seq = 0;

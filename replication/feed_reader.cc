@@ -5,25 +5,33 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "replfs.grpc.pb.h"
+#include "replication/batch_compression.h"
 #include "replication/batch_shape.h"
+#include "replication/puller.h"
 
 namespace replfs {
 namespace {
 
 // What no honest peer sends is refused before parsing allocates for it.
-absl::StatusOr<ChangeBatch> ParseBatch(grpc::ByteBuffer* raw) {
+absl::StatusOr<ReceivedBatch> ParseBatch(grpc::ByteBuffer* raw) {
+  ReceivedBatch received;
+  received.wire_bytes = raw->Length();
   {
     grpc::ProtoBufferReader wire(raw);
     if (absl::Status refused = CheckBatchShape(&wire, BatchLimits()); !refused.ok()) {
       return refused;
     }
   }
-  ChangeBatch batch;
-  if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(raw, &batch).ok()) {
+  if (!grpc::SerializationTraits<ChangeBatch>::Deserialize(raw, &received.batch).ok()) {
     return absl::InvalidArgumentError(
         "peer sent a message that does not parse as a ChangeBatch (garbage or truncated)");
   }
-  return batch;
+  if (absl::Status refused =
+          GunzipEntries(&received.batch, BatchLimits(), kMaxBatchMessageBytes);
+      !refused.ok()) {
+    return refused;
+  }
+  return received;
 }
 
 }  // namespace
@@ -50,9 +58,9 @@ FeedReader::~FeedReader() { (void)Finish(); }
 
 void FeedReader::OnReadDone(bool ok) {
   absl::Status refused;
-  ChangeBatch batch;
+  ReceivedBatch batch;
   if (ok) {
-    absl::StatusOr<ChangeBatch> parsed = ParseBatch(&raw_);
+    absl::StatusOr<ReceivedBatch> parsed = ParseBatch(&raw_);
     raw_.Clear();
     if (parsed.ok()) {
       batch = *std::move(parsed);
@@ -69,7 +77,7 @@ void FeedReader::OnReadDone(bool ok) {
       ended_ = true;
       rejected_ = refused;
     } else {
-      queued_bytes_ += batch.ByteSizeLong();
+      queued_bytes_ += batch.batch.ByteSizeLong();
       if (queued_.empty()) first_queued_at_ = absl::Now();
       queued_.push_back(std::move(batch));
     }
@@ -91,8 +99,8 @@ void FeedReader::OnDone(const grpc::Status& status) {
   done_ = true;
 }
 
-absl::StatusOr<std::vector<ChangeBatch>> FeedReader::Take(absl::Time* first_received) {
-  std::vector<ChangeBatch> taken;
+absl::StatusOr<std::vector<ReceivedBatch>> FeedReader::Take(absl::Time* first_received) {
+  std::vector<ReceivedBatch> taken;
   {
     absl::MutexLock lock(&mu_);
     auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -15,6 +15,13 @@
 
 namespace replfs {
 
+// A batch of the feed as parsed (its entries inflated when they came
+// gzipped), and the bytes it took on the wire.
+struct ReceivedBatch {
+  ChangeBatch batch;
+  uint64_t wire_bytes = 0;
+};
+
 // Reads a peer's Changes stream with gRPC's callback API, so that while one
 // take of batches is applied the next ones arrive, and the puller applies
 // all that arrived meanwhile as one: a feed tailing a burst sends a batch
@@ -28,7 +35,9 @@ namespace replfs {
 // TruncatedBatchIsDropped). Each message is checked for shape and parsed
 // in OnReadDone (work bounded by the largest message the channel accepts,
 // that never waits); what no honest peer sends ends the feed with the
-// reason (RejectedBatch). At most kQueuedBytes of parsed batches wait (at
+// reason (RejectedBatch). Entries that came gzipped are inflated there too,
+// within the bounds of a plain batch. At most kQueuedBytes of parsed
+// batches (counted inflated) wait (at
 // least one): past that, no read is started until the puller takes them,
 // and gRPC's flow control holds the peer.
 class FeedReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
@@ -47,7 +56,7 @@ class FeedReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   // and in `first_received` (when given) when the first of them arrived.
   // An empty vector: the stream ended (cleanly or not: Finish says); a
   // status: the peer sent what no honest peer sends (the call is cancelled).
-  absl::StatusOr<std::vector<ChangeBatch>> Take(absl::Time* first_received = nullptr)
+  absl::StatusOr<std::vector<ReceivedBatch>> Take(absl::Time* first_received = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Cancels the call unless the stream already ended, waits for its end
@@ -63,7 +72,7 @@ class FeedReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   // Written by gRPC while a read is outstanding, then read by OnReadDone.
   grpc::ByteBuffer raw_;
   absl::Mutex mu_;
-  std::deque<ChangeBatch> queued_ ABSL_GUARDED_BY(mu_);
+  std::deque<ReceivedBatch> queued_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // When the batch at the front of `queued_` arrived.
   absl::Time first_queued_at_ ABSL_GUARDED_BY(mu_);

@@ -18,6 +18,18 @@ inline int64_t UnixMillisNow() {
       .count();
 }
 
+// What one take of a peer's feed brought (PeerState::RecordBatch).
+struct BatchReceipt {
+  uint64_t applied_seq = 0;  // How far their log is applied here now.
+  uint64_t head_seq = 0;     // Their last seq when the batch was cut.
+  uint64_t wire_bytes = 0;   // Batches and blocks, as they came.
+  uint64_t bytes_saved = 0;  // What gzip spared of plain bytes.
+  uint64_t entries = 0;
+  uint64_t applied = 0;      // Entries that won and changed something.
+  uint64_t block_bytes = 0;  // Block data fetched (plain).
+  uint64_t blocks_reused = 0;
+};
+
 // What one puller knows about its peer, for replfs-status. Thread-safe.
 class PeerState {
  public:
@@ -82,24 +94,30 @@ class PeerState {
     status_.set_rejected_entries(status_.rejected_entries() + entries);
     status_.set_last_error(why);
   }
-  // A batch arrived: `applied_seq` is how far their log is applied here.
-  void RecordBatch(uint64_t applied_seq, uint64_t head_seq, uint64_t bytes, uint64_t entries,
-                   uint64_t applied, uint64_t block_bytes, uint64_t blocks_reused) {
+  // See PeerStatus.compression.
+  void SetCompression(std::string compression) {
+    absl::MutexLock lock(&mu_);
+    status_.set_compression(std::move(compression));
+  }
+  void RecordBatch(const BatchReceipt& receipt) {
     absl::MutexLock lock(&mu_);
     const int64_t now = UnixMillisNow();
     status_.set_last_contact_unix_ms(now);
-    if (applied_seq > status_.applied_seq()) status_.set_applied_seq(applied_seq);
-    status_.set_head_seq(head_seq);
+    if (receipt.applied_seq > status_.applied_seq()) status_.set_applied_seq(receipt.applied_seq);
+    status_.set_head_seq(receipt.head_seq);
+    const uint64_t head_seq = receipt.head_seq;
     const uint64_t lag = head_seq > status_.applied_seq() ? head_seq - status_.applied_seq() : 0;
     status_.set_lag_entries(lag);
     if (lag == 0) caught_up_at_ms_ = now;
     if (lag == 0) live_ = true;
     status_.set_lag_seconds(lag == 0 ? 0.0 : static_cast<double>(now - caught_up_at_ms_) / 1000.0);
-    status_.set_bytes_received(status_.bytes_received() + bytes);
-    status_.set_entries_received(status_.entries_received() + entries);
-    status_.set_entries_applied(status_.entries_applied() + applied);
-    status_.set_block_bytes_fetched(status_.block_bytes_fetched() + block_bytes);
-    status_.set_blocks_reused_locally(status_.blocks_reused_locally() + blocks_reused);
+    status_.set_bytes_received(status_.bytes_received() + receipt.wire_bytes);
+    status_.set_bytes_saved_by_compression(status_.bytes_saved_by_compression() +
+                                           receipt.bytes_saved);
+    status_.set_entries_received(status_.entries_received() + receipt.entries);
+    status_.set_entries_applied(status_.entries_applied() + receipt.applied);
+    status_.set_block_bytes_fetched(status_.block_bytes_fetched() + receipt.block_bytes);
+    status_.set_blocks_reused_locally(status_.blocks_reused_locally() + receipt.blocks_reused);
   }
   void AddBytes(uint64_t bytes) {
     absl::MutexLock lock(&mu_);

@@ -7,7 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "replication/apply_failure.h"
 #include "replication/feed_position.h"
+#include "replication/batch_compression.h"
 #include "replication/feed_reader.h"
+#include "replication/gzip_codec.h"
 #include "replication/stale_reconciler.h"
 #include "storage/content_hasher.h"
 #include "storage/hlc.h"
@@ -73,6 +75,7 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
     grpc::ClientContext* context, const std::vector<std::string>& hashes) {
   FetchBlocksRequest request;
   for (const std::string& h : hashes) request.add_hashes(h);
+  request.set_compression(compression_);
   std::unique_ptr<grpc::ClientReader<Block>> reader = stub_->FetchBlocks(context, request);
   // What the peer sent wrong: the call is dropped before the error returns.
   auto refuse = [&](absl::Status why) {
@@ -93,8 +96,21 @@ absl::StatusOr<std::vector<std::string>> GrpcBlockFetcher::FetchWith(
     if (block.data().size() > kBlockSize) {
       return refuse(absl::DataLossError("peer sent a block larger than a block can be"));
     }
-    bytes_ += block.ByteSizeLong();
-    if (limiter_ != nullptr) limiter_->Account(block.ByteSizeLong());
+    const uint64_t wire_bytes = block.ByteSizeLong();
+    bytes_ += wire_bytes;
+    if (limiter_ != nullptr) limiter_->Account(wire_bytes);
+    if (block.gzipped()) {
+      absl::StatusOr<std::string> plain = Gunzip(block.data(), kBlockSize);
+      if (!plain.ok()) {
+        return refuse(absl::DataLossError(
+            absl::StrCat("peer sent a gzipped block that does not inflate: ",
+                         plain.status().message())));
+      }
+      block.set_data(*std::move(plain));
+      block.set_gzipped(false);
+      const uint64_t plain_bytes = block.ByteSizeLong();
+      if (plain_bytes > wire_bytes) saved_ += plain_bytes - wire_bytes;
+    }
     blocks.push_back(std::move(*block.mutable_data()));
   }
   grpc::Status status = reader->Finish();
@@ -135,6 +151,7 @@ Puller::Puller(PullerConfig config, MetadataStore* store, RemoteApplier* applier
   state_.SetUse(config_.fallback, !config_.fallback,
                 config_.fallback ? "standby" : "a configured peer: always pulled from");
   if (config_.fallback) state_.SetStandby();
+  state_.SetCompression(std::string(CompressionName(config_.compression)));
 }
 
 Puller::~Puller() { Stop(); }
@@ -413,7 +430,7 @@ absl::Status Puller::Session() {
   absl::StatusOr<uint64_t> missed = store_->MissedPurge(reply->node());
   if (!missed.ok()) return missed.status();
   if (*missed > 0) {
-    GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_);
+    GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_, config_.compression);
     if (absl::Status s = Reconcile(stub.get(), &fetcher, reply->node(), *missed); !s.ok()) {
       return s;
     }
@@ -430,7 +447,7 @@ absl::Status Puller::Session() {
     if (config_.fallback) release_owed_ = true;
     stub_ = block_stub;
   }
-  GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_);
+  GrpcBlockFetcher fetcher(block_stub, &fetches_, &limiter_, config_.compression);
   FeedSession feed{reply->node(), stub.get(), &fetcher,
                    FeedPosition(*resume, reply->head_seq(), absl::Now()),
                    FeedPosition(*resume, reply->head_seq(), absl::Now())};
@@ -448,12 +465,13 @@ absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
   request.set_since(feed->applied.checkpoint());
   request.set_node(config_.node_id);
   request.set_listen(config_.listen);
+  request.set_compression(config_.compression);
   grpc::GenericStub stub(channel);
   FeedReader batches(&stub, context, request);
   absl::Status result;
   for (;;) {
     absl::Time received;
-    absl::StatusOr<std::vector<ChangeBatch>> taken = batches.Take(&received);
+    absl::StatusOr<std::vector<ReceivedBatch>> taken = batches.Take(&received);
     if (!taken.ok()) {
       result = taken.status();
       Reject(result.message());
@@ -462,9 +480,9 @@ absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
     if (taken->empty()) break;  // The stream ended; Finish says how.
     uint64_t entries = 0;
     uint64_t bytes = 0;
-    for (const ChangeBatch& batch : *taken) {
-      entries += static_cast<uint64_t>(batch.entries_size());
-      bytes += batch.ByteSizeLong();
+    for (const ReceivedBatch& one : *taken) {
+      entries += static_cast<uint64_t>(one.batch.entries_size());
+      bytes += one.wire_bytes;
     }
     result = ApplyTake(*std::move(taken), feed);
     if (!result.ok()) {
@@ -488,16 +506,17 @@ absl::Status Puller::PullFeed(const std::shared_ptr<grpc::Channel>& channel,
   return absl::UnavailableError("stream ended");
 }
 
-absl::Status Puller::ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed) {
+absl::Status Puller::ApplyTake(std::vector<ReceivedBatch> batches, FeedSession* feed) {
   // The feed's seqs are checked before anything of the take applies; the
   // batches before one that fails are the peer's honest feed and apply.
   google::protobuf::RepeatedPtrField<Entry> entries;
   uint64_t covered = feed->applied.checkpoint();
   uint64_t head_seq = 0;
-  uint64_t bytes = 0;
+  ReceivedBytes bytes;
   size_t accepted = 0;
   absl::Status refused;
-  for (ChangeBatch& batch : batches) {
+  for (ReceivedBatch& received : batches) {
+    ChangeBatch& batch = received.batch;
     absl::StatusOr<uint64_t> through = feed->checked.Check(batch, absl::Now());
     if (!through.ok()) {
       refused = through.status();
@@ -506,7 +525,8 @@ absl::Status Puller::ApplyTake(std::vector<ChangeBatch> batches, FeedSession* fe
     feed->checked.Advance(*through);
     covered = std::max(covered, *through);
     head_seq = batch.head_seq();
-    bytes += batch.ByteSizeLong();
+    bytes.wire += received.wire_bytes;
+    bytes.plain += batch.ByteSizeLong();
     for (Entry& entry : *batch.mutable_entries()) *entries.Add() = std::move(entry);
     ++accepted;
   }
@@ -518,9 +538,10 @@ absl::Status Puller::ApplyTake(std::vector<ChangeBatch> batches, FeedSession* fe
 }
 
 absl::Status Puller::ApplyChecked(const google::protobuf::RepeatedPtrField<Entry>& entries,
-                                  uint64_t covered, uint64_t head_seq, uint64_t bytes,
+                                  uint64_t covered, uint64_t head_seq, ReceivedBytes bytes,
                                   FeedSession* feed) {
   const uint64_t fetched_before = feed->fetcher->bytes_received();
+  const uint64_t saved_before = feed->fetcher->bytes_saved();
   ApplyStats stats;
   absl::Status applied =
       applier_->ApplyBatch(entries, BatchSource{feed->fetcher, feed->peer}, &stats);
@@ -558,10 +579,18 @@ absl::Status Puller::ApplyChecked(const google::protobuf::RepeatedPtrField<Entry
       feed->acked_seq = applied_seq;
     }
   }
-  state_.RecordBatch(applied_seq, head_seq,
-                     bytes + feed->fetcher->bytes_received() - fetched_before,
-                     static_cast<uint64_t>(entries.size()), stats.applied,
-                     stats.block_bytes_fetched, stats.blocks_reused);
+  const uint64_t saved = (bytes.plain > bytes.wire ? bytes.plain - bytes.wire : 0) +
+                        feed->fetcher->bytes_saved() - saved_before;
+  state_.RecordBatch(BatchReceipt{
+      .applied_seq = applied_seq,
+      .head_seq = head_seq,
+      .wire_bytes = bytes.wire + feed->fetcher->bytes_received() - fetched_before,
+      .bytes_saved = saved,
+      .entries = static_cast<uint64_t>(entries.size()),
+      .applied = stats.applied,
+      .block_bytes = stats.block_bytes_fetched,
+      .blocks_reused = stats.blocks_reused,
+  });
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 #include "replfs.grpc.pb.h"
 #include "replication/rate_limiter.h"
 #include "storage/ignore_set.h"
+#include "replication/feed_reader.h"
 #include "replication/fetch_cancellation.h"
 #include "replication/peer_state.h"
 #include "replication/remote_applier.h"
@@ -40,6 +41,8 @@ struct PullerConfig {
   // Bytes a second this replica takes from the peer at most (feed and
   // blocks, -o max_rate); 0: no limit.
   uint64_t max_rate = 0;
+  // How the peer is asked to send its feed and blocks (-o compression).
+  Compression compression = COMPRESSION_NONE;
 };
 
 // Pulls one peer's change log into this replica (CouchDB-style, DESIGN.md):
@@ -65,6 +68,7 @@ class Puller {
   bool fallback() const { return config_.fallback; }
   // What the peer sends is held to -o max_rate by this.
   RateLimiter* limiter() { return &limiter_; }
+  Compression compression() const { return config_.compression; }
   // A stub to fetch blocks from this peer while connected (nullptr if not),
   // on the blocks connection.
   std::shared_ptr<Replication::Stub> stub();
@@ -98,12 +102,18 @@ class Puller {
   // Streams the peer's feed from feed->applied and applies it, until the
   // stream ends or fails (returned); `context` is the one Stop cancels.
   absl::Status PullFeed(const std::shared_ptr<grpc::Channel>& channel,
-                        grpc::ClientContext* context, FeedSession* feed);  // Applies the batches that arrived while the previous take applied, as
+                        grpc::ClientContext* context, FeedSession* feed);
+  // Applies the batches that arrived while the previous take applied, as
   // one (ApplyChecked), after checking their seqs.
-  absl::Status ApplyTake(std::vector<ChangeBatch> batches, FeedSession* feed);
+  absl::Status ApplyTake(std::vector<ReceivedBatch> batches, FeedSession* feed);
+  // The batches of a take as they came, and parsed (inflated).
+  struct ReceivedBytes {
+    uint64_t wire = 0;
+    uint64_t plain = 0;
+  };
   // Applies checked entries, moves the checkpoint to `covered`, acks.
   absl::Status ApplyChecked(const google::protobuf::RepeatedPtrField<Entry>& entries,
-                            uint64_t covered, uint64_t head_seq, uint64_t bytes,
+                            uint64_t covered, uint64_t head_seq, ReceivedBytes bytes,
                             FeedSession* feed);
   // Counts and logs something the peer sent that no honest replica sends.
   void Reject(absl::string_view why);
@@ -133,12 +143,19 @@ class GrpcBlockFetcher final : public BlockFetcher {
   // A request of 8 blocks (8 MiB) that takes longer is a peer that hangs.
   static constexpr absl::Duration kFetchDeadline = absl::Seconds(30);
 
-  // `limiter`, when not null, holds the blocks received to its rate.
+  // `limiter`, when not null, holds the blocks received to its rate;
+  // blocks are asked for in `compression`.
   GrpcBlockFetcher(std::shared_ptr<Replication::Stub> stub, FetchCancellation* cancellation,
-                   RateLimiter* limiter = nullptr)
-      : stub_(std::move(stub)), cancellation_(cancellation), limiter_(limiter) {}
+                   RateLimiter* limiter = nullptr, Compression compression = COMPRESSION_NONE)
+      : stub_(std::move(stub)),
+        cancellation_(cancellation),
+        limiter_(limiter),
+        compression_(compression) {}
   absl::StatusOr<std::vector<std::string>> Fetch(const std::vector<std::string>& hashes) override;
+  // As the blocks came over the wire (gzipped or not).
   uint64_t bytes_received() const override { return bytes_; }
+  // What gzip spared of the blocks' plain bytes.
+  uint64_t bytes_saved() const { return saved_; }
 
  private:
   absl::StatusOr<std::vector<std::string>> FetchWith(grpc::ClientContext* context,
@@ -147,7 +164,9 @@ class GrpcBlockFetcher final : public BlockFetcher {
   std::shared_ptr<Replication::Stub> stub_;
   FetchCancellation* cancellation_;
   RateLimiter* limiter_;
+  Compression compression_;
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> saved_{0};
 };
 
 // gRPC channel arguments for a peer's feed (Hello, Changes, Ack) and for

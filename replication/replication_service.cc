@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "replication/batch_compression.h"
 #include "replication/batch_shape.h"
 #include "replication/entry_validation.h"
 #include "replication/feed_entry.h"
+#include "replication/gzip_codec.h"
 #include "replication/local_blocks.h"
 #include "storage/content_hasher.h"
 #include "storage/knowledge.h"
@@ -186,7 +188,8 @@ grpc::ServerWriteReactor<ChangeBatch>* ReplicationService::Changes(grpc::Callbac
   // replay the whole log. No seq follows 2^64-2 either: this only stops the
   // wrap.
   return feeds_.Open(request->node(),
-                     std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1));
+                     std::min(request->since(), std::numeric_limits<uint64_t>::max() - 1),
+                     request->compression());
 }
 
 absl::Status ReplicationService::BeginFeed(uint64_t node, uint64_t since) {
@@ -199,6 +202,7 @@ absl::Status ReplicationService::BeginFeed(uint64_t node, uint64_t since) {
 
 absl::StatusOr<std::optional<ChangeBatch>> ReplicationService::BatchAfter(uint64_t node,
                                                                           uint64_t since,
+                                                                          Compression compression,
                                                                           bool heartbeat_due) {
   absl::StatusOr<FeedBatch> next = NextBatch(since, node);
   if (!next.ok()) return next.status();
@@ -210,6 +214,7 @@ absl::StatusOr<std::optional<ChangeBatch>> ReplicationService::BatchAfter(uint64
   // Empty batches are heartbeats: they carry our head for lag figures.
   batch.set_head_seq(store_->LastSeq());
   batch.set_hlc(clock_->Now());
+  if (compression == COMPRESSION_GZIP) GzipEntries(&batch);
   bytes_served_ += batch.ByteSizeLong();
   return std::move(batch);
 }
@@ -303,7 +308,10 @@ grpc::Status ReplicationService::FetchBlocks(grpc::ServerContext* context,
       absl::StatusOr<std::optional<std::string>> data = ReadLocalBlock(*store_, root_fd_, hash);
       if (data.ok() && data->has_value()) {
         block.set_found(true);
-        block.set_data(std::move(**data));
+        std::optional<std::string> gzipped;
+        if (request->compression() == COMPRESSION_GZIP) gzipped = GzipIfSmaller(**data);
+        block.set_gzipped(gzipped.has_value());
+        block.set_data(gzipped.has_value() ? *std::move(gzipped) : std::move(**data));
       }
     }
     bytes_served_ += block.ByteSizeLong();

@@ -80,6 +80,7 @@ class ReplicationService final
   // FeedSource, for feeds_.
   absl::Status BeginFeed(uint64_t node, uint64_t since) override;
   absl::StatusOr<std::optional<ChangeBatch>> BatchAfter(uint64_t node, uint64_t since,
+                                                        Compression compression,
                                                         bool heartbeat_due) override;
   void Sent(uint64_t node, uint64_t through) override;
   // This replica's knowledge (ComputeKnowledge), computed at most once per

@@ -32,7 +32,7 @@ class AnyPeerFetcher final : public BlockFetcher {
     for (const auto& puller : pullers_) {
       std::shared_ptr<Replication::Stub> stub = puller->stub();
       if (stub == nullptr) continue;
-      GrpcBlockFetcher fetcher(stub, cancellation_, puller->limiter());
+      GrpcBlockFetcher fetcher(stub, cancellation_, puller->limiter(), puller->compression());
       absl::StatusOr<std::vector<std::string>> blocks = fetcher.Fetch(hashes);
       if (blocks.ok()) return blocks;
       last = blocks.status();
@@ -136,6 +136,7 @@ std::shared_ptr<Puller> Replicator::MakePuller(const std::string& address, bool 
   pc.latency = config_.latency;
   pc.ignore = config_.applier.ignore;
   pc.max_rate = config_.max_rate;
+  pc.compression = config_.compression;
   return std::make_shared<Puller>(pc, store_, &applier_);
 }
 

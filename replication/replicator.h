@@ -41,6 +41,8 @@ struct ReplicatorConfig {
   absl::Duration purge_interval = absl::Minutes(1);
   // Bytes a second taken from each peer at most (-o max_rate); 0: no limit.
   uint64_t max_rate = 0;
+  // How peers are asked to send (-o compression).
+  Compression compression = COMPRESSION_NONE;
   // Times each pulled take from received to applied (-o metrics).
   LatencyHistograms* latency = nullptr;
 };

@@ -300,6 +300,10 @@ bool Cluster::WaitForContent(int i, const std::string& relative, const std::stri
       timeout, absl::Milliseconds(100));
 }
 
+std::string Cluster::TempPath(const std::string& name) const {
+  return absl::StrCat(dir_->path(), "/", name);
+}
+
 std::string Cluster::Mount(int i, const std::string& relative) const {
   const std::string& m = replicas_[static_cast<size_t>(i)]->mountpoint();
   return relative.empty() ? m : absl::StrCat(m, "/", relative);

@@ -130,8 +130,11 @@ class Cluster {
   // Everything useful after a failure: statuses and log tails.
   std::string Diagnostics() const;
 
- private:
+  // A path in the cluster's temp dir (removed with it), beside the
+  // replicas' directories: for a test's scratch files.
   std::string TempPath(const std::string& name) const;
+
+ private:
   std::vector<std::string> Arguments(int i) const;
 
   absl::Status init_status_;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -34,6 +35,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "replication/gzip_codec.h"
 #include "storage/content_hasher.h"
 #include "storage/unique_fd.h"
 #include "tests/fake_peer.h"
@@ -676,6 +678,43 @@ TEST_F(MaliciousPeerTest, GarbageBatchIsDropped) {
   StartReplica();
   ExpectRejected(1, "parse");
   EXPECT_EQ(WholeListing(), before);
+  ExpectStillReplicates();
+}
+
+// Gzipped entries (-o compression=gzip) are held to what a plain batch may
+// be: a small message that inflates past kMaxBatchMessageBytes, and one
+// with its entries both plain and gzipped, are refused before anything of
+// them is parsed or applied.
+TEST_F(MaliciousPeerTest, GzipBombBatchIsDropped) {
+  ChangeBatch bomb_entries;
+  Entry* huge = bomb_entries.add_entries();
+  *huge = InlineFileEntry("bomb-" + Evil(), "", HlcFromNow());
+  huge->mutable_content()->set_inline_data(std::string(30 << 20, 'z'));
+  std::optional<std::string> gzipped = GzipIfSmaller(bomb_entries.SerializeAsString());
+  ASSERT_TRUE(gzipped.has_value());
+  ASSERT_LT(gzipped->size(), size_t{1} << 20);
+  ChangeBatch bomb;
+  bomb.set_gzipped_entries(*gzipped);
+  bomb.set_through_seq(1);
+  bomb.set_head_seq(1);
+  ChangesScript script;
+  script.messages.push_back(bomb.SerializeAsString());
+  fake_.SetScript(script);
+  const std::set<std::string> before = WholeListing();
+  StartReplica();
+  ExpectRejected(1, "inflates to more than");
+
+  ChangeBatch both;
+  *both.add_entries() = InlineFileEntry("both-" + Evil(), "plain\n", HlcFromNow());
+  both.set_gzipped_entries(*gzipped);
+  both.set_through_seq(1);
+  both.set_head_seq(1);
+  script.messages = {both.SerializeAsString()};
+  fake_.SetScript(script);
+  ExpectRejected(2, "both plain and gzipped");
+  EXPECT_EQ(WholeListing(), before);
+  EXPECT_FALSE(Exists(mount_ + "/bomb-" + Evil()));
+  EXPECT_FALSE(Exists(mount_ + "/both-" + Evil()));
   ExpectStillReplicates();
 }
 

@@ -132,6 +132,15 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
       if (p.max_rate() > 0) {
         out << "    pulled at most " << Bytes(p.max_rate()) << "/s (-o max_rate)\n";
       }
+      if (p.compression() == "gzip") {
+        const uint64_t plain = p.bytes_received() + p.bytes_saved_by_compression();
+        out << absl::StrFormat("    gzipped: %s received for %s plain (%.0f%% saved)\n",
+                               Bytes(p.bytes_received()), Bytes(plain),
+                               plain == 0 ? 0.0
+                                          : 100.0 * static_cast<double>(
+                                                        p.bytes_saved_by_compression()) /
+                                                static_cast<double>(plain));
+      }
       if (p.state() != "connected" && p.state() != "standby") {
         std::string retry =
             p.last_error().empty() ? "" : absl::StrCat("last error: ", p.last_error());

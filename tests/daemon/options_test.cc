@@ -146,6 +146,23 @@ TEST(OptionsTest, MaxRateTakesBinaryUnitsAndRefusesWhatIsNotARate) {
   }
 }
 
+TEST(OptionsTest, CompressionIsGzipOrNone) {
+  absl::StatusOr<Options> unset = Parse({"/b", "/m"});
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_EQ(unset->replication.compression, "none");
+  for (const char* given : {"gzip", "none"}) {
+    absl::StatusOr<Options> options =
+        Parse({"/b", "/m", "-o", absl::StrCat("compression=", given)});
+    ASSERT_TRUE(options.ok()) << given << ": " << options.status();
+    EXPECT_EQ(options->replication.compression, given);
+  }
+  absl::StatusOr<Options> bad = Parse({"/b", "/m", "--compression=zstd"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "compression must be gzip or none, got "
+                                                        "'zstd'"))
+      << bad.status();
+}
+
 TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
   absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400"});
   ASSERT_FALSE(refused.ok());

@@ -49,10 +49,11 @@ TEST(ReloadPlanTest, SettingsOnlyARestartChangesAreRefusedByName) {
   reread.replication.listen = "127.0.0.1:7500";
   reread.mount.cache_timeout = 5;
   reread.replication.tombstone_grace = 60;
+  reread.replication.compression = "gzip";
   reread.replication.peers = {"c:7400"};
   const ReloadPlan plan = PlanReload(Running(), reread);
   EXPECT_TRUE(plan.peers_changed);  // What can change still does.
-  ASSERT_EQ(plan.refused.size(), 3u);
+  ASSERT_EQ(plan.refused.size(), 4u);
   EXPECT_TRUE(absl::StartsWith(plan.refused[0], "cache_timeout cannot change while mounted"))
       << plan.refused[0];
   EXPECT_TRUE(absl::StartsWith(plan.refused[1], "listen cannot change while mounted"))
@@ -61,6 +62,8 @@ TEST(ReloadPlanTest, SettingsOnlyARestartChangesAreRefusedByName) {
   EXPECT_TRUE(absl::StrContains(plan.refused[1], "now says '127.0.0.1:7500'")) << plan.refused[1];
   EXPECT_TRUE(absl::StartsWith(plan.refused[2], "tombstone_grace cannot change while mounted"))
       << plan.refused[2];
+  EXPECT_TRUE(absl::StartsWith(plan.refused[3], "compression cannot change while mounted"))
+      << plan.refused[3];
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ TEST_F(FeedReaderTest, ReadingPausesAtTheQueueBoundAndGoesOnWhenTaken) {
   uint64_t next_seq = 1;
   bool first = true;
   for (;;) {
-    absl::StatusOr<std::vector<ChangeBatch>> taken = reader.Take();
+    absl::StatusOr<std::vector<ReceivedBatch>> taken = reader.Take();
     ASSERT_TRUE(taken.ok()) << taken.status();
     if (taken->empty()) break;
     if (first) {
@@ -91,7 +91,9 @@ TEST_F(FeedReaderTest, ReadingPausesAtTheQueueBoundAndGoesOnWhenTaken) {
       EXPECT_LE(taken->size() * kBatchBytes, FeedReader::kQueuedBytes + kBatchBytes + 4096);
       first = false;
     }
-    for (const ChangeBatch& batch : *taken) EXPECT_EQ(batch.through_seq(), next_seq++);
+    for (const ReceivedBatch& received : *taken) {
+      EXPECT_EQ(received.batch.through_seq(), next_seq++);
+    }
   }
   EXPECT_EQ(next_seq, uint64_t{kBatches} + 1);
   EXPECT_TRUE(reader.Finish().ok());
