@@ -55,9 +55,10 @@ absl::Status CatchUpWithBackingDirectory(OpenedReplica* replica) {
     return absl::InternalError(absl::StrCat("start-up scan failed: ", scan.status().ToString()));
   }
   LogInfo(absl::StrFormat("node %016x: start-up scan saw %d objects, rehashed %d, "
-                          "committed %d, deleted %d, ignored %d",
+                          "committed %d, deleted %d, ignored %d (and %d deleted directories "
+                          "kept for ignored content)",
                           replica->state->node_id(), scan->objects_seen, scan->rehashed,
-                          scan->committed, scan->deleted, scan->ignored));
+                          scan->committed, scan->deleted, scan->ignored, scan->kept_for_ignored));
   return absl::OkStatus();
 }
 

@@ -151,6 +151,16 @@ class Scanner {
     absl::StatusOr<std::optional<Entry>> entry = store_->Get(path);
     if (!entry.ok()) return entry.status();
     const bool known = entry->has_value() && (*entry)->content().kind() != KIND_TOMBSTONE;
+    // A directory a peer deleted stays while ignored objects are inside
+    // (RemoteApplier); recording it again would send it back, empty.
+    if (S_ISDIR(st.st_mode) && entry->has_value() && !known && recorder_->ignores_anything()) {
+      absl::StatusOr<bool> kept = HoldsOnlyIgnored(dir_fd, name, path);
+      if (!kept.ok()) return kept.status();
+      if (*kept) {
+        ++report_.kept_for_ignored;
+        return absl::OkStatus();
+      }
+    }
     // Directories are always re-observed (cheap: attributes only); other
     // objects only when their local stat moved.
     if (!known || S_ISDIR(st.st_mode) ||
@@ -180,6 +190,51 @@ class Scanner {
       return WalkDirectory(child.get(), path);
     }
     return absl::OkStatus();
+  }
+
+  // Whether the directory `name` in `dir_fd` holds ignored objects and
+  // nothing else, in directories of its own that hold only those too.
+  absl::StatusOr<bool> HoldsOnlyIgnored(int dir_fd, const char* name, const std::string& path) {
+    UniqueFd listing_fd(
+        ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!listing_fd.valid()) {
+      if (errno == ENOENT) return false;  // Raced with a delete.
+      return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+    }
+    DIR* dir = ::fdopendir(listing_fd.get());
+    if (dir == nullptr) return absl::ErrnoToStatus(errno, "fdopendir");
+    listing_fd.Release();  // Owned by `dir` now.
+    absl::StatusOr<bool> only_ignored = false;
+    for (;;) {
+      errno = 0;
+      struct dirent* d = ::readdir(dir);
+      if (d == nullptr) {
+        if (errno != 0) only_ignored = absl::ErrnoToStatus(errno, "readdir");
+        break;
+      }
+      const absl::string_view child(d->d_name);
+      if (child == "." || child == "..") continue;
+      const std::string child_path = absl::StrCat(path, "/", child);
+      struct stat st;
+      if (::fstatat(::dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;
+        only_ignored = absl::ErrnoToStatus(errno, absl::StrCat("stat ", child_path));
+        break;
+      }
+      if (recorder_->Ignored(child_path, S_ISDIR(st.st_mode))) {
+        only_ignored = true;
+        continue;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        only_ignored = HoldsOnlyIgnored(::dirfd(dir), d->d_name, child_path);
+        if (only_ignored.ok() && *only_ignored) continue;
+      } else {
+        only_ignored = false;
+      }
+      break;
+    }
+    ::closedir(dir);
+    return only_ignored;
   }
 
   int root_fd_;

@@ -17,6 +17,9 @@ struct ScanReport {
   uint64_t deleted = 0;         // Entries whose object is gone: tombstoned.
   uint64_t skipped = 0;         // Objects that cannot replicate (devices, sockets).
   uint64_t ignored = 0;         // Objects local to this replica (-o ignore=), not looked into.
+  // Directories deleted (tombstoned) that stay only for the ignored
+  // objects inside them: not recorded again.
+  uint64_t kept_for_ignored = 0;
 };
 
 // Brings the store in line with the backing directory after a crash or an

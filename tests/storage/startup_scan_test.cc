@@ -236,6 +236,57 @@ TEST_F(StartupScanTest, LeavesIgnoredPathsAlone) {
   EXPECT_EQ(unignored.ignored, 0u);
 }
 
+// A directory a peer deleted that stays here only for the ignored objects
+// inside it (RemoteApplier keeps them) is not recorded again by the scan;
+// one that holds anything else, or nothing, is.
+TEST_F(StartupScanTest, DeletedDirectoryKeptForIgnoredContentIsNotRecordedAgain) {
+  fs::create_directories(B("kept/sub"));
+  fs::create_directories(B("mixed"));
+  fs::create_directories(B("emptied"));
+  WriteFile("kept/page.html", "p");
+  WriteFile("kept/sub/more.html", "m");
+  WriteFile("mixed/page.html", "p");
+  Scan();
+  absl::StatusOr<IgnorePatterns> patterns = IgnorePatterns::Parse({"*.tmp", "cache/"});
+  ASSERT_TRUE(patterns.ok()) << patterns.status();
+  const IgnoreSet ignore(*std::move(patterns));
+  recorder_->set_ignore_patterns(&ignore);
+  // As the applier leaves them after a peer deleted the three trees: the
+  // replicated files gone, the ignored ones and their directories kept.
+  for (const char* path :
+       {"kept/sub/more.html", "kept/sub", "kept/page.html", "kept", "mixed/page.html", "mixed",
+        "emptied"}) {
+    ASSERT_TRUE(recorder_->RecordDelete(path).ok()) << path;
+  }
+  fs::remove(B("kept/page.html"));
+  fs::remove(B("kept/sub/more.html"));
+  fs::remove(B("mixed/page.html"));
+  WriteFile("kept/draft.tmp", "local");
+  fs::create_directories(B("kept/sub/cache"));
+  WriteFile("kept/sub/cache/x", "local");
+  WriteFile("mixed/draft.tmp", "local");
+  WriteFile("mixed/new.html", "made here meanwhile");
+  ASSERT_TRUE(IsTombstone("kept") && IsTombstone("mixed") && IsTombstone("emptied"));
+
+  const ScanReport report = Scan();
+  EXPECT_EQ(report.kept_for_ignored, 1u);
+  EXPECT_TRUE(IsTombstone("kept"));
+  EXPECT_TRUE(IsTombstone("kept/sub"));
+  EXPECT_FALSE(IsLive("kept/sub/cache"));
+  EXPECT_TRUE(IsLive("mixed"));
+  EXPECT_TRUE(IsLive("mixed/new.html"));
+  EXPECT_FALSE(IsLive("mixed/draft.tmp"));
+  EXPECT_TRUE(IsLive("emptied"));  // Made again here: nothing says otherwise.
+
+  // Without patterns the same tree is all recorded.
+  recorder_->set_ignore_patterns(nullptr);
+  const ScanReport unignored = Scan();
+  EXPECT_EQ(unignored.kept_for_ignored, 0u);
+  EXPECT_TRUE(IsLive("kept"));
+  EXPECT_TRUE(IsLive("kept/draft.tmp"));
+  EXPECT_TRUE(IsLive("kept/sub/cache/x"));
+}
+
 // What a rename takes out of the ignored set is recorded by ScanSubtree;
 // what the store already holds as it is costs no new version.
 TEST_F(StartupScanTest, ScanSubtreeRecordsWhatTheStoreLacks) {
