@@ -55,6 +55,7 @@ using testing::FakePeer;
 using testing::FreeLoopbackPort;
 using testing::HlcFromNow;
 using testing::InlineFileEntry;
+using testing::PathExists;
 using testing::PeerStatusFor;
 using testing::ProcessAlive;
 using testing::ReplicaProcess;
@@ -82,11 +83,6 @@ void WriteAll(const std::string& path, const std::string& data) {
   out << data;
 }
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 // Places outside any test directory that a traversal could reach.
 std::vector<std::string> AbsoluteTargets() {
   return {"/" + Evil(), "/etc/" + Evil(), "/tmp/" + Evil(),
@@ -110,13 +106,13 @@ class MaliciousPeerTest : public ::testing::Test {
     ASSERT_OK(port.status());
     listen_ = absl::StrCat("127.0.0.1:", *port);
     for (const std::string& target : AbsoluteTargets()) {
-      ASSERT_FALSE(Exists(target)) << target << " exists before the test";
+      ASSERT_FALSE(PathExists(target)) << target << " exists before the test";
     }
   }
 
   void TearDown() override {
     for (const std::string& target : AbsoluteTargets()) {
-      EXPECT_FALSE(Exists(target)) << "a peer wrote " << target;
+      EXPECT_FALSE(PathExists(target)) << "a peer wrote " << target;
       ::unlink(target.c_str());
     }
     replica_.reset();
@@ -296,7 +292,7 @@ TEST_P(HostileEntryTest, IsRejectedCountedAndChangesNothing) {
   EXPECT_EQ(WholeListing(), before);
   EXPECT_EQ(MountListing(), mount_before);
   EXPECT_EQ(testing::ReadWholeFile(sentinel_ + "/victim"), "victim content\n");
-  EXPECT_FALSE(Exists(mount_ + "/ok-" + Evil())) << "part of a rejected batch was applied";
+  EXPECT_FALSE(PathExists(mount_ + "/ok-" + Evil())) << "part of a rejected batch was applied";
   ExpectStillReplicates();
 }
 
@@ -325,11 +321,11 @@ TEST_F(MaliciousPeerTest, SymlinkToRootThenEntryBelowItStaysInside) {
         struct stat st;
         return RejectedCount() > 0 ||
                (::lstat((backing_ + "/d").c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-                Exists(backing_ + "/d/etc/" + Evil()));
+                PathExists(backing_ + "/d/etc/" + Evil()));
       },
       absl::Seconds(20)))
       << Diagnostics();
-  EXPECT_FALSE(Exists("/etc/" + Evil()));
+  EXPECT_FALSE(PathExists("/etc/" + Evil()));
   struct stat st;
   ASSERT_EQ(::lstat((backing_ + "/d").c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode)) << "d is still a symlink after an entry below it was applied";
@@ -351,7 +347,7 @@ TEST_F(MaliciousPeerTest, SymlinkToSentinelThenOverwriteStaysInside) {
         struct stat st;
         return RejectedCount() > 0 ||
                (::lstat((backing_ + "/s").c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-                Exists(backing_ + "/s/victim"));
+                PathExists(backing_ + "/s/victim"));
       },
       absl::Seconds(20)))
       << Diagnostics();
@@ -475,7 +471,7 @@ TEST_F(MaliciousPeerTest, VersionsOfOurOwnNodeWeNeverIssuedAreRefused) {
   ASSERT_TRUE(WaitUntil([&] { return testing::ReadWholeFile(mount_ + "/behind") == "behind\n"; },
                         absl::Seconds(20)))
       << Diagnostics();
-  EXPECT_FALSE(Exists(mount_ + "/forged"));
+  EXPECT_FALSE(PathExists(mount_ + "/forged"));
   EXPECT_EQ(testing::ReadWholeFile(mount_ + "/keep.txt"), "original\n");
   EXPECT_GE(RejectedCount(), 2u) << Diagnostics();
   EXPECT_THAT(replica_->Log(), HasSubstr("claims a version of this replica it never issued"));
@@ -666,7 +662,7 @@ TEST_F(MaliciousPeerTest, TruncatedBatchIsDropped) {
   StartReplica();
   ExpectRejected(1, "parse");
   EXPECT_EQ(WholeListing(), before);
-  EXPECT_FALSE(Exists(mount_ + "/truncated-" + Evil()));
+  EXPECT_FALSE(PathExists(mount_ + "/truncated-" + Evil()));
   ExpectStillReplicates();
 }
 
@@ -713,8 +709,8 @@ TEST_F(MaliciousPeerTest, GzipBombBatchIsDropped) {
   fake_.SetScript(script);
   ExpectRejected(2, "both plain and gzipped");
   EXPECT_EQ(WholeListing(), before);
-  EXPECT_FALSE(Exists(mount_ + "/bomb-" + Evil()));
-  EXPECT_FALSE(Exists(mount_ + "/both-" + Evil()));
+  EXPECT_FALSE(PathExists(mount_ + "/bomb-" + Evil()));
+  EXPECT_FALSE(PathExists(mount_ + "/both-" + Evil()));
   ExpectStillReplicates();
 }
 

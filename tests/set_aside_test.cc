@@ -43,11 +43,6 @@ bool HasMtime(const std::string& path, const struct timespec& want) {
          st.st_mtim.tv_nsec == want.tv_nsec;
 }
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 std::string XattrValue(const std::string& path, const std::string& name) {
   std::string value(1 << 17, '\0');
   const ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
@@ -159,7 +154,7 @@ TEST_F(SmallReceiverTest, SymlinkTargetTooLongForTheReceiverIsSetAsideThenSupers
       },
       absl::Seconds(20)))
       << Describe(ReceiverView()) << cluster_->Diagnostics();
-  EXPECT_FALSE(Exists(cluster_->Mount(1, "long")));
+  EXPECT_FALSE(PathExists(cluster_->Mount(1, "long")));
   const PeerStatus seen = ReceiverView();
   ASSERT_EQ(seen.set_aside_size(), 1) << Describe(seen);
   EXPECT_EQ(seen.set_aside(0).path(), "long");
@@ -337,7 +332,7 @@ TEST_F(FakePeerSetAsideTest, EntryWhoseBlocksAreNotServedIsSetAsideAndDecidesIts
       [&] { return Read("after") == "after\n" && View().set_aside_entries() == 1; },
       absl::Seconds(20)))
       << Diagnostics();
-  EXPECT_FALSE(Exists(mount_ + "/p"));
+  EXPECT_FALSE(PathExists(mount_ + "/p"));
   EXPECT_NE(View().set_aside(0).reason().find("no longer holds"), std::string::npos)
       << Diagnostics();
 
@@ -349,7 +344,7 @@ TEST_F(FakePeerSetAsideTest, EntryWhoseBlocksAreNotServedIsSetAsideAndDecidesIts
   Play({{older}, {InlineFileEntry("marker", "marker\n", v3)}});
   ASSERT_TRUE(WaitUntil([&] { return Read("marker") == "marker\n"; }, absl::Seconds(20)))
       << Diagnostics();
-  EXPECT_FALSE(Exists(mount_ + "/p")) << "an older version than the set-aside one was applied";
+  EXPECT_FALSE(PathExists(mount_ + "/p")) << "an older version than the set-aside one was applied";
 
   // The blocks are served again: the retry applies v2, with v3's mode.
   fake_.SetBlocks({{{Sha256(block), block}}, 0});
@@ -399,7 +394,7 @@ TEST_F(FakePeerSetAsideTest, FileLargerThanTheFreeSpaceIsNotFetched) {
   EXPECT_EQ(seen.set_aside(0).path(), "huge");
   EXPECT_NE(seen.set_aside(0).reason().find("does not fit"), std::string::npos) << Diagnostics();
   EXPECT_EQ(fake_.fetch_calls(), 0) << "blocks of a file that cannot fit were fetched";
-  EXPECT_FALSE(Exists(mount_ + "/huge"));
+  EXPECT_FALSE(PathExists(mount_ + "/huge"));
 }
 
 }  // namespace

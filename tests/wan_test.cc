@@ -38,11 +38,6 @@ WanBedOptions CiBed(std::vector<std::string> extra_args = {}) {
   return options;
 }
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 void ExpectEverywhere(WanBed& bed, const std::string& path, const std::string& content) {
   for (const Site& site : bed.Sites()) {
     absl::StatusOr<std::string> got = ReadFile(bed.Mount(site, path));
@@ -53,7 +48,7 @@ void ExpectEverywhere(WanBed& bed, const std::string& path, const std::string& c
 
 void ExpectNowhere(WanBed& bed, const std::string& path) {
   for (const Site& site : bed.Sites()) {
-    EXPECT_FALSE(Exists(bed.Mount(site, path))) << path << " is back on " << site.Name();
+    EXPECT_FALSE(PathExists(bed.Mount(site, path))) << path << " is back on " << site.Name();
   }
 }
 
@@ -70,7 +65,7 @@ TEST(WanTest, WritesOnSpokesOfBothDatacentresConvergeEverywhere) {
   REPLFS_ASSERT_OK(bed.Up());
   REPLFS_ASSERT_OK(WriteFile(bed.Mount(kSpoke1, "first"), "from dc1"));
   const absl::Time written = absl::Now();
-  ASSERT_TRUE(WaitUntil([&] { return Exists(bed.Mount(kSpoke2, "first")); }, kConverge,
+  ASSERT_TRUE(WaitUntil([&] { return PathExists(bed.Mount(kSpoke2, "first")); }, kConverge,
                         absl::Milliseconds(5)))
       << bed.Diagnostics();
   const absl::Duration propagation = absl::Now() - written;
@@ -120,9 +115,9 @@ TEST(WanTest, DatacentreCutOffConvergesAfterHeal) {
   // The connected side converges; the cut one sees none of it.
   REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge, {kCentre, kHub1, kSpoke1}));
   REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge, {kHub2, kSpoke2}));
-  EXPECT_FALSE(Exists(bed.Mount(kHub2, "cut/one0")));
-  EXPECT_TRUE(Exists(bed.Mount(kHub2, "doomed/d0")));
-  EXPECT_TRUE(Exists(bed.Mount(kCentre, "keep/k0")));
+  EXPECT_FALSE(PathExists(bed.Mount(kHub2, "cut/one0")));
+  EXPECT_TRUE(PathExists(bed.Mount(kHub2, "doomed/d0")));
+  EXPECT_TRUE(PathExists(bed.Mount(kCentre, "keep/k0")));
 
   bed.HealDatacentre(2);
   REPLFS_ASSERT_OK(bed.WaitForConvergence(kConverge));

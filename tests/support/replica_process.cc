@@ -135,6 +135,11 @@ std::string ReadWholeFile(const std::string& path) {
   return buffer.str();
 }
 
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
 void Unmount(const std::string& path) {
   for (int attempt = 0; attempt < 20 && IsMountpoint(path); ++attempt) {
     if (RunCommand({"fusermount3", "-u", path}) == 0) return;

@@ -104,6 +104,9 @@ absl::StatusOr<std::vector<int>> DistinctLoopbackPorts(int count);
 // The whole content of a file ("" if it cannot be read).
 std::string ReadWholeFile(const std::string& path);
 
+// Whether something is at `path` (lstat: a dangling symlink counts).
+bool PathExists(const std::string& path);
+
 // Unmounts `path`: fusermount3 -u, then -uz if busy. Bounded in time.
 void Unmount(const std::string& path);
 
