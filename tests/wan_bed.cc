@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -197,6 +199,11 @@ absl::Status WanBed::Up() {
       options_.servers > 200) {
     return absl::InvalidArgumentError("1..200 datacentres of 1..200 servers");
   }
+  // A bed whose process died before its destructor ran (SIGKILL, a CTest
+  // run stopped mid-test) left its namespaces and temp dir: the next bed
+  // removes them. Beds of live processes (tests run in parallel) stay.
+  const std::string swept = CleanUpBeds(kPrefixRoot, /*even_live=*/false);
+  if (absl::StrContains(swept, "removed")) std::fprintf(stderr, "wan bed: %s", swept.c_str());
   dir_ = std::make_unique<TempDir>(prefix_);
   if (absl::Status s = BuildNetwork(); !s.ok()) return s;
   if (absl::Status s = StartRelays(); !s.ok()) return s;

@@ -52,7 +52,9 @@ class WanBed {
   WanBed(const WanBed&) = delete;
   WanBed& operator=(const WanBed&) = delete;
 
-  // Namespaces, bridges, veths, rate limits, relays; then starts every replica.
+  // Namespaces, bridges, veths, rate limits, relays; then starts every
+  // replica. First removes what beds of dead processes left (CleanUpBeds):
+  // a process killed mid-test never ran its destructor.
   absl::Status Up();
   // Stops replicas (SIGKILL if they do not stop), relays, deletes namespaces
   // and the temp dir. Idempotent.

@@ -3,6 +3,7 @@
 // through relays that delay (40 ms, jitter 5 ms), stall now and then, and
 // are rate limited (tests/wan_bed.h).
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/netns.h"
 #include "tests/wan_bed.h"
 
 namespace replfs::testing {
@@ -56,6 +58,46 @@ uint64_t Tombstones(const WanBed& bed, const Site& site) {
   absl::StatusOr<ReplicaStatus> status = AdminStatus(bed.replica(site));
   EXPECT_TRUE(status.ok()) << site.Name() << ": " << status.status();
   return status.ok() ? status->tombstones() : 0;
+}
+
+// What a bed left when its process was killed mid-test (no destructor ran:
+// SIGKILL, a CTest run stopped) is removed by the next bed's Up(); a live
+// process's bed is not touched.
+TEST(WanTest, NextBedRemovesWhatAKilledProcessesBedLeft) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string dead = absl::StrCat(WanBed::kPrefixRoot, child, "n0");
+  const std::string live = absl::StrCat(WanBed::kPrefixRoot, ::getppid(), "n7");
+  const std::vector<std::string> names = {dead + "-core", dead + "-d1s0", live + "-core"};
+  std::string dead_dir = (std::filesystem::temp_directory_path() / (dead + "-XXXXXX")).string();
+  // Removed whatever the test's outcome, like a bed's own teardown.
+  struct Leftovers {
+    std::vector<std::string> names;
+    std::string dir;
+    ~Leftovers() {
+      for (const std::string& name : names) DeleteNamespace(name);
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } leftovers{names, ""};
+  for (const std::string& name : names) {
+    absl::StatusOr<std::string> added = RunTool({"ip", "netns", "add", name});
+    ASSERT_TRUE(added.ok()) << name << ": " << added.status();
+  }
+  ASSERT_NE(::mkdtemp(dead_dir.data()), nullptr);
+  leftovers.dir = dead_dir;
+  ASSERT_TRUE(WriteFile(dead_dir + "/left", "x").ok());
+
+  WanBedOptions options;
+  options.datacentres = 1;
+  options.servers = 1;
+  WanBed bed(options);
+  REPLFS_ASSERT_OK(bed.Up());
+  EXPECT_TRUE(NamespacesWithPrefix(dead).empty());
+  EXPECT_FALSE(PathExists(dead_dir));
+  EXPECT_EQ(NamespacesWithPrefix(live), std::vector<std::string>{live + "-core"});
 }
 
 // (a) Writes on a spoke of each datacentre reach every replica; the first
