@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -203,6 +204,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     out.append(buffer, static_cast<size_t>(n));
   }
   return out;
+}
+
+std::string IncompressibleBytes(size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string data(size, '\0');
+  for (size_t i = 0; i + 8 <= size; i += 8) {
+    const uint64_t word = rng();
+    for (size_t b = 0; b < 8; ++b) data[i + b] = static_cast<char>(word >> (8 * b));
+  }
+  return data;
 }
 
 absl::StatusOr<std::string> FileSha256(const std::string& path) {

@@ -43,6 +43,8 @@ absl::Status AppendFile(const std::string& path, const std::string& content);
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 // SHA-256 (hex) of a file's content, read in 1 MiB chunks.
 absl::StatusOr<std::string> FileSha256(const std::string& path);
+// `size` bytes no compressor can shrink (a fixed-seed PRNG's output).
+std::string IncompressibleBytes(size_t size, uint64_t seed);
 
 // For test bodies (gtest must be included by the user).
 #define REPLFS_ASSERT_OK(expr)                                   \

@@ -49,16 +49,6 @@ std::string PageText(size_t size, uint32_t seed) {
   return text;
 }
 
-std::string Incompressible(size_t size) {
-  std::mt19937_64 rng(7);
-  std::string data(size, '\0');
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    const uint64_t word = rng();
-    for (size_t b = 0; b < 8; ++b) data[i + b] = static_cast<char>(word >> (8 * b));
-  }
-  return data;
-}
-
 struct WireBytes {
   uint64_t received = 0;
   uint64_t saved = 0;
@@ -163,7 +153,7 @@ TEST(CompressionTest, GzipSpokeTakesATextDocrootInAFractionOfTheBytes) {
 
   // Data gzip cannot shrink (images, archives) goes raw: no more bytes
   // than plain, nothing counted as saved.
-  const std::string image = Incompressible(3 << 20);
+  const std::string image = IncompressibleBytes(3 << 20, 7);
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kHub, "photo.jpg"), image));
   REPLFS_ASSERT_OK(cluster.WaitForConvergence(absl::Seconds(60)));
   absl::StatusOr<Step> after_image = Counters(cluster);

@@ -2,7 +2,6 @@
 // and the blocks of its files) holds to the cap, within 20 %, and the cap
 // shows in the status.
 #include <cstdint>
-#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -18,16 +17,6 @@ constexpr int kA = 0;
 constexpr int kB = 1;
 constexpr uint64_t kMiB = 1 << 20;
 
-std::string Incompressible(size_t size) {
-  std::mt19937_64 rng(42);
-  std::string data(size, '\0');
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    const uint64_t word = rng();
-    for (size_t b = 0; b < 8; ++b) data[i + b] = static_cast<char>(word >> (8 * b));
-  }
-  return data;
-}
-
 TEST(MaxRateTest, ACappedReplicaTakesAPeersFileAtTheCap) {
   Cluster cluster(2);
   REPLFS_ASSERT_OK(cluster.init_status());
@@ -41,7 +30,7 @@ TEST(MaxRateTest, ACappedReplicaTakesAPeersFileAtTheCap) {
 
   // Long enough (8 s) that what is not the cap (the first entry's way,
   // the last block's apply) stays well inside the 20 %.
-  const std::string data = Incompressible(16 * kMiB);
+  const std::string data = IncompressibleBytes(16 * kMiB, 42);
   const absl::Time written = absl::Now();
   REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "big.bin"), data));
   ASSERT_TRUE(WaitUntil(
