@@ -33,7 +33,7 @@ namespace replfs {
 // The other key spaces have their own accessors in storage/, each the only
 // code that spells its keys (see docs/store-format.md):
 //   D/ deferred_entries.h, A/ apply_intents.h, X/ conflict_records.h,
-//   P/ puller_records.h.
+//   P/ puller_records.h, V/ and T/ version_records.h.
 //
 // Thread-safe. Commits are serialized; reads are not blocked by them.
 class MetadataStore;
@@ -41,6 +41,7 @@ class ApplyIntents;
 class ConflictRecords;
 class DeferredEntries;
 class PullerRecords;
+class VersionRecords;
 
 // A read-modify-write of the store, holding its commit lock: what Get
 // returns cannot change before Commit. Created only by
@@ -77,6 +78,7 @@ class StoreTransaction {
   friend class ConflictRecords;
   friend class DeferredEntries;
   friend class PullerRecords;
+  friend class VersionRecords;
   // Queues a key write/delete in the same atomic batch as the entries.
   void PutRaw(std::string key, std::string value);
   void DeleteRaw(std::string key);
@@ -223,6 +225,7 @@ class MetadataStore {
   friend class ConflictRecords;
   friend class DeferredEntries;
   friend class PullerRecords;
+  friend class VersionRecords;
   // Reads of any key, for the accessors above and the R/ records.
   absl::StatusOr<std::optional<std::string>> GetRaw(absl::string_view key) const;
   // Visits the keys starting with `prefix` in key order until `visit`

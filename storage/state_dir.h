@@ -27,6 +27,7 @@ class StateDir {
   std::string StorePath() const { return path_ + "/store"; }
   std::string TempPath() const { return path_ + "/tmp"; }
   std::string ConflictsPath() const { return path_ + "/conflicts"; }
+  std::string VersionsPath() const { return path_ + "/versions"; }
 
  private:
   StateDir(std::string path, UniqueFd lock_fd, uint64_t node_id)
