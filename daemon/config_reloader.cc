@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/reload_plan.h"
+#include "daemon/replica_startup.h"
 #include "storage/ignore_patterns.h"
 #include "storage/log.h"
 
@@ -43,9 +44,9 @@ std::string PeerList(const std::vector<std::string>& peers) {
 
 ConfigReloader::ConfigReloader(std::vector<std::string> argv, Options running,
                                std::string config_file, Replicator* replicator,
-                               IgnoreSet* ignore)
+                               IgnoreSet* ignore, VersionKeeper* versions)
     : argv_(std::move(argv)), running_(std::move(running)), config_file_(std::move(config_file)),
-      replicator_(replicator), ignore_(ignore) {}
+      replicator_(replicator), ignore_(ignore), versions_(versions) {}
 
 ConfigReloader::~ConfigReloader() { Stop(); }
 
@@ -124,7 +125,19 @@ void ConfigReloader::Reload() {
   }
   if (plan.peers_changed) ApplyPeers(*reread);
   if (plan.ignore_patterns) ApplyIgnorePatterns(*plan.ignore_patterns);
+  if (plan.version_retention_changed) ApplyVersionRetention(reread->replication);
   if (plan.empty()) LogWarning(absl::StrCat("reload: ", config_file_, " changes nothing"));
+}
+
+void ConfigReloader::ApplyVersionRetention(const ReplicationOptions& wanted) {
+  const VersionPolicy policy = VersionPolicyOf(wanted, running_.mount.backing);
+  versions_->SetPolicy(policy);
+  ReplicationOptions& running = running_.replication;
+  running.keep_versions_days = wanted.keep_versions_days;
+  running.versions_max_bytes = wanted.versions_max_bytes;
+  running.versions_max_percent = wanted.versions_max_percent;
+  LogWarning(absl::StrCat("reload: versions now kept ", policy.keep_days, " days within ",
+                          policy.max_bytes, " bytes (applies at the next prune, within a second)"));
 }
 
 void ConfigReloader::ApplyPeers(const Options& reread) {

@@ -10,6 +10,7 @@
 #include "replication/replicator.h"
 #include "storage/ignore_set.h"
 #include "storage/unique_fd.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -26,7 +27,7 @@ class ConfigReloader {
   // absolute name ("" when there is none). `replicator` and `ignore`
   // outlive this.
   ConfigReloader(std::vector<std::string> argv, Options running, std::string config_file,
-                 Replicator* replicator, IgnoreSet* ignore);
+                 Replicator* replicator, IgnoreSet* ignore, VersionKeeper* versions);
   ~ConfigReloader();  // Stop().
   ConfigReloader(const ConfigReloader&) = delete;
   ConfigReloader& operator=(const ConfigReloader&) = delete;
@@ -44,12 +45,14 @@ class ConfigReloader {
   void Run();
   void ApplyPeers(const Options& reread);
   void ApplyIgnorePatterns(const std::vector<std::string>& lines);
+  void ApplyVersionRetention(const ReplicationOptions& wanted);
 
   const std::vector<std::string> argv_;
   Options running_;  // Only the reload thread touches it after Start.
   const std::string config_file_;
   Replicator* replicator_;
   IgnoreSet* ignore_;
+  VersionKeeper* versions_;
   UniqueFd signal_read_;   // SIGHUP's handler writes a byte to the other end.
   UniqueFd signal_write_;
   UniqueFd stop_;          // eventfd: Stop wakes the thread.

@@ -81,6 +81,7 @@ int Run(const Options& options, const Options& parsed, std::vector<std::string> 
                replica.recorder.get(), options.mount.cache_timeout,
                static_cast<int64_t>(fd_limit), options.mount.inode_fds);
   fs.writeback_cache = options.mount.writeback_cache;
+  fs.commit_path.set_versions(replica.versions.get());
   if (metrics != nullptr) {
     fs.request_latency = metrics->requests();
     fs.commit_path.set_latency(metrics->latency());
@@ -96,6 +97,7 @@ int Run(const Options& options, const Options& parsed, std::vector<std::string> 
       MakeReplicatorConfig(options, *replica.state, replica.hidden);
   if (!config.ok()) return StartupFailed(config.status());
   config->applier.ignore = &replica.ignore;
+  config->applier.versions = replica.versions.get();
   if (metrics != nullptr) config->latency = metrics->latency();
   Replicator replicator(*config, fs.inodes.root()->dir_fd(), replica.store.get(), &replica.clock,
                         &kernel_cache);
@@ -109,10 +111,11 @@ int Run(const Options& options, const Options& parsed, std::vector<std::string> 
     metrics_server = *std::move(served);
   }
   if (absl::Status s = replicator.Start(); !s.ok()) return StartupFailed(s);
+  replica.versions->StartPruner();
   if (absl::Status s = (*session)->InstallSignalHandlers(); !s.ok()) return StartupFailed(s);
   // After libfuse's handlers: SIGHUP reloads instead of unmounting.
   ConfigReloader reloader(std::move(argv), parsed, options.config_file, &replicator,
-                          &replica.ignore);
+                          &replica.ignore, replica.versions.get());
   if (absl::Status s = reloader.Start(); !s.ok()) return StartupFailed(s);
   if (absl::Status s = (*session)->Mount(); !s.ok()) return StartupFailed(s);
   LogInfo(absl::StrCat("mounted ", options.mount.backing, " at ", options.mount.mountpoint));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,7 +31,7 @@ struct RawOptions {
     for (char* value : {state_dir, cache_timeout, writeback, passthrough_io, log_level, listen,
                         peers, fallback_peers, fallback_after, cluster, config, tls_ca,
                         tombstone_grace, inode_fds, tls_cert, tls_key, metrics, ignore_file,
-                        max_rate, compression}) {
+                        max_rate, compression, keep_versions, versions_max}) {
       std::free(value);
     }
   }
@@ -55,6 +56,8 @@ struct RawOptions {
   char* ignore_file = nullptr;
   char* max_rate = nullptr;
   char* compression = nullptr;
+  char* keep_versions = nullptr;
+  char* versions_max = nullptr;
   int insecure = 0;
   int allow_setuid = 0;
   std::vector<std::string> peer_list;  // From repeatable --peer= / -o peer=.
@@ -126,6 +129,12 @@ const fuse_opt kOptionSpec[] = {
     REPLFS_OPT("--max-rate=%s", max_rate),
     REPLFS_OPT("compression=%s", compression),
     REPLFS_OPT("--compression=%s", compression),
+    REPLFS_OPT("keep_versions=%s", keep_versions),
+    REPLFS_OPT("--keep_versions=%s", keep_versions),
+    REPLFS_OPT("--keep-versions=%s", keep_versions),
+    REPLFS_OPT("versions_max=%s", versions_max),
+    REPLFS_OPT("--versions_max=%s", versions_max),
+    REPLFS_OPT("--versions-max=%s", versions_max),
     REPLFS_OPT("--ignore_file=%s", ignore_file),
     REPLFS_OPT("--ignore-file=%s", ignore_file),
     {"insecure", offsetof(RawOptions, insecure), 1},
@@ -272,25 +281,66 @@ absl::Status ParseSeconds(const std::string& name, const std::string& text, doub
   return absl::OkStatus();
 }
 
-// Reads a rate in bytes a second (a number, with k, M or G for 2^10, 2^20
-// or 2^30 of them) into `value`; an empty one leaves the default.
-absl::Status ParseRate(const std::string& name, const std::string& text, uint64_t* value) {
-  if (text.empty()) return absl::OkStatus();
-  absl::string_view number = text;
+// Reads a byte count (a number, with k, M, G or T for 2^10, 2^20, 2^30 or
+// 2^40 of them) into `value`; false when `text` is not one.
+bool ParseBytes(absl::string_view number, uint64_t* value) {
+  if (number.empty()) return false;
   uint64_t unit = 1;
   switch (number.back()) {
     case 'k': case 'K': unit = uint64_t{1} << 10; break;
     case 'm': case 'M': unit = uint64_t{1} << 20; break;
     case 'g': case 'G': unit = uint64_t{1} << 30; break;
+    case 't': case 'T': unit = uint64_t{1} << 40; break;
     default: break;
   }
   if (unit != 1) number.remove_suffix(1);
   uint64_t count = 0;
-  if (!absl::SimpleAtoi(number, &count) || count > (uint64_t{1} << 40) / unit) {
+  if (!absl::SimpleAtoi(number, &count) || count > (uint64_t{1} << 50) / unit) return false;
+  *value = count * unit;
+  return true;
+}
+
+// Reads a rate in bytes a second (ParseBytes) into `value`; an empty one
+// leaves the default.
+absl::Status ParseRate(const std::string& name, const std::string& text, uint64_t* value) {
+  if (text.empty()) return absl::OkStatus();
+  if (!ParseBytes(text, value) || *value > (uint64_t{1} << 40)) {
     return absl::InvalidArgumentError(absl::StrCat(
         name, " must be bytes a second, like 500k, 10M or 1G (0: no limit); got '", text, "'"));
   }
-  *value = count * unit;
+  return absl::OkStatus();
+}
+
+// -o keep_versions=DAYS and -o versions_max=SIZE|PERCENT%.
+absl::Status ParseVersionRetention(RawOptions* raw, ReplicationOptions* replication) {
+  if (const std::string days = Take(raw->keep_versions); !days.empty()) {
+    if (!absl::SimpleAtoi(days, &replication->keep_versions_days) ||
+        replication->keep_versions_days > 36500) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keep_versions must be a number of days from 0 (off) to 36500, got '", days, "'"));
+    }
+  }
+  if (const std::string cap = Take(raw->versions_max); !cap.empty()) {
+    double percent = 0;
+    if (absl::EndsWith(cap, "%")) {
+      if (!absl::SimpleAtod(absl::string_view(cap).substr(0, cap.size() - 1), &percent) ||
+          percent <= 0 || percent > 90) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "versions_max must be a size like 2G or a share of the backing file system "
+            "from 0 to 90%, got '", cap, "'"));
+      }
+      replication->versions_max_percent = percent;
+      replication->versions_max_bytes = 0;
+    } else {
+      if (!ParseBytes(cap, &replication->versions_max_bytes) ||
+          replication->versions_max_bytes == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "versions_max must be a size like 500M, 2G or 1T, or a share of the backing "
+            "file system like 10%, got '", cap, "'"));
+      }
+      replication->versions_max_percent = 0;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -318,6 +368,8 @@ absl::Status MergeConfigFile(const std::string& path, RawOptions* raw) {
   FillFrom(raw->ignore_file, file.ignore_file);
   FillFrom(raw->max_rate, file.max_rate);
   FillFrom(raw->compression, file.compression);
+  FillFrom(raw->keep_versions, file.keep_versions);
+  FillFrom(raw->versions_max, file.versions_max);
   Take(file.config);
   raw->insecure |= file.insecure;
   raw->allow_setuid |= file.allow_setuid;
@@ -368,6 +420,7 @@ absl::Status ReadEarlySettings(RawOptions* raw, Options* options) {
     }
     replication.compression = compression;
   }
+  if (absl::Status s = ParseVersionRetention(raw, &replication); !s.ok()) return s;
   replication.tls_ca = Take(raw->tls_ca);
   replication.tls_cert = Take(raw->tls_cert);
   replication.tls_key = Take(raw->tls_key);

@@ -51,6 +51,9 @@ ReloadPlan PlanReload(const Options& running, const Options& reread) {
   plan.peers_changed = x.peers != y.peers || x.fallback_peers != y.fallback_peers ||
                        x.fallback_after != y.fallback_after;
   if (x.ignore_patterns != y.ignore_patterns) plan.ignore_patterns = y.ignore_patterns;
+  plan.version_retention_changed = x.keep_versions_days != y.keep_versions_days ||
+                                   x.versions_max_bytes != y.versions_max_bytes ||
+                                   x.versions_max_percent != y.versions_max_percent;
   for (const FixedSetting& setting : FixedSettings(running, reread)) {
     if (setting.running == setting.reread) continue;
     plan.refused.push_back(absl::StrCat(setting.name, " cannot change while mounted (the file now "

@@ -19,10 +19,13 @@ struct ReloadPlan {
   bool peers_changed = false;
   // The new -o ignore= lines (the file's included), when they changed.
   std::optional<std::vector<std::string>> ignore_patterns;
+  // keep_versions or versions_max.
+  bool version_retention_changed = false;
   std::vector<std::string> refused;
 
   bool empty() const {
-    return !log_level && !peers_changed && !ignore_patterns && refused.empty();
+    return !log_level && !peers_changed && !ignore_patterns && !version_retention_changed &&
+           refused.empty();
   }
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/replica_startup.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -64,6 +65,18 @@ absl::Status CatchUpWithBackingDirectory(OpenedReplica* replica) {
 
 }  // namespace
 
+VersionPolicy VersionPolicyOf(const ReplicationOptions& replication, const std::string& backing) {
+  VersionPolicy policy;
+  policy.keep_days = replication.keep_versions_days;
+  policy.max_bytes = replication.versions_max_bytes;
+  struct statvfs fs;
+  if (policy.max_bytes == 0 && ::statvfs(backing.c_str(), &fs) == 0) {
+    const double capacity = static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize);
+    policy.max_bytes = static_cast<uint64_t>(capacity * replication.versions_max_percent / 100);
+  }
+  return policy;
+}
+
 absl::StatusOr<std::unique_ptr<OpenedReplica>> OpenReplica(const Options& options) {
   auto replica = std::make_unique<OpenedReplica>();
   absl::StatusOr<std::unique_ptr<StateDir>> state = StateDir::Open(options.state_dir);
@@ -89,6 +102,11 @@ absl::StatusOr<std::unique_ptr<OpenedReplica>> OpenReplica(const Options& option
         absl::StrCat("open ", options.mount.backing, ": ", std::strerror(errno)));
   }
   replica->hidden = HiddenName(options);
+  absl::StatusOr<std::unique_ptr<VersionKeeper>> versions =
+      VersionKeeper::Open(replica->store.get(), replica->state->VersionsPath(),
+                          VersionPolicyOf(options.replication, options.mount.backing));
+  if (!versions.ok()) return versions.status();
+  replica->versions = *std::move(versions);
   if (absl::Status s = CatchUpWithBackingDirectory(replica.get()); !s.ok()) return s;
   return replica;
 }

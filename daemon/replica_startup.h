@@ -12,6 +12,7 @@
 #include "storage/metadata_store.h"
 #include "storage/state_dir.h"
 #include "storage/unique_fd.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -26,7 +27,13 @@ struct OpenedReplica {
   UniqueFd root_fd;     // O_PATH of the backing directory; the filesystem takes it.
   std::string hidden;   // The state folder's name at the backing root, or "".
   IgnoreSet ignore;  // -o ignore=: the recorder and the applier consult it.
+  // Keeps the file versions changes take out of the tree (-o keep_versions).
+  std::unique_ptr<VersionKeeper> versions;
 };
+
+// The retention -o keep_versions and -o versions_max ask for, a cap given
+// as a share resolved against the size of the file system at `backing`.
+VersionPolicy VersionPolicyOf(const ReplicationOptions& replication, const std::string& backing);
 
 // Opens the state folder and store, finishes applies the last process was
 // killed in the middle of, and scans the backing directory for changes made

@@ -1,6 +1,7 @@
 #ifndef REPLFS_DAEMON_REPLICATION_OPTIONS_H_
 #define REPLFS_DAEMON_REPLICATION_OPTIONS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ struct ReplicationOptions {
   // How peers are asked to send batches and blocks: "gzip" or "none"
   // (-o compression).
   std::string compression = "none";
+  // Days the file versions that changes take out of the tree are kept
+  // (-o keep_versions; 0: none), within a cap (-o versions_max): bytes, or
+  // when 0 a percentage of the backing file system.
+  uint32_t keep_versions_days = 7;
+  uint64_t versions_max_bytes = 0;
+  double versions_max_percent = 10;
 };
 
 // Appends the HOST:PORTs of a ';'- or ' '-separated list to `peers`.

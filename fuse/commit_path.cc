@@ -183,8 +183,29 @@ bool CommitPath::RecordPath(Inode* inode, const std::string& path, int fd, struc
   return false;
 }
 
-CommitPath::Ticket CommitPath::CommitDelete(const std::string& path) {
-  return queue_.Enqueue([this, path] {
+void CommitPath::RecordKept(const KeptFile& kept, const std::string& path, KeptBecause reason) {
+  if (versions_ == nullptr || kept.kept_unix_ms == 0) return;
+  if (!kept.kept()) {
+    LogInfo(absl::StrCat("versions: the old content of ", path,
+                         " was not kept: ", kept.not_kept_reason));
+  }
+  // A failure to keep a version never fails the change itself.
+  if (absl::Status s = versions_->Record(kept, path, reason, recorder_->node_id()); !s.ok()) {
+    LogError(absl::StrCat("versions: recording ", path, ": ", s.ToString()));
+  }
+}
+
+void CommitPath::KeepBeforeTruncate(int fd, const std::string& path) {
+  if (!keeps_versions()) return;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+  KeptFile kept = versions_->CopyAside(fd);
+  queue_.Enqueue([this, kept, path] { RecordKept(kept, path, KEPT_TRUNCATED); });
+}
+
+CommitPath::Ticket CommitPath::CommitDelete(const std::string& path, const KeptFile& kept) {
+  return queue_.Enqueue([this, path, kept] {
+    RecordKept(kept, path, KEPT_DELETED);
     absl::Status s = recorder_->RecordDelete(path);
     if (s.ok()) s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), path);
     if (!s.ok()) {
@@ -196,8 +217,10 @@ CommitPath::Ticket CommitPath::CommitDelete(const std::string& path) {
 
 CommitPath::Ticket CommitPath::CommitRename(const std::string& from, const std::string& to,
                                             bool exchange, const LocalStat& moved_stat,
-                                            const LocalStat& exchanged_stat) {
-  return queue_.Enqueue([this, from, to, exchange, moved_stat, exchanged_stat] {
+                                            const LocalStat& exchanged_stat,
+                                            const KeptFile& replaced_kept) {
+  return queue_.Enqueue([this, from, to, exchange, moved_stat, exchanged_stat, replaced_kept] {
+    RecordKept(replaced_kept, to, KEPT_REPLACED);
     absl::Status s = recorder_->RecordRename(from, to, exchange, moved_stat,
                                              exchange ? &exchanged_stat : nullptr);
     if (s.ok() && !exchange) {

@@ -17,6 +17,7 @@
 #include "fuse/inode_table.h"
 #include "storage/change_recorder.h"
 #include "storage/metadata_store.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -86,10 +87,24 @@ class CommitPath {
   // changed, and its last writer's close (or the idle committer) commits
   // it, once the writer's data has reached the file.
   Ticket CommitUnlessBeingWritten(Inode* inode) ABSL_LOCKS_EXCLUDED(names_gate_);
-  // Queues the record of `path` deleted, and of a rename.
-  Ticket CommitDelete(const std::string& path);
+  // Keeps the file versions that local changes take out of the tree
+  // (-o keep_versions). Set before the mount serves requests; null: none.
+  void set_versions(VersionKeeper* versions) { versions_ = versions; }
+  VersionKeeper* versions() const { return versions_; }
+  // Whether local changes keep the versions they take out of the tree.
+  bool keeps_versions() const { return versions_ != nullptr && versions_->enabled(); }
+
+  // Queues the record of `path` deleted, and of a rename. `kept` is what
+  // the operation kept of the file it took away (the deleted file, or the
+  // one renamed over): recorded first, with the entry it had.
+  Ticket CommitDelete(const std::string& path, const KeptFile& kept = KeptFile());
   Ticket CommitRename(const std::string& from, const std::string& to, bool exchange,
-                      const LocalStat& moved_stat, const LocalStat& exchanged_stat);
+                      const LocalStat& moved_stat, const LocalStat& exchanged_stat,
+                      const KeptFile& replaced_kept = KeptFile());
+  // Copies (or clones) the content of the regular file open as `fd`, the
+  // object at `path`, aside before the caller truncates it, and queues the
+  // record. Nothing when versions are off or the file is empty.
+  void KeepBeforeTruncate(int fd, const std::string& path);
   // Waits until the record of `ticket` (and all before it) is in the store.
   void WaitFor(Ticket ticket) { queue_.WaitFor(ticket); }
   // Waits until every record queued so far is in the store.
@@ -129,9 +144,13 @@ class CommitPath {
   static void NoteUnseenWrites(Inode* inode);
   void CountFailure() { failures_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Records what a local change kept (the worker, before the change).
+  void RecordKept(const KeptFile& kept, const std::string& path, KeptBecause reason);
+
   InodeTable* inodes_;
   MetadataStore* store_;
   ChangeRecorder* recorder_;
+  VersionKeeper* versions_ = nullptr;
   bool fine_grained_ctime_ = false;
   std::atomic<uint64_t> failures_{0};
 

@@ -70,7 +70,8 @@ namespace {
 
 // Applies the requested attribute changes; returns 0 or an errno. Uses the
 // open handle's fd where the kernel gave one (ftruncate, futimens).
-int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_info* fi) {
+int ApplySetattr(ReplicaFs* fs, Inode* inode, const struct stat& attr, int valid,
+                 fuse_file_info* fi) {
   const int handle_fd = fi != nullptr ? FileHandleFd(fi) : -1;
   const PathFd fd = inode->path_fd();
   if (!fd.valid()) return fd.error();
@@ -98,6 +99,7 @@ int ApplySetattr(Inode* inode, const struct stat& attr, int valid, fuse_file_inf
     if (::fstatat(fd.get(), "", &before, AT_EMPTY_PATH) != 0) return errno;
     // Before the truncate: a commit reading the file meanwhile must see
     // the change (see FileWriteState::MarkWritten).
+    if (attr.st_size < before.st_size) KeepInodeBeforeTruncate(fs, inode, proc);
     inode->writes.MarkResized(static_cast<uint64_t>(before.st_size),
                               static_cast<uint64_t>(attr.st_size));
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)
@@ -148,7 +150,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
   SharedGateHold change(fs->commit_path.local_change_gate());
   Inode* inode = fs->InodeOf(ino);
   inode->writes.MarkMetadataChanging();
-  int err = ApplySetattr(inode, *attr, valid, fi);
+  int err = ApplySetattr(fs, inode, *attr, valid, fi);
   // The attributes after the change, for the reply.
   struct stat st;
   if (err == 0) {

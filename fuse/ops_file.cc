@@ -108,7 +108,24 @@ int HandleFdFor(FileHandle* handle, int flags, UniqueFd* reopened) {
 // saw the handle (its open reply failed): nothing is committed or answered.
 void ReleaseHandle(ReplicaFs* fs, fuse_req_t req, fuse_file_info* fi);
 
+// Keeps the content of `name` in `parent` aside before an O_TRUNC open of
+// it empties it (-o keep_versions).
+void KeepBeforeTruncate(ReplicaFs* fs, Inode* parent, const char* name) {
+  if (!fs->commit_path.keeps_versions()) return;
+  std::optional<std::string> path = fs->ChildPath(parent, name);
+  UniqueFd old(::openat(parent->dir_fd(), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (path && old.valid()) fs->commit_path.KeepBeforeTruncate(old.get(), *path);
+}
+
 }  // namespace
+
+// Keeps the content of `inode` (open by `proc`) aside before a truncation.
+void KeepInodeBeforeTruncate(ReplicaFs* fs, Inode* inode, const std::string& proc) {
+  if (!fs->commit_path.keeps_versions()) return;
+  const std::vector<std::string> paths = fs->inodes.PathsOf(inode);
+  UniqueFd old(::open(proc.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!paths.empty() && old.valid()) fs->commit_path.KeepBeforeTruncate(old.get(), paths.front());
+}
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode,
               fuse_file_info* fi) {
@@ -126,6 +143,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
   if (!fd.valid()) {
     // O_CREAT without O_EXCL on an existing file: open it instead.
     if (errno == EEXIST && !(fi->flags & O_EXCL)) {
+      if ((fi->flags & O_TRUNC) != 0) KeepBeforeTruncate(fs, parent, name);
       fd.Reset(::openat(parent->dir_fd(), name, BackingFlags(fi->flags) | O_NOFOLLOW));
     }
     if (!fd.valid()) {
@@ -223,6 +241,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       absl::MutexLock lock(&inode->io_mu);
       fd = inode->DupReadFd(fs->read_fd_budget, proc);
     }
+    if (truncating && st.st_size > 0 && fs->commit_path.keeps_versions()) {
+      KeepInodeBeforeTruncate(fs, inode, proc);
+    }
     if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
     if (!fd.valid()) {
       const int error = errno;
@@ -261,7 +282,14 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   fuse_bufvec out = FdBuffer(handle->fd.get(), size, off);
   // Before the write (see FileWriteState::MarkWritten).
   handle->inode->writes.MarkWritten(static_cast<uint64_t>(off), size);
-  const ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  ReplicaFs* fs = FsOf(req);
+  // Kept versions give way to a user's write: drop the oldest, try again.
+  if (written == -ENOSPC && fs->commit_path.versions() != nullptr &&
+      fs->commit_path.versions()->MakeRoom(size)) {
+    out = FdBuffer(handle->fd.get(), size, off);
+    written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  }
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
     return;

@@ -68,6 +68,13 @@ void FinishCreate(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name
   fuse_reply_entry(req, &e);
 }
 
+// Whether `name` in `dir_fd` is the object `other` was stat'ed from.
+bool IsSameObject(int dir_fd, const char* name, const struct stat& other) {
+  struct stat st;
+  return ::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == other.st_dev &&
+         st.st_ino == other.st_ino;
+}
+
 bool RefuseHidden(fuse_req_t req, ReplicaFs* fs, Inode* parent, const char* name) {
   if (!fs->IsHidden(parent, name)) return false;
   fuse_reply_err(req, EPERM);
@@ -160,13 +167,23 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   }
   struct stat st;
   const bool known = ::fstatat(parent->dir_fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (::unlinkat(parent->dir_fd(), name, flags) != 0) {
+  // A deleted file is kept by moving it aside in place of the unlink: to
+  // the tree the two are the same, and the move copies nothing.
+  KeptFile kept;
+  if (flags == 0 && known && S_ISREG(st.st_mode) && fs->commit_path.keeps_versions()) {
+    kept = fs->commit_path.versions()->MoveAside(parent->dir_fd(), name);
+  }
+  if (!kept.kept() && ::unlinkat(parent->dir_fd(), name, flags) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
   std::optional<std::string> path = fs->ChildPath(parent, name);
   if (known) fs->inodes.RemoveLink(st.st_dev, st.st_ino, parent, name);
-  if (path) fs->commit_path.CommitDelete(*path);
+  if (path) {
+    fs->commit_path.CommitDelete(*path, kept);
+  } else if (kept.kept()) {
+    fs->commit_path.versions()->Discard(kept);
+  }
   // Other names of a hard-linked file saw their ctime and link count move;
   // their content is unchanged, so nothing else is recorded.
   fuse_reply_err(req, 0);
@@ -206,8 +223,17 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   const bool have_replaced =
       !exchange &&
       ::fstatat(new_parent->dir_fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
+  // A file renamed over is kept by a link taken before the move (the
+  // move itself is what takes it out of the tree).
+  KeptFile replaced_kept;
+  if (have_replaced && S_ISREG(replaced.st_mode) && fs->commit_path.keeps_versions() &&
+      !IsSameObject(parent->dir_fd(), name, replaced)) {
+    replaced_kept = fs->commit_path.versions()->LinkAside(new_parent->dir_fd(), new_name);
+  }
   if (::renameat2(parent->dir_fd(), name, new_parent->dir_fd(), new_name, flags) != 0) {
-    fuse_reply_err(req, errno);
+    const int error = errno;
+    if (replaced_kept.kept()) fs->commit_path.versions()->Discard(replaced_kept);
+    fuse_reply_err(req, error);
     return;
   }
   // The moved objects, stat'ed where they are now: the same inodes, with
@@ -221,6 +247,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   const struct stat& other = exchange ? exchanged : replaced;
   if (have_moved && other_side && moved.st_dev == other.st_dev && moved.st_ino == other.st_ino) {
     // Two names of one file: rename(2) leaves both in place.
+    if (replaced_kept.kept()) fs->commit_path.versions()->Discard(replaced_kept);
     fuse_reply_err(req, 0);
     return;
   }
@@ -234,7 +261,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   if (from && to && *from != *to) {
     fs->commit_path.CommitRename(*from, *to, exchange,
                                  have_moved ? LocalStatOf(moved) : LocalStat(),
-                                 have_exchanged ? LocalStatOf(exchanged) : LocalStat());
+                                 have_exchanged ? LocalStatOf(exchanged) : LocalStat(),
+                                 replaced_kept);
+  } else if (replaced_kept.kept()) {
+    fs->commit_path.versions()->Discard(replaced_kept);
   }
   fuse_reply_err(req, 0);
 }

@@ -76,6 +76,14 @@ void AddReplica(const ReplicaStatus& status, FamilyBuilder* out) {
                AsDouble(status.commit_failures()));
   out->Gauge("replfs_conflict_copies", "Losers of concurrent writes kept as conflict copies",
              AsDouble(status.conflicts()));
+  out->Gauge("replfs_versions_kept",
+             "Old file versions kept aside for restores (-o keep_versions)",
+             AsDouble(status.versions_kept()));
+  out->Gauge("replfs_versions_bytes", "Bytes of the old file versions kept aside",
+             AsDouble(status.versions_bytes()));
+  out->Gauge("replfs_versions_not_kept",
+             "Recorded changes whose old content could not be kept (too large to copy)",
+             AsDouble(status.versions_not_kept()));
   out->Gauge("replfs_deferred_entries",
              "Peers' entries waiting for a local writer of their file to close",
              AsDouble(status.deferred()));

@@ -1,11 +1,22 @@
 #include "replication/admin_service.h"
 
-#include <algorithm>
-#include <cstddef>
-#include <string>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "replication/replication_service.h"
 #include "storage/conflict_records.h"
+#include "storage/unique_fd.h"
+#include "storage/version_records.h"
 
 namespace replfs {
 namespace {
@@ -87,7 +98,7 @@ absl::Status ListEntries(const MetadataStore& store, const EntriesRequest& reque
                          EntriesPage* page) {
   PageBudget budget(request.page_size());
   absl::Status listed = store.ScanEntries(
-      "",
+      request.prefix(),
       [&](const Entry& entry) {
         if (!budget.Admit()) return false;
         *page->add_entries() = entry;
@@ -116,7 +127,62 @@ absl::Status ListChangeLog(const MetadataStore& store, const ChangeLogRequest& r
   return absl::OkStatus();
 }
 
+// The SHA-256 of a kept file in hex, or "" when it is too large to hash
+// on request or cannot be read.
+std::string KeptFileSha256(const std::string& path) {
+  constexpr off_t kMaxHashedBytes = off_t{256} << 20;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || st.st_size > kMaxHashedBytes) return "";
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return "";
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "";
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) return "";
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+absl::Status ListVersions(const MetadataStore& store, const VersionKeeper& versions,
+                          const VersionsRequest& request, VersionsReply* reply) {
+  PageBudget budget(request.page_size());
+  std::string last_position;
+  absl::Status listed = VersionRecords(store).Scan(
+      request.path(), request.subtree(), request.after(),
+      [&](const VersionRecord& record, absl::string_view position) {
+        if (!budget.Admit()) return false;
+        KeptVersion* kept = reply->add_versions();
+        *kept->mutable_record() = record;
+        if (!record.kept_name().empty()) {
+          kept->set_kept_path(versions.KeptPath(record.kept_name()));
+          if (request.with_hashes()) kept->set_sha256(KeptFileSha256(kept->kept_path()));
+        }
+        budget.Take(kept->ByteSizeLong());
+        last_position = std::string(position);
+        return true;
+      });
+  if (!listed.ok()) return listed;
+  if (budget.more()) reply->set_next_after(last_position);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+grpc::Status AdminService::Versions(grpc::ServerContext*, const VersionsRequest* request,
+                                    VersionsReply* reply) {
+  if (versions_ == nullptr) return ToGrpc(absl::OkStatus());
+  absl::Status listed = ListVersions(*store_, *versions_, *request, reply);
+  if (!listed.ok()) reply->Clear();
+  return ToGrpc(listed);
+}
 
 grpc::Status AdminService::Status(grpc::ServerContext*, const StatusRequest*,
                                   ReplicaStatus* reply) {

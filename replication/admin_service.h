@@ -6,6 +6,7 @@
 
 #include "replfs.grpc.pb.h"
 #include "storage/metadata_store.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -16,8 +17,10 @@ namespace replfs {
 // holds at most one page, capped server-side whatever the client asks.
 class AdminService final : public Admin::Service {
  public:
-  AdminService(MetadataStore* store, std::function<ReplicaStatus()> status)
-      : store_(store), status_(std::move(status)) {}
+  // `versions` (null: none kept) lists the kept file versions.
+  AdminService(MetadataStore* store, const VersionKeeper* versions,
+               std::function<ReplicaStatus()> status)
+      : store_(store), versions_(versions), status_(std::move(status)) {}
   grpc::Status Status(grpc::ServerContext* context, const StatusRequest* request,
                       ReplicaStatus* reply) override;
   grpc::Status Conflicts(grpc::ServerContext* context, const ConflictsRequest* request,
@@ -28,9 +31,12 @@ class AdminService final : public Admin::Service {
                          ChangeLogPage* reply) override;
   grpc::Status ForgetPuller(grpc::ServerContext* context, const ForgetPullerRequest* request,
                             ForgetPullerReply* reply) override;
+  grpc::Status Versions(grpc::ServerContext* context, const VersionsRequest* request,
+                        VersionsReply* reply) override;
 
  private:
   MetadataStore* store_;
+  const VersionKeeper* versions_;
   std::function<ReplicaStatus()> status_;
 };
 

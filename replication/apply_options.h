@@ -6,6 +6,7 @@
 
 #include "replication/entry_validation.h"
 #include "storage/ignore_set.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -44,6 +45,10 @@ struct ApplierOptions {
   // applied, and removing a directory leaves them (and it) in place.
   // Null: none. Outlives the applier.
   const IgnoreSet* ignore = nullptr;
+  // Keeps the local file versions that applied entries replace or delete,
+  // and the losers of conflicts (-o keep_versions). Null: none. Outlives
+  // the applier.
+  VersionKeeper* versions = nullptr;
 };
 
 }  // namespace replfs

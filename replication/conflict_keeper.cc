@@ -70,6 +70,14 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   // log, and peers fetch its blocks from it; with the content only in an
   // unindexed copy, their applies failed for good. Index the copy's blocks.
   IndexCopy(record, /*add=*/true, txn);
+  // A winner's own content kept aside (hidden by live descendants) lost
+  // nothing: it is no conflict's loser.
+  const Version& kept_version = loser.content().version();
+  const bool lost = kept_version.hlc() != winner.hlc() || kept_version.node() != winner.node();
+  if (versions_ != nullptr && versions_->enabled() && lost) {
+    const KeptFile kept = versions_->LinkAside(AT_FDCWD, copy_path.c_str());
+    versions_->Queue(txn, kept, loser.path(), loser, KEPT_CONFLICT_LOSER, winner.node());
+  }
   return Prune(txn);
 }
 

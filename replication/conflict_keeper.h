@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "entry.pb.h"
 #include "storage/metadata_store.h"
+#include "storage/version_keeper.h"
 
 namespace replfs {
 
@@ -34,6 +35,10 @@ class ConflictKeeper {
 
   const std::string& directory() const { return conflicts_dir_; }
 
+  // Also keeps each loser as a file version (-o keep_versions): a link to
+  // the same copy, listed and restored like any other version. Null: no.
+  void set_versions(VersionKeeper* versions) { versions_ = versions; }
+
   // Where the conflicts folder is relative to the backing root (e.g.
   // ".replfs/conflicts"), when it is beneath it. Copies are then listed in
   // the store's block index, so the replica can still serve (and reuse) the
@@ -48,6 +53,7 @@ class ConflictKeeper {
   std::string conflicts_dir_;
   size_t max_copies_;
   std::string root_relative_dir_;
+  VersionKeeper* versions_ = nullptr;
 };
 
 }  // namespace replfs

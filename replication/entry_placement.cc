@@ -155,9 +155,12 @@ absl::Status RemoteApplier::PlaceDecided(Plan& plan, ResolveInputs inputs, Store
       placed = KeepLoser(plan, target, txn, stats);
       if (placed.ok()) placed = ReplaceObject(plan, target);
       break;
-    case Verdict::kReplace:
+    case Verdict::kReplace: {
+      const KeptFile kept = KeepReplacedVersion(plan, target, txn);
       placed = ReplaceObject(plan, target);
+      if (!placed.ok() && options_.versions != nullptr) options_.versions->Discard(kept);
       break;
+    }
     case Verdict::kKeepForDescendants:
       placed = KeepForDescendants(plan, target, txn);
       break;
@@ -220,6 +223,24 @@ absl::Status RemoteApplier::KeepLoser(const Plan& plan, const Target& target,
                        ": kept the concurrent local version ",
                        VersionToString(local.content().version()), " as a conflict copy"));
   return txn.PersistQueuedRecords();
+}
+
+KeptFile RemoteApplier::KeepReplacedVersion(const Plan& plan, const Target& target,
+                                            StoreTransaction& txn) {
+  VersionKeeper* versions = options_.versions;
+  if (versions == nullptr || !versions->enabled() ||
+      target.disk.object != ObjectAtPath::kRegularFile || !plan.before.has_value() ||
+      plan.before->content().kind() != KIND_FILE) {
+    return KeptFile();
+  }
+  // A link: the replacement (a rename over the name, or its removal) is
+  // what takes the file out of the tree; the kept inode is not copied.
+  KeptFile kept = versions->LinkAside(target.parent.get(), target.name.c_str());
+  const Content& change = plan.result.content();
+  versions->Queue(txn, kept, plan.remote->path(), plan.before,
+                  change.kind() == KIND_TOMBSTONE ? KEPT_DELETED_BY_PEER : KEPT_REPLACED_BY_PEER,
+                  change.version().node());
+  return kept;
 }
 
 absl::Status RemoteApplier::ReplaceObject(Plan& plan, const Target& target) {

@@ -48,6 +48,7 @@ RemoteApplier::RemoteApplier(int root_fd, MetadataStore* store, HybridLogicalClo
                              FilesystemHooks* hooks, ApplierOptions options)
     : root_fd_(root_fd), store_(store), clock_(clock), hooks_(hooks),
       options_(std::move(options)), conflicts_(store, options_.conflicts_dir) {
+  conflicts_.set_versions(options_.versions);
   if (!options_.hidden_name.empty()) {
     // The state folder sits at the root: copies are reachable beneath it.
     const size_t slash = options_.conflicts_dir.rfind('/');

@@ -106,7 +106,8 @@ absl::Status Replicator::Start() {
   }
   if (!config_.admin_socket.empty()) {
     ::unlink(config_.admin_socket.c_str());
-    admin_service_ = std::make_unique<AdminService>(store_, [this] { return Status(); });
+    admin_service_ = std::make_unique<AdminService>(store_, config_.applier.versions,
+                                                    [this] { return Status(); });
     grpc::ServerBuilder builder;
     int bound = 0;
     builder.AddListeningPort(absl::StrCat("unix:", config_.admin_socket),
@@ -367,6 +368,15 @@ void Replicator::AddStoreCounts(ReplicaStatus* status) const {
   } else {
     status->add_warnings(
         absl::StrCat("cannot count conflict copies: ", conflicts.status().message()));
+  }
+  if (const VersionKeeper* versions = config_.applier.versions; versions != nullptr) {
+    const VersionKeeper::Totals totals = versions->totals();
+    const VersionPolicy policy = versions->policy();
+    status->set_versions_kept(totals.kept);
+    status->set_versions_bytes(totals.bytes);
+    status->set_versions_not_kept(totals.not_kept);
+    status->set_keep_versions_days(policy.keep_days);
+    status->set_versions_max_bytes(policy.max_bytes);
   }
 }
 

@@ -163,6 +163,32 @@ TEST(OptionsTest, CompressionIsGzipOrNone) {
       << bad.status();
 }
 
+TEST(OptionsTest, VersionRetentionIsDaysAndASizeOrAShare) {
+  absl::StatusOr<Options> unset = Parse({"/b", "/m"});
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_EQ(unset->replication.keep_versions_days, 7u);
+  EXPECT_EQ(unset->replication.versions_max_bytes, 0u);
+  EXPECT_EQ(unset->replication.versions_max_percent, 10);
+  absl::StatusOr<Options> sized =
+      Parse({"/b", "/m", "-o", "keep_versions=30,versions_max=2G"});
+  ASSERT_TRUE(sized.ok()) << sized.status();
+  EXPECT_EQ(sized->replication.keep_versions_days, 30u);
+  EXPECT_EQ(sized->replication.versions_max_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(sized->replication.versions_max_percent, 0);
+  absl::StatusOr<Options> share = Parse({"/b", "/m", "--keep-versions=0", "--versions-max=25%"});
+  ASSERT_TRUE(share.ok()) << share.status();
+  EXPECT_EQ(share->replication.keep_versions_days, 0u);
+  EXPECT_EQ(share->replication.versions_max_percent, 25);
+  for (const char* bad : {"keep_versions=-1", "keep_versions=week", "versions_max=0",
+                          "versions_max=95%", "versions_max=lots"}) {
+    absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                  std::string(bad).substr(0, std::string(bad).find('='))))
+        << refused.status();
+  }
+}
+
 TEST(OptionsTest, ListeningBeyondLoopbackNeedsTlsOrInsecure) {
   absl::StatusOr<Options> refused = Parse({"/b", "/m", "-o", "listen=10.0.0.1:7400"});
   ASSERT_FALSE(refused.ok());

@@ -44,6 +44,22 @@ TEST(ReloadPlanTest, PeersLogLevelAndIgnorePatternsChange) {
   EXPECT_TRUE(PlanReload(Running(), fallbacks).peers_changed);
 }
 
+TEST(ReloadPlanTest, VersionRetentionChangesLive) {
+  EXPECT_FALSE(PlanReload(Running(), Running()).version_retention_changed);
+  Options days = Running();
+  days.replication.keep_versions_days = 30;
+  Options cap = Running();
+  cap.replication.versions_max_bytes = uint64_t{1} << 30;
+  Options share = Running();
+  share.replication.versions_max_percent = 20;
+  for (const Options& reread : {days, cap, share}) {
+    const ReloadPlan plan = PlanReload(Running(), reread);
+    EXPECT_TRUE(plan.version_retention_changed);
+    EXPECT_TRUE(plan.refused.empty());
+    EXPECT_FALSE(plan.empty());
+  }
+}
+
 TEST(ReloadPlanTest, SettingsOnlyARestartChangesAreRefusedByName) {
   Options reread = Running();
   reread.replication.listen = "127.0.0.1:7500";

@@ -32,7 +32,7 @@ class AdminServiceTest : public testing::RawStoreTest {
  protected:
   // Made after the store is (re)opened: PutRawKey reopens it.
   std::unique_ptr<AdminService> Service() {
-    return std::make_unique<AdminService>(store_.get(), [] { return ReplicaStatus(); });
+    return std::make_unique<AdminService>(store_.get(), nullptr, [] { return ReplicaStatus(); });
   }
 
   void CommitDirectories(int count, const std::string& prefix = "d") {
