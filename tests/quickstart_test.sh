@@ -14,7 +14,8 @@ trap cleanup EXIT
 
 "$src/tools/quickstart.sh" > "$qs/out.log" 2>&1 || { cat "$qs/out.log"; echo "FAIL: quickstart exited non-zero"; exit 1; }
 cat "$qs/out.log"
-for want in "caught up from its checkpoints" "last writer wins" "HEALTHY" "tools/quickstart.sh stop"; do
+for want in "caught up from its checkpoints" "last writer wins" "it replicated" "HEALTHY" \
+            "tools/quickstart.sh stop"; do
   grep -q "$want" "$qs/out.log" || { echo "FAIL: quickstart output lacks '$want'"; exit 1; }
 done
 for i in 1 2 3; do

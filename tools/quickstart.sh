@@ -71,9 +71,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-step "1/8 installing Debian packages"
+step "1/9 installing Debian packages"
 tools/install-deps.sh
-step "2/8 building replfs (a few minutes the first time)"
+step "2/9 building replfs (a few minutes the first time)"
 # An existing build directory keeps its own configuration.
 if [ -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" >/dev/null
@@ -84,10 +84,10 @@ cmake --build "$BUILD_DIR" -j "$(nproc)" --target replfs replfs-status
 
 stop_all >/dev/null 2>&1 || true
 mkdir -p "$QS_DIR"
-step "3/8 starting three replicas, full mesh on 127.0.0.1:$(port 1)-$(port 3)"
+step "3/9 starting three replicas, full mesh on 127.0.0.1:$(port 1)-$(port 3)"
 for i in 1 2 3; do start_replica "$i"; done
 
-step "4/8 writing on replica 1, reading on replicas 2 and 3"
+step "4/9 writing on replica 1, reading on replicas 2 and 3"
 echo "<h1>hello from replfs</h1>" > "$QS_DIR/mnt1/index.html"
 mkdir -p "$QS_DIR/mnt1/css"
 echo "body { font-family: sans-serif }" > "$QS_DIR/mnt1/css/site.css"
@@ -96,7 +96,7 @@ wait_for "index.html on replica 3" test -f "$QS_DIR/mnt3/css/site.css"
 say "replica 2 index.html: $(cat "$QS_DIR/mnt2/index.html")"
 say "replica 3 css/site.css: $(cat "$QS_DIR/mnt3/css/site.css")"
 
-step "5/8 stopping replica 3, writing on the survivors, restarting it"
+step "5/9 stopping replica 3, writing on the survivors, restarting it"
 stop_replica 3
 say "replica 3 stopped"
 echo "news while 3 was down" > "$QS_DIR/mnt1/news.html"
@@ -107,7 +107,7 @@ wait_for "replica 3 to catch up" test -f "$QS_DIR/mnt3/css/main.css" -a -f "$QS_
 say "replica 3 caught up from its checkpoints:"
 ls -la "$QS_DIR/mnt3" "$QS_DIR/mnt3/css" | sed 's/^/     /'
 
-step "6/8 a conflict: replicas 1 and 2 write the same file while cut off from each other"
+step "6/9 a conflict: replicas 1 and 2 write the same file while cut off from each other"
 stop_replica 2
 start_replica 2 isolated
 say "replica 2 restarted without its peers (a network partition)"
@@ -126,19 +126,32 @@ for f in "$QS_DIR"/backing*/.replfs/conflicts/*; do
   if [ -f "$f" ]; then say "  $f: $(cat "$f")"; fi
 done
 
-step "7/8 replfs-status"
+step "7/9 a mistake undone: a page deleted on replica 1, restored from replica 2"
+rm "$QS_DIR/mnt1/index.html"
+gone() { ! test -e "$QS_DIR/mnt3/index.html"; }
+wait_for "the deletion to reach replica 3" gone
+say "replica 1 deleted index.html; every replica applied the deletion. Replica 2 kept it:"
+"$STATUS" --versions "$QS_DIR/mnt2/index.html" | sed 's/^/     /'
+version=$("$STATUS" --versions "$QS_DIR/mnt2/index.html" | awk '$1 ~ /^[0-9]+-[0-9a-f]+$/ {print $1; exit}')
+"$STATUS" --restore "$QS_DIR/mnt2/index.html" --version "$version" | sed 's/^/     /'
+back() { test -f "$QS_DIR/mnt1/index.html" -a -f "$QS_DIR/mnt3/index.html"; }
+wait_for "the restore to reach replicas 1 and 3" back
+say "replica 1 index.html: $(cat "$QS_DIR/mnt1/index.html")   (restored through the mount: it replicated)"
+
+step "8/9 replfs-status"
 # Peers that saw replica 3 go away retry with backoff: give them a moment.
 healthy() { "$STATUS" "$QS_DIR/mnt1" "$QS_DIR/mnt2" "$QS_DIR/mnt3" >/dev/null 2>&1; }
 wait_for "every peer to reconnect" healthy || true
 "$STATUS" "$QS_DIR/mnt1" "$QS_DIR/mnt2" "$QS_DIR/mnt3" || true
 
-step "8/8 the cluster is running"
+step "9/9 the cluster is running"
 cat <<MSG
    Mounts: $QS_DIR/mnt1  $QS_DIR/mnt2  $QS_DIR/mnt3
    Try:    echo hi > $QS_DIR/mnt2/hi.txt; cat $QS_DIR/mnt1/hi.txt
            $STATUS --watch $QS_DIR/mnt1
            $STATUS --log $QS_DIR/backing1      (entries and change log)
            $STATUS --conflicts $QS_DIR/mnt1
+           $STATUS --versions $QS_DIR/mnt1/     (kept versions, for --restore)
    Logs:   $QS_DIR/replica*.log
    Stop it and clean up:
            tools/quickstart.sh stop

@@ -1,6 +1,7 @@
 // replfs-status: the health of running replicas, read from each one's admin
 // endpoint (STATE_DIR/admin.sock); `--log` prints a replica's store instead,
-// read from the same endpoint.
+// `--versions` the file versions it kept, and `--restore` puts a kept
+// version back through the mount, all read from the same endpoint.
 #include <signal.h>
 
 #include <chrono>
@@ -18,10 +19,12 @@
 #include "absl/time/clock.h"
 #include "tools/conflict_restore.h"
 #include "tools/replica_locator.h"
+#include "tools/restore_time.h"
 #include "tools/status_client.h"
 #include "tools/status_format.h"
 #include "tools/status_health.h"
 #include "tools/store_dump.h"
+#include "tools/version_commands.h"
 
 namespace replfs {
 namespace {
@@ -32,6 +35,9 @@ void PrintUsage() {
   std::printf(
       "usage: replfs-status [options] [MOUNTPOINT|BACKING|STATE_DIR]...\n"
       "       replfs-status --log [--json] MOUNTPOINT|BACKING|STATE_DIR\n"
+      "       replfs-status --versions MOUNT/PATH\n"
+      "       replfs-status --restore MOUNT/PATH --version ID [--dry-run]\n"
+      "       replfs-status --restore MOUNT/PATH --as-of TIME [--exact] [--dry-run]\n"
       "\n"
       "Shows each running replica (default: every fuse.replfs mount in\n"
       "/proc/mounts): node id, listen address, uptime, entries, tombstones,\n"
@@ -49,10 +55,32 @@ void PrintUsage() {
       "  --conflicts            also list conflict copies: path, both versions,\n"
       "                         origin node, where the copy is kept and the\n"
       "                         command that restores it\n"
+      "  --versions MOUNT/PATH  list the versions of a file that this replica kept\n"
+      "                         when a change took them out of the tree (deleted,\n"
+      "                         renamed over, truncated, replaced by a peer, lost\n"
+      "                         a conflict): ID, when kept, size, SHA-256, origin\n"
+      "                         node and why; for a directory, or a path with no\n"
+      "                         versions of its own, every version beneath it\n"
+      "  --restore MOUNT/PATH --version ID\n"
+      "                         put that version of the file back through the\n"
+      "                         mount (it replicates as a new version); as root:\n"
+      "                         the kept files are readable by root only\n"
+      "  --restore MOUNT/PATH --as-of TIME\n"
+      "                         put the file, or every file beneath the directory,\n"
+      "                         back as it was at TIME: a duration ago (90s, 10m,\n"
+      "                         2h, 3d, 1h30m), a local time (2026-12-05 01:20:00),\n"
+      "                         a time with its offset (2026-12-05T01:20:00Z,\n"
+      "                         2026-12-05T01:20:00+01:00) or @UNIX_SECONDS; files\n"
+      "                         created since stay unless --exact\n"
+      "  --exact                with --as-of: also remove the files created since\n"
+      "                         TIME, and the directories made since that are left\n"
+      "                         empty\n"
+      "  --dry-run              with --version or --as-of: print what would be\n"
+      "                         done, change nothing\n"
       "  --restore=PATH[@VERSION]\n"
-      "                         copy a kept conflict copy back over PATH through\n"
-      "                         the mount (it replicates as a new version); needs\n"
-      "                         exactly one replica named\n"
+      "                         copy a kept conflict copy back over PATH (relative\n"
+      "                         to the mount) through the mount (it replicates as\n"
+      "                         a new version); needs exactly one replica named\n"
       "  --forget-puller=NODE   stop keeping tombstones for NODE (16 hex digits,\n"
       "                         as 'pulled by' shows it), a replica that pulled\n"
       "                         from this one and will never return (retired, or\n"
@@ -74,7 +102,11 @@ void PrintUsage() {
       "  0  healthy: every peer connected and within the lag limits\n"
       "  1  degraded: a peer is down (retrying) or lagging past a limit\n"
       "  2  unreachable: a replica did not answer, none was found, or the\n"
-      "     command line is wrong\n");
+      "     command line is wrong\n"
+      "with --restore MOUNT/PATH: 0 every step done, 1 something could not be\n"
+      "restored (not kept, no version covers TIME, a step failed, no such version),\n"
+      "2 nothing could be done (the path is in no replfs mount, the replica did\n"
+      "not answer, the command line is wrong); --versions: 0, or 2 on errors\n");
 }
 
 volatile sig_atomic_t g_interrupted = 0;
@@ -86,6 +118,14 @@ struct Arguments {
   bool conflicts = false;
   std::optional<double> watch_seconds;
   std::string restore;
+  // --restore MOUNT/PATH with --version or --as-of, rather than a conflict
+  // copy (--restore=PATH[@VERSION] REPLICA).
+  bool restore_kept_version = false;
+  std::string versions;  // --versions MOUNT/PATH.
+  std::string version_id;
+  std::optional<int64_t> as_of_unix_ms;
+  bool exact = false;
+  bool dry_run = false;
   std::optional<uint64_t> forget_puller;
   std::vector<std::string> targets;
   std::vector<std::string> state_dirs;
@@ -137,8 +177,28 @@ std::optional<Arguments> ParseArguments(int argc, char** argv) {
       PrintUsage();
       std::exit(0);
     } else if (TakeValue("--restore", arg, &i, argc, argv, &value, &missing)) {
-      if (missing || value.empty()) return fail("--restore wants PATH[@VERSION]");
+      if (missing || value.empty()) {
+        return fail("--restore wants MOUNT/PATH (with --version or --as-of) or PATH[@VERSION]");
+      }
       args.restore = value;
+    } else if (TakeValue("--versions", arg, &i, argc, argv, &value, &missing)) {
+      if (missing || value.empty()) return fail("--versions wants MOUNT/PATH");
+      args.versions = value;
+    } else if (TakeValue("--version", arg, &i, argc, argv, &value, &missing)) {
+      if (missing || value.empty()) {
+        return fail("--version wants a version ID (--versions MOUNT/PATH lists them)");
+      }
+      if (value == "-") return fail("version '-' was not kept: there is nothing to put back");
+      args.version_id = value;
+    } else if (TakeValue("--as-of", arg, &i, argc, argv, &value, &missing)) {
+      if (missing || value.empty()) return fail("--as-of wants a TIME");
+      absl::StatusOr<int64_t> as_of = ParseRestoreTime(value, absl::ToUnixMillis(absl::Now()));
+      if (!as_of.ok()) return fail(absl::StrCat("--as-of: ", as_of.status().message()));
+      args.as_of_unix_ms = *as_of;
+    } else if (arg == "--exact") {
+      args.exact = true;
+    } else if (arg == "--dry-run") {
+      args.dry_run = true;
     } else if (TakeValue("--forget-puller", arg, &i, argc, argv, &value, &missing)) {
       uint64_t node = 0;
       if (missing || value.size() > 16 || !absl::SimpleHexAtoi(value, &node) || node == 0) {
@@ -170,8 +230,47 @@ std::optional<Arguments> ParseArguments(int argc, char** argv) {
   if (args.log && args.targets.size() + args.state_dirs.size() != 1) {
     return fail("--log wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
   }
-  if (!args.restore.empty() && args.targets.size() + args.state_dirs.size() != 1) {
-    return fail("--restore wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
+  const bool picks_version = !args.version_id.empty() || args.as_of_unix_ms.has_value();
+  if (!args.version_id.empty() && args.as_of_unix_ms.has_value()) {
+    return fail("--version and --as-of both pick what to restore: give one of them");
+  }
+  if (picks_version && args.restore.empty()) {
+    return fail("--version and --as-of go with --restore MOUNT/PATH");
+  }
+  if (args.exact && !args.as_of_unix_ms.has_value()) {
+    return fail("--exact goes with --restore MOUNT/PATH --as-of TIME");
+  }
+  if (args.dry_run && !picks_version) {
+    return fail("--dry-run goes with --restore MOUNT/PATH and --version ID or --as-of TIME");
+  }
+  if (!args.versions.empty() &&
+      (!args.restore.empty() || args.log || args.forget_puller.has_value())) {
+    return fail("--versions goes without --restore, --log and --forget-puller");
+  }
+  const size_t replicas_named = args.targets.size() + args.state_dirs.size();
+  if (!args.restore.empty()) {
+    // A path through a mount names its replica; a conflict copy's PATH is
+    // relative to a replica named beside it.
+    args.restore_kept_version =
+        picks_version || (absl::StartsWith(args.restore, "/") && IsInReplfsMount(args.restore));
+    if (args.restore_kept_version && !picks_version) {
+      return fail(absl::StrCat("--restore ", args.restore,
+                               " wants --version ID (replfs-status --versions ", args.restore,
+                               " lists them) or --as-of TIME"));
+    }
+    if (args.restore_kept_version && replicas_named > 1) {
+      return fail("--restore MOUNT/PATH takes at most one replica (--state-dir, for a replica "
+                  "started with -o state_dir=)");
+    }
+    if (!args.restore_kept_version && replicas_named != 1) {
+      return fail("--restore=PATH[@VERSION] wants exactly one replica (MOUNTPOINT, BACKING or "
+                  "--state-dir); a file through the mount is --restore MOUNT/PATH with "
+                  "--version ID or --as-of TIME");
+    }
+  }
+  if (!args.versions.empty() && replicas_named > 1) {
+    return fail("--versions takes at most one replica (--state-dir, for a replica started "
+                "with -o state_dir=)");
   }
   if (args.forget_puller.has_value() && args.targets.size() + args.state_dirs.size() != 1) {
     return fail("--forget-puller wants exactly one replica (MOUNTPOINT, BACKING or --state-dir)");
@@ -294,6 +393,29 @@ int ForgetPuller(const Arguments& args, const std::vector<ReplicaReport>& report
   return 0;
 }
 
+// --versions and --restore MOUNT/PATH: the replica is the mount's, or the
+// one named (a replica started with -o state_dir= is found only by name).
+int KeptVersions(const Arguments& args, const std::vector<ReplicaReport>& reports) {
+  VersionCommand command;
+  command.path = args.versions.empty() ? args.restore : args.versions;
+  command.version_id = args.version_id;
+  command.as_of_unix_ms = args.as_of_unix_ms;
+  command.exact = args.exact;
+  command.dry_run = args.dry_run;
+  command.timeout = absl::Seconds(args.timeout_seconds);
+  if (!args.targets.empty() || !args.state_dirs.empty()) {
+    const ReplicaReport& named = reports.front();
+    if (named.location.state_dir.empty()) {
+      std::fprintf(stderr, "replfs-status: error: %s\n", named.error.c_str());
+      return kUsageError;
+    }
+    command.state_dir = named.location.state_dir;
+  }
+  if (!args.versions.empty()) return ListVersions(command, std::cout, std::cerr);
+  if (!args.version_id.empty()) return RestoreToVersion(command, std::cout, std::cerr);
+  return RestoreAsOf(command, std::cout, std::cerr);
+}
+
 int DumpLog(const Arguments& args, const std::vector<ReplicaReport>& reports) {
   const std::optional<StatusClient> client = OnlyReplica(args, reports);
   if (!client.has_value()) return 1;
@@ -355,6 +477,9 @@ int main(int argc, char** argv) {
   if (!args.has_value()) return replfs::kUsageError;
   std::vector<replfs::ReplicaReport> reports = replfs::Locate(*args);
   if (args->log) return replfs::DumpLog(*args, reports);
+  if (!args->versions.empty() || args->restore_kept_version) {
+    return replfs::KeptVersions(*args, reports);
+  }
   if (!args->restore.empty()) return replfs::Restore(*args, reports);
   if (args->forget_puller.has_value()) return replfs::ForgetPuller(*args, reports);
   return replfs::Show(*args, reports);

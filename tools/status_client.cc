@@ -3,16 +3,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "replfs.grpc.pb.h"
 
 namespace replfs {
 namespace {
+
+constexpr uint32_t kHashedVersionsPerPage = 8;
+constexpr absl::Duration kHashedPageTimeout = absl::Seconds(60);
 
 std::unique_ptr<Admin::Stub> Connect(const std::string& socket) {
   // The replica caps a page near 1 MiB but always sends at least one item,
@@ -33,6 +38,16 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& socket) {
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return absl::UnavailableError(
         absl::StrCat("replica did not answer on ", socket, " in time (hung or stopped?)"));
+  }
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return absl::UnimplementedError(
+        absl::StrCat("the replica on ", socket,
+                     " does not know this request (it runs an older replfs than this tool)"));
+  }
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    // The replica answered, and refused: its reason, not "cannot reach".
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("the replica on ", socket, " says: ", status.error_message()));
   }
   return absl::UnavailableError(
       absl::StrCat("cannot reach the replica on ", socket, ": ", status.error_message()));
@@ -75,7 +90,8 @@ absl::StatusOr<ReplicaStatus> StatusClient::Status() const {
 absl::StatusOr<std::vector<ConflictCopy>> StatusClient::Conflicts() const {
   std::vector<ConflictCopy> conflicts;
   absl::Status read = ReadPages<ConflictsRequest, ConflictsReply>(
-      &Admin::Stub::Conflicts, [&](const ConflictsReply& page, ConflictsRequest* next) {
+      &Admin::Stub::Conflicts, ConflictsRequest(), timeout_,
+      [&](const ConflictsReply& page, ConflictsRequest* next) {
         conflicts.insert(conflicts.end(), page.conflicts().begin(), page.conflicts().end());
         *next->mutable_after() = page.next_after();
         return page.has_next_after();
@@ -85,18 +101,57 @@ absl::StatusOr<std::vector<ConflictCopy>> StatusClient::Conflicts() const {
 }
 
 absl::Status StatusClient::ForEachEntry(const std::function<void(const Entry&)>& visit) const {
+  return ForEachEntry("", visit);
+}
+
+absl::Status StatusClient::ForEachEntry(const std::string& prefix,
+                                        const std::function<void(const Entry&)>& visit) const {
+  EntriesRequest first;
+  first.set_prefix(prefix);
   return ReadPages<EntriesRequest, EntriesPage>(
-      &Admin::Stub::Entries, [&](const EntriesPage& page, EntriesRequest* next) {
-        for (const Entry& entry : page.entries()) visit(entry);
+      &Admin::Stub::Entries, first, timeout_, [&](const EntriesPage& page, EntriesRequest* next) {
+        for (const Entry& entry : page.entries()) {
+          // A replica older than `prefix` sends every path: what a restore
+          // removes must never come from outside the subtree it names.
+          if (absl::StartsWith(entry.path(), prefix)) visit(entry);
+        }
         next->set_after_path(page.next_after_path());
         return !page.next_after_path().empty();
+      });
+}
+
+absl::Status StatusClient::ForEachVersion(
+    const std::string& path, bool subtree, bool with_hashes,
+    const std::function<void(const KeptVersion&)>& visit) const {
+  VersionsRequest first;
+  first.set_path(path);
+  first.set_subtree(subtree);
+  first.set_with_hashes(with_hashes);
+  // Hashing reads each kept file (up to 256 MiB): small pages, each with
+  // time enough for its reads.
+  absl::Duration page_timeout = timeout_;
+  if (with_hashes) {
+    first.set_page_size(kHashedVersionsPerPage);
+    page_timeout = std::max(timeout_, kHashedPageTimeout);
+  }
+  const std::string beneath = path.empty() ? "" : path + "/";
+  return ReadPages<VersionsRequest, VersionsReply>(
+      &Admin::Stub::Versions, first, page_timeout,
+      [&](const VersionsReply& page, VersionsRequest* next) {
+        for (const KeptVersion& version : page.versions()) {
+          const std::string& of = version.record().path();
+          if (of == path || (subtree && absl::StartsWith(of, beneath))) visit(version);
+        }
+        *next->mutable_after() = page.next_after();
+        return !page.next_after().empty();
       });
 }
 
 absl::Status StatusClient::ForEachChange(
     const std::function<void(const ChangeLogRecord&)>& visit) const {
   return ReadPages<ChangeLogRequest, ChangeLogPage>(
-      &Admin::Stub::ChangeLog, [&](const ChangeLogPage& page, ChangeLogRequest* next) {
+      &Admin::Stub::ChangeLog, ChangeLogRequest(), timeout_,
+      [&](const ChangeLogPage& page, ChangeLogRequest* next) {
         for (const ChangeLogRecord& record : page.records()) visit(record);
         next->set_after_seq(page.next_after_seq());
         return page.next_after_seq() != 0;
@@ -106,13 +161,13 @@ absl::Status StatusClient::ForEachChange(
 template <typename Request, typename Page>
 absl::Status StatusClient::ReadPages(
     grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+    Request request, absl::Duration page_timeout,
     const std::function<bool(const Page&, Request*)>& take) const {
   if (absl::Status s = CheckSocket(); !s.ok()) return s;
   std::unique_ptr<Admin::Stub> stub = Connect(admin_socket_);
-  Request request;
   for (bool more = true; more;) {
     grpc::ClientContext context;
-    SetDeadline(&context, timeout_);
+    SetDeadline(&context, page_timeout);
     Page page;
     grpc::Status status = (stub.get()->*rpc)(&context, request, &page);
     if (!status.ok()) return FromGrpc(status, admin_socket_);

@@ -27,18 +27,30 @@ class StatusClient {
   // a page at a time: memory stays bounded whatever the store's size. Each
   // page has its own deadline.
   absl::Status ForEachEntry(const std::function<void(const Entry&)>& visit) const;
+  // Only the entries whose paths start with `prefix` ("DIR/" for a subtree;
+  // "" all).
+  absl::Status ForEachEntry(const std::string& prefix,
+                            const std::function<void(const Entry&)>& visit) const;
   absl::Status ForEachChange(const std::function<void(const ChangeLogRecord&)>& visit) const;
+  // Visit the versions kept of `path` (no leading slash), with `subtree`
+  // also those of every path beneath it ("" and subtree: all), in path
+  // order, a page at a time. `with_hashes` has the replica hash each kept
+  // file (a read of each).
+  absl::Status ForEachVersion(const std::string& path, bool subtree, bool with_hashes,
+                              const std::function<void(const KeptVersion&)>& visit) const;
   // Whether the replica had a record of `node` pulling from it.
   absl::StatusOr<bool> ForgetPuller(uint64_t node) const;
 
  private:
   // Why the socket cannot be used, before gRPC turns it into a vaguer error.
   absl::Status CheckSocket() const;
-  // Calls a paged `rpc` until `take`, which consumes a page and sets up the
+  // Calls a paged `rpc`, starting with `request` and giving each page
+  // `page_timeout`, until `take`, which consumes a page and sets up the
   // request for the next one, says the page was the last.
   template <typename Request, typename Page>
   absl::Status ReadPages(
       grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+      Request request, absl::Duration page_timeout,
       const std::function<bool(const Page&, Request*)>& take) const;
 
   std::string admin_socket_;

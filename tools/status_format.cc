@@ -103,6 +103,13 @@ void PrintReplica(const ReplicaReport& report, const FormatOptions& options, std
   out << absl::StrFormat(
       "  conflicts     %d%s\n", s.conflicts(),
       s.conflicts() > 0 && !options.conflicts ? " (--conflicts lists them)" : "");
+  if (s.keep_versions_days() > 0) {
+    out << absl::StrFormat(
+        "  versions      %d kept, %s (%s, %d %s)%s\n", s.versions_kept(), Bytes(s.versions_bytes()),
+        s.versions_max_bytes() > 0 ? "cap " + Bytes(s.versions_max_bytes()) : "no cap",
+        s.keep_versions_days(), s.keep_versions_days() == 1 ? "day" : "days",
+        s.versions_not_kept() > 0 ? absl::StrCat(", ", s.versions_not_kept(), " not kept") : "");
+  }
   out << absl::StrFormat("  served        %s to peers\n", Bytes(s.bytes_served()));
   if (s.ignore_patterns_size() > 0) {
     out << absl::StrFormat("  ignored       '%s' (local to this replica)\n",

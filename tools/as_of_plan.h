@@ -1,0 +1,54 @@
+#ifndef REPLFS_TOOLS_AS_OF_PLAN_H_
+#define REPLFS_TOOLS_AS_OF_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "entry.pb.h"
+
+namespace replfs {
+
+// What `replfs-status --restore PATH --as-of TIME` does to each file of a
+// subtree so that it reads as it did at TIME, decided from the replica's
+// entries (what is there now) and its kept versions (what was there before,
+// and when). Pure: tests drive it without a replica or a disk.
+
+struct AsOfStep {
+  enum class Kind {
+    kRestore,             // Put `version` back.
+    kRemoveCreatedSince,  // Did not exist at TIME (only --exact removes it).
+    kCannotRestore,       // Differed at TIME, but that content is not kept: `why`.
+  };
+  Kind kind = Kind::kCannotRestore;
+  std::string path;       // Relative to the mount, as entries name it.
+  VersionRecord version;  // kRestore.
+  std::string why;        // kCannotRestore.
+};
+
+struct AsOfPlan {
+  std::vector<AsOfStep> steps;  // By path.
+  // Live directories made after TIME, deepest first: --exact removes the
+  // ones that are empty once their files are gone.
+  std::vector<std::string> directories_created_since;
+  size_t unchanged = 0;  // Files whose current content was already there at TIME.
+};
+
+// `current`: the entries of the subtree (tombstones included); `kept`: the
+// version records of its paths. Only files and symlinks are planned for: a
+// path is unchanged if its live content began at or before `as_of_ms`;
+// otherwise the record whose interval [began, kept) holds `as_of_ms` (the
+// latest-begun if several) is restored, or reported when its content was
+// not kept; a live path that existed around then with no record covering
+// TIME cannot be restored; any other live path was created since.
+AsOfPlan PlanAsOf(const std::vector<Entry>& current, const std::vector<VersionRecord>& kept,
+                  int64_t as_of_ms);
+
+// When an entry's content became what it is (the wall-clock bits of its
+// version's hybrid logical clock).
+int64_t ContentBeganUnixMs(const Entry& entry);
+
+}  // namespace replfs
+
+#endif  // REPLFS_TOOLS_AS_OF_PLAN_H_
