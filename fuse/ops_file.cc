@@ -283,12 +283,23 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   // Before the write (see FileWriteState::MarkWritten).
   handle->inode->writes.MarkWritten(static_cast<uint64_t>(off), size);
   ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
-  ReplicaFs* fs = FsOf(req);
-  // Kept versions give way to a user's write: drop the oldest, try again.
-  if (written == -ENOSPC && fs->commit_path.versions() != nullptr &&
-      fs->commit_path.versions()->MakeRoom(size)) {
-    out = FdBuffer(handle->fd.get(), size, off);
-    written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  // Kept versions give way to a user's write: a write the disk cut short
+  // (a short count, or ENOSPC) drops the oldest versions and goes on with
+  // what is left. fuse_buf_copy advanced `in` past what it wrote.
+  VersionKeeper* versions = FsOf(req)->commit_path.versions();
+  for (int attempt = 0; versions != nullptr && attempt < 8; ++attempt) {
+    const size_t done = written > 0 ? static_cast<size_t>(written) : 0;
+    const bool cut_short = written == -ENOSPC || (written >= 0 && done < size);
+    if (!cut_short || !versions->MakeRoom(size - done)) break;
+    out = FdBuffer(handle->fd.get(), size - done, off + static_cast<off_t>(done));
+    const ssize_t more = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+    if (more < 0) {
+      if (done == 0) written = more;
+      if (more != -ENOSPC) break;
+      continue;
+    }
+    if (more == 0) break;
+    written = static_cast<ssize_t>(done) + more;
   }
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));

@@ -369,9 +369,10 @@ bool VersionKeeper::MakeRoom(uint64_t bytes_needed) {
       [](const DropState& state) { return state.freed < state.shortfall; }, bytes_needed);
   if (!dropped.ok()) {
     LogError(absl::StrCat("versions: making room: ", dropped.status().ToString()));
-    return false;
   }
-  return *dropped > 0;
+  struct statvfs fs;
+  return ::fstatvfs(dir_fd_.get(), &fs) == 0 &&
+         static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize >= bytes_needed;
 }
 
 absl::StatusOr<uint64_t> VersionKeeper::SweepUnrecorded() {

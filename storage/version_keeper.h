@@ -113,8 +113,8 @@ class VersionKeeper {
   // while free space is below the watermark. Returns how many it dropped.
   absl::StatusOr<uint64_t> Prune(int64_t now_unix_ms) ABSL_LOCKS_EXCLUDED(prune_mu_);
   // Drops the oldest versions until `bytes_needed` more than the
-  // watermark is free (a write failed with ENOSPC). Returns whether it
-  // dropped anything.
+  // watermark is free (a write failed with ENOSPC). Returns whether
+  // `bytes_needed` are free now (a write worth trying again).
   bool MakeRoom(uint64_t bytes_needed) ABSL_LOCKS_EXCLUDED(prune_mu_);
   // Removes files in versions/ that no record names (a crash between a
   // capture and its record, or between a prune's commit and its unlink).
