@@ -250,10 +250,12 @@ void InodeTable::MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string
   }
 }
 
-void InodeTable::RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name) {
+void InodeTable::RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
+                            bool kept_aside) {
   absl::MutexLock lock(&mu_);
   auto it = inodes_.find(Key{dev, ino});
   if (it == inodes_.end()) return;
+  if (kept_aside) it->second->links_kept_aside.fetch_add(1, std::memory_order_relaxed);
   RemoveLinkLocked(it->second.get(), parent, name);
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <climits>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -86,6 +87,11 @@ class Inode {
   class BackingFiles* backing_files ABSL_GUARDED_BY(io_mu) = nullptr;
   bool backing_id_budgeted ABSL_GUARDED_BY(io_mu) = false;
 
+  // Links to this file in the versions folder that took the place of names
+  // removed through the mount: a deleted file still open reports nlink 0
+  // through its fd, as natively.
+  std::atomic<uint32_t> links_kept_aside{0};
+
  private:
   friend class InodeTable;
   // Trades fd_ for a file handle when `budget` has no fd left for it.
@@ -148,8 +154,10 @@ class InodeTable {
   void MoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
                 Inode* new_parent, const std::string& new_name) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the link `parent/name` from the object (dev, ino), if known.
-  void RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // `kept_aside`: the name went, but a link in the versions folder took its
+  // place (-o keep_versions), which the inode's link count must not show.
+  void RemoveLink(dev_t dev, ino_t ino, Inode* parent, const std::string& name,
+                  bool kept_aside = false) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every path (relative to the root, "" for the root) the inode is known
   // by. Empty when all its names were removed.

@@ -54,6 +54,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     return;
   }
   HideCommitRead(inode, &st);
+  HideKeptLinks(inode, &st);
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }
 
@@ -170,6 +171,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fus
     return;
   }
   HideCommitRead(inode, &st);
+  HideKeptLinks(inode, &st);
   fuse_reply_attr(req, &st, fs->cache_timeout);
 }
 

@@ -170,7 +170,10 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   // A deleted file is kept by moving it aside in place of the unlink: to
   // the tree the two are the same, and the move copies nothing.
   KeptFile kept;
-  if (flags == 0 && known && S_ISREG(st.st_mode) && fs->commit_path.keeps_versions()) {
+  // A file with other names stays in the tree: nothing to keep, and its
+  // other names' link count must drop as natively.
+  if (flags == 0 && known && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+      fs->commit_path.keeps_versions()) {
     kept = fs->commit_path.versions()->MoveAside(parent->dir_fd(), name);
   }
   if (!kept.kept() && ::unlinkat(parent->dir_fd(), name, flags) != 0) {
@@ -178,7 +181,7 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
     return;
   }
   std::optional<std::string> path = fs->ChildPath(parent, name);
-  if (known) fs->inodes.RemoveLink(st.st_dev, st.st_ino, parent, name);
+  if (known) fs->inodes.RemoveLink(st.st_dev, st.st_ino, parent, name, kept.kept());
   if (path) {
     fs->commit_path.CommitDelete(*path, kept);
   } else if (kept.kept()) {
@@ -226,7 +229,8 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   // A file renamed over is kept by a link taken before the move (the
   // move itself is what takes it out of the tree).
   KeptFile replaced_kept;
-  if (have_replaced && S_ISREG(replaced.st_mode) && fs->commit_path.keeps_versions() &&
+  if (have_replaced && S_ISREG(replaced.st_mode) && replaced.st_nlink == 1 &&
+      fs->commit_path.keeps_versions() &&
       !IsSameObject(parent->dir_fd(), name, replaced)) {
     replaced_kept = fs->commit_path.versions()->LinkAside(new_parent->dir_fd(), new_name);
   }
@@ -254,7 +258,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   if (have_exchanged) {
     fs->inodes.MoveLink(exchanged.st_dev, exchanged.st_ino, new_parent, new_name, parent, name);
   }
-  if (have_replaced) fs->inodes.RemoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name);
+  if (have_replaced) {
+    fs->inodes.RemoveLink(replaced.st_dev, replaced.st_ino, new_parent, new_name,
+                          replaced_kept.kept());
+  }
   if (have_moved) {
     fs->inodes.MoveLink(moved.st_dev, moved.st_ino, parent, name, new_parent, new_name);
   }

@@ -1,5 +1,6 @@
 #include "fuse/replica_fs.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -21,6 +22,11 @@ std::optional<std::string> ReplicaFs::ChildPath(Inode* parent, const char* name)
 }
 
 void HideCommitRead(Inode* inode, struct stat* st) { inode->writes.HideCommitRead(st); }
+
+void HideKeptLinks(Inode* inode, struct stat* st) {
+  const nlink_t kept = inode->links_kept_aside.load(std::memory_order_relaxed);
+  if (kept != 0 && S_ISREG(st->st_mode)) st->st_nlink -= std::min(st->st_nlink, kept);
+}
 
 namespace {
 
@@ -59,6 +65,7 @@ int LookupChild(ReplicaFs* fs, Inode* parent, const char* name, fuse_entry_param
     inode = fs->inodes.LookedUp(parent, name, std::move(fd), e->attr);
   }
   HideCommitRead(inode, &e->attr);
+  HideKeptLinks(inode, &e->attr);
   e->ino = fs->IdOf(inode);
   return 0;
 }

@@ -91,6 +91,9 @@ ReplicaFs* FsOf(fuse_req_t req);
 // before a commit that is reading the file right now: the daemon's own read
 // is not an access (see RestoreAtime in commit_path.cc).
 void HideCommitRead(Inode* inode, struct stat* st);
+// Takes the links the versions folder holds in place of removed names out
+// of `st`'s link count (a fresh stat of `inode`).
+void HideKeptLinks(Inode* inode, struct stat* st);
 
 // Fills `e` for the object `name` in `parent` and counts a lookup.
 // Returns 0 or an errno.

@@ -229,7 +229,8 @@ KeptFile RemoteApplier::KeepReplacedVersion(const Plan& plan, const Target& targ
                                             StoreTransaction& txn) {
   VersionKeeper* versions = options_.versions;
   if (versions == nullptr || !versions->enabled() ||
-      target.disk.object != ObjectAtPath::kRegularFile || !plan.before.has_value() ||
+      target.disk.object != ObjectAtPath::kRegularFile || target.existing.st_nlink != 1 ||
+      !plan.before.has_value() ||
       plan.before->content().kind() != KIND_FILE) {
     return KeptFile();
   }
