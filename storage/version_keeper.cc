@@ -145,7 +145,8 @@ void VersionKeeper::Describe(KeptFile* kept) const {
   kept->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-KeptFile VersionKeeper::MoveAside(int parent_fd, const char* name) {
+KeptFile VersionKeeper::PlaceAside(int parent_fd, const char* name, absl::string_view what,
+                                   const std::function<int(const char* id)>& place) {
   KeptFile kept;
   if (!enabled()) return kept;
   struct stat st;
@@ -155,39 +156,29 @@ KeptFile VersionKeeper::MoveAside(int parent_fd, const char* name) {
   kept.kept_unix_ms = NowMs();
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::string id = NewId(kept.kept_unix_ms);
-    if (::renameat2(parent_fd, name, dir_fd_.get(), id.c_str(), RENAME_NOREPLACE) == 0) {
+    if (place(id.c_str()) == 0) {
       kept.id = std::move(id);
       Describe(&kept);
       return kept;
     }
     if (errno != EEXIST) break;
   }
-  // The caller unlinks as usual; the record says the content is gone.
-  kept.not_kept_reason = absl::StrCat("move aside: ", std::strerror(errno));
+  // The caller goes on as usual; the record says the content is gone.
+  kept.not_kept_reason = absl::StrCat(what, ": ", std::strerror(errno));
   kept.size = static_cast<uint64_t>(st.st_size);
   return kept;
 }
 
+KeptFile VersionKeeper::MoveAside(int parent_fd, const char* name) {
+  return PlaceAside(parent_fd, name, "move aside", [&](const char* id) {
+    return ::renameat2(parent_fd, name, dir_fd_.get(), id, RENAME_NOREPLACE);
+  });
+}
+
 KeptFile VersionKeeper::LinkAside(int parent_fd, const char* name) {
-  KeptFile kept;
-  if (!enabled()) return kept;
-  struct stat st;
-  if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
-    return kept;
-  }
-  kept.kept_unix_ms = NowMs();
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    std::string id = NewId(kept.kept_unix_ms);
-    if (::linkat(parent_fd, name, dir_fd_.get(), id.c_str(), 0) == 0) {
-      kept.id = std::move(id);
-      Describe(&kept);
-      return kept;
-    }
-    if (errno != EEXIST) break;
-  }
-  kept.not_kept_reason = absl::StrCat("link aside: ", std::strerror(errno));
-  kept.size = static_cast<uint64_t>(st.st_size);
-  return kept;
+  return PlaceAside(parent_fd, name, "link aside", [&](const char* id) {
+    return ::linkat(parent_fd, name, dir_fd_.get(), id, 0);
+  });
 }
 
 KeptFile VersionKeeper::CopyAside(int fd) {

@@ -128,6 +128,11 @@ class VersionKeeper {
   VersionKeeper(MetadataStore* store, std::string directory, UniqueFd dir_fd,
                 VersionPolicy policy);
   std::string NewId(int64_t now_unix_ms);
+  // Puts the regular file `name` of `parent_fd` aside under a fresh id by
+  // `place` (0 or -1 with errno, as the syscall), trying another id when
+  // one is taken; `what` names the step in a not-kept reason.
+  KeptFile PlaceAside(int parent_fd, const char* name, absl::string_view what,
+                      const std::function<int(const char* id)>& place);
   // Fills the kept file's size, mode and mtime from its stat.
   void Describe(KeptFile* kept) const;
   // How many bytes free space on the versions' file system lacks to reach
