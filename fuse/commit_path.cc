@@ -183,16 +183,30 @@ bool CommitPath::RecordPath(Inode* inode, const std::string& path, int fd, struc
   return false;
 }
 
-void CommitPath::RecordKept(const KeptFile& kept, const std::string& path, KeptBecause reason) {
-  if (versions_ == nullptr || kept.kept_unix_ms == 0) return;
-  if (!kept.kept()) {
+void CommitPath::NoteNotKept(const KeptFile& kept, const std::string& path) {
+  if (kept.kept_unix_ms != 0 && !kept.kept()) {
     LogInfo(absl::StrCat("versions: the old content of ", path,
                          " was not kept: ", kept.not_kept_reason));
   }
+}
+
+void CommitPath::RecordKept(const KeptFile& kept, const std::string& path, KeptBecause reason) {
+  if (versions_ == nullptr || kept.kept_unix_ms == 0) return;
+  NoteNotKept(kept, path);
   // A failure to keep a version never fails the change itself.
   if (absl::Status s = versions_->Record(kept, path, reason, recorder_->node_id()); !s.ok()) {
     LogError(absl::StrCat("versions: recording ", path, ": ", s.ToString()));
   }
+}
+
+ChangeRecorder::AlsoInTransaction CommitPath::KeepingIn(const KeptFile& kept,
+                                                        const std::string& path,
+                                                        KeptBecause reason) {
+  if (versions_ == nullptr || kept.kept_unix_ms == 0) return nullptr;
+  NoteNotKept(kept, path);
+  return [this, &kept, &path, reason](StoreTransaction& txn, const std::optional<Entry>& before) {
+    versions_->Queue(txn, kept, path, before, reason, recorder_->node_id());
+  };
 }
 
 void CommitPath::KeepBeforeTruncate(int fd, const std::string& path) {
@@ -205,8 +219,8 @@ void CommitPath::KeepBeforeTruncate(int fd, const std::string& path) {
 
 CommitPath::Ticket CommitPath::CommitDelete(const std::string& path, const KeptFile& kept) {
   return queue_.Enqueue([this, path, kept] {
-    RecordKept(kept, path, KEPT_DELETED);
-    absl::Status s = recorder_->RecordDelete(path);
+    absl::Status s = recorder_->RecordDelete(path, KeepingIn(kept, path, KEPT_DELETED));
+    if (!s.ok() && versions_ != nullptr) versions_->Discard(kept);
     if (s.ok()) s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), path);
     if (!s.ok()) {
       CountFailure();
@@ -220,9 +234,11 @@ CommitPath::Ticket CommitPath::CommitRename(const std::string& from, const std::
                                             const LocalStat& exchanged_stat,
                                             const KeptFile& replaced_kept) {
   return queue_.Enqueue([this, from, to, exchange, moved_stat, exchanged_stat, replaced_kept] {
-    RecordKept(replaced_kept, to, KEPT_REPLACED);
-    absl::Status s = recorder_->RecordRename(from, to, exchange, moved_stat,
-                                             exchange ? &exchanged_stat : nullptr);
+    absl::Status s =
+        recorder_->RecordRename(from, to, exchange, moved_stat,
+                                exchange ? &exchanged_stat : nullptr,
+                                KeepingIn(replaced_kept, to, KEPT_REPLACED));
+    if (!s.ok() && versions_ != nullptr) versions_->Discard(replaced_kept);
     if (s.ok() && !exchange) {
       s = recorder_->RecordUncoveredAncestors(inodes_->root()->dir_fd(), from);
     }

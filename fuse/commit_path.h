@@ -96,7 +96,8 @@ class CommitPath {
 
   // Queues the record of `path` deleted, and of a rename. `kept` is what
   // the operation kept of the file it took away (the deleted file, or the
-  // one renamed over): recorded first, with the entry it had.
+  // one renamed over): recorded in the change's own transaction, with the
+  // entry it had.
   Ticket CommitDelete(const std::string& path, const KeptFile& kept = KeptFile());
   Ticket CommitRename(const std::string& from, const std::string& to, bool exchange,
                       const LocalStat& moved_stat, const LocalStat& exchanged_stat,
@@ -144,8 +145,13 @@ class CommitPath {
   static void NoteUnseenWrites(Inode* inode);
   void CountFailure() { failures_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Records what a local change kept (the worker, before the change).
+  // Records what a local change kept: in its own transaction (a
+  // truncation), or in the change's (KeepingIn).
   void RecordKept(const KeptFile& kept, const std::string& path, KeptBecause reason);
+  ChangeRecorder::AlsoInTransaction KeepingIn(const KeptFile& kept, const std::string& path,
+                                              KeptBecause reason);
+  // Logs a capture that could not keep the content it took away.
+  static void NoteNotKept(const KeptFile& kept, const std::string& path);
 
   InodeTable* inodes_;
   MetadataStore* store_;

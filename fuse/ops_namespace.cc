@@ -174,7 +174,7 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   // other names' link count must drop as natively.
   if (flags == 0 && known && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
       fs->commit_path.keeps_versions()) {
-    kept = fs->commit_path.versions()->MoveAside(parent->dir_fd(), name);
+    kept = fs->commit_path.versions()->MoveAside(parent->dir_fd(), name, st);
   }
   if (!kept.kept() && ::unlinkat(parent->dir_fd(), name, flags) != 0) {
     fuse_reply_err(req, errno);
@@ -194,7 +194,9 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
 
 }  // namespace
 
-void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) { RemoveName(req, parent, name, 0); }
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  RemoveName(req, parent, name, 0);
+}
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   RemoveName(req, parent, name, AT_REMOVEDIR);
@@ -232,7 +234,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   if (have_replaced && S_ISREG(replaced.st_mode) && replaced.st_nlink == 1 &&
       fs->commit_path.keeps_versions() &&
       !IsSameObject(parent->dir_fd(), name, replaced)) {
-    replaced_kept = fs->commit_path.versions()->LinkAside(new_parent->dir_fd(), new_name);
+    replaced_kept = fs->commit_path.versions()->LinkAside(new_parent->dir_fd(), new_name, replaced);
   }
   if (::renameat2(parent->dir_fd(), name, new_parent->dir_fd(), new_name, flags) != 0) {
     const int error = errno;

@@ -74,8 +74,10 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   // nothing: it is no conflict's loser.
   const Version& kept_version = loser.content().version();
   const bool lost = kept_version.hlc() != winner.hlc() || kept_version.node() != winner.node();
-  if (versions_ != nullptr && versions_->enabled() && lost) {
-    const KeptFile kept = versions_->LinkAside(AT_FDCWD, copy_path.c_str());
+  struct stat copy_stat;
+  if (versions_ != nullptr && versions_->enabled() && lost &&
+      ::stat(copy_path.c_str(), &copy_stat) == 0) {
+    const KeptFile kept = versions_->LinkAside(AT_FDCWD, copy_path.c_str(), copy_stat);
     versions_->Queue(txn, kept, loser.path(), loser, KEPT_CONFLICT_LOSER, winner.node());
   }
   return Prune(txn);

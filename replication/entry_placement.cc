@@ -236,7 +236,7 @@ KeptFile RemoteApplier::KeepReplacedVersion(const Plan& plan, const Target& targ
   }
   // A link: the replacement (a rename over the name, or its removal) is
   // what takes the file out of the tree; the kept inode is not copied.
-  KeptFile kept = versions->LinkAside(target.parent.get(), target.name.c_str());
+  KeptFile kept = versions->LinkAside(target.parent.get(), target.name.c_str(), target.existing);
   const Content& change = plan.result.content();
   versions->Queue(txn, kept, plan.remote->path(), plan.before,
                   change.kind() == KIND_TOMBSTONE ? KEPT_DELETED_BY_PEER : KEPT_REPLACED_BY_PEER,

@@ -109,11 +109,13 @@ absl::StatusOr<bool> ChangeRecorder::RecordObject(absl::string_view path,
   return committed;
 }
 
-absl::Status ChangeRecorder::RecordDelete(absl::string_view path) {
+absl::Status ChangeRecorder::RecordDelete(absl::string_view path,
+                                          const AlsoInTransaction& also) {
   return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
     std::vector<Entry> doomed;
     absl::StatusOr<std::optional<Entry>> old = txn.Get(path);
     if (!old.ok()) return old.status();
+    if (also) also(txn, *old);
     if (old->has_value() && IsLive(**old)) {
       if (Ignored(path, (*old)->content().kind() == KIND_DIR)) return absl::OkStatus();
       doomed.push_back(**old);
@@ -148,13 +150,15 @@ absl::Status ChangeRecorder::RecordUncoveredAncestors(int root_fd, absl::string_
 
 absl::Status ChangeRecorder::RecordRename(absl::string_view from, absl::string_view to,
                                           bool exchange, const LocalStat& moved_stat,
-                                          const LocalStat* exchanged_stat) {
+                                          const LocalStat* exchanged_stat,
+                                          const AlsoInTransaction& also_at_to) {
   return store_->Transact([&](StoreTransaction& txn) -> absl::Status {
     // Everything live at and below each side, before the move.
     std::vector<Entry> from_side, to_side;
     for (auto [side, out] : {std::pair{from, &from_side}, std::pair{to, &to_side}}) {
       absl::StatusOr<std::optional<Entry>> top = txn.Get(side);
       if (!top.ok()) return top.status();
+      if (out == &to_side && also_at_to) also_at_to(txn, *top);
       if (top->has_value() && IsLive(**top)) out->push_back(**top);
       if (absl::Status s = CollectSubtree(*store_, side, out); !s.ok()) return s;
     }

@@ -2,6 +2,7 @@
 #define REPLFS_STORAGE_CHANGE_RECORDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -31,16 +32,24 @@ class ChangeRecorder {
   absl::StatusOr<bool> RecordObject(absl::string_view path, const ObservedObject& observed,
                                     std::optional<uint64_t> hlc = std::nullopt);
 
+  // Runs in a delete's or a rename's own transaction, given the entry the
+  // path taken out of the tree held before: what else the change writes
+  // (the record of the version kept aside) commits with it, or not at all.
+  using AlsoInTransaction =
+      std::function<void(StoreTransaction& txn, const std::optional<Entry>& before)>;
+
   // Records that `path` (and anything recorded beneath it) no longer exists.
-  absl::Status RecordDelete(absl::string_view path);
+  absl::Status RecordDelete(absl::string_view path, const AlsoInTransaction& also = nullptr);
 
   // Records `from` moved to `to` as one atomic batch: tombstones for `from`
   // and its subtree, entries at `to` carrying the same content (so receivers
   // move no data), one version for all. With `exchange`, both sides swap.
   // `moved_stat`/`exchanged_stat` are the local stats of the objects now at
   // `to` and `from` (rename changes ctime).
+  // `also_at_to` is given what `to` held before.
   absl::Status RecordRename(absl::string_view from, absl::string_view to, bool exchange,
-                            const LocalStat& moved_stat, const LocalStat* exchanged_stat);
+                            const LocalStat& moved_stat, const LocalStat* exchanged_stat,
+                            const AlsoInTransaction& also_at_to = nullptr);
 
   // After `path` stopped existing here (deleted, or renamed away): an
   // ancestor that was kept on disk only because it had live descendants

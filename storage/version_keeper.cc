@@ -103,7 +103,8 @@ VersionKeeper::VersionKeeper(MetadataStore* store, std::string directory, Unique
       directory_(std::move(directory)),
       dir_fd_(std::move(dir_fd)),
       next_serial_(std::random_device()()),
-      policy_(policy) {}
+      policy_(policy),
+      enabled_(policy.keep_days > 0) {}
 
 VersionKeeper::~VersionKeeper() {
   {
@@ -121,6 +122,7 @@ VersionPolicy VersionKeeper::policy() const {
 void VersionKeeper::SetPolicy(const VersionPolicy& policy) {
   absl::MutexLock lock(&mu_);
   policy_ = policy;
+  enabled_.store(policy.keep_days > 0, std::memory_order_relaxed);
 }
 
 VersionKeeper::Totals VersionKeeper::totals() const {
@@ -137,46 +139,44 @@ std::string VersionKeeper::NewId(int64_t now_unix_ms) {
   return absl::StrFormat("%013d-%08x", now_unix_ms, serial);
 }
 
-void VersionKeeper::Describe(KeptFile* kept) const {
-  struct stat st;
-  if (::fstatat(dir_fd_.get(), kept->id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+namespace {
+
+// What a version records of the file `st` describes.
+void Describe(const struct stat& st, KeptFile* kept) {
   kept->size = static_cast<uint64_t>(st.st_size);
   kept->mode = st.st_mode & 07777;
   kept->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-KeptFile VersionKeeper::PlaceAside(int parent_fd, const char* name, absl::string_view what,
+}  // namespace
+
+KeptFile VersionKeeper::PlaceAside(const struct stat& st, absl::string_view what,
                                    const std::function<int(const char* id)>& place) {
   KeptFile kept;
-  if (!enabled()) return kept;
-  struct stat st;
-  if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
-    return kept;
-  }
+  if (!enabled() || !S_ISREG(st.st_mode)) return kept;
   kept.kept_unix_ms = NowMs();
+  Describe(st, &kept);
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::string id = NewId(kept.kept_unix_ms);
     if (place(id.c_str()) == 0) {
       kept.id = std::move(id);
-      Describe(&kept);
       return kept;
     }
     if (errno != EEXIST) break;
   }
   // The caller goes on as usual; the record says the content is gone.
   kept.not_kept_reason = absl::StrCat(what, ": ", std::strerror(errno));
-  kept.size = static_cast<uint64_t>(st.st_size);
   return kept;
 }
 
-KeptFile VersionKeeper::MoveAside(int parent_fd, const char* name) {
-  return PlaceAside(parent_fd, name, "move aside", [&](const char* id) {
+KeptFile VersionKeeper::MoveAside(int parent_fd, const char* name, const struct stat& st) {
+  return PlaceAside(st, "move aside", [&](const char* id) {
     return ::renameat2(parent_fd, name, dir_fd_.get(), id, RENAME_NOREPLACE);
   });
 }
 
-KeptFile VersionKeeper::LinkAside(int parent_fd, const char* name) {
-  return PlaceAside(parent_fd, name, "link aside", [&](const char* id) {
+KeptFile VersionKeeper::LinkAside(int parent_fd, const char* name, const struct stat& st) {
+  return PlaceAside(st, "link aside", [&](const char* id) {
     return ::linkat(parent_fd, name, dir_fd_.get(), id, 0);
   });
 }
@@ -214,7 +214,7 @@ KeptFile VersionKeeper::CopyAside(int fd) {
     const struct timespec times[2] = {st.st_atim, st.st_mtim};
     ::futimens(copy.get(), times);
     kept.id = std::move(id);
-    Describe(&kept);
+    Describe(st, &kept);
     return kept;
   }
   ::unlinkat(dir_fd_.get(), id.c_str(), 0);

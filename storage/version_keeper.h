@@ -68,7 +68,8 @@ class VersionKeeper {
   VersionKeeper(const VersionKeeper&) = delete;
   VersionKeeper& operator=(const VersionKeeper&) = delete;
 
-  bool enabled() const { return policy().keep_days > 0; }
+  // Read on every unlink and rename: no lock.
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   VersionPolicy policy() const ABSL_LOCKS_EXCLUDED(mu_);
   // A reload's new retention: applies at the next prune.
   void SetPolicy(const VersionPolicy& policy) ABSL_LOCKS_EXCLUDED(mu_);
@@ -78,12 +79,15 @@ class VersionKeeper {
   // Captures. Each returns a KeptFile whose `id` is empty when nothing
   // was kept (versions off, not a regular file, or the move failed).
   //
+  // `st` is the caller's stat of the name: a move or a link changes
+  // none of what a version records of it (size, mode, mtime).
+  //
   // Moves the regular file `name` of `parent_fd` aside instead of
   // unlinking it: to the tree the name is gone as after unlink(2).
-  KeptFile MoveAside(int parent_fd, const char* name);
+  KeptFile MoveAside(int parent_fd, const char* name, const struct stat& st);
   // Links the regular file `name` of `parent_fd` aside, before a rename
   // over it or its removal.
-  KeptFile LinkAside(int parent_fd, const char* name);
+  KeptFile LinkAside(int parent_fd, const char* name, const struct stat& st);
   // Clones the content of the regular file open as `fd` aside before a
   // truncation (FICLONE), or copies it where the file system cannot clone
   // and it is at most copy_max_bytes.
@@ -128,13 +132,11 @@ class VersionKeeper {
   VersionKeeper(MetadataStore* store, std::string directory, UniqueFd dir_fd,
                 VersionPolicy policy);
   std::string NewId(int64_t now_unix_ms);
-  // Puts the regular file `name` of `parent_fd` aside under a fresh id by
-  // `place` (0 or -1 with errno, as the syscall), trying another id when
-  // one is taken; `what` names the step in a not-kept reason.
-  KeptFile PlaceAside(int parent_fd, const char* name, absl::string_view what,
+  // Puts the regular file `st` aside under a fresh id by `place` (0 or -1
+  // with errno, as the syscall), trying another id when one is taken;
+  // `what` names the step in a not-kept reason.
+  KeptFile PlaceAside(const struct stat& st, absl::string_view what,
                       const std::function<int(const char* id)>& place);
-  // Fills the kept file's size, mode and mtime from its stat.
-  void Describe(KeptFile* kept) const;
   // How many bytes free space on the versions' file system lacks to reach
   // the watermark under which kept versions give way to users' writes.
   uint64_t SpaceShortfall(uint64_t bytes_needed = 0) const;
@@ -159,6 +161,7 @@ class VersionKeeper {
 
   mutable absl::Mutex mu_;
   VersionPolicy policy_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> enabled_;  // policy_.keep_days > 0
   Totals totals_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 

@@ -21,6 +21,7 @@
 #include "storage/register_compare.h"
 #include "storage/unique_fd.h"
 #include "storage/version.h"
+#include "storage/version_records.h"
 #include "tests/support/store_and_recorder.h"
 
 namespace replfs {
@@ -311,6 +312,50 @@ TEST_F(ChangeRecorderTest, RenameFileOverExistingTargetIsOneBatch) {
   // The store now matches the disk: recording b again changes nothing.
   EXPECT_FALSE(Record("b"));
   EXPECT_EQ(store_->LastSeq(), seq_before + 2);
+}
+
+// What a delete or a rename over a file also writes (the record of the
+// version kept aside) is given the entry taken out of the tree and lands in
+// the change's own batch.
+TEST_F(ChangeRecorderTest, WhatADeleteOrRenameAlsoWritesCommitsWithIt) {
+  WriteFile("a", "content of a");
+  WriteFile("b", "content of b");
+  ASSERT_TRUE(Record("a"));
+  ASSERT_TRUE(Record("b"));
+  std::vector<std::string> befores;
+  const auto also = [&](const char* key) -> ChangeRecorder::AlsoInTransaction {
+    return [&befores, key](StoreTransaction& txn, const std::optional<Entry>& before) {
+      befores.push_back(before.has_value() && !IsTombstone(*before)
+                            ? before->path() + ":" + FileBlockHashes(before->content()).at(0)
+                            : "-");
+      VersionRecord record;
+      record.set_path(key);
+      record.set_id("1");
+      VersionRecords::Put(txn, record);
+    };
+  };
+  ASSERT_EQ(::rename(B("a").c_str(), B("b").c_str()), 0);
+  ASSERT_TRUE(
+      recorder_->RecordRename("a", "b", false, StatOf("b"), nullptr, also("x/rename")).ok());
+  ASSERT_EQ(::unlink(B("b").c_str()), 0);
+  ASSERT_TRUE(recorder_->RecordDelete("b", also("x/delete")).ok());
+  // The rename over b was given b's old content; the delete, a's (moved).
+  EXPECT_EQ(befores, (std::vector<std::string>{"b:" + HashesOf("content of b")[0],
+                                               "b:" + HashesOf("content of a")[0]}));
+  // A path the store never held is given nothing before, and its write
+  // still commits.
+  ASSERT_TRUE(recorder_->RecordDelete("never", also("x/never")).ok());
+  EXPECT_EQ(befores.back(), "-");
+  std::vector<std::string> recorded;
+  const absl::Status scanned = VersionRecords(*store_).Scan(
+      "", /*subtree=*/true, "", [&](const VersionRecord& record, absl::string_view) {
+        recorded.push_back(record.path());
+        return true;
+      });
+  ASSERT_TRUE(scanned.ok()) << scanned;
+  EXPECT_EQ(recorded, (std::vector<std::string>{"x/delete", "x/never", "x/rename"}));
+  EXPECT_TRUE(IsTombstone(Get("a")));
+  EXPECT_TRUE(IsTombstone(Get("b")));
 }
 
 // A file rewritten and then renamed before its writer's commit ran (the

@@ -57,9 +57,15 @@ class VersionKeeperTest : public testing::RawStoreTest {
     EXPECT_TRUE(s.ok()) << s;
     return records;
   }
+  // The stat a caller holds of `name` in the tree.
+  struct stat StatOf(const std::string& name) {
+    struct stat st {};
+    EXPECT_EQ(::fstatat(tree_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW), 0) << name;
+    return st;
+  }
   // Keeps `name` (deleted) and records it.
   KeptFile DeleteKeeping(const std::string& name) {
-    KeptFile kept = keeper_->MoveAside(tree_.get(), name.c_str());
+    KeptFile kept = keeper_->MoveAside(tree_.get(), name.c_str(), StatOf(name));
     const absl::Status s = keeper_->Record(kept, name, KEPT_DELETED, 7);
     EXPECT_TRUE(s.ok()) << s;
     return kept;
@@ -110,7 +116,7 @@ TEST_F(VersionKeeperTest, AVersionBeganWhenItsEntrysVersionWasMade) {
 TEST_F(VersionKeeperTest, AFileRenamedOverIsKeptByALink) {
   Write("index.html", "v1");
   Write(".tmp", "v2");
-  const KeptFile kept = keeper_->LinkAside(tree_.get(), "index.html");
+  const KeptFile kept = keeper_->LinkAside(tree_.get(), "index.html", StatOf("index.html"));
   ASSERT_TRUE(kept.kept()) << kept.not_kept_reason;
   ASSERT_EQ(::renameat(tree_.get(), ".tmp", tree_.get(), "index.html"), 0);
   EXPECT_EQ(Read(TreePath() + "/index.html"), "v2");
@@ -148,12 +154,18 @@ TEST_F(VersionKeeperTest, KeepVersionsZeroKeepsNothing) {
   off.keep_days = 0;
   OpenKeeper(off);
   Write("f", "content");
-  const KeptFile kept = keeper_->MoveAside(tree_.get(), "f");
+  const KeptFile kept = keeper_->MoveAside(tree_.get(), "f", StatOf("f"));
   EXPECT_FALSE(kept.kept());
   EXPECT_EQ(kept.kept_unix_ms, 0);
   EXPECT_EQ(::faccessat(tree_.get(), "f", F_OK, 0), 0) << "the caller unlinks";
   ASSERT_TRUE(keeper_->Record(kept, "f", KEPT_DELETED, 1).ok());
   EXPECT_TRUE(Records("").empty());
+  // A reload turns keeping on and off for the next capture.
+  keeper_->SetPolicy(VersionPolicy());
+  EXPECT_TRUE(keeper_->MoveAside(tree_.get(), "f", StatOf("f")).kept());
+  Write("g", "content");
+  keeper_->SetPolicy(off);
+  EXPECT_FALSE(keeper_->LinkAside(tree_.get(), "g", StatOf("g")).kept());
 }
 
 TEST_F(VersionKeeperTest, PruneDropsVersionsPastTheirAge) {
@@ -204,7 +216,7 @@ TEST_F(VersionKeeperTest, SweepRemovesOnlyFilesNoRecordNames) {
   Write("a", "kept");
   const KeptFile kept = DeleteKeeping("a");
   Write("b", "captured, never recorded");
-  const KeptFile stray = keeper_->MoveAside(tree_.get(), "b");
+  const KeptFile stray = keeper_->MoveAside(tree_.get(), "b", StatOf("b"));
   ASSERT_TRUE(stray.kept());
   std::ofstream(dir_.Path("versions") + "/not-an-id") << "junk";
   absl::StatusOr<uint64_t> swept = keeper_->SweepUnrecorded();
