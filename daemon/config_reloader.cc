@@ -36,6 +36,11 @@ void OnSighup(int) {
   errno = saved_errno;
 }
 
+// Every reload answers with its lines, also one a few seconds after another
+// whose lines differ only in their digits (days, bytes, ports): LogEach.
+void ReloadWarning(absl::string_view message) { LogEach(LogLevel::kWarning, message); }
+void ReloadError(absl::string_view message) { LogEach(LogLevel::kError, message); }
+
 std::string PeerList(const std::vector<std::string>& peers) {
   return peers.empty() ? "none" : absl::StrJoin(peers, " ");
 }
@@ -102,7 +107,7 @@ void ConfigReloader::Run() {
 
 void ConfigReloader::Reload() {
   if (config_file_.empty()) {
-    LogWarning("reload: replfs runs without a config file (-o config=FILE): nothing to read");
+    ReloadWarning("reload: replfs runs without a config file (-o config=FILE): nothing to read");
     return;
   }
   std::vector<std::string> arguments = argv_;
@@ -112,21 +117,21 @@ void ConfigReloader::Reload() {
   absl::StatusOr<Options> reread =
       ParseOptions(static_cast<int>(argv.size()), argv.data(), config_file_);
   if (!reread.ok()) {
-    LogError(absl::StrCat("reload refused: ", reread.status().message(),
-                          "; every setting keeps its running value"));
+    ReloadError(absl::StrCat("reload refused: ", reread.status().message(),
+                             "; every setting keeps its running value"));
     return;
   }
   const ReloadPlan plan = PlanReload(running_, *reread);
-  for (const std::string& refusal : plan.refused) LogWarning(absl::StrCat("reload: ", refusal));
+  for (const std::string& refusal : plan.refused) ReloadWarning(absl::StrCat("reload: ", refusal));
   if (plan.log_level) {
     SetLogLevel(*plan.log_level);
     running_.log_level = *plan.log_level;
-    LogWarning(absl::StrCat("reload: log level now ", LogLevelName(*plan.log_level)));
+    ReloadWarning(absl::StrCat("reload: log level now ", LogLevelName(*plan.log_level)));
   }
   if (plan.peers_changed) ApplyPeers(*reread);
   if (plan.ignore_patterns) ApplyIgnorePatterns(*plan.ignore_patterns);
   if (plan.version_retention_changed) ApplyVersionRetention(reread->replication);
-  if (plan.empty()) LogWarning(absl::StrCat("reload: ", config_file_, " changes nothing"));
+  if (plan.empty()) ReloadWarning(absl::StrCat("reload: ", config_file_, " changes nothing"));
 }
 
 void ConfigReloader::ApplyVersionRetention(const ReplicationOptions& wanted) {
@@ -136,8 +141,9 @@ void ConfigReloader::ApplyVersionRetention(const ReplicationOptions& wanted) {
   running.keep_versions_days = wanted.keep_versions_days;
   running.versions_max_bytes = wanted.versions_max_bytes;
   running.versions_max_percent = wanted.versions_max_percent;
-  LogWarning(absl::StrCat("reload: versions now kept ", policy.keep_days, " days within ",
-                          policy.max_bytes, " bytes (applies at the next prune, within a second)"));
+  ReloadWarning(absl::StrCat("reload: versions now kept ", policy.keep_days, " days within ",
+                             policy.max_bytes,
+                             " bytes (applies at the next prune, within a second)"));
 }
 
 void ConfigReloader::ApplyPeers(const Options& reread) {
@@ -148,24 +154,24 @@ void ConfigReloader::ApplyPeers(const Options& reread) {
   running.peers = wanted.peers;
   running.fallback_peers = wanted.fallback_peers;
   running.fallback_after = wanted.fallback_after;
-  LogWarning(absl::StrCat("reload: peers now ", PeerList(running.peers), "; fallback peers ",
-                          PeerList(running.fallback_peers), " after ", running.fallback_after,
-                          " s"));
+  ReloadWarning(absl::StrCat("reload: peers now ", PeerList(running.peers), "; fallback peers ",
+                             PeerList(running.fallback_peers), " after ", running.fallback_after,
+                             " s"));
 }
 
 void ConfigReloader::ApplyIgnorePatterns(const std::vector<std::string>& lines) {
   // ParseOptions checked them already.
   absl::StatusOr<IgnorePatterns> patterns = IgnorePatterns::Parse(lines);
   if (!patterns.ok()) {
-    LogError(absl::StrCat("reload: ignore patterns refused: ", patterns.status().message()));
+    ReloadError(absl::StrCat("reload: ignore patterns refused: ", patterns.status().message()));
     return;
   }
   const std::string described = DescribeIgnorePatterns(patterns->Sources());
   ignore_->Replace(*std::move(patterns));
   running_.replication.ignore_patterns = lines;
-  LogWarning(absl::StrCat("reload: ignore patterns now ", described,
-                          " (paths no longer ignored are recorded at their next change or "
-                          "the next start)"));
+  ReloadWarning(absl::StrCat("reload: ignore patterns now ", described,
+                             " (paths no longer ignored are recorded at their next change or "
+                             "the next start)"));
 }
 
 }  // namespace replfs

@@ -59,7 +59,8 @@ constexpr double kBurst = 500;
 class RateLimiter {
  public:
   // Whether to write `line` now; `note` receives what to add to it.
-  bool Admit(absl::string_view line, std::string* note) {
+  // Without `fold_repeats` a line like a recent one is written too.
+  bool Admit(absl::string_view line, std::string* note, bool fold_repeats) {
     std::string shape;
     shape.reserve(line.size());
     for (char c : line) {
@@ -73,7 +74,7 @@ class RateLimiter {
     refilled_ms_ = now;
     if (recent_.size() > kMaxTracked) recent_.clear();
     Recent& recent = recent_[key];
-    if (recent.last_ms != 0 && now - recent.last_ms < kRepeatWindowMs) {
+    if (fold_repeats && recent.last_ms != 0 && now - recent.last_ms < kRepeatWindowMs) {
       ++recent.left_out;
       return false;
     }
@@ -133,19 +134,27 @@ bool LogEnabled(LogLevel level) {
   return static_cast<int>(level) <= g_level.load(std::memory_order_relaxed);
 }
 
-void Log(LogLevel level, absl::string_view message) {
+namespace {
+
+void Write(LogLevel level, absl::string_view message, bool fold_repeats) {
   if (!LogEnabled(level)) return;
   std::string line = OneLine(message);
   // Debug output is asked for and shown whole.
   if (level != LogLevel::kDebug) {
     std::string note;
-    if (!Limiter().Admit(line, &note)) return;
+    if (!Limiter().Admit(line, &note, fold_repeats)) return;
     line += note;
   }
   // One fprintf per line keeps lines from different threads whole.
   std::fprintf(stderr, "replfs %s: %.*s\n", kNames[static_cast<int>(level)],
                static_cast<int>(line.size()), line.data());
 }
+
+}  // namespace
+
+void Log(LogLevel level, absl::string_view message) { Write(level, message, true); }
+
+void LogEach(LogLevel level, absl::string_view message) { Write(level, message, false); }
 
 std::string ForLog(absl::string_view untrusted, size_t max_bytes) {
   if (untrusted.size() <= max_bytes) return absl::CHexEscape(untrusted);

@@ -22,6 +22,10 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level);
 // "error", "warning", "info" or "debug".
 const char* LogLevelName(LogLevel level);
 void Log(LogLevel level, absl::string_view message);
+// As Log, but never left out as like a line of the last 10 s (still within
+// the lines a second): for lines that each answer an operator's action,
+// such as a reload, whose values may differ only in their digits.
+void LogEach(LogLevel level, absl::string_view message);
 // Whether messages of `level` are written (to skip building them).
 bool LogEnabled(LogLevel level);
 inline void LogError(absl::string_view m) { Log(LogLevel::kError, m); }

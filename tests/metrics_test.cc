@@ -1,10 +1,14 @@
 // -o metrics on real replicas: /metrics scraped while they replicate, the
 // way Prometheus would. Counters and histograms move with the work done,
-// a stopped peer shows as down and its lag grows.
+// a stopped peer shows as down and its lag grows, a deleted file's kept
+// version shows in the version gauges of every replica that keeps it.
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -142,6 +146,43 @@ TEST_F(MetricsTest, AStoppedPeerIsDownAndItsLagGrows) {
   EXPECT_TRUE(WaitForMetrics(0, [&](const Scrape& a) {
     return Value(a, up) == 1 && Value(a, reconnects) >= 1;
   })) << "up " << Value(Scraped(0), up) << ", reconnects " << Value(Scraped(0), reconnects);
+}
+
+// A file deleted through A's mount is kept aside on A ("deleted here"),
+// and on B once the deletion replicates: B's applier links the file it
+// removes aside ("deleted by" A). Both replicas' gauges count the one
+// version and its bytes; nothing is counted as not kept.
+TEST_F(MetricsTest, VersionGaugesCountADeletedFileOnEveryReplica) {
+  constexpr size_t kSize = size_t{200} << 10;
+  const std::string kept = "replfs_versions_kept";
+  const std::string bytes = "replfs_versions_bytes";
+  const std::string not_kept = "replfs_versions_not_kept";
+  REPLFS_ASSERT_OK(WriteFile(cluster_.Mount(0, "doomed.bin"), IncompressibleBytes(kSize, 42)));
+  REPLFS_ASSERT_OK(cluster_.WaitForConvergence());
+  ASSERT_TRUE(cluster_.Exists(1, "doomed.bin"));
+  const std::vector<Scrape> before = {Scraped(0), Scraped(1)};
+  for (int i = 0; i < 2; ++i) {
+    for (const std::string& gauge : {kept, bytes, not_kept}) {
+      ASSERT_GE(Value(before[static_cast<size_t>(i)], gauge), 0)
+          << "replica " << i << " does not expose " << gauge;
+    }
+  }
+
+  ASSERT_EQ(::unlink(cluster_.Mount(0, "doomed.bin").c_str()), 0) << std::strerror(errno);
+  for (int i = 0; i < 2; ++i) {
+    const Scrape& then = before[static_cast<size_t>(i)];
+    EXPECT_TRUE(WaitForMetrics(i, [&](const Scrape& now) {
+      return Value(now, kept) >= Value(then, kept) + 1 &&
+             Value(now, bytes) >= Value(then, bytes) + kSize;
+    })) << "replica " << i << ": " << kept << " " << Value(then, kept) << " -> "
+        << Value(Scraped(i), kept) << ", " << bytes << " " << Value(then, bytes) << " -> "
+        << Value(Scraped(i), bytes) << "\n"
+        << cluster_.Diagnostics();
+    const Scrape after = Scraped(i);
+    EXPECT_EQ(Value(after, kept), Value(then, kept) + 1) << "replica " << i;
+    EXPECT_EQ(Value(after, not_kept), Value(then, not_kept)) << "replica " << i;
+  }
+  EXPECT_FALSE(cluster_.Exists(1, "doomed.bin")) << "the deletion did not reach B";
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // a mounted replica read its config file (-o config=) again. Peers and
 // ignore patterns change without a remount; settings that only a restart
 // can change, and a file that does not parse, are refused with a log line
-// while the replica goes on with what it had. The same process serves the
+// while the replica goes on with what it had. Version retention
+// (keep_versions, versions_max) changes too. The same process serves the
 // same mount throughout, and a file held open across the reloads still
 // reads.
 //
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -45,6 +47,8 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 constexpr char kFixed[] = "cannot change while mounted";
 constexpr char kRefused[] = "reload refused";
 constexpr char kReloaded[] = "reload:";
+// The size of each file the version tests delete.
+constexpr uint64_t kVersionSize = uint64_t{64} << 10;
 
 std::string Address(const Cluster& cluster, int i) {
   return absl::StrCat("127.0.0.1:", cluster.port(i));
@@ -176,6 +180,21 @@ class ReloadTest : public ::testing::Test {
     REPLFS_ASSERT_OK(WriteFile(cluster.Mount(from, name), content));
     EXPECT_TRUE(cluster.WaitForContent(to, name, content))
         << name << " did not reach replica " << to << "\n" << cluster.Diagnostics();
+  }
+
+  // Writes `name` (kVersionSize bytes) on A, waits until B has it, deletes
+  // it on A and waits until B no longer has it: A committed the deletion,
+  // and so recorded whatever it kept of the file (the commit records the
+  // kept version first).
+  void DeleteReplicatedFile(Cluster& cluster, const std::string& name, uint64_t seed) {
+    const std::string content = IncompressibleBytes(kVersionSize, seed);
+    REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, name), content));
+    ASSERT_TRUE(cluster.WaitForContent(kB, name, content))
+        << name << " did not reach B\n" << cluster.Diagnostics();
+    ASSERT_EQ(::unlink(cluster.Mount(kA, name).c_str()), 0)
+        << "unlink " << name << ": errno " << errno;
+    ASSERT_TRUE(WaitUntil([&] { return !cluster.Exists(kB, name); }, kWait))
+        << "the deletion of " << name << " did not reach B\n" << cluster.Diagnostics();
   }
 
   // Declared first: the config file outlives the cluster.
@@ -360,6 +379,122 @@ TEST_F(ReloadTest, IgnorePatternsReloaded) {
   ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kB, kA, "marker-b"));
   EXPECT_FALSE(cluster.Exists(kA, "z.tmp")) << "z.tmp from B was applied on A after the reload";
   ExpectSameReplica(cluster);
+}
+
+// Version retention reloaded: deletions kept under the defaults are pruned
+// once a reload caps versions at 1 byte (the smallest versions_max); with
+// keep_versions = 0 a deletion keeps nothing; back at 7 days one is kept
+// again. A file held open for reading and writing on A works throughout.
+TEST_F(ReloadTest, VersionRetentionReloaded) {
+  Cluster cluster(2, Topology{{}, {kA}});
+  ASSERT_NO_FATAL_FAILURE(StartWithConfig(cluster, Config(cluster, {kB})));
+  absl::StatusOr<ReplicaStatus> status = cluster.Status(kA);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->keep_versions_days(), 7u) << Describe(status);
+  ASSERT_GT(status->versions_max_bytes(), 3 * kVersionSize) << Describe(status);
+
+  // Written and read back through one descriptor held open across reloads.
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "held.txt"), "held 0"));
+  UniqueFd held(::open(cluster.Mount(kA, "held.txt").c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(held.valid()) << "open held.txt: errno " << errno;
+  auto held_round_trip = [&](const std::string& text) {
+    if (::pwrite(held.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+      return absl::StrCat("<pwrite: errno ", errno, ">");
+    }
+    std::string buffer(text.size() + 16, '\0');
+    const ssize_t n = ::pread(held.get(), buffer.data(), buffer.size(), 0);
+    if (n < 0) return absl::StrCat("<pread: errno ", errno, ">");
+    buffer.resize(static_cast<size_t>(n));
+    return buffer;
+  };
+
+  // Defaults: three deletions kept.
+  for (uint64_t k = 0; k < 3; ++k) {
+    ASSERT_NO_FATAL_FAILURE(DeleteReplicatedFile(cluster, absl::StrCat("kept", k, ".bin"), k));
+  }
+  ASSERT_TRUE(WaitForStatus(
+      cluster, kA,
+      [](const ReplicaStatus& s) {
+        return s.versions_kept() >= 3 && s.versions_bytes() >= 3 * kVersionSize;
+      },
+      &status))
+      << "A did not keep the three deleted files: " << Describe(status);
+  EXPECT_EQ(status->versions_kept(), 3u) << Describe(status);
+  EXPECT_EQ(status->versions_bytes(), 3 * kVersionSize) << Describe(status);
+  EXPECT_EQ(status->versions_not_kept(), 0u) << Describe(status);
+  EXPECT_EQ(held_round_trip("held 1"), "held 1");
+
+  // Capped at 1 byte: the next prune drops all three.
+  size_t offset = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      Reload(cluster, Config(cluster, {kB}, {"versions_max = 1"}), &offset));
+  EXPECT_TRUE(
+      WaitForLogLine(cluster, kA, offset, {"reload: versions now kept 7 days within 1 bytes"})
+          .has_value())
+      << "no reload line for the 1 byte cap:\n" << LogSince(cluster, kA, offset);
+  EXPECT_TRUE(WaitForStatus(
+      cluster, kA,
+      [](const ReplicaStatus& s) {
+        return s.versions_max_bytes() == 1 && s.versions_kept() == 0 && s.versions_bytes() == 0;
+      },
+      &status))
+      << "the kept versions were not pruned to the 1 byte cap: " << Describe(status) << "\n"
+      << LogSince(cluster, kA, offset);
+  ExpectSameReplica(cluster);
+  EXPECT_EQ(held_round_trip("held 2"), "held 2");
+
+  // keep_versions = 0 (a generous cap, so only the days can keep nothing):
+  // a deletion, committed and replicated, is not kept.
+  ASSERT_NO_FATAL_FAILURE(Reload(
+      cluster, Config(cluster, {kB}, {"keep_versions = 0", "versions_max = 1G"}), &offset));
+  EXPECT_TRUE(
+      WaitForLogLine(cluster, kA, offset, {"reload: versions now kept 0 days within 1073741824"})
+          .has_value())
+      << "no reload line for keep_versions = 0:\n" << LogSince(cluster, kA, offset);
+  ASSERT_TRUE(WaitForStatus(
+      cluster, kA,
+      [](const ReplicaStatus& s) {
+        return s.keep_versions_days() == 0 && s.versions_max_bytes() == (uint64_t{1} << 30);
+      },
+      &status))
+      << "A's retention after keep_versions = 0: " << Describe(status) << "\n"
+      << LogSince(cluster, kA, offset);
+  ASSERT_NO_FATAL_FAILURE(DeleteReplicatedFile(cluster, "off.bin", 10));
+  status = cluster.Status(kA);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->versions_kept(), 0u) << "kept with keep_versions = 0: " << Describe(status);
+  EXPECT_EQ(status->versions_bytes(), 0u) << Describe(status);
+  EXPECT_EQ(status->versions_not_kept(), 0u) << Describe(status);
+  ExpectSameReplica(cluster);
+  EXPECT_EQ(held_round_trip("held 3"), "held 3");
+
+  // Back to 7 days: a deletion is kept again.
+  ASSERT_NO_FATAL_FAILURE(Reload(
+      cluster, Config(cluster, {kB}, {"keep_versions = 7", "versions_max = 1G"}), &offset));
+  EXPECT_TRUE(
+      WaitForLogLine(cluster, kA, offset, {"reload: versions now kept 7 days within 1073741824"})
+          .has_value())
+      << "no reload line for keep_versions = 7:\n" << LogSince(cluster, kA, offset);
+  ASSERT_TRUE(WaitForStatus(
+      cluster, kA, [](const ReplicaStatus& s) { return s.keep_versions_days() == 7; }, &status))
+      << "A's retention after keep_versions = 7: " << Describe(status) << "\n"
+      << LogSince(cluster, kA, offset);
+  ASSERT_NO_FATAL_FAILURE(DeleteReplicatedFile(cluster, "again.bin", 11));
+  EXPECT_TRUE(WaitForStatus(
+      cluster, kA,
+      [](const ReplicaStatus& s) {
+        return s.versions_kept() >= 1 && s.versions_bytes() >= kVersionSize;
+      },
+      &status))
+      << "the deletion after keep_versions = 7 was not kept: " << Describe(status);
+  EXPECT_EQ(status->versions_kept(), 1u) << Describe(status);
+  EXPECT_EQ(status->versions_bytes(), kVersionSize) << Describe(status);
+
+  // The same daemon, the same mount, all along.
+  ExpectSameReplica(cluster);
+  EXPECT_EQ(held_round_trip("held 4"), "held 4");
+  held.Reset();
+  ASSERT_NO_FATAL_FAILURE(ExpectReplicated(cluster, kA, kB, "from-a-at-the-end"));
 }
 
 }  // namespace
