@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "fuse/request_latency.h"
 #include "metrics/latency_histograms.h"
 #include "metrics/metrics_server.h"
+#include "metrics/tls_http_listener.h"
 #include "prometheus/registry.h"
 #include "replfs.pb.h"
 
@@ -29,18 +31,21 @@ class ReplicaMetrics {
   LatencyHistograms* latency() { return &latency_; }
   const RequestLatency* requests() const { return &requests_; }
 
-  // Starts serving /metrics at -o metrics; `status` is read at each scrape
-  // (destroy the server before what it reads).
+  // Starts serving /metrics at -o metrics, over mutual TLS with the
+  // replication's certificates when it has them; `status` is read at each
+  // scrape (destroy the server before what it reads).
   absl::StatusOr<std::unique_ptr<MetricsServer>> Serve(std::function<ReplicaStatus()> status);
 
  private:
-  explicit ReplicaMetrics(std::string address)
+  ReplicaMetrics(std::string address, std::optional<MutualTlsFiles> tls)
       : address_(std::move(address)),
+        tls_(std::move(tls)),
         registry_(std::make_shared<prometheus::Registry>()),
         latency_(registry_.get()),
         requests_(&latency_) {}
 
   std::string address_;  // -o metrics.
+  std::optional<MutualTlsFiles> tls_;  // -o tls_ca, tls_cert, tls_key; none: plain HTTP.
   std::shared_ptr<prometheus::Registry> registry_;
   LatencyHistograms latency_;
   RequestLatency requests_;

@@ -74,12 +74,12 @@ absl::Status CheckReplicationOptions(const ReplicationOptions& options) {
   }
   if (!options.metrics.empty()) {
     if (absl::Status s = CheckHostPort("metrics", options.metrics); !s.ok()) return s;
-    // Plain HTTP whatever the replication uses (see MetricsServer).
-    if (!options.insecure && !IsLoopbackAddress(options.metrics)) {
+    // With TLS they are served over mutual TLS (see MetricsServer), else plain HTTP.
+    if (!options.insecure && options.tls_ca.empty() && !IsLoopbackAddress(options.metrics)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "refusing to serve metrics on non-loopback address ", options.metrics,
-          ": they are plain HTTP; serve them on loopback and scrape through a TLS proxy, or "
-          "pass -o insecure on a trusted network"));
+          " without TLS: they would be plain HTTP; give tls_ca=, tls_cert= and tls_key= to "
+          "serve them over mutual TLS, or pass -o insecure on a trusted network"));
     }
   }
   return absl::OkStatus();

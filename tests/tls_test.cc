@@ -4,7 +4,7 @@
 // tools/replfs-certs; every replica is a real replfs process. Replicas with
 // the cluster's certificates replicate; one with another CA's certificate,
 // an expired one or none at all is refused in both directions, and says so
-// in its status.
+// in its status. With TLS, -o metrics is served over mutual TLS as well.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fake_peer.h"
+#include "tests/netns.h"
 #include "tests/support/replica_process.h"
 #include "tests/support/child_process.h"
 
@@ -261,23 +262,121 @@ TEST(ListenTest, NonLoopbackWithoutTlsIsRefusedAtStartup) {
   // (it would bind a public address).
 }
 
-// -o metrics is plain HTTP also in a TLS cluster (Debian's civetweb cannot
-// do TLS with OpenSSL 3: its first TLS connection calls a null function).
-// A client that speaks TLS to the metrics port gets no metrics, and the
-// replica stays up.
-TEST_F(TlsTest, TlsClientOnTheMetricsPortDoesNotTakeTheReplicaDown) {
-  auto a = MakeReplica("a", "b", Tls(ca_, ca_, "a") + ",metrics=" + Address("metrics"));
-  ASSERT_TRUE(a->Start().ok()) << a->Log();
-  const std::string command = absl::StrCat(
-      "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' | timeout 20 openssl s_client -quiet "
-      "-connect ",
-      Address("metrics"), " -CAfile ", ca_, "/ca.crt -cert ", ca_, "/b.crt -key ", ca_, "/b.key");
-  const RunResult tls_scrape =
-      RunCaptured({"/bin/sh", "-c", command}, root_->path() + "/scrape.out");
-  EXPECT_THAT(tls_scrape.output, ::testing::Not(HasSubstr("replfs_")));
+// Metrics beyond loopback need TLS too (-o insecure aside): refused before
+// anything binds.
+TEST(ListenTest, MetricsOnNonLoopbackWithoutTlsAreRefusedAtStartup) {
+  TempDir root("replfs-listen");
+  const std::string mount = root.Sub("mnt");
+  absl::StatusOr<int> port = FreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  const RunResult r = RunCaptured({testing::ReplfsBinary(), root.Sub("backing"), mount, "-f", "-o",
+                                   absl::StrCat("metrics=0.0.0.0:", *port)},
+                                  root.path() + "/out", std::chrono::seconds(10));
+  const bool mounted = IsMountpoint(mount);
+  if (mounted) testing::Unmount(mount);
+  EXPECT_FALSE(mounted);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, -1) << "still running after 10 s: " << r.output;
+  EXPECT_THAT(r.output, HasSubstr("refusing to serve metrics on non-loopback address"));
+  EXPECT_THAT(r.output, HasSubstr("without TLS"));
+}
+
+// With TLS, -o metrics is HTTPS with mutual TLS under the cluster CA. The
+// replica runs in a network namespace of its own with a non-loopback
+// address (on a bridge), which metrics then take without -o insecure; the
+// scrapers (openssl s_client, bash) run in that namespace too.
+class TlsMetricsTest : public TlsTest {
+ protected:
+  static constexpr const char* kHost = "10.199.0.1";
+  static constexpr int kMetricsPort = 9100;
+
+  void SetUp() override {
+    TlsTest::SetUp();
+    if (HasFatalFailure()) return;
+    absl::StatusOr<std::unique_ptr<testing::NetNamespace>> ns =
+        testing::NetNamespace::Create(absl::StrCat("replfs-tls-", ::getpid()));
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    namespace_ = *std::move(ns);
+    const std::string& name = namespace_->name();
+    for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+             {"ip", "-n", name, "link", "add", "br0", "type", "bridge"},
+             {"ip", "-n", name, "addr", "add", absl::StrCat(kHost, "/24"), "dev", "br0"},
+             {"ip", "-n", name, "link", "set", "br0", "up"}}) {
+      absl::StatusOr<std::string> done = testing::RunTool(argv);
+      ASSERT_TRUE(done.ok()) << done.status();
+    }
+    // log_level=info: the start-up line that says where metrics are served.
+    replica_ = MakeReplica("a", "b",
+                           absl::StrCat(Tls(ca_, ca_, "a"), ",metrics=", MetricsAddress(),
+                                        ",log_level=info"));
+    replica_->set_network_namespace(namespace_->path());
+    ASSERT_TRUE(replica_->Start().ok()) << replica_->Log();
+  }
+  void TearDown() override {
+    // The replica first, then the namespace it ran in.
+    replica_.reset();
+    namespace_.reset();
+  }
+
+  static std::string MetricsAddress() { return absl::StrCat(kHost, ":", kMetricsPort); }
+
+  // What bash prints running `shell_command` in the replica's namespace
+  // (bounded: killed after 30 s).
+  std::string RunInNamespace(const std::string& shell_command) {
+    const std::vector<std::string> argv = {"ip",        "netns", "exec", namespace_->name(),
+                                           "/bin/bash", "-c",    shell_command};
+    return RunCaptured(argv, root_->path() + "/scrape.out").output;
+  }
+  // A TLS scrape of /metrics; `client_options`: s_client's -cert and -key.
+  std::string TlsScrape(const std::string& client_options) {
+    return RunInNamespace(absl::StrCat(
+        "printf 'GET /metrics HTTP/1.0\r\n\r\n' | timeout 20 openssl s_client -quiet "
+        "-connect ", MetricsAddress(), " -CAfile ", ca_, "/ca.crt ", client_options, " 2>&1"));
+  }
+  std::string ClusterCertificate() {
+    return absl::StrCat("-cert ", ca_, "/b.crt -key ", ca_, "/b.key");
+  }
+
+  std::unique_ptr<testing::NetNamespace> namespace_;
+  std::unique_ptr<ReplicaProcess> replica_;
+};
+
+TEST_F(TlsMetricsTest, ScraperWithAClusterCertificateGetsMetricsOnANonLoopbackAddress) {
+  // No -o insecure was needed, and the log says where to scrape.
+  EXPECT_THAT(replica_->Log(), HasSubstr(absl::StrCat("metrics at https://", MetricsAddress())));
+  const std::string scrape = TlsScrape(ClusterCertificate());
+  EXPECT_THAT(scrape, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(scrape, HasSubstr("Content-Type: text/plain; version=0.0.4"));
+  EXPECT_THAT(scrape, HasSubstr("# TYPE replfs_peer_up gauge"));
+  EXPECT_THAT(scrape, HasSubstr(absl::StrCat("peer=\"", Address("b"), "\"")));
+  EXPECT_THAT(scrape, HasSubstr("replfs_info{"));
+}
+
+TEST_F(TlsMetricsTest, ClientsWithoutACertificateOfTheClusterCaGetNoMetrics) {
+  const std::string no_certificate = TlsScrape("");
+  EXPECT_THAT(no_certificate, ::testing::Not(HasSubstr("replfs_")));
+  EXPECT_THAT(no_certificate, ::testing::Not(HasSubstr("HTTP/1.1")));
+  const std::string other_ca = TlsScrape(
+      absl::StrCat("-cert ", other_ca_, "/intruder.crt -key ", other_ca_, "/intruder.key"));
+  EXPECT_THAT(other_ca, ::testing::Not(HasSubstr("replfs_")));
+  EXPECT_THAT(other_ca, ::testing::Not(HasSubstr("HTTP/1.1")));
+  // The refusals are logged, once, and the replica serves on.
+  EXPECT_TRUE(WaitUntil([&] { return absl::StrContains(replica_->Log(), "refused 1 TLS"); },
+                        absl::Seconds(10)))
+      << replica_->Log();
+  EXPECT_THAT(TlsScrape(ClusterCertificate()), HasSubstr("replfs_peer_up"));
+}
+
+TEST_F(TlsMetricsTest, PlaintextOnTheMetricsPortGetsNothingAndTheReplicaServesOn) {
+  const std::string plaintext = RunInNamespace(absl::StrCat(
+      "exec 3<>/dev/tcp/", kHost, "/", kMetricsPort,
+      " && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && timeout 10 cat <&3"));
+  EXPECT_THAT(plaintext, ::testing::Not(HasSubstr("replfs_")));
+  EXPECT_THAT(plaintext, ::testing::Not(HasSubstr("200 OK")));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(::kill(a->pid(), 0), 0) << a->Log();
-  EXPECT_TRUE(PeerStatusFor(a->backing(), Address("b")).ok()) << a->Log();
+  EXPECT_EQ(::kill(replica_->pid(), 0), 0) << replica_->Log();
+  EXPECT_THAT(TlsScrape(ClusterCertificate()), HasSubstr("replfs_peer_up"));
+  EXPECT_TRUE(replica_->Stop().ok()) << replica_->Log();
 }
 
 }  // namespace
