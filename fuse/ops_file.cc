@@ -301,6 +301,9 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
     if (more == 0) break;
     written = static_cast<ssize_t>(done) + more;
   }
+  // The kernel's writeback takes no short count: it would drop the rest
+  // of its pages silently. An error reaches the writer's fsync or close.
+  if (written >= 0 && static_cast<size_t>(written) < size && fi->writepage) written = -ENOSPC;
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
     return;
