@@ -299,16 +299,37 @@ uint64_t VersionKeeper::SpaceShortfall(uint64_t bytes_needed) const {
   return free_bytes < wanted ? wanted - free_bytes : 0;
 }
 
-absl::StatusOr<uint64_t> VersionKeeper::DropWhile(const DropTest& more,
-                                                  uint64_t bytes_needed) {
+void VersionKeeper::RemoveKeptFiles(const std::vector<VersionRecords::Aged>& victims) {
+  for (const VersionRecords::Aged& aged : victims) {
+    const bool had_file = ::unlinkat(dir_fd_.get(), aged.id.c_str(), 0) == 0;
+    absl::MutexLock lock(&mu_);
+    if (had_file) {
+      totals_.kept -= std::min<uint64_t>(totals_.kept, 1);
+      totals_.bytes -= std::min(totals_.bytes, aged.size);
+    } else {
+      totals_.not_kept -= std::min<uint64_t>(totals_.not_kept, 1);
+    }
+  }
+}
+
+absl::StatusOr<uint64_t> VersionKeeper::DropWhile(const DropTest& more, uint64_t bytes_needed,
+                                                  DropOrder order) {
   uint64_t dropped = 0;
   for (;;) {
+    // Copied: the callbacks run under prune_mu_ too, but the analysis does
+    // not follow the lock into them.
+    std::vector<std::string> gone_ids;
+    for (const VersionRecords::Aged& aged : files_gone_) gone_ids.push_back(aged.id);
+    const auto files_gone = [&gone_ids](const VersionRecords::Aged& aged) {
+      return std::find(gone_ids.begin(), gone_ids.end(), aged.id) != gone_ids.end();
+    };
     std::vector<VersionRecords::Aged> victims;
     DropState state;
     state.bytes_left = totals().bytes;
     state.shortfall = SpaceShortfall(bytes_needed);
     absl::Status scanned =
         VersionRecords(*store_).ScanOldest([&](const VersionRecords::Aged& aged) {
+          if (files_gone(aged)) return true;  // Its space is free already.
           state.kept_unix_ms = aged.kept_unix_ms;
           if (!more(state)) return false;
           state.bytes_left -= std::min(state.bytes_left, aged.size);
@@ -317,22 +338,26 @@ absl::StatusOr<uint64_t> VersionKeeper::DropWhile(const DropTest& more,
           return victims.size() < kDropBatch;
         });
     if (!scanned.ok()) return scanned;
-    if (victims.empty()) return dropped;
+    if (victims.empty() && files_gone_.empty()) return dropped;
+    if (order == DropOrder::kFilesFirst) {
+      RemoveKeptFiles(victims);
+      files_gone_.insert(files_gone_.end(), victims.begin(), victims.end());
+    }
+    std::vector<VersionRecords::Aged> deleted = files_gone_;
+    if (order == DropOrder::kRecordsFirst) {
+      deleted.insert(deleted.end(), victims.begin(), victims.end());
+    }
     absl::Status committed = store_->Transact([&](StoreTransaction& txn) {
-      for (const VersionRecords::Aged& aged : victims) VersionRecords::Delete(txn, aged);
+      for (const VersionRecords::Aged& aged : deleted) VersionRecords::Delete(txn, aged);
       return absl::OkStatus();
     });
-    if (!committed.ok()) return committed;
-    for (const VersionRecords::Aged& aged : victims) {
-      const bool had_file = ::unlinkat(dir_fd_.get(), aged.id.c_str(), 0) == 0;
-      absl::MutexLock lock(&mu_);
-      if (had_file) {
-        totals_.kept -= std::min<uint64_t>(totals_.kept, 1);
-        totals_.bytes -= std::min(totals_.bytes, aged.size);
-      } else {
-        totals_.not_kept -= std::min<uint64_t>(totals_.not_kept, 1);
-      }
+    if (!committed.ok()) {
+      // The files are gone all the same: the space a write needed is free.
+      if (order == DropOrder::kFilesFirst) return dropped + victims.size();
+      return committed;
     }
+    files_gone_.clear();
+    if (order == DropOrder::kRecordsFirst) RemoveKeptFiles(victims);
     dropped += victims.size();
     if (victims.size() < kDropBatch) return dropped;
   }
@@ -357,7 +382,8 @@ absl::StatusOr<uint64_t> VersionKeeper::Prune(int64_t now_unix_ms) {
 bool VersionKeeper::MakeRoom(uint64_t bytes_needed) {
   absl::MutexLock prune(&prune_mu_);
   absl::StatusOr<uint64_t> dropped = DropWhile(
-      [](const DropState& state) { return state.freed < state.shortfall; }, bytes_needed);
+      [](const DropState& state) { return state.freed < state.shortfall; }, bytes_needed,
+      DropOrder::kFilesFirst);
   if (!dropped.ok()) {
     LogError(absl::StrCat("versions: making room: ", dropped.status().ToString()));
   }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,7 @@
 #include "entry.pb.h"
 #include "storage/metadata_store.h"
 #include "storage/unique_fd.h"
+#include "storage/version_records.h"
 
 namespace replfs {
 
@@ -148,9 +150,20 @@ class VersionKeeper {
     uint64_t shortfall = 0;   // SpaceShortfall(bytes_needed) when the batch began.
   };
   using DropTest = std::function<bool(const DropState&)>;
+  // How a drop orders its two steps.
+  enum class DropOrder {
+    kRecordsFirst,  // A crash leaves files no record names: swept at start.
+    // For a write that the full disk cut short: the store may have no
+    // room for the records' deletion until the files are gone.
+    kFilesFirst,
+  };
   // Drops the oldest records while `more` says so; returns how many.
-  absl::StatusOr<uint64_t> DropWhile(const DropTest& more, uint64_t bytes_needed = 0)
+  absl::StatusOr<uint64_t> DropWhile(const DropTest& more, uint64_t bytes_needed = 0,
+                                     DropOrder order = DropOrder::kRecordsFirst)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(prune_mu_);
+  // Removes the kept files of `victims` and takes them out of the totals.
+  void RemoveKeptFiles(const std::vector<VersionRecords::Aged>& victims)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status LoadTotals();
   void PrunerLoop(absl::Duration period);
 
@@ -166,6 +179,9 @@ class VersionKeeper {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex prune_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // One prune at a time.
+  // Records whose files a kFilesFirst drop removed but whose deletion the
+  // full store refused: deleted by the next drop that commits.
+  std::vector<VersionRecords::Aged> files_gone_ ABSL_GUARDED_BY(prune_mu_);
   std::thread pruner_;
 };
 
