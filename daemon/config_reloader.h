@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/unique_fd.h"
 #include "daemon/options.h"
 #include "replication/replicator.h"
 #include "storage/ignore_set.h"
-#include "storage/unique_fd.h"
 #include "storage/version_keeper.h"
 
 namespace replfs {

@@ -5,13 +5,13 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "daemon/options.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"
 #include "storage/ignore_set.h"
 #include "storage/metadata_store.h"
 #include "storage/state_dir.h"
-#include "storage/unique_fd.h"
 #include "storage/version_keeper.h"
 
 namespace replfs {

@@ -17,10 +17,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "base/unique_fd.h"
 #include "fuse/fd_budget.h"
 #include "fuse/file_write_state.h"
 #include "fuse/path_fd.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 

@@ -1,7 +1,7 @@
 #ifndef REPLFS_FUSE_PATH_FD_H_
 #define REPLFS_FUSE_PATH_FD_H_
 
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs {
 

@@ -152,7 +152,7 @@ absl::StatusOr<BIO_METHOD*> MakeSocketBioMethod() {
   return method;
 }
 
-absl::StatusOr<OwnedSocket> Listen(const std::string& host_port, int* port) {
+absl::StatusOr<UniqueFd> Listen(const std::string& host_port, int* port) {
   const size_t colon = host_port.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError("expected HOST:PORT");
@@ -181,7 +181,7 @@ absl::StatusOr<OwnedSocket> Listen(const std::string& host_port, int* port) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat(host, " is not an IP address"));
   }
-  OwnedSocket socket(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd socket(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket.valid()) return absl::ErrnoToStatus(errno, "socket");
   const int on = 1;
   // A restarted daemon takes its port back while old connections linger.
@@ -239,11 +239,6 @@ bool WriteAll(SSL* ssl, absl::string_view data) {
 
 }  // namespace
 
-void OwnedSocket::Reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 void TlsHttpListener::SslCtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
 
 void TlsHttpListener::BioMethodFree::operator()(BIO_METHOD* method) const {
@@ -265,7 +260,7 @@ absl::StatusOr<std::unique_ptr<TlsHttpListener>> TlsHttpListener::Start(
   absl::StatusOr<BIO_METHOD*> method = MakeSocketBioMethod();
   if (!method.ok()) return method.status();
   listener->bio_method_.reset(*method);
-  absl::StatusOr<OwnedSocket> listening = Listen(host_port, &listener->port_);
+  absl::StatusOr<UniqueFd> listening = Listen(host_port, &listener->port_);
   if (!listening.ok()) return listening.status();
   listener->listening_ = *std::move(listening);
   // Thread creation reports failure by throwing; here it is the start-up
@@ -300,7 +295,7 @@ bool TlsHttpListener::HasWorkOrStops() const { return stopping_ || !waiting_.emp
 
 void TlsHttpListener::AcceptLoop() {
   for (;;) {
-    OwnedSocket connection(::accept4(listening_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    UniqueFd connection(::accept4(listening_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection.valid()) {
       const int error = errno;
       absl::MutexLock lock(&mu_);
@@ -319,7 +314,7 @@ void TlsHttpListener::AcceptLoop() {
 
 void TlsHttpListener::WorkLoop() {
   for (;;) {
-    OwnedSocket connection;
+    UniqueFd connection;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &TlsHttpListener::HasWorkOrStops));

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 
 // OpenSSL's types, so that this header does not pull in its headers.
 typedef struct ssl_ctx_st SSL_CTX;
@@ -29,31 +30,6 @@ struct MutualTlsFiles {
   std::string ca;
   std::string cert;
   std::string key;
-};
-
-// Owns a socket descriptor; closes it on destruction. Move-only.
-class OwnedSocket {
- public:
-  OwnedSocket() = default;
-  explicit OwnedSocket(int fd) : fd_(fd) {}
-  ~OwnedSocket() { Reset(); }
-  OwnedSocket(OwnedSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OwnedSocket& operator=(OwnedSocket&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  OwnedSocket(const OwnedSocket&) = delete;
-  OwnedSocket& operator=(const OwnedSocket&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset();
-
- private:
-  int fd_ = -1;
 };
 
 // A minimal HTTPS server for one resource: GET /metrics answers with what
@@ -110,14 +86,14 @@ class TlsHttpListener {
   std::unique_ptr<BIO_METHOD, BioMethodFree> bio_method_;
   std::function<std::string()> body_;
   std::function<void(const std::string&)> warn_;
-  OwnedSocket listening_;
+  UniqueFd listening_;
   int port_ = 0;
   std::atomic<uint64_t> refused_{0};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Accepted, not yet taken by a worker (bounded: the rest are closed).
-  std::deque<OwnedSocket> waiting_ ABSL_GUARDED_BY(mu_);
+  std::deque<UniqueFd> waiting_ ABSL_GUARDED_BY(mu_);
   // Being served: shut down at stop so that their workers return at once.
   std::set<int> serving_ ABSL_GUARDED_BY(mu_);
   // Refusals not yet reported through `warn_`, and when it last heard.

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "base/unique_fd.h"
 #include "replication/replication_service.h"
 #include "storage/conflict_records.h"
-#include "storage/unique_fd.h"
 #include "storage/version_records.h"
 
 namespace replfs {

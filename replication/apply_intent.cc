@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "replication/object_attributes.h"
 #include "storage/apply_intents.h"
 #include "storage/beneath.h"
 #include "storage/deferred_entries.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {

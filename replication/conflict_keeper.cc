@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "base/unique_fd.h"
 #include "storage/conflict_records.h"
 #include "storage/errno_status.h"
 #include "storage/file_blocks.h"
 #include "storage/log.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/unique_fd.h"
 #include "replication/apply_verdict.h"
 #include "replication/object_attributes.h"
 #include "replication/remote_applier.h"
@@ -26,7 +27,6 @@
 #include "storage/errno_status.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs {

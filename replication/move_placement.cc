@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "replication/apply_verdict.h"
 #include "replication/object_attributes.h"
 #include "replication/remote_applier.h"
@@ -33,7 +34,6 @@
 #include "storage/log.h"
 #include "storage/object_observer.h"
 #include "storage/register_compare.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs {

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/unique_fd.h"
 #include "entry.pb.h"
 #include "replication/apply_options.h"
 #include "replication/block_fetcher.h"
 #include "replication/object_attributes.h"
 #include "storage/metadata_store.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/unique_fd.h"
 #include "replication/apply_failure.h"
 #include "replication/object_attributes.h"
 #include "replication/remote_applier.h"
@@ -19,7 +20,6 @@
 #include "storage/errno_status.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs {

@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs {
 

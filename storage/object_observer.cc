@@ -12,10 +12,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "storage/content_hasher.h"
 #include "storage/proc_path.h"
 #include "storage/timestamp.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs {
 namespace {

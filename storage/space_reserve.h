@@ -8,7 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs {
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "storage/beneath.h"
 #include "storage/hlc.h"
 #include "storage/object_observer.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {

@@ -7,9 +7,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/unique_fd.h"
 #include "entry.pb.h"
 #include "storage/metadata_store.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 

@@ -17,9 +17,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "entry.pb.h"
 #include "storage/metadata_store.h"
-#include "storage/unique_fd.h"
 #include "storage/version_records.h"
 
 namespace replfs {

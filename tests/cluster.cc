@@ -19,10 +19,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/unique_fd.h"
 #include "grpcpp/grpcpp.h"
 #include "replfs.grpc.pb.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 
 namespace replfs::testing {
 namespace {

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/metadata_store.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/backing_tree.h"
 #include "tests/support/replica_process.h"

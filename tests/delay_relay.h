@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs::testing {
 

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
-#include "tests/support/replica_process.h"
 #include "tests/support/child_process.h"
+#include "tests/support/replica_process.h"
 
 namespace replfs::testing {
 namespace {

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {

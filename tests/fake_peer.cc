@@ -14,8 +14,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 
 namespace replfs::testing {
 

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs::testing {
 namespace {

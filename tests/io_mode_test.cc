@@ -19,9 +19,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "fuse/kernel_features.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {

@@ -32,12 +32,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "base/unique_fd.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "replication/gzip_codec.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 #include "tests/fake_peer.h"
 #include "tests/support/replica_process.h"
 

@@ -28,9 +28,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {

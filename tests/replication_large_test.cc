@@ -10,9 +10,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {

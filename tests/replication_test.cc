@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "tests/cluster.h"
 
 namespace replfs::testing {

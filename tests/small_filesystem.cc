@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/support/child_process.h"
 
 namespace replfs::testing {

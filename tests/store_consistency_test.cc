@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/metadata_store.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/backing_tree.h"
 #include "tests/cluster.h"

@@ -55,7 +55,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tools/bench_flags.h"
 
 namespace replfs::bench {

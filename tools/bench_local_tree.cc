@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tools/bench_local.h"
 
 namespace replfs::bench {

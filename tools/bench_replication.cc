@@ -50,8 +50,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "base/unique_fd.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 #include "tools/bench_flags.h"
 
 namespace replfs {

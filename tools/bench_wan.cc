@@ -41,7 +41,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/wan_bed.h"
 #include "tools/bench_flags.h"
 

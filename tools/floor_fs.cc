@@ -41,9 +41,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "base/unique_fd.h"
 #include "fuse/kernel_channel.h"
 #include "storage/log.h"
-#include "storage/unique_fd.h"
 #include "tools/floor_fs.h"
 
 namespace replfs::floor {

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <utility>
 
+#include "base/unique_fd.h"
 #include "fuse/kernel_channel.h"
-#include "storage/unique_fd.h"
 #include "tools/floor_inodes.h"
 
 namespace replfs::floor {

@@ -17,8 +17,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "base/unique_fd.h"
 #include "fuse/kernel_channel.h"
-#include "storage/unique_fd.h"
 
 namespace replfs::floor {
 

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "fuse/kernel_channel.h"
 #include "storage/proc_path.h"
-#include "storage/unique_fd.h"
 #include "tools/floor_fs.h"
 
 namespace replfs::floor {

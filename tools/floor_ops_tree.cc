@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "storage/log.h"
 #include "storage/proc_path.h"
-#include "storage/unique_fd.h"
 #include "tools/floor_fs.h"
 
 namespace replfs::floor {

@@ -15,39 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/unique_fd.h"
 
 namespace replfs {
 namespace {
 namespace fs = std::filesystem;
-
-// tools/ speaks only the wire protocol (tools/check-layering), so it holds
-// its descriptors with this rather than storage/'s UniqueFd.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Closes now, for callers that must see close's error: on a replfs mount
-  // a written file is committed when its last descriptor closes.
-  int Close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
 
 // Unlinks a temporary file on every way out but success.
 class TemporaryName {
@@ -128,9 +100,9 @@ absl::StatusOr<std::vector<std::string>> Components(const std::string& relative)
 // The parent directory of MOUNTPOINT/RELATIVE, opened component by
 // component without following symlinks (a restore runs as root and must
 // not write outside the mount); missing ones are made with `create`.
-absl::StatusOr<OwnedFd> OpenParent(const std::string& mountpoint,
+absl::StatusOr<UniqueFd> OpenParent(const std::string& mountpoint,
                                    const std::vector<std::string>& parts, bool create) {
-  OwnedFd dir(::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", mountpoint));
   std::string reached = mountpoint;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -143,7 +115,7 @@ absl::StatusOr<OwnedFd> OpenParent(const std::string& mountpoint,
         return absl::ErrnoToStatus(errno, absl::StrCat("create directory ", reached));
       }
     }
-    OwnedFd next(
+    UniqueFd next(
         ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", reached));
     // 0755 whatever the umask: the tree is usually served to other users.
@@ -242,7 +214,7 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
   }
   absl::StatusOr<std::vector<std::string>> parts = Components(version.path());
   if (!parts.ok()) return parts.status();
-  OwnedFd from(::open(kept_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd from(::open(kept_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!from.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", kept_path));
   struct stat kept_stat;
   if (::fstat(from.get(), &kept_stat) != 0) {
@@ -257,7 +229,7 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
                                             " bytes where its record says ", version.size()));
   }
 
-  absl::StatusOr<OwnedFd> dir = OpenParent(mountpoint, *parts, /*create=*/true);
+  absl::StatusOr<UniqueFd> dir = OpenParent(mountpoint, *parts, /*create=*/true);
   if (!dir.ok()) return dir.status();
   const std::string& name = parts->back();
   TemporaryName temporary(dir->get(), TemporaryNameFor(name));
@@ -265,11 +237,11 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
   temporary_parts.push_back(temporary.name());
   const std::string temporary_path = Join(mountpoint, absl::StrJoin(temporary_parts, "/"));
   const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  OwnedFd to(::openat(dir->get(), temporary.name().c_str(), flags, 0600));
+  UniqueFd to(::openat(dir->get(), temporary.name().c_str(), flags, 0600));
   if (!to.valid() && errno == EEXIST) {
     // Left by a restore that died with this process id: ours to replace.
     ::unlinkat(dir->get(), temporary.name().c_str(), 0);
-    to = OwnedFd(::openat(dir->get(), temporary.name().c_str(), flags, 0600));
+    to = UniqueFd(::openat(dir->get(), temporary.name().c_str(), flags, 0600));
   }
   if (!to.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("create ", temporary_path));
 
@@ -323,7 +295,7 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
 absl::Status RemoveCreatedSince(const std::string& mountpoint, const std::string& path) {
   absl::StatusOr<std::vector<std::string>> parts = Components(path);
   if (!parts.ok()) return parts.status();
-  absl::StatusOr<OwnedFd> dir = OpenParent(mountpoint, *parts, /*create=*/false);
+  absl::StatusOr<UniqueFd> dir = OpenParent(mountpoint, *parts, /*create=*/false);
   if (!dir.ok()) return absl::IsNotFound(dir.status()) ? absl::OkStatus() : dir.status();
   if (::unlinkat(dir->get(), parts->back().c_str(), 0) != 0 && errno != ENOENT) {
     return absl::ErrnoToStatus(errno, absl::StrCat("remove ", Join(mountpoint, path)));
@@ -335,7 +307,7 @@ absl::StatusOr<bool> RemoveDirectoryIfEmpty(const std::string& mountpoint,
                                             const std::string& path) {
   absl::StatusOr<std::vector<std::string>> parts = Components(path);
   if (!parts.ok()) return parts.status();
-  absl::StatusOr<OwnedFd> dir = OpenParent(mountpoint, *parts, /*create=*/false);
+  absl::StatusOr<UniqueFd> dir = OpenParent(mountpoint, *parts, /*create=*/false);
   if (!dir.ok()) {
     if (absl::IsNotFound(dir.status())) return false;
     return dir.status();

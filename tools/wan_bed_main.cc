@@ -21,7 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/wan_bed.h"
 
 namespace {

@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace replfs::testing::apache {
 

@@ -16,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/chaos/chaos_common.h"
 
 namespace replfs::testing::chaos {

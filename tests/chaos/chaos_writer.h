@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/chaos/chaos_common.h"
 
 namespace replfs::testing::chaos {

@@ -17,8 +17,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"
 
@@ -70,8 +71,8 @@ bool WaitFor(const std::function<bool()>& holds, absl::Duration timeout) {
   return true;
 }
 
-OwnedSocket ConnectLoopback(int port) {
-  OwnedSocket socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+UniqueFd ConnectLoopback(int port) {
+  UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket.valid()) return socket;
   // Bounds every read of a test client: no test hangs on a silent server.
   const timeval timeout = absl::ToTimeval(absl::Seconds(10));
@@ -82,7 +83,7 @@ OwnedSocket ConnectLoopback(int port) {
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-    return OwnedSocket();
+    return UniqueFd();
   }
   return socket;
 }
@@ -111,7 +112,7 @@ std::string TlsExchange(int port, const std::string& ca_file, const std::string&
       return "";
     }
   }
-  OwnedSocket socket = ConnectLoopback(port);
+  UniqueFd socket = ConnectLoopback(port);
   std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
   if (!socket.valid() || ssl == nullptr || SSL_set_fd(ssl.get(), socket.get()) != 1) return "";
   std::string received;
@@ -243,10 +244,10 @@ TEST_F(TlsHttpListenerTest, ClientsWithoutACertificateOfTheCaGetNothing) {
 
 TEST_F(TlsHttpListenerTest, SilentOrPlaintextClientsDoNotHoldUpAGoodOne) {
   // One client that never speaks holds one worker until its deadline...
-  OwnedSocket silent = ConnectLoopback(listener_->port());
+  UniqueFd silent = ConnectLoopback(listener_->port());
   ASSERT_TRUE(silent.valid());
   // ...and one that speaks plain HTTP is refused at once.
-  OwnedSocket plaintext = ConnectLoopback(listener_->port());
+  UniqueFd plaintext = ConnectLoopback(listener_->port());
   ASSERT_TRUE(plaintext.valid());
   const std::string request = "GET /metrics HTTP/1.1\r\n\r\n";
   ASSERT_EQ(::send(plaintext.get(), request.data(), request.size(), MSG_NOSIGNAL),
@@ -272,7 +273,7 @@ TEST_F(TlsHttpListenerTest, SilentOrPlaintextClientsDoNotHoldUpAGoodOne) {
 }
 
 TEST_F(TlsHttpListenerTest, StoppingDoesNotWaitForAStalledClient) {
-  OwnedSocket silent = ConnectLoopback(listener_->port());
+  UniqueFd silent = ConnectLoopback(listener_->port());
   ASSERT_TRUE(silent.valid());
   absl::SleepFor(absl::Milliseconds(200));  // A worker has taken it by now.
   const absl::Time start = absl::Now();

@@ -17,15 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "replication/remote_applier.h"
-#include "storage/filesystem_hooks.h"
 #include "storage/apply_intents.h"
 #include "storage/change_recorder.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/hlc.h"
-#include "storage/startup_scan.h"
-#include "storage/unique_fd.h"
 #include "storage/register_compare.h"
+#include "storage/startup_scan.h"
 #include "storage/version.h"
 #include "tests/support/store_and_recorder.h"
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
@@ -18,7 +19,6 @@
 #include "replication/entry_validation.h"
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "tests/support/scratch_dir.h"
 

@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "entry.pb.h"
 #include "replication/block_fetcher.h"
 #include "replication/remote_applier.h"
-#include "storage/filesystem_hooks.h"
 #include "storage/change_recorder.h"
+#include "storage/filesystem_hooks.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
 #include "storage/state_dir.h"
-#include "storage/unique_fd.h"
 
 namespace replfs::sim {
 

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/unique_fd.h"
 #include "storage/content_hasher.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 
 namespace replfs::sim {

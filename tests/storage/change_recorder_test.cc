@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/content_hasher.h"
 #include "storage/file_blocks.h"
 #include "storage/register_compare.h"
-#include "storage/unique_fd.h"
 #include "storage/version.h"
 #include "storage/version_records.h"
 #include "tests/support/store_and_recorder.h"

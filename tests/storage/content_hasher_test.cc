@@ -10,8 +10,8 @@
 #include <random>
 #include <string>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 
 namespace replfs {
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "storage/unique_fd.h"
 #include "storage/version_records.h"
 #include "tests/support/raw_store.h"
 

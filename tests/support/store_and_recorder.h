@@ -6,12 +6,12 @@
 #include <optional>
 #include <string>
 
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/change_recorder.h"
 #include "storage/hlc.h"
 #include "storage/metadata_store.h"
 #include "storage/startup_scan.h"
-#include "storage/unique_fd.h"
 #include "tests/support/scratch_dir.h"
 
 namespace replfs::testing {

@@ -1,5 +1,5 @@
-#ifndef REPLFS_STORAGE_UNIQUE_FD_H_
-#define REPLFS_STORAGE_UNIQUE_FD_H_
+#ifndef REPLFS_BASE_UNIQUE_FD_H_
+#define REPLFS_BASE_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -28,6 +28,9 @@ class UniqueFd {
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   int Release() { return std::exchange(fd_, -1); }
+  // Closes now and returns close's result, for callers that must see its
+  // error (on a replfs mount a written file is committed at its last close).
+  int Close() { return ::close(std::exchange(fd_, -1)); }
   void Reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -39,4 +42,4 @@ class UniqueFd {
 
 }  // namespace replfs
 
-#endif  // REPLFS_STORAGE_UNIQUE_FD_H_
+#endif  // REPLFS_BASE_UNIQUE_FD_H_
