@@ -221,7 +221,9 @@ absl::Status MetadataStore::Transact(
   absl::MutexLock commit_lock(&commit_mu_);
   StoreTransaction txn(this);
   if (absl::Status s = body(txn); !s.ok()) return s;
-  return CommitLocked(&txn);
+  if (absl::Status s = CommitLocked(&txn); !s.ok()) return s;
+  for (const std::function<void()>& then : txn.on_commit_) then();
+  return absl::OkStatus();
 }
 
 absl::Status StoreTransaction::PersistQueuedRecords() {

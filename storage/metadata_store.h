@@ -69,6 +69,10 @@ class StoreTransaction {
   absl::Status PersistQueuedRecords();
   // The seqs the queued entries got, valid after the commit.
   const std::vector<Entry>& committed() const { return puts_; }
+  // Runs `then` once the batch has committed, still under the commit lock;
+  // never if the body fails or the write is refused. For the in-memory
+  // state that must count only what the store holds.
+  void OnCommit(std::function<void()> then) { on_commit_.push_back(std::move(then)); }
 
  private:
   friend class MetadataStore;
@@ -95,6 +99,7 @@ class StoreTransaction {
   absl::flat_hash_map<std::string, size_t> put_at_;
   absl::flat_hash_map<std::string, std::optional<Entry>> stored_;
   std::vector<std::pair<std::string, std::optional<std::string>>> raw_;
+  std::vector<std::function<void()>> on_commit_;
 };
 
 class MetadataStore {

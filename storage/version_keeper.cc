@@ -249,13 +249,15 @@ void VersionKeeper::Queue(StoreTransaction& txn, const KeptFile& kept, absl::str
   // A version cannot have begun after it was kept (clocks of two nodes).
   record.set_began_unix_ms(std::min(began, kept.kept_unix_ms));
   VersionRecords::Put(txn, record);
-  absl::MutexLock lock(&mu_);
-  if (kept.kept()) {
-    ++totals_.kept;
-    totals_.bytes += kept.size;
-  } else {
-    ++totals_.not_kept;
-  }
+  txn.OnCommit([this, kept_a_file = kept.kept(), size = kept.size] {
+    absl::MutexLock lock(&mu_);
+    if (kept_a_file) {
+      ++totals_.kept;
+      totals_.bytes += size;
+    } else {
+      ++totals_.not_kept;
+    }
+  });
 }
 
 absl::Status VersionKeeper::Record(const KeptFile& kept, absl::string_view path,
@@ -271,20 +273,56 @@ absl::Status VersionKeeper::Record(const KeptFile& kept, absl::string_view path,
   return recorded;
 }
 
+absl::StatusOr<bool> VersionKeeper::NamesAKeptFile(const VersionRecords::Aged& aged) const {
+  bool names_a_file = false;
+  absl::Status scanned = VersionRecords(*store_).Scan(
+      aged.path, /*subtree=*/false, "", [&](const VersionRecord& record, absl::string_view) {
+        if (record.id() != aged.id) return true;
+        names_a_file = !record.kept_name().empty();
+        return false;
+      });
+  if (!scanned.ok()) return scanned;
+  return names_a_file;
+}
+
 absl::Status VersionKeeper::LoadTotals() {
   Totals totals;
-  absl::Status scanned = VersionRecords(*store_).ScanOldest([&](const VersionRecords::Aged& aged) {
-    // A record without a kept file has no file named by its id.
+  std::vector<VersionRecords::Aged> fileless;
+  absl::Status looked_up;
+  VersionRecords records(*store_);
+  absl::Status scanned = records.ScanOldest([&](const VersionRecords::Aged& aged) {
+    // A record of a change whose content was not kept names no file.
     struct stat st;
     if (::fstatat(dir_fd_.get(), aged.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       ++totals.kept;
       totals.bytes += aged.size;
+      return true;
+    }
+    absl::StatusOr<bool> names_a_file = NamesAKeptFile(aged);
+    if (!names_a_file.ok()) {
+      looked_up = names_a_file.status();
+      return false;
+    }
+    if (*names_a_file) {
+      fileless.push_back(aged);
     } else {
       ++totals.not_kept;
     }
     return true;
   });
   if (!scanned.ok()) return scanned;
+  if (!looked_up.ok()) return looked_up;
+  if (!fileless.empty()) {
+    // A crash between a files-first drop's unlinks and its records'
+    // deletion: finish the drop, or a restore would offer what is gone.
+    absl::Status dropped = store_->Transact([&](StoreTransaction& txn) {
+      for (const VersionRecords::Aged& aged : fileless) VersionRecords::Delete(txn, aged);
+      return absl::OkStatus();
+    });
+    if (!dropped.ok()) return dropped;
+    LogInfo(absl::StrCat("versions: dropped ", fileless.size(),
+                         " records whose kept files were removed"));
+  }
   absl::MutexLock lock(&mu_);
   totals_ = totals;
   return absl::OkStatus();

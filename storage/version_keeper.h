@@ -154,7 +154,8 @@ class VersionKeeper {
   enum class DropOrder {
     kRecordsFirst,  // A crash leaves files no record names: swept at start.
     // For a write that the full disk cut short: the store may have no
-    // room for the records' deletion until the files are gone.
+    // room for the records' deletion until the files are gone. A crash
+    // leaves records whose files are gone: dropped at start (LoadTotals).
     kFilesFirst,
   };
   // Drops the oldest records while `more` says so; returns how many.
@@ -164,7 +165,12 @@ class VersionKeeper {
   // Removes the kept files of `victims` and takes them out of the totals.
   void RemoveKeptFiles(const std::vector<VersionRecords::Aged>& victims)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts the records into the totals. A record naming a kept file that
+  // is gone (a crash inside a kFilesFirst drop) is deleted, not counted.
   absl::Status LoadTotals();
+  // Whether the record `aged` indexes names a kept file (rather than
+  // recording a change whose content was not kept).
+  absl::StatusOr<bool> NamesAKeptFile(const VersionRecords::Aged& aged) const;
   void PrunerLoop(absl::Duration period);
 
   MetadataStore* store_;

@@ -212,6 +212,55 @@ TEST_F(VersionKeeperTest, ReopeningCountsWhatIsKept) {
   EXPECT_EQ(keeper_->totals().bytes, 5u);
 }
 
+TEST_F(VersionKeeperTest, ReopeningDropsRecordsWhoseKeptFileIsGone) {
+  Write("dropped", "its file was removed, its record not");
+  const KeptFile dropped = DeleteKeeping("dropped");
+  Write("kept", "12345");
+  DeleteKeeping("kept");
+  // Kept by nothing (versions of a truncation past the copy limit): a
+  // record that names no file, which must stay.
+  VersionPolicy no_copies;
+  no_copies.copy_max_bytes = 0;
+  OpenKeeper(no_copies);
+  Write("truncated", "too big to copy");
+  UniqueFd truncated(::open((TreePath() + "/truncated").c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(truncated.valid());
+  const KeptFile not_kept = keeper_->CopyAside(truncated.get());
+  ASSERT_FALSE(not_kept.kept());
+  ASSERT_TRUE(keeper_->Record(not_kept, "truncated", KEPT_TRUNCATED, 7).ok());
+  // What a crash leaves between a files-first drop's unlink and its commit.
+  ASSERT_EQ(::unlink(keeper_->KeptPath(dropped.id).c_str()), 0);
+
+  OpenKeeper(VersionPolicy());
+  EXPECT_TRUE(Records("dropped").empty()) << "a restore would offer a file that is gone";
+  EXPECT_EQ(Records("kept").size(), 1u);
+  EXPECT_EQ(Records("truncated").size(), 1u);
+  EXPECT_EQ(keeper_->totals().kept, 1u);
+  EXPECT_EQ(keeper_->totals().bytes, 5u);
+  EXPECT_EQ(keeper_->totals().not_kept, 1u);
+}
+
+TEST_F(VersionKeeperTest, TheTotalsCountOnlyRecordsThatCommitted) {
+  Write("a", "12345");
+  const KeptFile kept = keeper_->MoveAside(tree_.get(), "a", StatOf("a"));
+  ASSERT_TRUE(kept.kept());
+  const absl::Status failed = store_->Transact([&](StoreTransaction& txn) {
+    keeper_->Queue(txn, kept, "a", std::nullopt, KEPT_DELETED, 7);
+    return absl::AbortedError("the change failed after queueing its version");
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(Records("a").empty());
+  EXPECT_EQ(keeper_->totals().kept, 0u);
+  EXPECT_EQ(keeper_->totals().bytes, 0u);
+  const absl::Status committed = store_->Transact([&](StoreTransaction& txn) {
+    keeper_->Queue(txn, kept, "a", std::nullopt, KEPT_DELETED, 7);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(committed.ok()) << committed;
+  EXPECT_EQ(keeper_->totals().kept, 1u);
+  EXPECT_EQ(keeper_->totals().bytes, 5u);
+}
+
 TEST_F(VersionKeeperTest, SweepRemovesOnlyFilesNoRecordNames) {
   Write("a", "kept");
   const KeptFile kept = DeleteKeeping("a");
