@@ -97,6 +97,21 @@ bool KernelCache::HasUncommittedChanges(const std::string& path) {
   return fs_->inodes.HasUncommittedChanges(st.st_dev, st.st_ino);
 }
 
+void KernelCache::FileRemoved(const std::string& path, const struct stat& removed,
+                              bool kept_aside) {
+  // Only a file the kernel holds can be open through the mount.
+  Inode* inode = fs_->inodes.Find(removed.st_dev, removed.st_ino);
+  if (inode == nullptr) return;
+  if (Inode* parent = KnownParent(fs_, path); parent != nullptr) {
+    fs_->inodes.RemoveLink(removed.st_dev, removed.st_ino, parent, LastComponent(path),
+                           kept_aside);
+  }
+  // Its cached link count is the one it had with the name.
+  if (fs_->session != nullptr) {
+    fuse_lowlevel_notify_inval_inode(fs_->session, fs_->IdOf(inode), 0, 0);
+  }
+}
+
 void KernelCache::PathMoved(const std::string& from, const std::string& to) {
   // The moved object kept its inode, and so did everything beneath it:
   // their inodes name it as their parent, so relinking it alone renames

@@ -20,6 +20,7 @@ class KernelCache final : public FilesystemHooks {
   bool IsOpenForWriting(const std::string& path) override;
   bool HasUncommittedChanges(const std::string& path) override;
   void PathMoved(const std::string& from, const std::string& to) override;
+  void FileRemoved(const std::string& path, const struct stat& removed, bool kept_aside) override;
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return fs_->commit_path.BlockLocalChanges();
   }

@@ -159,6 +159,9 @@ absl::Status RemoteApplier::PlaceDecided(Plan& plan, ResolveInputs inputs, Store
       const KeptFile kept = KeepReplacedVersion(plan, target, txn);
       placed = ReplaceObject(plan, target);
       if (!placed.ok() && options_.versions != nullptr) options_.versions->Discard(kept);
+      if (placed.ok() && target.disk.object == ObjectAtPath::kRegularFile) {
+        plan.removed_file = Plan::RemovedFile{target.existing, kept.kept()};
+      }
       break;
     }
     case Verdict::kKeepForDescendants:
@@ -388,6 +391,9 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Place(Plan&
     return PlaceDecided(plan, inputs, txn, stats, &invalidate_after);
   });
   gate.unlock();
+  if (plan.removed_file.has_value()) {
+    hooks_->FileRemoved(path, plan.removed_file->before, plan.removed_file->kept_aside);
+  }
   for (const std::string& other : invalidate_after) hooks_->InvalidatePath(other);
   if (!status.ok()) return status;
   if (raced) return std::optional<Outcome>();

@@ -4,6 +4,8 @@
 // Internal to RemoteApplier (remote_applier.cc decides and builds plans,
 // entry_placement.cc places them): not for other users.
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -38,6 +40,14 @@ struct RemoteApplier::Plan {
   PreparedObject prepared;           // Built content, if any.
   absl::Status build_failure;        // Why building it failed.
   std::optional<Outcome> done;       // Decided without placing anything.
+  // A regular file that placing took out of the tree (removed, or replaced
+  // by the result): the filesystem learns of it once the gate is released,
+  // for the handles that may still be open on it.
+  struct RemovedFile {
+    struct stat before;       // Its stat while it had the name.
+    bool kept_aside = false;  // A link of it was kept in versions/.
+  };
+  std::optional<RemovedFile> removed_file;
 
   // What Resolve decides this plan from, but for the path's writers and
   // the disk.

@@ -1,6 +1,8 @@
 #ifndef REPLFS_STORAGE_FILESYSTEM_HOOKS_H_
 #define REPLFS_STORAGE_FILESYSTEM_HOOKS_H_
 
+#include <sys/stat.h>
+
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -10,7 +12,7 @@ namespace replfs {
 // The narrow seam between the two writers of one backing directory: the
 // mounted filesystem (fuse/) and replication (replication/). Neither may
 // include the other, so the seam lives here, below both, and needs nothing
-// but the standard library; daemon/ connects the two at start-up.
+// but the standard library and POSIX; daemon/ connects the two at start-up.
 //
 // What replication may ask of the filesystem is exactly this interface
 // (fuse/'s KernelCache implements it; tests and the simulation use
@@ -20,6 +22,8 @@ namespace replfs {
 //   - HasUncommittedChanges: whether a file holds local changes not yet
 //     recorded (a writer, or a commit still queued);
 //   - PathMoved: learn the new name of objects replication renamed;
+//   - FileRemoved: learn that a file replication removed or replaced may
+//     still be open, and whether a link of it was kept in versions/;
 //   - BlockLocalChanges: hold off local changes while it decides and
 //     applies a remote entry (it gets the filesystem's own gate, so the lock
 //     order below binds it).
@@ -53,6 +57,14 @@ class FilesystemHooks {
   // held, so it must not wait for the kernel: the caller invalidates both
   // paths (InvalidatePath) once the gate is released.
   virtual void PathMoved(const std::string& from, const std::string& to) = 0;
+  // Replication took the regular file `removed` (its stat before) out of
+  // the tree at `path`, by removing it or placing another object there,
+  // after linking it into versions/ when `kept_aside`. Handles still open
+  // on it must see the link count a removal leaves: the link in versions/
+  // is not one of the tree's, and the kernel must forget the attributes it
+  // holds of it. Called once the gate is released.
+  virtual void FileRemoved(const std::string& path, const struct stat& removed,
+                           bool kept_aside) = 0;
   // Holds off local changes through the mount (each holds the gate shared
   // from its syscall on the backing directory until its commit) and
   // writable opens (until the handle counts as a writer), while the caller
@@ -74,6 +86,7 @@ class NoFilesystemHooks final : public FilesystemHooks {
   bool IsOpenForWriting(const std::string&) override { return false; }
   bool HasUncommittedChanges(const std::string&) override { return false; }
   void PathMoved(const std::string&, const std::string&) override {}
+  void FileRemoved(const std::string&, const struct stat&, bool) override {}
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return std::unique_lock(gate_);
   }

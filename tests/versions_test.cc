@@ -430,6 +430,56 @@ TEST_F(VersionsTest, DeletedOnAListedAndRestoredFromBReachesEveryReplica) {
   for (int i : {kA, kB, kC}) EXPECT_TRUE(HasContent(i, "report.txt", content));
 }
 
+// A file open on B that A replaces (by rename, as rsync does) or deletes
+// is kept on B by a link in versions/; through B's open handles it reads as
+// before and has no links left, as natively: the link in versions/ is not
+// one of the tree's, and the kernel does not keep the count it cached.
+TEST_F(VersionsTest, AFileAPeerReplacesOrDeletesHasNoLinksThroughItsOpenHandles) {
+  Cluster& cluster = MakeCluster(2);
+  REPLFS_ASSERT_OK(cluster.init_status());
+  REPLFS_ASSERT_OK(cluster.StartAll());
+  const std::string page = "<h1>the page as served</h1>\n";
+  const std::string gone = "a page about to be deleted\n";
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "page.html"), page));
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, "gone.html"), gone));
+  ASSERT_TRUE(HasContent(kB, "page.html", page));
+  ASSERT_TRUE(HasContent(kB, "gone.html", gone));
+  UniqueFd replaced(::open(cluster.Mount(kB, "page.html").c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd deleted(::open(cluster.Mount(kB, "gone.html").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(replaced.valid() && deleted.valid()) << std::strerror(errno);
+  struct stat st;
+  ASSERT_EQ(::fstat(replaced.get(), &st), 0);
+  ASSERT_EQ(st.st_nlink, 1u);
+
+  const std::string new_page = "<h1>the page after the deploy</h1>\n";
+  REPLFS_ASSERT_OK(WriteFile(cluster.Mount(kA, ".page.html.tmp"), new_page));
+  ASSERT_EQ(::rename(cluster.Mount(kA, ".page.html.tmp").c_str(),
+                     cluster.Mount(kA, "page.html").c_str()),
+            0)
+      << std::strerror(errno);
+  ASSERT_EQ(::unlink(cluster.Mount(kA, "gone.html").c_str()), 0) << std::strerror(errno);
+  ASSERT_TRUE(HasContent(kB, "page.html", new_page));
+  ASSERT_TRUE(IsGone(kB, "gone.html"));
+  // Recorded by the same transaction that replaced or removed the file.
+  WaitForVersion(kB, "page.html", "replaced by");
+  WaitForVersion(kB, "gone.html", "deleted by");
+
+  for (const std::pair<int, const char*>& handle :
+       {std::pair{replaced.get(), "the replaced page"},
+        std::pair{deleted.get(), "the deleted page"}}) {
+    const int fd = handle.first;
+    nlink_t links = 1;
+    WaitUntil(
+        [&] { return ::fstat(fd, &st) == 0 && (links = st.st_nlink) == 0; }, absl::Seconds(5),
+        absl::Milliseconds(50));
+    EXPECT_EQ(links, 0u) << handle.second << " still counts a link through its open handle";
+  }
+  char buffer[256];
+  const ssize_t n = ::pread(replaced.get(), buffer, sizeof buffer, 0);
+  ASSERT_GE(n, 0) << std::strerror(errno);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), page);
+}
+
 // A deploy on A (files rewritten in place, one replaced by rename as rsync
 // does, files and a directory added, files deleted) is undone from B with
 // --as-of a time before it: first a dry run that changes nothing, then

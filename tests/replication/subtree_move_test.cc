@@ -113,6 +113,7 @@ class RecordingHooks final : public FilesystemHooks {
   void PathMoved(const std::string& from, const std::string& to) override {
     moved.push_back(absl::StrCat(from, "->", to));
   }
+  void FileRemoved(const std::string&, const struct stat&, bool) override {}
   std::unique_lock<std::shared_mutex> BlockLocalChanges() override {
     return std::unique_lock(gate_);
   }
