@@ -14,7 +14,6 @@
 #include <sys/time.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -31,28 +30,10 @@
 #include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"
+#include "tests/support/scratch_dir.h"
 
 namespace replfs {
 namespace {
-
-// A temp dir removed with everything in it, also when a test fails.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "replfs-tls-listener-XXXXXX");
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -132,7 +113,6 @@ std::string TlsExchange(int port, const std::string& ca_file, const std::string&
 class TlsHttpListenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(scratch_.path().empty());
     ca_ = scratch_.path() + "/ca";
     other_ca_ = scratch_.path() + "/other-ca";
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
@@ -189,7 +169,7 @@ class TlsHttpListenerTest : public ::testing::Test {
     return warnings_;
   }
 
-  ScratchDir scratch_;
+  testing::ScratchDir scratch_{"replfs-tls-listener"};
   std::string ca_, other_ca_;
   std::atomic<int> scrapes_{0};
   absl::Mutex warnings_mu_;
