@@ -319,9 +319,17 @@ absl::Status VersionKeeper::LoadTotals() {
       for (const VersionRecords::Aged& aged : fileless) VersionRecords::Delete(txn, aged);
       return absl::OkStatus();
     });
-    if (!dropped.ok()) return dropped;
-    LogInfo(absl::StrCat("versions: dropped ", fileless.size(),
-                         " records whose kept files were removed"));
+    if (dropped.ok()) {
+      LogInfo(absl::StrCat("versions: dropped ", fileless.size(),
+                           " records whose kept files were removed"));
+    } else {
+      // That crash is likely on a full disk, where the store may refuse
+      // even a deletion: start all the same, and finish at the next start.
+      LogWarning(absl::StrCat("versions: ", fileless.size(),
+                              " records whose kept files were removed stay until the next start: ",
+                              dropped.ToString()));
+      totals.not_kept += fileless.size();
+    }
   }
   absl::MutexLock lock(&mu_);
   totals_ = totals;
