@@ -289,8 +289,7 @@ absl::Status VersionKeeper::LoadTotals() {
   Totals totals;
   std::vector<VersionRecords::Aged> fileless;
   absl::Status looked_up;
-  VersionRecords records(*store_);
-  absl::Status scanned = records.ScanOldest([&](const VersionRecords::Aged& aged) {
+  absl::Status scanned = VersionRecords(*store_).ScanOldest([&](const VersionRecords::Aged& aged) {
     // A record of a change whose content was not kept names no file.
     struct stat st;
     if (::fstatat(dir_fd_.get(), aged.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -312,27 +311,25 @@ absl::Status VersionKeeper::LoadTotals() {
   });
   if (!scanned.ok()) return scanned;
   if (!looked_up.ok()) return looked_up;
-  if (!fileless.empty()) {
-    // A crash between a files-first drop's unlinks and its records'
-    // deletion: finish the drop, or a restore would offer what is gone.
-    absl::Status dropped = store_->Transact([&](StoreTransaction& txn) {
-      for (const VersionRecords::Aged& aged : fileless) VersionRecords::Delete(txn, aged);
-      return absl::OkStatus();
-    });
-    if (dropped.ok()) {
-      LogInfo(absl::StrCat("versions: dropped ", fileless.size(),
-                           " records whose kept files were removed"));
-    } else {
-      // That crash is likely on a full disk, where the store may refuse
-      // even a deletion: start all the same, and finish at the next start.
-      LogWarning(absl::StrCat("versions: ", fileless.size(),
-                              " records whose kept files were removed stay until the next start: ",
-                              dropped.ToString()));
-      totals.not_kept += fileless.size();
-    }
+  {
+    absl::MutexLock lock(&mu_);
+    totals_ = totals;
   }
-  absl::MutexLock lock(&mu_);
-  totals_ = totals;
+  if (fileless.empty()) return absl::OkStatus();
+  // A crash between a files-first drop's unlinks and its records' deletion:
+  // finish the drop, or a restore would offer what is gone. On the full
+  // disk that crash is likely on, the store may refuse even a deletion:
+  // the pruner's next round retries it.
+  absl::MutexLock prune(&prune_mu_);
+  files_gone_ = std::move(fileless);
+  const size_t count = files_gone_.size();
+  absl::StatusOr<uint64_t> dropped = DropWhile([](const DropState&) { return false; });
+  if (dropped.ok()) {
+    LogInfo(absl::StrCat("versions: dropped ", count, " records whose kept files were removed"));
+  } else {
+    LogWarning(absl::StrCat("versions: ", count, " records whose kept files were removed ",
+                            "stay until the store has room: ", dropped.status().ToString()));
+  }
   return absl::OkStatus();
 }
 

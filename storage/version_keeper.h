@@ -166,8 +166,9 @@ class VersionKeeper {
   void RemoveKeptFiles(const std::vector<VersionRecords::Aged>& victims)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Counts the records into the totals. A record naming a kept file that
-  // is gone (a crash inside a kFilesFirst drop) is deleted, not counted.
-  absl::Status LoadTotals();
+  // is gone (a crash inside a kFilesFirst drop) is not counted but deleted,
+  // now or, when the store refuses, by the pruner.
+  absl::Status LoadTotals() ABSL_LOCKS_EXCLUDED(prune_mu_, mu_);
   // Whether the record `aged` indexes names a kept file (rather than
   // recording a change whose content was not kept).
   absl::StatusOr<bool> NamesAKeptFile(const VersionRecords::Aged& aged) const;
@@ -185,8 +186,9 @@ class VersionKeeper {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex prune_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // One prune at a time.
-  // Records whose files a kFilesFirst drop removed but whose deletion the
-  // full store refused: deleted by the next drop that commits.
+  // Records whose files are gone but whose deletion the full store refused
+  // (in a kFilesFirst drop, or at start): deleted by the next drop that
+  // commits.
   std::vector<VersionRecords::Aged> files_gone_ ABSL_GUARDED_BY(prune_mu_);
   std::thread pruner_;
 };

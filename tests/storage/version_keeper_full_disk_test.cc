@@ -1,6 +1,6 @@
 // A start on a full disk: the version records that a crash left without
 // their kept files cannot be deleted there (the store refuses writes), and
-// the keeper opens all the same; the first start with room deletes them.
+// the keeper opens all the same; its first prune with room deletes them.
 // Mounts a small tmpfs, so it needs root.
 
 #include <fcntl.h>
@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/metadata_store.h"
 #include "storage/version_keeper.h"
-#include "storage/version_records.h"
 #include "tests/small_filesystem.h"
+#include "tests/support/kept_versions.h"
 #include "tests/support/scratch_dir.h"
 
 namespace replfs {
@@ -29,7 +31,7 @@ class VersionKeeperFullDiskTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::mkdir(Path("").c_str(), 0755), 0);
     absl::StatusOr<std::unique_ptr<testing::SmallFilesystem>> mounted =
-        testing::SmallFilesystem::Tmpfs(Path(""), "size=8m");
+        testing::SmallFilesystem::Tmpfs(Path(""), "size=32m");
     ASSERT_TRUE(mounted.ok()) << mounted.status();
     filesystem_ = *std::move(mounted);
     for (const char* dir : {"store", "tree"}) ASSERT_EQ(::mkdir(Path(dir).c_str(), 0755), 0);
@@ -57,23 +59,10 @@ class VersionKeeperFullDiskTest : public ::testing::Test {
               static_cast<ssize_t>(content.size()));
     file.Reset();
     UniqueFd tree(::open(Path("tree").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    struct stat st {};
-    EXPECT_EQ(::fstatat(tree.get(), name.c_str(), &st, 0), 0);
-    KeptFile kept = keeper.MoveAside(tree.get(), name.c_str(), st);
-    EXPECT_TRUE(kept.kept()) << kept.not_kept_reason;
-    const absl::Status recorded = keeper.Record(kept, name, KEPT_DELETED, 7);
-    EXPECT_TRUE(recorded.ok()) << recorded;
-    return kept;
+    return testing::KeepAsDeleted(keeper, tree.get(), name);
   }
   size_t RecordsOf(const std::string& path) const {
-    size_t records = 0;
-    const absl::Status s = VersionRecords(*store_).Scan(
-        path, /*subtree=*/false, "", [&](const VersionRecord&, absl::string_view) {
-          ++records;
-          return true;
-        });
-    EXPECT_TRUE(s.ok()) << s;
-    return records;
+    return testing::VersionRecordsOf(*store_, path).size();
   }
   // Writes a file until the file system has no room left.
   void FillTheDisk() {
@@ -86,7 +75,7 @@ class VersionKeeperFullDiskTest : public ::testing::Test {
         return;
       }
     }
-    FAIL() << "a tmpfs of 8 MiB took 64 MiB";
+    FAIL() << "a tmpfs of 32 MiB took 64 MiB";
   }
 
   // Declared in the order they go: the store before its file system.
@@ -112,16 +101,18 @@ TEST_F(VersionKeeperFullDiskTest, RecordsWithoutTheirFilesWaitForRoomAndTheKeepe
   EXPECT_EQ(RecordsOf("removed.html"), 1u) << "the store was expected to refuse the deletion";
   EXPECT_EQ((*on_full_disk)->totals().kept, 1u);
   EXPECT_EQ((*on_full_disk)->totals().bytes, 5u);
-  EXPECT_EQ((*on_full_disk)->totals().not_kept, 1u);
-  on_full_disk->reset();
+  EXPECT_EQ((*on_full_disk)->totals().not_kept, 0u) << "a record whose file is gone is no version";
+  const absl::StatusOr<uint64_t> refused = (*on_full_disk)->Prune(absl::ToUnixMillis(absl::Now()));
+  EXPECT_FALSE(refused.ok()) << "the store was expected to refuse the deletion again";
+  EXPECT_EQ(RecordsOf("removed.html"), 1u);
 
   ASSERT_EQ(::unlink(Path("filler").c_str()), 0);
-  absl::StatusOr<std::unique_ptr<VersionKeeper>> with_room = OpenKeeper();
-  ASSERT_TRUE(with_room.ok()) << with_room.status();
+  const absl::StatusOr<uint64_t> pruned = (*on_full_disk)->Prune(absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(RecordsOf("removed.html"), 0u);
   EXPECT_EQ(RecordsOf("intact.html"), 1u);
-  EXPECT_EQ((*with_room)->totals().kept, 1u);
-  EXPECT_EQ((*with_room)->totals().not_kept, 0u);
+  EXPECT_EQ((*on_full_disk)->totals().kept, 1u);
+  EXPECT_EQ((*on_full_disk)->totals().not_kept, 0u);
 }
 
 }  // namespace

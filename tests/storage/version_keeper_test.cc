@@ -14,6 +14,7 @@
 #include "base/unique_fd.h"
 #include "gtest/gtest.h"
 #include "storage/version_records.h"
+#include "tests/support/kept_versions.h"
 #include "tests/support/raw_store.h"
 
 namespace replfs {
@@ -48,14 +49,7 @@ class VersionKeeperTest : public testing::RawStoreTest {
     return content.str();
   }
   std::vector<VersionRecord> Records(const std::string& path) {
-    std::vector<VersionRecord> records;
-    const absl::Status s = VersionRecords(*store_).Scan(
-        path, /*subtree=*/path.empty(), "", [&](const VersionRecord& record, absl::string_view) {
-          records.push_back(record);
-          return true;
-        });
-    EXPECT_TRUE(s.ok()) << s;
-    return records;
+    return testing::VersionRecordsOf(*store_, path);
   }
   // The stat a caller holds of `name` in the tree.
   struct stat StatOf(const std::string& name) {
@@ -65,10 +59,7 @@ class VersionKeeperTest : public testing::RawStoreTest {
   }
   // Keeps `name` (deleted) and records it.
   KeptFile DeleteKeeping(const std::string& name) {
-    KeptFile kept = keeper_->MoveAside(tree_.get(), name.c_str(), StatOf(name));
-    const absl::Status s = keeper_->Record(kept, name, KEPT_DELETED, 7);
-    EXPECT_TRUE(s.ok()) << s;
-    return kept;
+    return testing::KeepAsDeleted(*keeper_, tree_.get(), name);
   }
 
   UniqueFd tree_;
