@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -31,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace replfs {
 namespace {
@@ -40,16 +40,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Polls `holds` until true or `timeout` passes; whether it held.
-bool WaitFor(const std::function<bool()>& holds, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!holds()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
 }
 
 UniqueFd ConnectLoopback(int port) {
@@ -211,7 +201,7 @@ TEST_F(TlsHttpListenerTest, ClientsWithoutACertificateOfTheCaGetNothing) {
   EXPECT_EQ(Get("/metrics", ca_, ""), "");
   EXPECT_EQ(Get("/metrics", other_ca_, "intruder"), "");
   EXPECT_EQ(scrapes_.load(), 0);
-  EXPECT_TRUE(WaitFor([&] { return listener_->refused_connections() >= 2; },
+  EXPECT_TRUE(testing::WaitUntil([&] { return listener_->refused_connections() >= 2; },
                                absl::Seconds(10)))
       << listener_->refused_connections();
   // The first refusal is told at once; the next only a minute later.
@@ -248,7 +238,7 @@ TEST_F(TlsHttpListenerTest, SilentOrPlaintextClientsDoNotHoldUpAGoodOne) {
   const absl::Time silent_start = absl::Now();
   EXPECT_LE(::recv(silent.get(), buffer, sizeof(buffer), 0), 0);
   EXPECT_LT(absl::Now() - silent_start, absl::Seconds(9));
-  EXPECT_TRUE(WaitFor([&] { return listener_->refused_connections() >= 2; },
+  EXPECT_TRUE(testing::WaitUntil([&] { return listener_->refused_connections() >= 2; },
                                absl::Seconds(10)));
 }
 

@@ -83,16 +83,6 @@ std::string ReplfsBinary() {
   return REPLFS_BINARY_PATH;
 }
 
-bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout,
-               absl::Duration poll) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (predicate()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(poll);
-  }
-}
-
 absl::StatusOr<int> FreeLoopbackPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");

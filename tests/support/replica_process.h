@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fuse/mount_options.h"  // IsMountpoint, for the tests that mount
+#include "tests/support/wait_until.h"  // WaitUntil, for the tests that start replicas
 
 namespace replfs::testing {
 
@@ -84,12 +85,6 @@ class ReplicaProcess {
   std::string network_namespace_;
   pid_t pid_ = -1;
 };
-
-// Polls `predicate` every `poll` until it holds or `timeout` passes;
-// returns whether it held. Bounded in time whatever the predicate does (as
-// long as one call returns).
-bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout,
-               absl::Duration poll = absl::Milliseconds(50));
 
 // A free TCP port on 127.0.0.1, found by binding port 0 and closing the
 // socket again (SO_REUSEADDR on the server side lets the replica take it).
