@@ -68,6 +68,12 @@ void KernelCache::InvalidatePath(const std::string& path) {
   fuse_ino_t parent_id = FUSE_ROOT_ID;
   std::string name;
   const bool resolved = ResolveParent(fs_, path, &parent_id, &name);
+  InvalidateResolved(path, parent_id, name, resolved);
+}
+
+void KernelCache::InvalidateResolved(const std::string& path, fuse_ino_t parent_id,
+                                     const std::string& name, bool resolved) {
+  if (fs_->session == nullptr) return;
   // The name (positive or negative dentry) and the parent's listing and
   // attributes. An old inode that still has the name keeps serving open
   // handles; new opens look the name up again and find the new object.
@@ -99,17 +105,20 @@ bool KernelCache::HasUncommittedChanges(const std::string& path) {
 
 void KernelCache::FileRemoved(const std::string& path, const struct stat& removed,
                               bool kept_aside) {
+  fuse_ino_t parent_id = FUSE_ROOT_ID;
+  std::string name;
+  const bool resolved = ResolveParent(fs_, path, &parent_id, &name);
   // Only a file the kernel holds can be open through the mount.
-  Inode* inode = fs_->inodes.Find(removed.st_dev, removed.st_ino);
-  if (inode == nullptr) return;
-  if (Inode* parent = KnownParent(fs_, path); parent != nullptr) {
-    fs_->inodes.RemoveLink(removed.st_dev, removed.st_ino, parent, LastComponent(path),
-                           kept_aside);
+  if (Inode* inode = fs_->inodes.Find(removed.st_dev, removed.st_ino); inode != nullptr) {
+    if (Inode* parent = resolved ? fs_->InodeOf(parent_id) : nullptr; parent != nullptr) {
+      fs_->inodes.RemoveLink(removed.st_dev, removed.st_ino, parent, name, kept_aside);
+    }
+    // Its cached link count is the one it had with the name.
+    if (fs_->session != nullptr) {
+      fuse_lowlevel_notify_inval_inode(fs_->session, fs_->IdOf(inode), 0, 0);
+    }
   }
-  // Its cached link count is the one it had with the name.
-  if (fs_->session != nullptr) {
-    fuse_lowlevel_notify_inval_inode(fs_->session, fs_->IdOf(inode), 0, 0);
-  }
+  InvalidateResolved(path, parent_id, name, resolved);
 }
 
 void KernelCache::PathMoved(const std::string& from, const std::string& to) {

@@ -26,6 +26,10 @@ class KernelCache final : public FilesystemHooks {
   }
 
  private:
+  // InvalidatePath's work once ResolveParent has resolved `path`.
+  void InvalidateResolved(const std::string& path, fuse_ino_t parent_id, const std::string& name,
+                          bool resolved);
+
   ReplicaFs* fs_;
 };
 

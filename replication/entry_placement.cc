@@ -427,7 +427,7 @@ absl::StatusOr<std::optional<RemoteApplier::Outcome>> RemoteApplier::Placed(
                           !plan.before.has_value() ? "none"
                                                    : VersionToString(plan.before->content().version())));
   }
-  hooks_->InvalidatePath(path);
+  if (!plan.removed_file.has_value()) hooks_->InvalidatePath(path);  // Else FileRemoved did.
   if (plan.content_wins && !IsLive(result)) {
     if (absl::Status s = SettleUncoveredAncestors(path, root_fd_, store_, hooks_, options_,
                                                   &temp_counter_, fetcher, stats);

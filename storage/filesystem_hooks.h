@@ -62,7 +62,8 @@ class FilesystemHooks {
   // after linking it into versions/ when `kept_aside`. Handles still open
   // on it must see the link count a removal leaves: the link in versions/
   // is not one of the tree's, and the kernel must forget the attributes it
-  // holds of it. Called once the gate is released.
+  // holds of it. Invalidates `path` as InvalidatePath does, which the
+  // caller therefore does not call for it. Called once the gate is released.
   virtual void FileRemoved(const std::string& path, const struct stat& removed,
                            bool kept_aside) = 0;
   // Holds off local changes through the mount (each holds the gate shared
