@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer in a build dir of their own, then runs each one
-# for a bounded time on its seed corpus (tests/fuzz/corpus/<name>; new
+# for a bounded time (as many at once as there are cores) on its seed corpus (tests/fuzz/corpus/<name>; new
 # inputs go to the build dir, the committed seeds stay as they are).
 #
 #   tools/fuzz.sh [--seconds N] [--build-dir DIR] [FUZZER...]
@@ -47,8 +47,11 @@ cmake --build "$build" -j "$(nproc)" --target "${fuzzers[@]}" replfs_daemon
 
 artifacts="$build/fuzz-artifacts"
 mkdir -p "$artifacts"
-failed=0
-for name in "${fuzzers[@]}"; do
+
+# fuzz_one NAME: runs the fuzzer NAME for the time given and reports;
+# non-zero when it found a crash.
+fuzz_one() {
+  local name=$1 corpus seeds log execs
   corpus="$build/fuzz-corpus/$name"
   seeds="$src/tests/fuzz/corpus/$name"
   # The live variant reads the same inputs as apply_fuzzer.
@@ -62,9 +65,25 @@ for name in "${fuzzers[@]}"; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     echo "fuzz.sh: $name: ok, ${execs:-?} runs, corpus $(ls "$corpus" | wc -l) new + $(ls "$seeds" | wc -l) seeds"
   else
-    failed=1
     echo "fuzz.sh: $name FAILED; last lines of $log:" >&2
     tail -40 "$log" >&2
+    return 1
   fi
+}
+
+# A fuzzer runs on one core: as many at once as there are cores, each for
+# its whole time.
+failed=0
+running=()
+for name in "${fuzzers[@]}"; do
+  fuzz_one "$name" &
+  running+=($!)
+  if [ ${#running[@]} -ge "$(nproc)" ]; then
+    wait "${running[0]}" || failed=1
+    running=("${running[@]:1}")
+  fi
+done
+for pid in "${running[@]}"; do
+  wait "$pid" || failed=1
 done
 exit $failed
