@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer in a build dir of their own, then runs each one
-# for a bounded time (as many at once as there are cores) on its seed corpus (tests/fuzz/corpus/<name>; new
-# inputs go to the build dir, the committed seeds stay as they are).
+# for a bounded time (as many at once as there are cores) on its seed
+# corpus (tests/fuzz/corpus/<name>; new inputs go to the build dir, the
+# committed seeds stay as they are).
 #
 #   tools/fuzz.sh [--seconds N] [--build-dir DIR] [FUZZER...]
 #

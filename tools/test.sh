@@ -70,12 +70,13 @@ run_unit_without_root() {  # run_unit_without_root BUILD_DIR
 # Line tables only (-g1): sanitizer and test reports keep their file:line,
 # and the objects are a fifth of the size, which CI's ninety-odd links feel.
 ci_debug_info=-g1
+ci_release_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 $ci_debug_info -DNDEBUG")
 
 for stage in "${stages[@]}"; do
   case "$stage" in
     normal)
       run_suite normal "${BUILD_DIR:-build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 $ci_debug_info -DNDEBUG"
+        "${ci_release_flags[@]}"
       run_unit_without_root "${BUILD_DIR:-build}" ;;
     sanitize)
       # halt_on_error: a sanitizer report fails the test that caused it.
@@ -97,9 +98,8 @@ for stage in "${stages[@]}"; do
     tsan)
       dir=${TSAN_BUILD_DIR:-build-tsan}
       echo "== [tsan] configuring $dir"
-      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 $ci_debug_info -DNDEBUG" -DREPLFS_SANITIZE=thread \
-        >/dev/null
+      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${ci_release_flags[@]}" \
+        -DREPLFS_SANITIZE=thread >/dev/null
       echo "== [tsan] building the simulation"
       cmake --build "$dir" -j "$JOBS" --target convergence_sim_test
       echo "== [tsan] running the simulation"

@@ -202,7 +202,7 @@ TEST_F(TlsHttpListenerTest, ClientsWithoutACertificateOfTheCaGetNothing) {
   EXPECT_EQ(Get("/metrics", other_ca_, "intruder"), "");
   EXPECT_EQ(scrapes_.load(), 0);
   EXPECT_TRUE(testing::WaitUntil([&] { return listener_->refused_connections() >= 2; },
-                               absl::Seconds(10)))
+                                 absl::Seconds(10)))
       << listener_->refused_connections();
   // The first refusal is told at once; the next only a minute later.
   const std::vector<std::string> warnings = Warnings();
@@ -239,7 +239,7 @@ TEST_F(TlsHttpListenerTest, SilentOrPlaintextClientsDoNotHoldUpAGoodOne) {
   EXPECT_LE(::recv(silent.get(), buffer, sizeof(buffer), 0), 0);
   EXPECT_LT(absl::Now() - silent_start, absl::Seconds(9));
   EXPECT_TRUE(testing::WaitUntil([&] { return listener_->refused_connections() >= 2; },
-                               absl::Seconds(10)));
+                                 absl::Seconds(10)));
 }
 
 TEST_F(TlsHttpListenerTest, StoppingDoesNotWaitForAStalledClient) {
