@@ -8,8 +8,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "fuse/change_stamp.h"
 #include "storage/log.h"
 #include "storage/object_observer.h"
+#include "storage/proc_path.h"
 #include "storage/startup_scan.h"
 
 namespace replfs {
@@ -41,17 +44,6 @@ void RestoreAtime(int fd, const struct stat& before, const struct stat& after,
   observed->local_stat.set_ctime_ns(LocalStatOf(restored).ctime_ns());
 }
 
-bool SameTimespec(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-// Whether the object changed between two stats: a write the daemon does
-// not see (passthrough) moves size, mtime or ctime.
-bool ChangedBetween(const struct stat& before, const struct stat& after) {
-  return before.st_size != after.st_size || !SameTimespec(before.st_mtim, after.st_mtim) ||
-         !SameTimespec(before.st_ctim, after.st_ctim);
-}
-
 // Observes the object `fd` refers to, stat'ed as `st`, for a commit: hashes
 // what `dirty` marks against `previous`, and gives the observation back
 // only if the object did not change while it was read (Aborted otherwise).
@@ -69,7 +61,7 @@ absl::StatusOr<ObservedObject> ObserveForCommit(int fd, const struct stat& st,
   if (::fstatat(fd, "", &after, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     return absl::ErrnoToStatus(errno, "stat after hashing");
   }
-  if (S_ISREG(st.st_mode) && ChangedBetween(st, after)) {
+  if (S_ISREG(st.st_mode) && ChangeStamp::Of(st) != ChangeStamp::Of(after)) {
     return absl::AbortedError("changed while it was hashed");
   }
   RestoreAtime(fd, st, after, &*observed);
@@ -213,8 +205,122 @@ void CommitPath::KeepBeforeTruncate(int fd, const std::string& path) {
   if (!keeps_versions()) return;
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+  KeepCopy(fd, path, KEPT_TRUNCATED);
+}
+
+void CommitPath::KeepCopy(int fd, const std::string& path, KeptBecause reason) {
   KeptFile kept = versions_->CopyAside(fd);
-  queue_.Enqueue([this, kept, path] { RecordKept(kept, path, KEPT_TRUNCATED); });
+  queue_.Enqueue([this, kept, path, reason] { RecordKept(kept, path, reason); });
+}
+
+void CommitPath::KeepInodeBeforeTruncate(Inode* inode) {
+  if (!keeps_versions()) return;
+  absl::MutexLock lock(inode->in_place_keep.mu());
+  KeepInodeLocked(inode, KEPT_TRUNCATED, Settle::kNow);
+  // The content from before the writers' first change is kept.
+  inode->in_place_keep.Disarm();
+}
+
+void CommitPath::KeepInodeForUnseenWrites(Inode* inode) {
+  if (!keeps_versions()) return;
+  absl::MutexLock lock(inode->in_place_keep.mu());
+  KeepInodeLocked(inode, KEPT_REWRITTEN, Settle::kAtLastClose);
+}
+
+void CommitPath::KeepArmedBeforeWrite(Inode* inode) {
+  absl::MutexLock lock(inode->in_place_keep.mu());
+  // Another write kept the content while this one waited for the lock.
+  if (!inode->in_place_keep.armed()) return;
+  if (keeps_versions()) KeepInodeLocked(inode, KEPT_REWRITTEN, Settle::kNow);
+  inode->in_place_keep.Disarm();
+}
+
+void CommitPath::KeepInodeLocked(Inode* inode, KeptBecause reason, Settle settle) {
+  const PathFd path_fd = inode->path_fd();
+  if (!path_fd.valid()) return;
+  UniqueFd fd(::open(ProcPath(path_fd.get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+    return;
+  }
+  const ChangeStamp stamp = ChangeStamp::Of(st);
+  if (fine_grained_ctime_ && inode->in_place_keep.IsKept(stamp)) {
+    // Kept already, by an open that did not know whether it would change
+    // the file: this change does.
+    if (settle == Settle::kNow) RecordUnsettled(inode->in_place_keep.TakeUnsettled(), reason);
+    return;
+  }
+  const std::vector<std::string> paths = inodes_->PathsOf(inode);
+  if (paths.empty()) return;  // Unlinked: no longer a version of anything in the tree.
+  // A waiting keep of content that an unseen writer has changed since.
+  RecordUnsettled(inode->in_place_keep.TakeUnsettled(), KEPT_REWRITTEN);
+  inode->in_place_keep.NoteKept(stamp);
+  if (settle == Settle::kNow) {
+    KeepCopy(fd.get(), paths.front(), reason);
+    return;
+  }
+  auto unsettled = std::make_shared<UnsettledKeep>(versions_, versions_->CopyAside(fd.get()),
+                                                   paths.front(), stamp);
+  queue_.Enqueue([this, unsettled] {
+    absl::StatusOr<std::optional<Entry>> before = store_->Get(unsettled->path);
+    if (before.ok()) unsettled->before = *std::move(before);
+  });
+  inode->in_place_keep.SetUnsettled(std::move(unsettled));
+}
+
+void CommitPath::RecordUnsettled(std::shared_ptr<UnsettledKeep> keep, KeptBecause reason) {
+  if (keep == nullptr) return;
+  queue_.Enqueue([this, keep = std::move(keep), reason] {
+    // Taken out of the tree now, not when it was copied: a restore as of a
+    // time in between must find the content the file still had.
+    if (keep->kept.kept_unix_ms != 0) keep->kept.kept_unix_ms = absl::ToUnixMillis(absl::Now());
+    NoteNotKept(keep->kept, keep->path);
+    absl::Status s = store_->Transact([&](StoreTransaction& txn) {
+      versions_->Queue(txn, keep->kept, keep->path, keep->before, reason, recorder_->node_id());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) {
+      LogError(absl::StrCat("versions: recording ", keep->path, ": ", s.ToString()));
+      return;
+    }
+    keep->recorded = true;
+  });
+}
+
+bool CommitPath::StillAsKept(Inode* inode, const UnsettledKeep& keep) const {
+  const PathFd fd = inode->path_fd();
+  struct stat st;
+  return fine_grained_ctime_ && fd.valid() && ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) == 0 &&
+         ChangeStamp::Of(st).SameContentAs(keep.stamp);
+}
+
+void CommitPath::SettleKeep(Inode* inode) {
+  absl::MutexLock lock(inode->in_place_keep.mu());
+  // A writer that opened since the last one closed has armed or kept anew.
+  if (inode->writes.HasOpenWriters()) return;
+  // What no write kept is the content the file still holds.
+  inode->in_place_keep.Disarm();
+  std::shared_ptr<UnsettledKeep> keep = inode->in_place_keep.TakeUnsettled();
+  if (keep == nullptr) return;
+  if (StillAsKept(inode, *keep)) {
+    // Nothing written: the keep still holds what the file holds.
+    inode->in_place_keep.SetUnsettled(std::move(keep));
+    return;
+  }
+  RecordUnsettled(std::move(keep), KEPT_REWRITTEN);
+}
+
+void CommitPath::SettleKeepBeforeAppend(Inode* inode) {
+  absl::MutexLock lock(inode->in_place_keep.mu());
+  std::shared_ptr<UnsettledKeep> keep = inode->in_place_keep.TakeUnsettled();
+  if (keep == nullptr) return;
+  if (StillAsKept(inode, *keep)) {
+    // Dropped (discarded with the last reference): the file's content
+    // stays, and the next keep copies it again.
+    inode->in_place_keep.ForgetKept();
+    return;
+  }
+  RecordUnsettled(std::move(keep), KEPT_REWRITTEN);
 }
 
 CommitPath::Ticket CommitPath::CommitDelete(const std::string& path, const KeptFile& kept) {
@@ -279,6 +385,7 @@ bool CommitPath::CloseWriter(Inode* inode, bool writes_unseen, bool commit) {
     if (closed.commit_at && commit) CommitInode(inode, *closed.commit_at);
   }
   if (closed.last_writer) {
+    SettleKeep(inode);
     // Out of the idle committer's set before the kernel may forget the
     // inode (it holds it until this RELEASE is answered). A writer that
     // opened meanwhile keeps it in.

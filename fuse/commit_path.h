@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include "fuse/commit_queue.h"
 #include "fuse/gate.h"
 #include "fuse/inode_table.h"
+#include "fuse/unsettled_keep.h"
 #include "storage/change_recorder.h"
 #include "storage/metadata_store.h"
 #include "storage/version_keeper.h"
@@ -33,11 +35,12 @@ namespace replfs {
 //      replication holds the gate exclusively while it waits for the
 //      queue);
 //   2. names_gate();
-//   3. the inode table's lock;
-//   4. an inode's FileWriteState::times_mu(), then its FileWriteState
+//   3. an inode's InPlaceKeep::mu() (held while a keep copies the file);
+//   4. the inode table's lock;
+//   5. an inode's FileWriteState::times_mu(), then its FileWriteState
 //      lock, or its io_mu (never two inodes' at once);
-//   5. the store's commit lock (MetadataStore), taken by the worker only.
-// The commit queue's worker takes none of 1-3.
+//   6. the store's commit lock (MetadataStore), taken by the worker only.
+// The commit queue's worker takes none of 1-4.
 class CommitPath {
  public:
   using Ticket = CommitQueue::Ticket;
@@ -106,6 +109,28 @@ class CommitPath {
   // object at `path`, aside before the caller truncates it, and queues the
   // record. Nothing when versions are off or the file is empty.
   void KeepBeforeTruncate(int fd, const std::string& path);
+  // The same for `inode`, under its first name; nothing either when the
+  // file has no name or its content is the one kept last.
+  void KeepInodeBeforeTruncate(Inode* inode);
+  // At a writable open of `inode` whose writes in place the daemon will
+  // not see (passthrough): keeps its content now, and records it once the
+  // last writer's close shows that the file changed (UnsettledKeep).
+  void KeepInodeForUnseenWrites(Inode* inode);
+  // At a writable open of `inode` whose writes the daemon sees: its first
+  // write keeps the content before it goes in (KeepBeforeWrite).
+  void KeepInodeAtFirstWrite(Inode* inode) ABSL_LOCKS_EXCLUDED(inode->in_place_keep.mu()) {
+    absl::MutexLock lock(inode->in_place_keep.mu());
+    inode->in_place_keep.ArmForFirstWrite();
+  }
+  // At an appending open of `inode`: an append leaves the old bytes in
+  // place, so a keep still waiting for a change is dropped (or recorded,
+  // if an unseen writer has changed the file since).
+  void SettleKeepBeforeAppend(Inode* inode);
+  // Before a write of `inode` reaches the file: keeps its content first
+  // when a writer's open armed it (InPlaceKeep).
+  void KeepBeforeWrite(Inode* inode) {
+    if (inode->in_place_keep.armed()) KeepArmedBeforeWrite(inode);
+  }
   // Waits until the record of `ticket` (and all before it) is in the store.
   void WaitFor(Ticket ticket) { queue_.WaitFor(ticket); }
   // Waits until every record queued so far is in the store.
@@ -131,6 +156,24 @@ class CommitPath {
 
  private:
   void RecordInode(Inode* inode, const std::vector<std::string>& paths, uint64_t decided_at);
+  void KeepArmedBeforeWrite(Inode* inode);
+  // When the record of a keep is made.
+  enum class Settle {
+    kNow,          // The change it keeps the content for is under way.
+    kAtLastClose,  // An open whose writes the daemon will not see.
+  };
+  void KeepInodeLocked(Inode* inode, KeptBecause reason, Settle settle)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(inode->in_place_keep.mu());
+  // Copies `fd`'s content aside and queues its record under `path`.
+  void KeepCopy(int fd, const std::string& path, KeptBecause reason);
+  // Queues the record of `keep` (nothing when null): the file changed.
+  void RecordUnsettled(std::shared_ptr<UnsettledKeep> keep, KeptBecause reason);
+  // Whether `inode`'s file is still as `keep` found it (which only
+  // fine-grained timestamps prove).
+  bool StillAsKept(Inode* inode, const UnsettledKeep& keep) const;
+  // The last writer of `inode` closed: records its waiting keep if the
+  // file changed since.
+  void SettleKeep(Inode* inode) ABSL_LOCKS_EXCLUDED(inode->in_place_keep.mu());
   // Records `path`, one name of the object `fd` (stat'ed as `st`), hashing
   // what `dirty` marks. Returns false when the commit must stop: the inode
   // changed (its blocks handed back) or the record failed (the inode stays

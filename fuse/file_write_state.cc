@@ -5,13 +5,6 @@
 #include "storage/content_hasher.h"
 
 namespace replfs {
-namespace {
-
-bool SameTimespec(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-}  // namespace
 
 void FileWriteState::MarkChangedLocked() {
   changed_ = true;
@@ -29,9 +22,7 @@ void FileWriteState::CountWriter(bool truncating, bool writes_unseen, const stru
   ++open_writers_;
   if (writes_unseen && unseen_writers_++ == 0) {
     // The idle committer's polls start from the file as opened.
-    polled_size_ = st.st_size;
-    polled_mtime_ = st.st_mtim;
-    polled_ctime_ = st.st_ctim;
+    polled_ = ChangeStamp::Of(st);
   }
   // Counted before the open touches the file: a commit running meanwhile
   // sees the change and gives up rather than record the emptied file.
@@ -95,13 +86,9 @@ void FileWriteState::NoteStat(const struct stat& st) {
   // the file changed and decided the commit that records it. Moving the
   // generation now would make that commit give up with nothing to follow.
   if (unseen_writers_ == 0) return;
-  if (st.st_size == polled_size_ && SameTimespec(st.st_mtim, polled_mtime_) &&
-      SameTimespec(st.st_ctim, polled_ctime_)) {
-    return;
-  }
-  polled_size_ = st.st_size;
-  polled_mtime_ = st.st_mtim;
-  polled_ctime_ = st.st_ctim;
+  const ChangeStamp now = ChangeStamp::Of(st);
+  if (now == polled_) return;
+  polled_ = now;
   MarkAllChangedLocked();
 }
 

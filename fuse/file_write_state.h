@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "fuse/change_stamp.h"
 #include "storage/dirty_blocks.h"
 
 namespace replfs {
@@ -129,9 +130,7 @@ class FileWriteState {
   // Writers whose writes the daemon does not see (passthrough without
   // FOPEN_DIRECT_IO), and the backing stat seen last while there are any.
   int unseen_writers_ ABSL_GUARDED_BY(mu_) = 0;
-  off_t polled_size_ ABSL_GUARDED_BY(mu_) = -1;
-  struct timespec polled_mtime_ ABSL_GUARDED_BY(mu_) {};
-  struct timespec polled_ctime_ ABSL_GUARDED_BY(mu_) {};
+  ChangeStamp polled_ ABSL_GUARDED_BY(mu_);
   bool commit_reading_ ABSL_GUARDED_BY(mu_) = false;
   struct timespec atime_before_commit_ ABSL_GUARDED_BY(mu_) {};
 };

@@ -20,6 +20,7 @@
 #include "base/unique_fd.h"
 #include "fuse/fd_budget.h"
 #include "fuse/file_write_state.h"
+#include "fuse/in_place_keep.h"
 #include "fuse/path_fd.h"
 
 namespace replfs {
@@ -64,6 +65,9 @@ class Inode {
   // What the commit path knows of the inode's changes (regular files;
   // other kinds use its commit read and times lock only).
   FileWriteState writes;
+  // Keeps the file's content aside before a change in place destroys it
+  // (-o keep_versions; regular files only).
+  InPlaceKeep in_place_keep;
 
   // Guards the open-file state below: the cached read fd and the
   // passthrough counts. A leaf: nothing else is taken under it.

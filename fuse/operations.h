@@ -51,11 +51,6 @@ Caller CallerOf(fuse_req_t req);
 // back. Returns 0 or an errno.
 int GiveToCaller(fuse_req_t req, Inode* parent, const char* name, mode_t mode);
 
-// ops_file.cc
-// Keeps the content of `inode` (a regular file, open by `proc`) aside
-// before a truncation empties or shortens it (-o keep_versions).
-void KeepInodeBeforeTruncate(ReplicaFs* fs, Inode* inode, const std::string& proc);
-
 // ops_attr.cc
 // Clears the set-id bits that a write, truncate or chown by a caller
 // without CAP_FSETID kills, where the kernel leaves it to the daemon

@@ -100,7 +100,7 @@ int ApplySetattr(ReplicaFs* fs, Inode* inode, const struct stat& attr, int valid
     if (::fstatat(fd.get(), "", &before, AT_EMPTY_PATH) != 0) return errno;
     // Before the truncate: a commit reading the file meanwhile must see
     // the change (see FileWriteState::MarkWritten).
-    if (attr.st_size < before.st_size) KeepInodeBeforeTruncate(fs, inode, proc);
+    if (attr.st_size < before.st_size) fs->commit_path.KeepInodeBeforeTruncate(inode);
     inode->writes.MarkResized(static_cast<uint64_t>(before.st_size),
                               static_cast<uint64_t>(attr.st_size));
     const int r = handle_fd >= 0 ? ::ftruncate(handle_fd, attr.st_size)

@@ -117,15 +117,24 @@ void KeepBeforeTruncate(ReplicaFs* fs, Inode* parent, const char* name) {
   if (path && old.valid()) fs->commit_path.KeepBeforeTruncate(old.get(), *path);
 }
 
-}  // namespace
-
-// Keeps the content of `inode` (open by `proc`) aside before a truncation.
-void KeepInodeBeforeTruncate(ReplicaFs* fs, Inode* inode, const std::string& proc) {
+// A writable open of the existing file `inode` (stat'ed as `st`) that
+// keeps its content may write over it in place: its content is kept first,
+// at the first write, or now when the writes go past the daemon.
+void KeepBeforeRewrite(ReplicaFs* fs, Inode* inode, int flags, const struct stat& st,
+                       bool writes_unseen) {
+  if ((flags & O_TRUNC) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
   if (!fs->commit_path.keeps_versions()) return;
-  const std::vector<std::string> paths = fs->inodes.PathsOf(inode);
-  UniqueFd old(::open(proc.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!paths.empty() && old.valid()) fs->commit_path.KeepBeforeTruncate(old.get(), paths.front());
+  if ((flags & O_APPEND) != 0) {
+    // An append leaves the old bytes where they were.
+    fs->commit_path.SettleKeepBeforeAppend(inode);
+  } else if (writes_unseen) {
+    fs->commit_path.KeepInodeForUnseenWrites(inode);
+  } else {
+    fs->commit_path.KeepInodeAtFirstWrite(inode);
+  }
 }
+
+}  // namespace
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mode,
               fuse_file_info* fi) {
@@ -183,6 +192,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent_id, const char* name, mode_t mod
     }
   }
   if (writable) inode->writes.CountWriter(truncating, writes.unseen, e.attr);
+  if (writable && !created) KeepBeforeRewrite(fs, inode, fi->flags, e.attr, writes.unseen);
   AttachHandle(inode, std::move(fd), writable, io, writes, passthrough_connection, fi);
   gate.Release();
   if (writable) fs->commit_path.TrackWriter(inode);
@@ -232,6 +242,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   const bool writes_unseen = writes.unseen;
   if (writable) inode->writes.CountWriter(truncating, writes_unseen, st);
+  if (writable) KeepBeforeRewrite(fs, inode, fi->flags, st, writes_unseen);
   UniqueFd fd;
   const bool needs_fd = io.backing_id == 0 || writes.direct_io || truncating;
   if (needs_fd) {
@@ -241,9 +252,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       absl::MutexLock lock(&inode->io_mu);
       fd = inode->DupReadFd(fs->read_fd_budget, proc);
     }
-    if (truncating && st.st_size > 0 && fs->commit_path.keeps_versions()) {
-      KeepInodeBeforeTruncate(fs, inode, proc);
-    }
+    if (truncating && st.st_size > 0) fs->commit_path.KeepInodeBeforeTruncate(inode);
     if (!fd.valid()) fd.Reset(::open(proc.c_str(), BackingFlags(fi->flags)));
     if (!fd.valid()) {
       const int error = errno;
@@ -280,6 +289,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
   FileHandle* handle = HandleOf(fi);
   const size_t size = fuse_buf_size(in);
   fuse_bufvec out = FdBuffer(handle->fd.get(), size, off);
+  FsOf(req)->commit_path.KeepBeforeWrite(handle->inode);
   // Before the write (see FileWriteState::MarkWritten).
   handle->inode->writes.MarkWritten(static_cast<uint64_t>(off), size);
   ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
@@ -375,6 +385,8 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
 void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                  fuse_file_info* fi) {
   FileHandle* handle = HandleOf(fi);
+  // An allocation may zero or punch out the old content.
+  FsOf(req)->commit_path.KeepBeforeWrite(handle->inode);
   // Before the change (see FileWriteState::MarkWritten).
   handle->inode->writes.MarkWritten(static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   UniqueFd reopened;
@@ -444,6 +456,7 @@ void OpCopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   FileHandle* out = HandleOf(fi_out);
   loff_t in_pos = off_in;
   loff_t out_pos = off_out;
+  FsOf(req)->commit_path.KeepBeforeWrite(out->inode);
   // Before the copy (see FileWriteState::MarkWritten).
   out->inode->writes.MarkWritten(static_cast<uint64_t>(off_out), static_cast<uint64_t>(len));
   UniqueFd reopened_in, reopened_out;

@@ -7,6 +7,7 @@
 // on a full disk.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -271,6 +273,62 @@ void MakePiece(const std::string& base, uint64_t index, std::string* piece) {
   piece->replace(0, label.size(), label);
 }
 
+// Opens the existing file `path` with `flags` (no O_TRUNC: the rest of the
+// file stays), writes `bytes` at `offset` (or at the end, with O_APPEND)
+// and closes it.
+absl::Status WriteInPlace(const std::string& path, int flags, off_t offset,
+                          const std::string& bytes) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  const ssize_t n = (flags & O_APPEND) != 0
+                        ? ::write(fd.get(), bytes.data(), bytes.size())
+                        : ::pwrite(fd.get(), bytes.data(), bytes.size(), offset);
+  if (n != static_cast<ssize_t>(bytes.size())) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("write ", path));
+  }
+  if (::close(fd.Release()) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("close ", path));
+  return absl::OkStatus();
+}
+
+// Writes `bytes` at `offset` of the existing file `path` through a shared
+// mapping, as a program that maps its file does.
+absl::Status WriteThroughMapping(const std::string& path, size_t offset, const std::string& bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  }
+  const size_t length = static_cast<size_t>(st.st_size);
+  if (offset + bytes.size() > length) return absl::InvalidArgumentError("past the end");
+  void* map = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, absl::StrCat("mmap ", path));
+  std::memcpy(static_cast<char*>(map) + offset, bytes.data(), bytes.size());
+  const bool synced = ::msync(map, length, MS_SYNC) == 0;
+  const int sync_error = errno;
+  ::munmap(map, length);
+  if (!synced) return absl::ErrnoToStatus(sync_error, absl::StrCat("msync ", path));
+  if (::close(fd.Release()) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("close ", path));
+  return absl::OkStatus();
+}
+
+// Opens the existing file `path` read-write, reads it and closes it
+// without writing.
+absl::Status OpenReadWriteWithoutWriting(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  char buffer[512];
+  if (::pread(fd.get(), buffer, sizeof(buffer), 0) < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("read ", path));
+  }
+  if (::close(fd.Release()) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("close ", path));
+  return absl::OkStatus();
+}
+
+// The first 12 hex digits of the SHA-256 of `content`, as `--versions` lists it.
+std::string ShortSha(const std::string& content) {
+  return absl::BytesToHexString(Sha256(content)).substr(0, 12);
+}
+
 // Writes `size` bytes to a new (or truncated) file in 1 MiB pieces
 // (MakePiece). The first write or close that failed, as an error.
 absl::Status WriteLargeFile(const std::string& path, uint64_t size, uint64_t seed) {
@@ -421,13 +479,75 @@ TEST_F(VersionsTest, DeletedOnAListedAndRestoredFromBReachesEveryReplica) {
   const ListedVersion& version = listing.versions.front();
   EXPECT_TRUE(absl::StrContains(version.why, "deleted by")) << listing.run.Describe();
   EXPECT_EQ(version.size, content.size()) << listing.run.Describe();
-  EXPECT_EQ(version.sha256, absl::BytesToHexString(Sha256(content)).substr(0, 12))
+  EXPECT_EQ(version.sha256, ShortSha(content))
       << listing.run.Describe();
 
   const ToolRun restore = RunStatusTool(
       cluster, {"--restore", cluster.Mount(kB, "report.txt"), "--version", version.id});
   ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
   for (int i : {kA, kB, kC}) EXPECT_TRUE(HasContent(i, "report.txt", content));
+}
+
+// A file written over in place, as `dd conv=notrunc`, fopen "r+" and a
+// shared mapping do, keeps the content each writer found before its first
+// write; opens that write nothing and an append (which leaves the old bytes
+// where they were) keep nothing. A kept version restores, and the restore
+// reaches the other replica.
+TEST_F(VersionsTest, InPlaceRewritesKeepTheContentTheyWriteOver) {
+  Cluster& cluster = MakeCluster(2);
+  REPLFS_ASSERT_OK(cluster.init_status());
+  REPLFS_ASSERT_OK(cluster.StartAll());
+  const std::string path = cluster.Mount(kA, "page.html");
+  const std::string v1 = "version one\n" + std::string(6000, '1');
+  REPLFS_ASSERT_OK(WriteFile(path, v1));
+  ASSERT_TRUE(HasContent(kB, "page.html", v1));
+
+  // `dd conv=notrunc`: O_WRONLY without O_TRUNC.
+  std::string v2 = v1;
+  v2.replace(0, 11, "VERSION TWO");
+  REPLFS_ASSERT_OK(WriteInPlace(path, O_WRONLY, 0, "VERSION TWO"));
+  // fopen "r+".
+  std::string v3 = v2;
+  v3.replace(100, 5, "three");
+  REPLFS_ASSERT_OK(WriteInPlace(path, O_RDWR, 100, "three"));
+  // A shared mapping.
+  std::string v4 = v3;
+  v4.replace(5000, 4, "four");
+  REPLFS_ASSERT_OK(WriteThroughMapping(path, 5000, "four"));
+  // Opened read-write twice and never written, then appended to.
+  REPLFS_ASSERT_OK(OpenReadWriteWithoutWriting(path));
+  REPLFS_ASSERT_OK(OpenReadWriteWithoutWriting(path));
+  const std::string v5 = v4 + "appended\n";
+  REPLFS_ASSERT_OK(WriteInPlace(path, O_WRONLY | O_APPEND, 0, "appended\n"));
+  ASSERT_TRUE(HasContent(kA, "page.html", v5));
+  // A truncation last: the commit worker records in order, so once its
+  // version is listed every record queued before it is in the store.
+  REPLFS_ASSERT_OK(WriteFile(path, "final\n"));
+  ASSERT_TRUE(HasContent(kB, "page.html", "final\n"));
+
+  const Listing listing = WaitForVersion(kA, "page.html", "truncated here");
+  ASSERT_EQ(listing.run.exit_code, 0) << listing.run.Describe();
+  std::multiset<std::string> rewritten, truncated;
+  for (const ListedVersion& version : listing.versions) {
+    if (version.why == "rewritten here") rewritten.insert(version.sha256);
+    if (version.why == "truncated here") truncated.insert(version.sha256);
+  }
+  EXPECT_EQ(rewritten, (std::multiset<std::string>{ShortSha(v1), ShortSha(v2), ShortSha(v3)}))
+      << "v1 " << ShortSha(v1) << ", v2 " << ShortSha(v2) << ", v3 " << ShortSha(v3) << ", v4 "
+      << ShortSha(v4) << "\n"
+      << listing.run.Describe();
+  EXPECT_EQ(truncated, std::multiset<std::string>{ShortSha(v5)}) << listing.run.Describe();
+  EXPECT_EQ(listing.versions.size(), 4u) << listing.run.Describe();
+
+  const ListedVersion* second = nullptr;
+  for (const ListedVersion& version : listing.versions) {
+    if (version.sha256 == ShortSha(v2)) second = &version;
+  }
+  ASSERT_NE(second, nullptr) << listing.run.Describe();
+  EXPECT_EQ(second->size, v2.size());
+  const ToolRun restore = RunStatusTool(cluster, {"--restore", path, "--version", second->id});
+  ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
+  for (int i : {kA, kB}) EXPECT_TRUE(HasContent(i, "page.html", v2));
 }
 
 // A file open on B that A replaces (by rename, as rsync does) or deletes
@@ -595,7 +715,7 @@ TEST_F(VersionsTest, ConflictLoserIsAVersion) {
   ASSERT_TRUE(winner.ok()) << winner.status();
   ASSERT_TRUE(*winner == from_a || *winner == from_b) << "neither write won: " << *winner;
   const std::string& loser = *winner == from_a ? from_b : from_a;
-  const std::string loser_sha = absl::BytesToHexString(Sha256(loser)).substr(0, 12);
+  const std::string loser_sha = ShortSha(loser);
 
   // Some replica (at least the loser's origin) lists the loser.
   int keeper = -1;

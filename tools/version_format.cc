@@ -21,6 +21,7 @@ std::string KeptBecauseText(const VersionRecord& record) {
     case KEPT_DELETED: return "deleted here";
     case KEPT_REPLACED: return "renamed over here";
     case KEPT_TRUNCATED: return "truncated here";
+    case KEPT_REWRITTEN: return "rewritten here";
     case KEPT_DELETED_BY_PEER: return absl::StrCat("deleted by ", by);
     case KEPT_REPLACED_BY_PEER: return absl::StrCat("replaced by ", by);
     case KEPT_CONFLICT_LOSER: return absl::StrCat("lost a conflict to ", by);
