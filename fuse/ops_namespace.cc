@@ -167,12 +167,13 @@ void RemoveName(fuse_req_t req, fuse_ino_t parent_id, const char* name, int flag
   }
   struct stat st;
   const bool known = ::fstatat(parent->dir_fd(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  // A deleted file is kept by moving it aside in place of the unlink: to
-  // the tree the two are the same, and the move copies nothing.
+  // A deleted file or symbolic link is kept by moving it aside in place of
+  // the unlink: to the tree the two are the same, and the move copies
+  // nothing.
   KeptFile kept;
   // A file with other names stays in the tree: nothing to keep, and its
   // other names' link count must drop as natively.
-  if (flags == 0 && known && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+  if (flags == 0 && known && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && st.st_nlink == 1 &&
       fs->commit_path.keeps_versions()) {
     kept = fs->commit_path.versions()->MoveAside(parent->dir_fd(), name, st);
   }
@@ -228,10 +229,11 @@ void OpRename(fuse_req_t req, fuse_ino_t parent_id, const char* name, fuse_ino_t
   const bool have_replaced =
       !exchange &&
       ::fstatat(new_parent->dir_fd(), new_name, &replaced, AT_SYMLINK_NOFOLLOW) == 0;
-  // A file renamed over is kept by a link taken before the move (the
-  // move itself is what takes it out of the tree).
+  // A file (or symbolic link) renamed over is kept by a link taken before
+  // the move (the move itself is what takes it out of the tree).
   KeptFile replaced_kept;
-  if (have_replaced && S_ISREG(replaced.st_mode) && replaced.st_nlink == 1 &&
+  if (have_replaced && (S_ISREG(replaced.st_mode) || S_ISLNK(replaced.st_mode)) &&
+      replaced.st_nlink == 1 &&
       fs->commit_path.keeps_versions() &&
       !IsSameObject(parent->dir_fd(), name, replaced)) {
     replaced_kept = fs->commit_path.versions()->LinkAside(new_parent->dir_fd(), new_name, replaced);

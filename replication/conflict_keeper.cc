@@ -76,7 +76,7 @@ absl::Status ConflictKeeper::Keep(int parent_fd, const std::string& name, const 
   const bool lost = kept_version.hlc() != winner.hlc() || kept_version.node() != winner.node();
   struct stat copy_stat;
   if (versions_ != nullptr && versions_->enabled() && lost &&
-      ::stat(copy_path.c_str(), &copy_stat) == 0) {
+      ::lstat(copy_path.c_str(), &copy_stat) == 0) {
     const KeptFile kept = versions_->LinkAside(AT_FDCWD, copy_path.c_str(), copy_stat);
     versions_->Queue(txn, kept, loser.path(), loser, KEPT_CONFLICT_LOSER, winner.node());
   }

@@ -231,10 +231,12 @@ absl::Status RemoteApplier::KeepLoser(const Plan& plan, const Target& target,
 KeptFile RemoteApplier::KeepReplacedVersion(const Plan& plan, const Target& target,
                                             StoreTransaction& txn) {
   VersionKeeper* versions = options_.versions;
-  if (versions == nullptr || !versions->enabled() ||
-      target.disk.object != ObjectAtPath::kRegularFile || target.existing.st_nlink != 1 ||
-      !plan.before.has_value() ||
-      plan.before->content().kind() != KIND_FILE) {
+  const bool file = target.disk.object == ObjectAtPath::kRegularFile &&
+                    plan.before.has_value() && plan.before->content().kind() == KIND_FILE;
+  const bool symlink = S_ISLNK(target.existing.st_mode) && plan.before.has_value() &&
+                       plan.before->content().kind() == KIND_SYMLINK;
+  if (versions == nullptr || !versions->enabled() || !(file || symlink) ||
+      target.existing.st_nlink != 1) {
     return KeptFile();
   }
   // A link: the replacement (a rename over the name, or its removal) is

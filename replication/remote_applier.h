@@ -123,8 +123,9 @@ class RemoteApplier {
   // What removing a directory leaves in place: the ignored paths.
   KeepObject KeepIgnored() const;
   absl::Status ReplaceObject(Plan& plan, const Target& target);
-  // Keeps the local file that the plan replaces or deletes aside (queued
-  // in `txn`); nothing when versions are off or no file is there.
+  // Keeps the local file (or symbolic link) that the plan replaces or
+  // deletes aside (queued in `txn`); nothing when versions are off or
+  // neither is there.
   KeptFile KeepReplacedVersion(const Plan& plan, const Target& target, StoreTransaction& txn);
   absl::Status PlaceDirectory(Plan& plan, const Target& target);
   absl::Status KeepForDescendants(Plan& plan, const Target& target, StoreTransaction& txn);

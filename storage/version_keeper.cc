@@ -146,6 +146,7 @@ void Describe(const struct stat& st, KeptFile* kept) {
   kept->size = static_cast<uint64_t>(st.st_size);
   kept->mode = st.st_mode & 07777;
   kept->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  kept->symlink = S_ISLNK(st.st_mode);
 }
 
 }  // namespace
@@ -153,7 +154,7 @@ void Describe(const struct stat& st, KeptFile* kept) {
 KeptFile VersionKeeper::PlaceAside(const struct stat& st, absl::string_view what,
                                    const std::function<int(const char* id)>& place) {
   KeptFile kept;
-  if (!enabled() || !S_ISREG(st.st_mode)) return kept;
+  if (!enabled() || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) return kept;
   kept.kept_unix_ms = NowMs();
   Describe(st, &kept);
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -241,8 +242,10 @@ void VersionKeeper::Queue(StoreTransaction& txn, const KeptFile& kept, absl::str
   record.set_reason(reason);
   record.set_changed_by(changed_by);
   record.set_not_kept_reason(kept.not_kept_reason);
+  record.set_symlink(kept.symlink);
   int64_t began = kept.mtime_ns / 1000000;
-  if (before.has_value() && before->content().kind() == KIND_FILE) {
+  const Kind kind_before = before.has_value() ? before->content().kind() : KIND_UNSPECIFIED;
+  if (kind_before == KIND_FILE || kind_before == KIND_SYMLINK) {
     *record.mutable_version() = before->content().version();
     began = static_cast<int64_t>(HybridLogicalClock::WallMs(before->content().version().hlc()));
   }

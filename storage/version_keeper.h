@@ -43,6 +43,7 @@ struct KeptFile {
   uint64_t size = 0;
   uint32_t mode = 0;
   int64_t mtime_ns = 0;
+  bool symlink = false;  // A symbolic link, kept as one.
   bool kept() const { return !id.empty(); }
 };
 
@@ -79,16 +80,19 @@ class VersionKeeper {
   std::string KeptPath(absl::string_view id) const;
 
   // Captures. Each returns a KeptFile whose `id` is empty when nothing
-  // was kept (versions off, not a regular file, or the move failed).
+  // was kept (versions off, neither a regular file nor a symbolic link, or
+  // the move failed).
   //
   // `st` is the caller's stat of the name: a move or a link changes
   // none of what a version records of it (size, mode, mtime).
   //
-  // Moves the regular file `name` of `parent_fd` aside instead of
-  // unlinking it: to the tree the name is gone as after unlink(2).
+  // Moves the regular file or symbolic link `name` of `parent_fd` aside
+  // instead of unlinking it: to the tree the name is gone as after
+  // unlink(2).
   KeptFile MoveAside(int parent_fd, const char* name, const struct stat& st);
-  // Links the regular file `name` of `parent_fd` aside, before a rename
-  // over it or its removal.
+  // Links the regular file or symbolic link `name` of `parent_fd` aside
+  // (the link itself, not its target), before a rename over it or its
+  // removal.
   KeptFile LinkAside(int parent_fd, const char* name, const struct stat& st);
   // Clones the content of the regular file open as `fd` aside before a
   // truncation (FICLONE), or copies it where the file system cannot clone

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -548,6 +549,66 @@ TEST_F(VersionsTest, InPlaceRewritesKeepTheContentTheyWriteOver) {
   const ToolRun restore = RunStatusTool(cluster, {"--restore", path, "--version", second->id});
   ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
   for (int i : {kA, kB}) EXPECT_TRUE(HasContent(i, "page.html", v2));
+}
+
+// The target of the symbolic link `path`; empty when it is not one.
+std::string LinkTarget(const std::string& path) {
+  char target[PATH_MAX];
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target));
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+// A symbolic link switched by a rename over it (a release switch, as
+// `ln -sfn` makes one) or deleted is kept as a link, on the replica that
+// changed it and on its peer; restored from the peer, the link comes back
+// with its target on both.
+TEST_F(VersionsTest, SymlinksReplacedOrDeletedAreKeptAndRestored) {
+  Cluster& cluster = MakeCluster(2);
+  REPLFS_ASSERT_OK(cluster.init_status());
+  REPLFS_ASSERT_OK(cluster.StartAll());
+  const auto link_on = [&](int i) { return LinkTarget(cluster.Mount(i, "current")); };
+  const auto has_link = [&](int i, const std::string& target) {
+    return WaitUntil([&] { return link_on(i) == target; }, absl::Seconds(30),
+                     absl::Milliseconds(50));
+  };
+  ASSERT_EQ(::symlink("releases/v1", cluster.Mount(kA, "current").c_str()), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(has_link(kB, "releases/v1")) << cluster.Diagnostics();
+
+  ASSERT_EQ(::symlink("releases/v2", cluster.Mount(kA, "current.new").c_str()), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(::rename(cluster.Mount(kA, "current.new").c_str(),
+                     cluster.Mount(kA, "current").c_str()),
+            0)
+      << std::strerror(errno);
+  ASSERT_TRUE(has_link(kB, "releases/v2")) << cluster.Diagnostics();
+  ASSERT_EQ(::unlink(cluster.Mount(kA, "current").c_str()), 0) << std::strerror(errno);
+  ASSERT_TRUE(WaitUntil([&] { return link_on(kB).empty(); }, absl::Seconds(30),
+                        absl::Milliseconds(50)))
+      << cluster.Diagnostics();
+
+  // Both links are kept on both replicas, as links (no hash: no content).
+  const Listing on_a = WaitForVersion(kA, "current", "deleted here");
+  ASSERT_NE(FindWhy(on_a, "renamed over here"), nullptr) << on_a.run.Describe();
+  const Listing on_b = WaitForVersion(kB, "current", "deleted by");
+  const ListedVersion* replaced = FindWhy(on_b, "replaced by");
+  ASSERT_NE(replaced, nullptr) << on_b.run.Describe();
+  for (const Listing* listing : {&on_a, &on_b}) {
+    ASSERT_EQ(listing->versions.size(), 2u) << listing->run.Describe();
+    for (const ListedVersion& version : listing->versions) {
+      EXPECT_TRUE(absl::EndsWith(version.why, "(a symbolic link)")) << listing->run.Describe();
+      EXPECT_EQ(version.size, std::string("releases/v1").size()) << listing->run.Describe();
+    }
+  }
+
+  const ToolRun restore = RunStatusTool(
+      cluster, {"--restore", cluster.Mount(kB, "current"), "--version", replaced->id});
+  ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
+  for (int i : {kA, kB}) {
+    EXPECT_TRUE(has_link(i, "releases/v1")) << "replica " << i << " links to '" << link_on(i)
+                                            << "'\n"
+                                            << cluster.Diagnostics();
+  }
 }
 
 // A file open on B that A replaces (by rename, as rsync does) or deletes

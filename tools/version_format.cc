@@ -38,6 +38,7 @@ std::string VersionLine(const KeptVersion& version) {
   const VersionRecord& record = version.record();
   const bool kept = !record.kept_name().empty();
   std::string why = KeptBecauseText(record);
+  if (record.symlink()) absl::StrAppend(&why, " (a symbolic link)");
   if (!kept) {
     absl::StrAppend(&why, " (not kept: ",
                     record.not_kept_reason().empty() ? "no reason recorded"

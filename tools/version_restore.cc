@@ -174,6 +174,54 @@ absl::Status WithPath(const absl::Status& status, const std::string& path) {
   return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
 }
 
+// Renames the restored object, made under `temporary` in `dir_fd`, over
+// `name`, the version's path (`destination`).
+absl::Status RenameIntoPlace(int dir_fd, TemporaryName& temporary, const std::string& name,
+                             const std::string& destination) {
+  if (::renameat(dir_fd, temporary.name().c_str(), dir_fd, name.c_str()) != 0) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("rename ", temporary.name(), " over ", destination));
+  }
+  temporary.Keep();
+  return absl::OkStatus();
+}
+
+// Puts a kept symbolic link back: a new link to the same target, made
+// under a temporary name and renamed over the path. Its owner is that of
+// the object it replaces (Apache's SymLinksIfOwnerMatch compares it).
+absl::Status RestoreSymlink(const std::string& mountpoint, const VersionRecord& version,
+                            const std::string& kept_path, const std::vector<std::string>& parts) {
+  std::string target(PATH_MAX, '\0');
+  const ssize_t length = ::readlink(kept_path.c_str(), target.data(), target.size());
+  if (length < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read the link ", kept_path));
+  target.resize(static_cast<size_t>(length));
+  if (target.size() != version.size()) {
+    return absl::DataLossError(absl::StrCat(kept_path, " links to ", target.size(),
+                                            " bytes where its record says ", version.size()));
+  }
+  absl::StatusOr<UniqueFd> dir = OpenParent(mountpoint, parts, /*create=*/true);
+  if (!dir.ok()) return dir.status();
+  const std::string& name = parts.back();
+  TemporaryName temporary(dir->get(), TemporaryNameFor(name));
+  int made = ::symlinkat(target.c_str(), dir->get(), temporary.name().c_str());
+  if (made != 0 && errno == EEXIST) {
+    // Left by a restore that died with this process id: ours to replace.
+    ::unlinkat(dir->get(), temporary.name().c_str(), 0);
+    made = ::symlinkat(target.c_str(), dir->get(), temporary.name().c_str());
+  }
+  if (made != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("create the link ", temporary.name()));
+  }
+  struct stat replaced;
+  if (::fstatat(dir->get(), name.c_str(), &replaced, AT_SYMLINK_NOFOLLOW) == 0 &&
+      ::fchownat(dir->get(), temporary.name().c_str(), replaced.st_uid, replaced.st_gid,
+                 AT_SYMLINK_NOFOLLOW) != 0 &&
+      errno != EPERM) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("chown ", temporary.name()));
+  }
+  return RenameIntoPlace(dir->get(), temporary, name, Join(mountpoint, version.path()));
+}
+
 }  // namespace
 
 absl::StatusOr<MountedPath> ResolveMountedPath(const std::string& path,
@@ -214,6 +262,7 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
   }
   absl::StatusOr<std::vector<std::string>> parts = Components(version.path());
   if (!parts.ok()) return parts.status();
+  if (version.symlink()) return RestoreSymlink(mountpoint, version, kept_path, *parts);
   UniqueFd from(::open(kept_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!from.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", kept_path));
   struct stat kept_stat;
@@ -284,12 +333,7 @@ absl::Status RestoreVersion(const std::string& mountpoint, const VersionRecord& 
   }
   // The replica commits the file when it is closed: a failure shows here.
   if (to.Close() != 0) return absl::ErrnoToStatus(errno, absl::StrCat("close ", temporary_path));
-  if (::renameat(dir->get(), temporary.name().c_str(), dir->get(), name.c_str()) != 0) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("rename ", temporary_path, " over ", destination));
-  }
-  temporary.Keep();
-  return absl::OkStatus();
+  return RenameIntoPlace(dir->get(), temporary, name, destination);
 }
 
 absl::Status RemoveCreatedSince(const std::string& mountpoint, const std::string& path) {

@@ -114,6 +114,37 @@ TEST_F(VersionKeeperTest, AFileRenamedOverIsKeptByALink) {
   EXPECT_EQ(Read(keeper_->KeptPath(kept.id)), "v1");
 }
 
+// A symbolic link is kept as the link itself, never its target, whether
+// it is deleted (moved aside) or renamed over (linked aside); the record
+// says it is a link and counts its target's length.
+TEST_F(VersionKeeperTest, ASymbolicLinkIsKeptAsALink) {
+  Write("target.html", "the target");
+  ASSERT_EQ(::symlinkat("target.html", tree_.get(), "deleted"), 0);
+  ASSERT_EQ(::symlinkat("target.html", tree_.get(), "replaced"), 0);
+  const KeptFile deleted = DeleteKeeping("deleted");
+  const KeptFile replaced = keeper_->LinkAside(tree_.get(), "replaced", StatOf("replaced"));
+  for (const KeptFile* kept : {&deleted, &replaced}) {
+    ASSERT_TRUE(kept->kept()) << kept->not_kept_reason;
+    EXPECT_TRUE(kept->symlink);
+    EXPECT_EQ(kept->size, 11u);
+    struct stat st;
+    ASSERT_EQ(::lstat(keeper_->KeptPath(kept->id).c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    char target[64] = {};
+    ASSERT_EQ(::readlink(keeper_->KeptPath(kept->id).c_str(), target, sizeof(target) - 1), 11);
+    EXPECT_STREQ(target, "target.html");
+  }
+  EXPECT_NE(::faccessat(tree_.get(), "deleted", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+  EXPECT_EQ(Read(TreePath() + "/target.html"), "the target");
+  const std::vector<VersionRecord> records = Records("deleted");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].symlink());
+  EXPECT_EQ(records[0].size(), 11u);
+  // A reopen stats the kept link itself (a relative target dangles there).
+  OpenKeeper(VersionPolicy());
+  EXPECT_EQ(keeper_->totals().kept, 1u);
+}
+
 TEST_F(VersionKeeperTest, ATruncatedFileIsCopiedAsideUpToTheCopyLimit) {
   Write("small", "twelve bytes");
   UniqueFd small(::openat(tree_.get(), "small", O_RDONLY | O_CLOEXEC));
