@@ -106,45 +106,80 @@ absl::Status StatusClient::ForEachEntry(const std::function<void(const Entry&)>&
 
 absl::Status StatusClient::ForEachEntry(const std::string& prefix,
                                         const std::function<void(const Entry&)>& visit) const {
-  EntriesRequest first;
-  first.set_prefix(prefix);
-  return ReadPages<EntriesRequest, EntriesPage>(
-      &Admin::Stub::Entries, first, timeout_, [&](const EntriesPage& page, EntriesRequest* next) {
-        for (const Entry& entry : page.entries()) {
-          // A replica older than `prefix` sends every path: what a restore
-          // removes must never come from outside the subtree it names.
-          if (absl::StartsWith(entry.path(), prefix)) visit(entry);
-        }
-        next->set_after_path(page.next_after_path());
-        return !page.next_after_path().empty();
-      });
+  return VisitAll(EntryCursor(prefix), visit);
+}
+
+PagedCursor<Entry> StatusClient::EntryCursor(const std::string& prefix) const {
+  EntriesRequest request;
+  request.set_prefix(prefix);
+  return PagedCursor<Entry>([this, stub = std::shared_ptr<Admin::Stub>(), request, prefix](
+                                std::vector<Entry>* items, bool* more) mutable {
+    EntriesPage page;
+    if (absl::Status s = ReadPage(&stub, &Admin::Stub::Entries, request, timeout_, &page);
+        !s.ok()) {
+      return s;
+    }
+    for (Entry& entry : *page.mutable_entries()) {
+      // A replica older than `prefix` sends every path: what a restore
+      // removes must never come from outside the subtree it names.
+      if (absl::StartsWith(entry.path(), prefix)) items->push_back(std::move(entry));
+    }
+    request.set_after_path(page.next_after_path());
+    *more = !page.next_after_path().empty();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status StatusClient::ForEachVersion(
     const std::string& path, bool subtree, bool with_hashes,
     const std::function<void(const KeptVersion&)>& visit) const {
-  VersionsRequest first;
-  first.set_path(path);
-  first.set_subtree(subtree);
-  first.set_with_hashes(with_hashes);
+  return VisitAll(VersionCursor(path, subtree, with_hashes), visit);
+}
+
+PagedCursor<KeptVersion> StatusClient::VersionCursor(const std::string& path, bool subtree,
+                                                     bool with_hashes) const {
+  VersionsRequest request;
+  request.set_path(path);
+  request.set_subtree(subtree);
+  request.set_with_hashes(with_hashes);
   // Hashing reads each kept file (up to 256 MiB): small pages, each with
   // time enough for its reads.
   absl::Duration page_timeout = timeout_;
   if (with_hashes) {
-    first.set_page_size(kHashedVersionsPerPage);
+    request.set_page_size(kHashedVersionsPerPage);
     page_timeout = std::max(timeout_, kHashedPageTimeout);
   }
   const std::string beneath = path.empty() ? "" : path + "/";
-  return ReadPages<VersionsRequest, VersionsReply>(
-      &Admin::Stub::Versions, first, page_timeout,
-      [&](const VersionsReply& page, VersionsRequest* next) {
-        for (const KeptVersion& version : page.versions()) {
-          const std::string& of = version.record().path();
-          if (of == path || (subtree && absl::StartsWith(of, beneath))) visit(version);
+  return PagedCursor<KeptVersion>(
+      [this, stub = std::shared_ptr<Admin::Stub>(), request, page_timeout, path, subtree,
+       beneath](std::vector<KeptVersion>* items, bool* more) mutable {
+        VersionsReply page;
+        if (absl::Status s = ReadPage(&stub, &Admin::Stub::Versions, request, page_timeout, &page);
+            !s.ok()) {
+          return s;
         }
-        *next->mutable_after() = page.next_after();
-        return !page.next_after().empty();
+        for (KeptVersion& version : *page.mutable_versions()) {
+          const std::string& of = version.record().path();
+          if (of == path || (subtree && absl::StartsWith(of, beneath))) {
+            items->push_back(std::move(version));
+          }
+        }
+        *request.mutable_after() = page.next_after();
+        *more = !page.next_after().empty();
+        return absl::OkStatus();
       });
+}
+
+template <typename Item>
+absl::Status StatusClient::VisitAll(PagedCursor<Item> cursor,
+                                    const std::function<void(const Item&)>& visit) {
+  for (;;) {
+    absl::StatusOr<const Item*> item = cursor.Peek();
+    if (!item.ok()) return item.status();
+    if (*item == nullptr) return absl::OkStatus();
+    visit(**item);
+    cursor.Pop();
+  }
 }
 
 absl::Status StatusClient::ForEachChange(
@@ -163,16 +198,28 @@ absl::Status StatusClient::ReadPages(
     grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
     Request request, absl::Duration page_timeout,
     const std::function<bool(const Page&, Request*)>& take) const {
-  if (absl::Status s = CheckSocket(); !s.ok()) return s;
-  std::unique_ptr<Admin::Stub> stub = Connect(admin_socket_);
+  std::shared_ptr<Admin::Stub> stub;
   for (bool more = true; more;) {
-    grpc::ClientContext context;
-    SetDeadline(&context, page_timeout);
     Page page;
-    grpc::Status status = (stub.get()->*rpc)(&context, request, &page);
-    if (!status.ok()) return FromGrpc(status, admin_socket_);
+    if (absl::Status s = ReadPage(&stub, rpc, request, page_timeout, &page); !s.ok()) return s;
     more = take(page, &request);
   }
+  return absl::OkStatus();
+}
+
+template <typename Request, typename Page>
+absl::Status StatusClient::ReadPage(
+    std::shared_ptr<Admin::Stub>* stub,
+    grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+    const Request& request, absl::Duration page_timeout, Page* page) const {
+  if (*stub == nullptr) {
+    if (absl::Status s = CheckSocket(); !s.ok()) return s;
+    *stub = Connect(admin_socket_);
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context, page_timeout);
+  grpc::Status status = ((*stub).get()->*rpc)(&context, request, page);
+  if (!status.ok()) return FromGrpc(status, admin_socket_);
   return absl::OkStatus();
 }
 

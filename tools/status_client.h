@@ -2,12 +2,14 @@
 #define REPLFS_TOOLS_STATUS_CLIENT_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "replfs.grpc.pb.h"
+#include "tools/paged_cursor.h"
 
 namespace replfs {
 
@@ -38,6 +40,12 @@ class StatusClient {
   // file (a read of each).
   absl::Status ForEachVersion(const std::string& path, bool subtree, bool with_hashes,
                               const std::function<void(const KeptVersion&)>& visit) const;
+  // The same entries and versions, pulled one at a time: two walked side
+  // by side (both in path order) hold a page of each, whatever the tree.
+  // A cursor must not outlive this client.
+  PagedCursor<Entry> EntryCursor(const std::string& prefix) const;
+  PagedCursor<KeptVersion> VersionCursor(const std::string& path, bool subtree,
+                                         bool with_hashes) const;
   // Whether the replica had a record of `node` pulling from it.
   absl::StatusOr<bool> ForgetPuller(uint64_t node) const;
 
@@ -52,6 +60,15 @@ class StatusClient {
       grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
       Request request, absl::Duration page_timeout,
       const std::function<bool(const Page&, Request*)>& take) const;
+  // Calls one page of `rpc` on `*stub` (connected at the first call).
+  template <typename Request, typename Page>
+  absl::Status ReadPage(
+      std::shared_ptr<Admin::Stub>* stub,
+      grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Page*),
+      const Request& request, absl::Duration page_timeout, Page* page) const;
+  template <typename Item>
+  static absl::Status VisitAll(PagedCursor<Item> cursor,
+                               const std::function<void(const Item&)>& visit);
 
   std::string admin_socket_;
   absl::Duration timeout_;

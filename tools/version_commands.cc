@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <map>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -195,103 +195,178 @@ int RestoreToVersion(const VersionCommand& command, std::ostream& out, std::ostr
   return kCommandDone;
 }
 
-int RestoreAsOf(const VersionCommand& command, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Target> target = Open(command);
-  if (!target.ok()) return Fail(err, target.status(), kCommandFailed);
-  const std::string& relative = target->mounted.relative;
-  const int64_t as_of = *command.as_of_unix_ms;
+// One path of a subtree as the as-of walk meets it: its entry now (if
+// any) and the versions kept of it.
+struct PathAtHand {
+  std::string path;
+  std::optional<Entry> now;
+  std::vector<KeptVersion> versions;
+};
 
-  // The entries are trimmed to what the plan reads: a whole tree's block
-  // hashes would not fit in memory.
-  std::vector<Entry> current;
-  absl::Status listed =
-      target->replica.ForEachEntry(relative, [&](const Entry& entry) {
-        if (!IsAtOrBeneath(entry.path(), relative)) return;  // A sibling sharing the prefix.
-        Entry trimmed;
-        trimmed.set_path(entry.path());
-        trimmed.mutable_content()->set_kind(entry.content().kind());
-        *trimmed.mutable_content()->mutable_version() = entry.content().version();
-        current.push_back(std::move(trimmed));
-      });
-  if (!listed.ok()) return Fail(err, listed, kCommandFailed);
-  std::vector<VersionRecord> kept;
-  std::map<std::string, std::string> kept_paths;  // Kept name -> file.
-  listed = target->replica.ForEachVersion(
-      relative, /*subtree=*/true, /*with_hashes=*/false, [&](const KeptVersion& version) {
-        kept.push_back(version.record());
-        if (!version.record().kept_name().empty()) {
-          kept_paths[version.record().kept_name()] = version.kept_path();
-        }
-      });
-  if (!listed.ok()) return Fail(err, listed, kCommandFailed);
-
-  const AsOfPlan plan = PlanAsOf(current, kept, as_of);
-  const std::string time = FormatRestoreTime(as_of);
-  const std::string shown = target->Shown(relative);
-  if (plan.steps.empty() && plan.directories_created_since.empty()) {
-    if (plan.unchanged == 0) {
-      out << "nothing to restore: no file was at or beneath " << shown << " at " << time
-          << ", and none is now\n";
-    } else {
-      out << "nothing to restore: " << shown << " is unchanged since " << time << " ("
-          << plan.unchanged << (plan.unchanged == 1 ? " file)\n" : " files)\n");
+// Walks the entries and the kept versions of the subtree `relative` side
+// by side, both in path order, one path at a time: memory holds a page of
+// each and one path's versions, whatever the size of the tree. A path's
+// versions are all read before `visit` runs, so a restore (which keeps what
+// it replaces, a new version of the same path) never shows up later in
+// the walk.
+absl::Status WalkSubtree(const StatusClient& replica, const std::string& relative,
+                         const std::function<void(const PathAtHand&)>& visit) {
+  PagedCursor<Entry> entries = replica.EntryCursor(relative);
+  PagedCursor<KeptVersion> versions = replica.VersionCursor(relative, /*subtree=*/true,
+                                                            /*with_hashes=*/false);
+  for (;;) {
+    absl::StatusOr<const Entry*> entry = entries.Peek();
+    if (!entry.ok()) return entry.status();
+    if (*entry != nullptr && !IsAtOrBeneath((*entry)->path(), relative)) {
+      entries.Pop();  // A sibling sharing the prefix.
+      continue;
     }
-    return kCommandDone;
+    absl::StatusOr<const KeptVersion*> version = versions.Peek();
+    if (!version.ok()) return version.status();
+    if (*entry == nullptr && *version == nullptr) return absl::OkStatus();
+    PathAtHand at_hand;
+    if (*version == nullptr ||
+        (*entry != nullptr && (*entry)->path() <= (*version)->record().path())) {
+      at_hand.path = (*entry)->path();
+    } else {
+      at_hand.path = (*version)->record().path();
+    }
+    if (*entry != nullptr && (*entry)->path() == at_hand.path) {
+      at_hand.now = **entry;
+      entries.Pop();
+    }
+    while (*version != nullptr && (*version)->record().path() == at_hand.path) {
+      at_hand.versions.push_back(**version);
+      versions.Pop();
+      version = versions.Peek();
+      if (!version.ok()) return version.status();
+    }
+    visit(at_hand);
+  }
+}
+
+// Carries out (or, in a dry run, prints) the steps of an as-of restore as
+// the walk plans them, and the removal of the directories created since.
+class AsOfRestore {
+ public:
+  AsOfRestore(const VersionCommand& command, const Target& target, std::ostream& out)
+      : command_(command), target_(target), out_(out), as_of_(*command.as_of_unix_ms) {}
+
+  void Visit(const PathAtHand& at_hand) {
+    const Entry* now = at_hand.now.has_value() ? &*at_hand.now : nullptr;
+    if (now != nullptr && DirectoryCreatedSince(*now, as_of_)) {
+      directories_created_since_.push_back(at_hand.path);
+    }
+    std::vector<VersionRecord> records;
+    records.reserve(at_hand.versions.size());
+    for (const KeptVersion& version : at_hand.versions) records.push_back(version.record());
+    std::optional<AsOfStep> step = PlanPath(at_hand.path, now, records, as_of_, &tally_.unchanged);
+    if (!step.has_value()) return;
+    std::string kept_path;
+    for (const KeptVersion& version : at_hand.versions) {
+      if (version.record().id() == step->version.id()) kept_path = version.kept_path();
+    }
+    Carry(*step, kept_path);
   }
 
-  out << (command.dry_run ? "plan to restore " : "restoring ") << shown << " as of " << time
-      << (command.dry_run ? " (dry run):\n" : ":\n");
-  AsOfTally tally;
-  tally.unchanged = plan.unchanged;
-  for (const AsOfStep& step : plan.steps) {
-    out << PlanStepLine(step, target->Shown(step.path), as_of, command.exact) << "\n";
+  // Removes the directories created since, once the walk is over; returns
+  // the exit code.
+  int Finish() {
+    SortDeepestFirst(&directories_created_since_);
+    for (const std::string& directory : directories_created_since_) RemoveCreated(directory);
+    if (!began_) {
+      const std::string shown = target_.Shown(target_.mounted.relative);
+      const std::string time = FormatRestoreTime(as_of_);
+      if (tally_.unchanged == 0) {
+        out_ << "nothing to restore: no file was at or beneath " << shown << " at " << time
+             << ", and none is now\n";
+      } else {
+        out_ << "nothing to restore: " << shown << " is unchanged since " << time << " ("
+             << tally_.unchanged << (tally_.unchanged == 1 ? " file)\n" : " files)\n");
+      }
+      return kCommandDone;
+    }
+    out_ << AsOfSummary(tally_, as_of_, command_.dry_run) << "\n";
+    return tally_.cannot == 0 && tally_.failed == 0 ? kCommandDone : kCommandIncomplete;
+  }
+
+ private:
+  // The heading, before the first line of the plan.
+  void Begin() {
+    if (began_) return;
+    began_ = true;
+    out_ << (command_.dry_run ? "plan to restore " : "restoring ")
+         << target_.Shown(target_.mounted.relative) << " as of " << FormatRestoreTime(as_of_)
+         << (command_.dry_run ? " (dry run):\n" : ":\n");
+  }
+
+  void Carry(const AsOfStep& step, const std::string& kept_path) {
+    Begin();
+    out_ << PlanStepLine(step, target_.Shown(step.path), as_of_, command_.exact) << "\n";
     absl::Status done = absl::OkStatus();
     switch (step.kind) {
       case AsOfStep::Kind::kRestore:
-        if (!command.dry_run) {
-          done = RestoreVersion(target->mountpoint(), step.version,
-                                kept_paths[step.version.kept_name()]);
-        }
-        if (done.ok()) ++tally.restored;
+        if (!command_.dry_run) done = RestoreVersion(target_.mountpoint(), step.version, kept_path);
+        if (done.ok()) ++tally_.restored;
         break;
       case AsOfStep::Kind::kRemoveCreatedSince:
-        if (!command.exact) {
-          ++tally.staying;
+        if (!command_.exact) {
+          ++tally_.staying;
           break;
         }
-        if (!command.dry_run) done = RemoveCreatedSince(target->mountpoint(), step.path);
-        if (done.ok()) ++tally.removed;
+        if (!command_.dry_run) done = RemoveCreatedSince(target_.mountpoint(), step.path);
+        if (done.ok()) ++tally_.removed;
         break;
       case AsOfStep::Kind::kCannotRestore:
-        ++tally.cannot;
+        ++tally_.cannot;
         break;
     }
     if (!done.ok()) {
-      ++tally.failed;
-      out << "  failed: " << done.message() << "\n";
+      ++tally_.failed;
+      out_ << "  failed: " << done.message() << "\n";
     }
   }
-  for (const std::string& directory : plan.directories_created_since) {
-    const std::string directory_shown = target->Shown(directory);
-    if (!command.exact || command.dry_run) {
-      out << CreatedDirectoryLine(directory_shown, as_of, command.exact) << "\n";
-      continue;
+
+  void RemoveCreated(const std::string& directory) {
+    Begin();
+    const std::string shown = target_.Shown(directory);
+    if (!command_.exact || command_.dry_run) {
+      out_ << CreatedDirectoryLine(shown, as_of_, command_.exact) << "\n";
+      return;
     }
-    absl::StatusOr<bool> removed = RemoveDirectoryIfEmpty(target->mountpoint(), directory);
+    absl::StatusOr<bool> removed = RemoveDirectoryIfEmpty(target_.mountpoint(), directory);
     if (!removed.ok()) {
-      ++tally.failed;
-      out << CreatedDirectoryLine(directory_shown, as_of, command.exact) << "\n";
-      out << "  failed: " << removed.status().message() << "\n";
+      ++tally_.failed;
+      out_ << CreatedDirectoryLine(shown, as_of_, command_.exact) << "\n";
+      out_ << "  failed: " << removed.status().message() << "\n";
     } else if (*removed) {
-      ++tally.directories_removed;
-      out << CreatedDirectoryLine(directory_shown, as_of, command.exact) << "\n";
+      ++tally_.directories_removed;
+      out_ << CreatedDirectoryLine(shown, as_of_, command_.exact) << "\n";
     } else {
-      out << "kept    " << directory_shown << "/  (created since " << time
-          << ", but not empty)\n";
+      out_ << "kept    " << shown << "/  (created since " << FormatRestoreTime(as_of_)
+           << ", but not empty)\n";
     }
   }
-  out << AsOfSummary(tally, as_of, command.dry_run) << "\n";
-  return tally.cannot == 0 && tally.failed == 0 ? kCommandDone : kCommandIncomplete;
+
+  const VersionCommand& command_;
+  const Target& target_;
+  std::ostream& out_;
+  const int64_t as_of_;
+  bool began_ = false;
+  AsOfTally tally_;
+  // Bounded by what was made since TIME, not by the tree.
+  std::vector<std::string> directories_created_since_;
+};
+
+int RestoreAsOf(const VersionCommand& command, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<Target> target = Open(command);
+  if (!target.ok()) return Fail(err, target.status(), kCommandFailed);
+  AsOfRestore restore(command, *target, out);
+  const absl::Status walked =
+      WalkSubtree(target->replica, target->mounted.relative,
+                  [&](const PathAtHand& at_hand) { restore.Visit(at_hand); });
+  if (!walked.ok()) return Fail(err, walked, kCommandFailed);
+  return restore.Finish();
 }
 
 }  // namespace replfs
