@@ -2,6 +2,7 @@
 #define REPLFS_FUSE_OPERATIONS_H_
 
 #include "fuse/backing_files.h"
+#include "fuse/fd_buffer.h"
 #include "fuse/replica_fs.h"
 
 namespace replfs {
@@ -24,18 +25,6 @@ inline FileHandle* HandleOf(fuse_file_info* fi) {
   return reinterpret_cast<FileHandle*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
 }
 inline int FileHandleFd(fuse_file_info* fi) { return fi->fh != 0 ? HandleOf(fi)->fd.get() : -1; }
-
-// One buffer of `size` bytes at `pos` in the file `fd`, for libfuse to
-// splice to or from (FUSE_BUFVEC_INIT without its C99 compound literal).
-inline fuse_bufvec FdBuffer(int fd, size_t size, off_t pos) {
-  fuse_bufvec vec{};
-  vec.count = 1;
-  vec.buf[0].size = size;
-  vec.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  vec.buf[0].fd = fd;
-  vec.buf[0].pos = pos;
-  return vec;
-}
 
 // Identity of the caller, for ownership of new objects.
 struct Caller {

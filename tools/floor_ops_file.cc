@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
+#include "fuse/fd_buffer.h"
 #include "fuse/kernel_channel.h"
 #include "storage/proc_path.h"
 #include "tools/floor_fs.h"
@@ -171,18 +172,12 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 // FUSE I/O only: passthrough opens never send READ or WRITE.
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  fuse_bufvec data = FUSE_BUFVEC_INIT(size);
-  data.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  data.buf[0].fd = OpenFileOf(fi)->fd.get();
-  data.buf[0].pos = offset;
+  fuse_bufvec data = FdBuffer(OpenFileOf(fi)->fd.get(), size, offset);
   fuse_reply_data(req, &data, FUSE_BUF_SPLICE_MOVE);
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t offset, fuse_file_info* fi) {
-  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
-  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = OpenFileOf(fi)->fd.get();
-  out.buf[0].pos = offset;
+  fuse_bufvec out = FdBuffer(OpenFileOf(fi)->fd.get(), fuse_buf_size(in), offset);
   const ssize_t written = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (written < 0) {
     fuse_reply_err(req, static_cast<int>(-written));
