@@ -144,7 +144,11 @@ class MoveApplyTest : public testing::ApplierFixture {
   // writes it (ChangeRecorder::RecordRename): the tombstones of the old
   // names, the same content at the new ones, one new version.
   std::vector<Entry> RenameCommit(const std::string& from, const std::string& to) {
-    const Version version = MakeVersion(clock_.Now() + (uint64_t{10} << 16), kRemoteNode);
+    // Newer than any local change the test makes after building it (a
+    // test's writes and scan can take tens of milliseconds under the
+    // sanitizers), and within the applier's limit on clocks ahead.
+    constexpr uint64_t kPeerAheadMs = 5000;
+    const Version version = MakeVersion(clock_.Now() + (kPeerAheadMs << 16), kRemoteNode);
     std::vector<Entry> commit;
     for (const std::string& rel : {std::string(), std::string("/css"),
                                    std::string("/css/main.css"), std::string("/index.html")}) {
