@@ -40,6 +40,7 @@
 #include "storage/content_hasher.h"
 #include "tests/fake_peer.h"
 #include "tests/support/replica_process.h"
+#include "tests/support/sanitizers.h"
 
 namespace replfs {
 namespace {
@@ -818,9 +819,9 @@ TEST_F(MaliciousPeerTest, HugeRequestsDoNotBloatTheReplica) {
   }
   const uint64_t peak = PeakRssBytes(replica_->pid());
   std::printf("peak RSS of the replica: %.1f MiB\n", static_cast<double>(peak) / (1 << 20));
-#if !defined(__SANITIZE_ADDRESS__)  // Its shadow memory multiplies RSS.
-  EXPECT_LT(peak, uint64_t{128} << 20);
-#endif
+  if (!testing::kAddressSanitizer) {  // Its shadow memory multiplies RSS.
+    EXPECT_LT(peak, uint64_t{128} << 20);
+  }
   absl::StatusOr<HelloReply> hello = CallHello(listen_);
   EXPECT_TRUE(hello.ok()) << hello.status();
   ExpectStillReplicates();

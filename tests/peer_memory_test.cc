@@ -22,20 +22,16 @@
 #include "storage/content_hasher.h"
 #include "tests/fake_peer.h"
 #include "tests/support/replica_process.h"
+#include "tests/support/sanitizers.h"
 
 namespace replfs::testing {
 namespace {
 
 constexpr uint64_t kTargetPeakBytes = uint64_t{128} << 20;
 
-// AddressSanitizer's shadow memory and quarantine multiply a process's
-// RSS: under it the scenarios still run (refused, and replication goes
-// on), but the peak is only printed.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPeakIsMeaningful = false;
-#else
-constexpr bool kPeakIsMeaningful = true;
-#endif
+// Under AddressSanitizer the scenarios still run (refused, and replication
+// goes on), but the peak is only printed.
+constexpr bool kPeakIsMeaningful = !kAddressSanitizer;
 
 // The highest resident set size the process has had (VmHWM), in bytes.
 uint64_t PeakRssBytes(pid_t pid) {
