@@ -38,10 +38,15 @@ command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (tools/install
 # Debian libraries (gRPC, protobuf, Abseil, LevelDB) are GCC-built and link
 # as they are (same libstdc++).
 # Line tables only: a crash report keeps its file:line, the links are fast.
-CC=clang CXX=clang++ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-  -DREPLFS_FUZZ=ON -DREPLFS_SANITIZE=address,undefined \
-  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
+# A build directory configured for the fuzzers already keeps its own
+# configuration: CI's sanitize stage builds one (tools/test.sh) and this
+# then only runs its fuzzers.
+if ! grep -q '^REPLFS_FUZZ:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
+  CC=clang CXX=clang++ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+    -DREPLFS_FUZZ=ON -DREPLFS_SANITIZE=address,undefined \
+    -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
+fi
 # The daemon's library too: clang checks every library's lock annotations
 # there (-Werror=thread-safety), and a violation fails the build.
 cmake --build "$build" -j "$(nproc)" --target "${fuzzers[@]}" replfs_daemon

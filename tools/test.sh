@@ -3,10 +3,12 @@
 #   1. the suite on the normal build (RelWithDebInfo), then its unit label
 #      again without root (unit tests must not need it),
 #   2. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#      built by clang, which also checks the lock annotations of all the
+#      code (-Wthread-safety) and builds the libFuzzer targets,
 #   3. the randomized convergence simulation (it runs seeds on several
 #      threads) under ThreadSanitizer,
-#   4. the libFuzzer targets for a short, bounded time (clang), whose build
-#      also checks the lock annotations of every library (-Wthread-safety).
+#   4. the libFuzzer targets for a short, bounded time, from the sanitize
+#      stage's build (or a build of their own when run alone).
 # This is the README's test command and what CI runs (.ci/run).
 # Stages can be chosen: tools/test.sh [--only normal|sanitize|tsan|fuzz]...
 set -euo pipefail
@@ -72,6 +74,8 @@ run_unit_without_root() {  # run_unit_without_root BUILD_DIR
 ci_debug_info=-g1
 ci_release_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 $ci_debug_info -DNDEBUG")
 
+sanitize_dir=${SANITIZE_BUILD_DIR:-build-sanitize}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
     normal)
@@ -93,8 +97,13 @@ for stage in "${stages[@]}"; do
       # the slowest tests under the sanitizers); the normal stage runs all
       # of them.
       export EXCLUDE_LABELS="simulation|fuse_io|large|wan"
-      run_suite sanitize "${SANITIZE_BUILD_DIR:-build-sanitize}" -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_CXX_FLAGS_DEBUG="$ci_debug_info" -DREPLFS_SANITIZE=address,undefined ;;
+      # Clang, so that one build serves the suite, the lock-annotation check
+      # and the fuzzers (their coverage instrumentation, fuzzer-no-link,
+      # costs the suite little). -O1: clang compiles it with the sanitizers
+      # faster than GCC compiles -O0, and the suite runs faster on it.
+      CC=clang CXX=clang++ run_suite sanitize "$sanitize_dir" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 $ci_debug_info" -DREPLFS_SANITIZE=address,undefined \
+        -DREPLFS_FUZZ=ON -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link ;;
     tsan)
       dir=${TSAN_BUILD_DIR:-build-tsan}
       echo "== [tsan] configuring $dir"
@@ -107,8 +116,12 @@ for stage in "${stages[@]}"; do
         REPLFS_SIM_SEEDS=${TSAN_SIM_SEEDS:-300} "$dir/tests/convergence_sim_test" ;;
     fuzz)
       if [ -x tools/fuzz.sh ]; then
-        echo "== [fuzz] building and running the fuzzers"
-        tools/fuzz.sh --seconds "${FUZZ_SECONDS:-30}"
+        fuzz_dir=build-fuzz
+        if grep -q '^REPLFS_FUZZ:BOOL=ON$' "$sanitize_dir/CMakeCache.txt" 2>/dev/null; then
+          fuzz_dir=$sanitize_dir
+        fi
+        echo "== [fuzz] building (in $fuzz_dir) and running the fuzzers"
+        tools/fuzz.sh --seconds "${FUZZ_SECONDS:-30}" --build-dir "$fuzz_dir"
       else
         echo "== [fuzz] no fuzzers yet"
       fi ;;
