@@ -44,6 +44,11 @@ void ConnectFilesystemAndReplication(ReplicaFs* fs, Replicator* replicator) {
   replicator->set_pending_commits_source(
       [fs] { return fs->inodes.CountUncommitted() + fs->commit_path.Pending(); });
   replicator->set_data_path_source([fs](ReplicaStatus* status) {
+    if (!fs->DataPathSettled()) {
+      status->set_data_path("starting");
+      status->set_data_path_reason("the kernel has not connected yet");
+      return;
+    }
     const bool passthrough = fs->backing_files->active();
     status->set_data_path(passthrough ? "passthrough" : "fuse");
     if (!passthrough) status->set_data_path_reason(fs->fuse_io_reason);

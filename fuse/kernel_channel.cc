@@ -192,6 +192,7 @@ ssize_t KernelChannel::WriteInitReply(int fd, struct iovec* iov) {
   if (iov[1].iov_len != sizeof(out)) {
     // An older layout than the one patched: leave it to plain FUSE I/O.
     LogWarning(absl::StrCat("INIT reply of ", iov[1].iov_len, " bytes: passthrough not asked"));
+    initialized_.store(true, std::memory_order_release);
     return ::writev(fd, iov, 2);
   }
   std::memcpy(&out, iov[1].iov_base, sizeof(out));
@@ -207,6 +208,7 @@ ssize_t KernelChannel::WriteInitReply(int fd, struct iovec* iov) {
     out.flags |= static_cast<uint32_t>(kernel_abi::kInitHandleKillprivV2);
     killpriv_v2_.store(true, std::memory_order_release);
   }
+  initialized_.store(true, std::memory_order_release);
   struct iovec patched[2] = {iov[0], {&out, sizeof(out)}};
   return ::writev(fd, patched, 2);
 }

@@ -54,6 +54,10 @@ class KernelChannel {
   // by the kernel since (a backing registration answered EPERM, ENOTTY or
   // EOPNOTSUPP: the connection then stays on FUSE I/O).
   bool passthrough() const { return passthrough_.load(std::memory_order_acquire); }
+  // Whether INIT's reply has gone out: until then passthrough() is not yet
+  // decided (the mount shows in the mount table before the kernel's INIT),
+  // and what the init callback wrote is visible to whoever sees this true.
+  bool initialized() const { return initialized_.load(std::memory_order_acquire); }
   // Whether FUSE_HANDLE_KILLPRIV_V2 was negotiated at INIT.
   bool killpriv_v2() const { return killpriv_v2_.load(std::memory_order_acquire); }
 
@@ -94,6 +98,7 @@ class KernelChannel {
   std::atomic<uint64_t> init_unique_{0};
   std::atomic<bool> passthrough_{false};
   std::atomic<bool> killpriv_v2_{false};
+  std::atomic<bool> initialized_{false};
 };
 
 }  // namespace replfs

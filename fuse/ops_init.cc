@@ -34,6 +34,7 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   // local filesystem; they do not replicate).
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
   conn->max_write = 1u << 20;
+  fs->init_done.store(true, std::memory_order_release);
 }
 
 fuse_lowlevel_ops MakeOperations() {

@@ -4,6 +4,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,12 +55,25 @@ struct ReplicaFs {
   // Why file data goes through the daemon, when it does ("" otherwise);
   // decided at INIT.
   std::string fuse_io_reason;
+  // Set at the end of the init callback: from then on `channel`,
+  // `backing_files` and `fuse_io_reason` are settled and may be read from
+  // other threads (the mount is made, and the replica serves its status,
+  // before the kernel's INIT).
+  std::atomic<bool> init_done{false};
   // Times FUSE requests when set (-o metrics); set before the session
   // loop starts, outlives it.
   const RequestLatency* request_latency = nullptr;
   // Called with each path of a file whose last writable handle closed
   // (replication applies remote versions that waited for it).
   std::function<void(const std::string&)> on_write_closed;
+
+  // Whether the data path is settled: the init callback has run and, where
+  // the kernel offers passthrough, INIT's reply (which negotiates it) has
+  // gone out.
+  bool DataPathSettled() const {
+    if (!init_done.load(std::memory_order_acquire)) return false;
+    return channel == nullptr || !channel->KernelOffersPassthrough() || channel->initialized();
+  }
 
   Inode* InodeOf(fuse_ino_t ino) {
     // Inode numbers given to the kernel are our Inode pointers.

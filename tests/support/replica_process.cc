@@ -184,7 +184,16 @@ absl::Status ReplicaProcess::Start(absl::Duration timeout) {
   pid_ = *pid;
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoSeconds(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (IsMountpoint(mountpoint_)) return absl::OkStatus();
+    if (IsMountpoint(mountpoint_)) {
+      // The mount table shows the mount before the kernel's INIT is
+      // answered (what the data path is, for one, is decided there); a
+      // stat waits for it, as a user's first access does.
+      struct stat st;
+      if (::stat(mountpoint_.c_str(), &st) != 0) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("stat ", mountpoint_, ": ", Log()));
+      }
+      return absl::OkStatus();
+    }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
