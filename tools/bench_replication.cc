@@ -23,6 +23,9 @@
 //   big     one file of BIG MiB written on A (1 MiB writes, distinct
 //           content per MiB); seconds from close() on A until B shows the
 //           whole file; then its SHA-256 on B is compared (not timed).
+//   fsync   no replica: FILES new 4 KiB files written and fsynced in
+//           --fsync-dir (on the backing file system), one every 5 ms as
+//           lag's changes arrive: what the disk alone costs each apply.
 //
 // Polling B costs little: a name B has looked up and not found is cached as
 // a negative entry, and replfs drops exactly that entry when the file
@@ -71,6 +74,7 @@ struct Settings {
   uint64_t big_mib = 1024;
   uint64_t seed = 1;
   double timeout_seconds = 300;  // Per file (lag, delete) or per workload.
+  std::string fsync_dir;  // fsync: a directory on the backing file system.
 };
 
 absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
@@ -412,10 +416,34 @@ absl::StatusOr<std::string> MeasureBig(const Settings& s) {
                          s.big_mib, write_s, lag_s, static_cast<double>(s.big_mib) / lag_s);
 }
 
+// What the backing file system alone costs the applier per received file:
+// a new 4 KiB file written and fsynced (before it is renamed into place),
+// one every 5 ms as lag's changes arrive. A disk idle between fsyncs can
+// take several times longer per fsync than one kept busy.
+absl::StatusOr<std::string> MeasureFsync(const Settings& s) {
+  if (s.fsync_dir.empty()) return absl::InvalidArgumentError("fsync needs --fsync-dir");
+  const std::string content = Pattern(kSmallFile, s.seed, 0);
+  std::vector<double> ms;
+  for (uint64_t i = 0; i < s.files; ++i) {
+    const std::string path = absl::StrFormat("%s/bench-fsync-%d", s.fsync_dir, i);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Errno("create " + path);
+    absl::Status status = WriteAll(fd.get(), content);
+    const Clock::time_point start = Clock::now();
+    if (status.ok() && ::fsync(fd.get()) != 0) status = Errno("fsync " + path);
+    if (status.ok()) ms.push_back(MillisSince(start));
+    fd.Reset();
+    ::unlink(path.c_str());
+    if (!status.ok()) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return LatencyLine("fsync", ms);
+}
+
 constexpr const char* kUsage =
     "usage: replfs-bench-replication --a=MOUNT_A --b=MOUNT_B [--workloads=lag,delete,burst,rename,big]\n"
     "                                [--files=N] [--burst=N] [--big-mib=N] [--seed=N]\n"
-    "                                [--timeout=SECONDS]\n"
+    "                                [--timeout=SECONDS] [--fsync-dir=DIR]\n"
     "Writes on replica A's mount and measures when B's mount shows it; prints\n"
     "one line per workload (see tools/bench-replication for the driver).\n";
 
@@ -432,6 +460,8 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv) {
       s.mount_a = std::string(rest);
     } else if (absl::ConsumePrefix(&rest, "--b=")) {
       s.mount_b = std::string(rest);
+    } else if (absl::ConsumePrefix(&rest, "--fsync-dir=")) {
+      s.fsync_dir = std::string(rest);
     } else if (absl::ConsumePrefix(&rest, "--workloads=")) {
       s.workloads = std::string(rest);
     } else if (absl::ConsumePrefix(&rest, "--timeout=")) {
@@ -467,6 +497,8 @@ int Run(const Settings& s) {
       line = MeasureBig(s);
     } else if (workload == "rename") {
       line = MeasureRename(s);
+    } else if (workload == "fsync") {
+      line = MeasureFsync(s);
     } else {
       line = absl::InvalidArgumentError(absl::StrCat("unknown workload '", workload, "'"));
     }
